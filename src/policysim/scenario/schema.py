@@ -1,0 +1,545 @@
+"""The typed, closed-world schema of scenario files.
+
+A scenario is parsed from YAML (see :mod:`policysim.scenario.loader`), merged over the scenario it
+``extends`` and validated into the frozen :class:`Scenario`. Every model here forbids unknown keys.
+Money in scenario files is in 亿元 (``100m_cny``, 1e8 CNY) as in the policy documents; the model
+works in CNY.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS, PROBABILITY_UNITS
+
+INSTRUMENT_NAMES = (
+    "vouchers",
+    "rd_subsidies",
+    "platforms",
+    "commissioners",
+    "credit",
+    "poverty_programme",
+)
+Instrument = Literal[
+    "vouchers", "rd_subsidies", "platforms", "commissioners", "credit", "poverty_programme"
+]
+StrategyName = Literal["factor_formula", "equal", "needs_weighted", "fixed", "optimal", "closed_loop"]
+Comparator = Literal[">=", ">", "<=", "<", "rising"]
+
+#: Province-level metrics that targets may name (the hindcast vocabulary plus model extras).
+PROVINCE_METRICS = (
+    "rd_expenditure_100m_cny",
+    "rd_intensity_pct",
+    "gdp_100m_cny",
+    "hnte_count",
+    "provincial_innovative_counties",
+    "provincial_designated_counties",
+    "innovative_townships",
+    "innovative_township_share_pct",
+    "national_innovative_counties",
+    "county_rd_100m_cny",
+    "rd_real_100m_cny",
+    "enterprise_rd_100m_cny",
+    "tech_sme_count",
+    "enterprises",
+    "patents",
+    "platforms",
+    "commissioners",
+    "funds_100m_cny",
+    "mean_county_index",
+)
+
+NonNeg = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Year = Annotated[int, Field(ge=1990, le=2100)]
+
+
+def at_path(path: tuple[str | int, ...], message: str) -> ValueError:
+    """A validation error located at ``path`` (the loader reports that key path and its line)."""
+    return ValueError("@" + json.dumps(list(path)) + "@" + message)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Metadata(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)]
+    description: str = ""
+    references: tuple[str, ...] = ()
+
+
+class Horizon(_Strict):
+    base_year: Literal[2017] = 2017
+    end_year: Annotated[int, Field(le=2060)] = 2030
+
+    @model_validator(mode="after")
+    def _order(self) -> Horizon:
+        if self.end_year <= self.base_year:
+            raise ValueError(
+                f"end_year {self.end_year} is not after base_year {self.base_year} "
+                "(expected an end year after the base year)"
+            )
+        return self
+
+    @property
+    def years(self) -> range:
+        """Simulated years after the base year, inclusive of the end year."""
+        return range(self.base_year + 1, self.end_year + 1)
+
+
+class BaselineSpec(_Strict):
+    source: Annotated[str, Field(min_length=1)] = "embedded"
+    synthesis_seed: Annotated[int, Field(ge=0)] = 2017
+    include_subdistricts: bool = False
+    enterprise_scale: Annotated[float, Field(gt=0, le=50)] = 1.0
+
+
+class DatedSeries(_Strict):
+    """Values by year; the value in force in year t is the one of the latest year <= t."""
+
+    values: dict[Year, float]
+    unit: str = ""
+    source: str = ""
+
+    @field_validator("values")
+    @classmethod
+    def _non_empty(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v:
+            raise ValueError("needs at least one year: value entry")
+        return v
+
+    def at(self, year: int) -> float:
+        """The value in force in ``year`` (the first value applies before its year)."""
+        years = sorted(self.values)
+        chosen = years[0]
+        for y in years:
+            if y <= year:
+                chosen = y
+        return self.values[chosen]
+
+
+class Budget(_Strict):
+    """Provincial S&T special funds (省级科技专项资金) for the county levers, 亿元 per year."""
+
+    unit: Literal["100m_cny"] = "100m_cny"
+    values: dict[Year, NonNeg]
+    growth_after_last_pct: Annotated[float, Field(ge=-50, le=50)] = 0.0
+    source: str = ""
+
+    @field_validator("values")
+    @classmethod
+    def _non_empty(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v:
+            raise ValueError("needs at least one year: value entry")
+        return v
+
+    def at(self, year: int) -> float:
+        """Budget of ``year`` in 亿元: the given value, the value of the last year before it grown
+        by ``growth_after_last_pct`` per year after the last given year, or the first value before
+        the first given year."""
+        years = sorted(self.values)
+        if year in self.values:
+            return self.values[year]
+        if year < years[0]:
+            return self.values[years[0]]
+        last = max(y for y in years if y < year)
+        if last == years[-1]:
+            return self.values[last] * (1 + self.growth_after_last_pct / 100) ** (year - last)
+        return self.values[last]
+
+
+class FactorWeights(_Strict):
+    """Weights of the policy's factor formula (按因素法分配)."""
+
+    research_capacity: Share = 0.4
+    fiscal_st_spending: Share = 0.3
+    management_capacity: Share = 0.3
+
+    @model_validator(mode="after")
+    def _sum(self) -> FactorWeights:
+        total = self.research_capacity + self.fiscal_st_spending + self.management_capacity
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"factor weights sum to {total:g} (expected weights summing to 1)")
+        return self
+
+
+class ObjectiveSpec(_Strict):
+    deadline_weights: dict[Year, NonNeg] = Field(default_factory=lambda: {2020: 1.0, 2030: 1.0})
+    rd_weight: NonNeg = 0.0
+    index_weight: NonNeg = 0.01
+
+
+class SolverSpec(_Strict):
+    time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    mip_gap: Share = 0.01
+
+
+class ResponseSpec(_Strict):
+    """How the optimiser's response curves are estimated from the agent-based model."""
+
+    replications: Annotated[int, Field(ge=1, le=100)] = 3
+    breakpoints_100m_cny: tuple[NonNeg, ...] = (0.0, 0.05, 0.15, 0.40)
+
+    @field_validator("breakpoints_100m_cny")
+    @classmethod
+    def _increasing(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) < 2 or v[0] != 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("expected a strictly increasing list starting at 0, at least 2 values")
+        return v
+
+
+def _default_instrument_shares() -> dict[Instrument, float]:
+    return {
+        "vouchers": 0.20,
+        "rd_subsidies": 0.25,
+        "platforms": 0.20,
+        "commissioners": 0.10,
+        "credit": 0.15,
+        "poverty_programme": 0.10,
+    }
+
+
+class AllocationSpec(_Strict):
+    strategy: StrategyName = "factor_formula"
+    factor_weights: FactorWeights = FactorWeights()
+    instrument_shares: dict[Instrument, Share] = Field(default_factory=_default_instrument_shares)
+    floor_100m_cny: NonNeg = 0.0
+    ceiling_100m_cny: NonNeg | None = None
+    poverty_share_min: Share = 0.0
+    instrument_share_min: dict[Instrument, Share] = Field(default_factory=dict)
+    instrument_share_max: dict[Instrument, Share] = Field(default_factory=dict)
+    absorptive_multiple: Annotated[float, Field(gt=0)] | None = None
+    max_change_pct: NonNeg | None = None
+    designated_floor_only: bool = False
+    needs_poverty_bonus: NonNeg = 0.5
+    fixed_plan: str | None = None
+    objective: ObjectiveSpec = ObjectiveSpec()
+    solver: SolverSpec = SolverSpec()
+    response: ResponseSpec = ResponseSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> AllocationSpec:
+        total = sum(self.instrument_shares.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(
+                f"instrument_shares sum to {total:g} (expected shares summing to 1)"
+            )
+        if self.strategy == "fixed" and not self.fixed_plan:
+            raise ValueError("strategy 'fixed' needs fixed_plan: a CSV file of the plan")
+        if (
+            self.ceiling_100m_cny is not None
+            and self.ceiling_100m_cny < self.floor_100m_cny
+        ):
+            raise ValueError(
+                f"ceiling_100m_cny {self.ceiling_100m_cny:g} is below floor_100m_cny "
+                f"{self.floor_100m_cny:g} (expected ceiling >= floor)"
+            )
+        return self
+
+
+class HnteBand(_Strict):
+    max_sales_cny: NonNeg | None  # None = no upper bound
+    min_rd_share: Share
+
+
+class HnteRegime(_Strict):
+    from_year: Year
+    bands: tuple[HnteBand, ...]
+    document: str
+
+    @field_validator("bands")
+    @classmethod
+    def _bands(cls, v: tuple[HnteBand, ...]) -> tuple[HnteBand, ...]:
+        if not v or v[-1].max_sales_cny is not None:
+            raise ValueError("expected bands ordered by sales, the last with max_sales_cny: null")
+        return v
+
+
+class HnteRules(_Strict):
+    tax_rate: DatedSeries
+    regimes: tuple[HnteRegime, ...]
+    validity_years: Annotated[int, Field(ge=1, le=10)] = 3
+
+    def regime(self, year: int) -> HnteRegime:
+        chosen = self.regimes[0]
+        for r in sorted(self.regimes, key=lambda r: r.from_year):
+            if r.from_year <= year:
+                chosen = r
+        return chosen
+
+
+class SuperDeductionRule(_Strict):
+    from_year: Year
+    to_year: Year | None = None
+    firms: Literal["all", "tech_sme", "manufacturing"]
+    rate: Annotated[float, Field(ge=0, le=3)]
+    document: str
+
+    @model_validator(mode="after")
+    def _order(self) -> SuperDeductionRule:
+        if self.to_year is not None and self.to_year < self.from_year:
+            raise ValueError(f"to_year {self.to_year} is before from_year {self.from_year}")
+        return self
+
+
+class PolicyCalendar(_Strict):
+    cit_rate: DatedSeries
+    hnte: HnteRules
+    super_deduction: tuple[SuperDeductionRule, ...]
+    voucher_max_share_of_rd: Share = 0.5
+    voucher_document: str = ""
+    subsidy_max_share_of_rd: Share = 0.3
+    subsidy_document: str = ""
+
+
+class InstrumentSpec(_Strict):
+    enabled: bool = True
+    description: str = ""
+    source: str = ""
+
+
+def _default_instruments() -> dict[Instrument, InstrumentSpec]:
+    return {name: InstrumentSpec() for name in INSTRUMENT_NAMES}  # type: ignore[misc]
+
+
+class IndexWeights(_Strict):
+    """Weights of the 4 dimensions of the provincial county evaluation (not public: assumption)."""
+
+    environment: Share = 0.25
+    inputs: Share = 0.25
+    outcomes: Share = 0.30
+    development: Share = 0.20
+
+    @model_validator(mode="after")
+    def _sum(self) -> IndexWeights:
+        total = self.environment + self.inputs + self.outcomes + self.development
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"index weights sum to {total:g} (expected weights summing to 1)")
+        return self
+
+
+class Batch(_Strict):
+    year: Year
+    quota: Annotated[int, Field(ge=0, le=10000)]
+
+
+class CountyDesignation(_Strict):
+    entry_threshold: Annotated[float, Field(ge=0, le=100)] = 62.0
+    pass_threshold: Annotated[float, Field(ge=0, le=100)] = 60.0
+    batches: tuple[Batch, ...] = ()
+    build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
+    count_pilots: bool = True
+
+
+class TownshipDesignation(_Strict):
+    first_year: Year = 2018
+    min_firms_with_status: Annotated[int, Field(ge=0)] = 1
+    min_platforms_or_commissioners: Annotated[int, Field(ge=0)] = 2
+    min_rd_intensity_pct: NonNeg = 1.0
+    min_agri_tech_adoption: Share = 0.35
+    min_criteria_met: Annotated[int, Field(ge=1, le=4)] = 3
+    yearly_cap_share: Share = 0.05
+
+
+class NationalDesignation(_Strict):
+    batches: tuple[Batch, ...] = ()
+    min_index: Annotated[float, Field(ge=0, le=100)] = 70.0
+    build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+class DesignationRules(_Strict):
+    index_weights: IndexWeights = IndexWeights()
+    county: CountyDesignation = CountyDesignation()
+    township: TownshipDesignation = TownshipDesignation()
+    national: NationalDesignation = NationalDesignation()
+
+
+class Parameter(_Strict):
+    value: float
+    unit: str
+    source: str
+
+
+class Distribution(_Strict):
+    distribution: Literal["uniform", "triangular", "normal", "lognormal", "beta"]
+    low: float | None = None
+    high: float | None = None
+    mode: float | None = None
+    mean: float | None = None
+    sd: Annotated[float, Field(gt=0)] | None = None
+    mean_log: float | None = None
+    sd_log: Annotated[float, Field(gt=0)] | None = None
+    a: Annotated[float, Field(gt=0)] | None = None
+    b: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _params(self) -> Distribution:
+        need = {
+            "uniform": ("low", "high"),
+            "triangular": ("low", "mode", "high"),
+            "normal": ("mean", "sd"),
+            "lognormal": ("mean_log", "sd_log"),
+            "beta": ("a", "b", "low", "high"),
+        }[self.distribution]
+        missing = [n for n in need if getattr(self, n) is None]
+        if missing:
+            raise ValueError(
+                f"{self.distribution} distribution needs {', '.join(need)}; missing "
+                f"{', '.join(missing)}"
+            )
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError(f"low {self.low:g} is not below high {self.high:g}")
+        if self.mode is not None and self.low is not None and self.high is not None:
+            if not self.low <= self.mode <= self.high:
+                raise ValueError(f"mode {self.mode:g} is outside [low, high]")
+        return self
+
+    def support(self) -> tuple[float, float]:
+        """Smallest interval holding all the mass (infinite ends where unbounded)."""
+        if self.distribution in ("uniform", "triangular", "beta"):
+            assert self.low is not None and self.high is not None
+            return (self.low, self.high)
+        if self.distribution == "lognormal":
+            return (0.0, float("inf"))
+        lo = self.low if self.low is not None else float("-inf")
+        hi = self.high if self.high is not None else float("inf")
+        return (lo, hi)
+
+
+class Target(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    metric: str
+    comparator: Comparator
+    threshold: float | None = None
+    year: Year
+    level: Literal["province"] = "province"
+    description: str = ""
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> Target:
+        if self.metric not in PROVINCE_METRICS:
+            raise ValueError(
+                f"unknown metric {self.metric!r} (expected one of {', '.join(PROVINCE_METRICS)})"
+            )
+        if self.comparator == "rising":
+            if self.threshold is not None:
+                raise ValueError("comparator 'rising' takes no threshold")
+        elif self.threshold is None:
+            raise ValueError(f"comparator {self.comparator!r} needs a threshold")
+        return self
+
+
+class EnsembleSpec(_Strict):
+    replications: Annotated[int, Field(ge=1, le=1_000_000)] = 200
+    root_seed: Annotated[int, Field(ge=0)] = 20180101
+    sampling: Literal["lhs", "monte_carlo"] = "lhs"
+    batch_size: Annotated[int, Field(ge=1)] = 100
+    max_replications: Annotated[int, Field(ge=1)] = 5000
+
+
+class OutputSpec(_Strict):
+    dir: str = "results"
+    figures: bool = True
+    report: bool = True
+    unit_tables: bool = True
+    enterprises: bool = False
+
+
+class Scenario(_Strict):
+    """A validated scenario. Frozen: derive variants with :func:`policysim.scenario.with_overrides`."""
+
+    metadata: Metadata
+    extends: str | None = None
+    horizon: Horizon = Horizon()
+    baseline: BaselineSpec = BaselineSpec()
+    budget: Budget
+    allocation: AllocationSpec = AllocationSpec()
+    policy: PolicyCalendar
+    instruments: dict[Instrument, InstrumentSpec] = Field(default_factory=_default_instruments)
+    designation: DesignationRules = DesignationRules()
+    behaviour: dict[str, Parameter] = Field(default_factory=dict)
+    uncertainties: dict[str, Distribution] = Field(default_factory=dict)
+    targets: tuple[Target, ...] = ()
+    ensemble: EnsembleSpec = EnsembleSpec()
+    outputs: OutputSpec = OutputSpec()
+
+    @field_validator("behaviour")
+    @classmethod
+    def _behaviour(cls, v: dict[str, Parameter]) -> dict[str, Parameter]:
+        for name, p in v.items():
+            if name not in BEHAVIOUR_DEFAULTS:
+                raise at_path(
+                    ("behaviour", name),
+                    f"unknown behaviour parameter {name!r} (expected one of "
+                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})"
+                )
+            default = BEHAVIOUR_DEFAULTS[name]
+            if p.unit != default.unit:
+                raise at_path(
+                    ("behaviour", name, "unit"), f"unit {p.unit!r} (expected {default.unit!r})"
+                )
+            if p.unit in PROBABILITY_UNITS and not 0 <= p.value <= 1:
+                raise at_path(
+                    ("behaviour", name, "value"),
+                    f"value {p.value:g} is a {p.unit} outside [0, 1] (expected 0 <= value <= 1)",
+                )
+            if p.unit in ("cny", "count", "ratio") and p.value < 0:
+                raise at_path(
+                    ("behaviour", name, "value"), f"value {p.value:g} is negative (expected >= 0)"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _cross(self) -> Scenario:
+        years = range(self.horizon.base_year, self.horizon.end_year + 1)
+        seen: set[str] = set()
+        for i, t in enumerate(self.targets):
+            if t.name in seen:
+                raise at_path(
+                    ("targets", i, "name"),
+                    f"duplicate target name {t.name!r} (expected unique names)",
+                )
+            seen.add(t.name)
+            if t.year not in years:
+                raise at_path(
+                    ("targets", i, "year"),
+                    f"target year {t.year} is outside the horizon "
+                    f"{years.start}-{years.stop - 1}",
+                )
+        for name, dist in self.uncertainties.items():
+            if name not in BEHAVIOUR_DEFAULTS:
+                raise at_path(
+                    ("uncertainties", name),
+                    f"uncertainty over unknown behaviour parameter {name!r} (expected one of "
+                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})"
+                )
+            unit = BEHAVIOUR_DEFAULTS[name].unit
+            lo, hi = dist.support()
+            if unit in PROBABILITY_UNITS and (lo < 0 or hi > 1):
+                raise at_path(
+                    ("uncertainties", name),
+                    f"uncertainty {name!r} ranges over [{lo:g}, {hi:g}] but is a {unit} "
+                    "(expected a range within [0, 1])"
+                )
+            if unit in ("cny", "count", "ratio") and lo < 0:
+                raise at_path(("uncertainties", name), f"uncertainty {name!r} allows negative values (expected >= 0)")
+        return self
+
+    # -- convenience --------------------------------------------------------------------------
+    def parameter(self, name: str) -> float:
+        """Value of a behaviour parameter: the scenario's, else the default."""
+        if name in self.behaviour:
+            return self.behaviour[name].value
+        return BEHAVIOUR_DEFAULTS[name].value
+
+    def parameters(self) -> dict[str, float]:
+        """All behaviour parameter values (defaults overridden by the scenario)."""
+        return {name: self.parameter(name) for name in BEHAVIOUR_DEFAULTS}
+
+    def budget_cny(self, year: int) -> float:
+        return self.budget.at(year) * 1e8
