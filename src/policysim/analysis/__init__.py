@@ -1,0 +1,47 @@
+"""Analysis of ensemble results: target attainment, paired comparison, hindcast scores,
+sensitivity analysis and scenario discovery.
+
+Pure functions over pandas/numpy objects; no plotting, no model code, no file writing.
+"""
+
+from __future__ import annotations
+
+from policysim.analysis.comparison import paired_comparison, unit_disagreement
+from policysim.analysis.hindcast import crps_ensemble, pit_values, read_observed, score_hindcast
+from policysim.analysis.intervals import (
+    mean_difference_interval,
+    paired_proportion_difference,
+    wilson_interval,
+)
+from policysim.analysis.targets import (
+    TargetLike,
+    attainment,
+    fan_quantiles,
+    first_year_met,
+    max_half_width,
+    met,
+    target_outcomes,
+    target_series,
+    unit_probabilities,
+)
+
+__all__ = [
+    "TargetLike",
+    "attainment",
+    "crps_ensemble",
+    "fan_quantiles",
+    "first_year_met",
+    "max_half_width",
+    "mean_difference_interval",
+    "met",
+    "paired_comparison",
+    "paired_proportion_difference",
+    "pit_values",
+    "read_observed",
+    "score_hindcast",
+    "target_outcomes",
+    "target_series",
+    "unit_disagreement",
+    "unit_probabilities",
+    "wilson_interval",
+]
