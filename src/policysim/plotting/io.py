@@ -1,0 +1,64 @@
+"""Writing figures to disk atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+__all__ = ["save_figure"]
+
+logger = logging.getLogger(__name__)
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
+    """Write ``fig`` as a PNG file atomically.
+
+    The image is written to a temporary file in the target directory, flushed to disk and
+    moved over ``path`` with :func:`os.replace`; the file appears whole or not at all, and no
+    temporary file stays behind when drawing fails.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or os.PathLike
+        Destination ending in ``.png``; missing parent directories are created.
+    dpi : int, default 150
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    pathlib.Path
+        The destination path.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in ``.png`` or ``dpi`` is not positive.
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".png":
+        raise ValueError(f"save_figure: {target}: expected a path ending in .png")
+    if dpi <= 0:
+        raise ValueError(f"save_figure: dpi={dpi!r} (expected a positive integer)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            fig.savefig(stream, format="png", dpi=dpi, metadata={"Software": None})
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    logger.debug("figure written to %s", target)
+    return target
