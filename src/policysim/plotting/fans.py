@@ -78,11 +78,11 @@ class TargetLike(Protocol):
 
     @property
     def comparator(self) -> str:
-        """Comparison with the threshold: ``">="``, ``">"``, ``"<="``, ``"<"`` or ``"=="``."""
+        """Comparison: ``">="``, ``">"``, ``"<="``, ``"<"``, ``"=="`` or ``"rising"``."""
 
     @property
-    def threshold(self) -> float:
-        """Threshold value, in the metric's unit."""
+    def threshold(self) -> float | None:
+        """Threshold value, in the metric's unit (``None`` for ``"rising"``)."""
 
     @property
     def year(self) -> int:
@@ -232,8 +232,10 @@ def fan_chart(
     code : str, optional
         Code of the unit; needed when the level holds several units.
     targets : sequence of TargetLike
-        Targets; those on ``metric`` are drawn as a marker at ``(year, threshold)`` labelled
-        with the comparator, and a dotted vertical line at the deadline.
+        Targets; those on ``metric`` (and on ``level``, if the target has a ``level``
+        attribute) are drawn as a marker at ``(year, threshold)`` labelled with the comparator,
+        and a dotted vertical line at the deadline. A target without a threshold (``"rising"``)
+        gets only the line and a label.
     title : str, optional
         Title; by default the metric, and for sub-provincial units the code (and the Chinese
         name when a CJK font is installed).
@@ -300,7 +302,8 @@ def fan_chart(
         handles += [line, band]
         labels += [f"{scenario}: median", f"{scenario}: 90% band"]
     for target in targets:
-        if target.metric == metric:
+        target_level = getattr(target, "level", level)  # targets may name their level
+        if target.metric == metric and str(target_level) == level:
             _draw_target(ax, target, "white")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("year")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from matplotlib.figure import Figure
+
+from policysim.report._atomic import atomic_output
 
 __all__ = ["save_figure"]
 
@@ -47,18 +47,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) ->
     if dpi <= 0:
         raise ValueError(f"save_figure: dpi={dpi!r} (expected a positive integer)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            fig.savefig(stream, format="png", dpi=dpi, metadata={"Software": None})
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_output(target) as stream:
+        fig.savefig(stream, format="png", dpi=dpi, metadata={"Software": None})
     logger.debug("figure written to %s", target)
     return target
