@@ -389,6 +389,7 @@ def attainment(
         raise ValueError(
             f"met_at = {met_at!r}, at_risk_at = {at_risk_at!r}: expected 0 <= at_risk_at <= met_at <= 1"
         )
+    check_metrics(metrics)
     rows: list[dict[str, object]] = []
     for target in targets:
         flags, values = target_outcomes(metrics, target)
@@ -457,6 +458,7 @@ def first_year_met(metrics: pd.DataFrame, targets: Sequence[TargetLike]) -> pd.D
         ``cumulative_share``. Every simulated year appears (share 0 when no run), then "never";
         shares of a target sum to 1.
     """
+    check_metrics(metrics)
     parts: list[pd.DataFrame] = []
     for target in targets:
         _check_target(target)
