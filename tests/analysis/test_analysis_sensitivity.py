@@ -18,7 +18,8 @@ from policysim.errors import ScenarioError
 
 
 def _ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
-    return np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
+    y = np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
+    return np.asarray(y, dtype=np.float64)
 
 
 def test_ishigami_sobol_indices() -> None:
