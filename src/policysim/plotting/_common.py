@@ -127,6 +127,15 @@ def _escape_mathtext(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+def _spaces(text: str) -> str:
+    # Tabs, carriage returns and exotic spaces have no glyph: draw them as plain spaces.
+    return "".join(" " if (ch.isspace() and ch != "\n") else ch for ch in text)
+
+
+def _drawable(ch: str, charmap: frozenset[int]) -> bool:
+    return ch in " \n" or ord(ch) in charmap
+
+
 def text_font(text: str) -> tuple[str, FontProperties | None]:
     """Make arbitrary user text safe to draw without glyph warnings.
 
@@ -141,16 +150,17 @@ def text_font(text: str) -> tuple[str, FontProperties | None]:
         The text to draw and the font to draw it with (``None``: the default font). Characters
         that neither the default font nor a CJK font can draw are replaced by ``?``.
     """
+    text = _spaces(text)
     default = _default_charmap()
-    if all(ord(ch) in default or ch.isspace() for ch in text):
+    if all(_drawable(ch, default) for ch in text):
         return _escape_mathtext(text), None
     cjk = cjk_font()
     if cjk is not None:
         cjk_map = _charmap(str(cjk))
-        if all(ord(ch) in cjk_map or ord(ch) in default or ch.isspace() for ch in text):
+        if all(_drawable(ch, default) or ord(ch) in cjk_map for ch in text):
             return _escape_mathtext(text), FontProperties(fname=cjk)
-    cleaned = "".join(ch if (ord(ch) in default or ch.isspace()) else "?" for ch in text)
-    cleaned = re.sub(r"\?+", "?", cleaned)
+    cleaned = "".join(ch if _drawable(ch, default) else "?" for ch in text)
+    cleaned = re.sub(r"\?{2,}", "?", cleaned)
     logger.debug("text %r has characters no installed font can draw; drawn as %r", text, cleaned)
     return _escape_mathtext(cleaned), None
 
@@ -162,7 +172,7 @@ def plain_text(text: str) -> str:
     CJK font.
     """
     default = _default_charmap()
-    cleaned = "".join(ch if (ord(ch) in default or ch.isspace()) else "?" for ch in text)
+    cleaned = "".join(ch if _drawable(ch, default) else "?" for ch in _spaces(text))
     return _escape_mathtext(re.sub(r"\?{2,}", "?", cleaned))
 
 
@@ -272,10 +282,10 @@ def require_probabilities(frame: pd.DataFrame, columns: Sequence[str], what: str
             position = int(np.flatnonzero(bad)[0])
             raise DataError(
                 f"<{what}>",
-                f"row with index {frame.index[position]!r}: probability outside [0, 1] "
+                f"row with index {frame.index[position]}: probability outside [0, 1] "
                 "(expected a fraction, not percent)",
                 column=column,
-                value=frame[column].iloc[position],
+                value=float(values[position]),
             )
 
 

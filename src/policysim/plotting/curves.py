@@ -67,7 +67,7 @@ def frontier_plot(frontier: pd.DataFrame, level: float = 0.8) -> Figure:
         row = table.loc[duplicated].iloc[0]
         raise DataError(
             f"<{what}>",
-            f"target {row['target']!r} has several rows for budget {row['budget_100m_cny']!r} "
+            f"target {row['target']!r} has several rows for budget {row['budget_100m_cny']} "
             "(expected one)",
         )
     fig = new_figure(7.5, 4.8)

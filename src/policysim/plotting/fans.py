@@ -141,7 +141,7 @@ def _select(
         first = rows.loc[duplicated].iloc[0]
         raise DataError(
             f"<{what}>",
-            f"several rows for replication {first['replication']!r}, year {first['year']!r} "
+            f"several rows for replication {first['replication']}, year {first['year']} "
             "(expected one: select a single scenario and strategy first)",
         )
     names = rows["name"].dropna().astype(str).unique()
@@ -368,7 +368,7 @@ def hindcast_plot(
         row, col = (int(v[0]) for v in np.nonzero(disordered))
         raise DataError(
             "<hindcast ensemble quantiles>",
-            f"year {q['year'].iloc[row]!r}: {columns[col]} = {values[row, col]:g} exceeds "
+            f"year {q['year'].iloc[row]}: {columns[col]} = {values[row, col]:g} exceeds "
             f"{columns[col + 1]} = {values[row, col + 1]:g} (expected p05 <= p25 <= p50 <= p75 <= p95)",
         )
     years = q["year"].to_numpy(dtype=float)
