@@ -105,6 +105,12 @@ def test_attainment_errors(metrics: pd.DataFrame) -> None:
         attainment(metrics, [Target("c", "provincial_innovative_counties", ">=", 20, 2030)])
     with pytest.raises(ScenarioError, match="base year"):
         attainment(metrics, [Target("r", "county_rd_100m_cny", "rising", None, 2017)])
+    mixed = [
+        Target("c", "provincial_innovative_counties", ">=", 20, 2020),
+        Target("h", "hnte_count", ">=", 1, 2020),
+    ]
+    with pytest.raises(ScenarioError, match="hnte_count.*county_rd_100m_cny"):
+        attainment(metrics, mixed)
     with pytest.raises(DataError, match="missing column"):
         attainment(metrics.drop(columns="level"), [])
 

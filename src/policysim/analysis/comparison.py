@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 
 from policysim.analysis.intervals import mean_difference_interval, paired_proportion_difference
-from policysim.analysis.targets import TargetLike, check_metrics, target_outcomes
+from policysim.analysis.targets import (
+    TargetLike,
+    check_metrics,
+    restrict_to_targets,
+    target_outcomes,
+)
 from policysim.errors import ScenarioError
 
 __all__ = ["paired_comparison", "unit_disagreement"]
@@ -103,11 +108,12 @@ def paired_comparison(
             value=baseline,
             expected="one of " + ", ".join(map(repr, metrics_by_scenario)),
         )
-    for metrics in metrics_by_scenario.values():
-        check_metrics(metrics)
-    base_outcomes = {t.name: target_outcomes(metrics_by_scenario[baseline], t) for t in targets}
+    restricted = {
+        name: restrict_to_targets(metrics, targets) for name, metrics in metrics_by_scenario.items()
+    }
+    base_outcomes = {t.name: target_outcomes(restricted[baseline], t) for t in targets}
     rows: list[dict[str, object]] = []
-    for name, metrics in metrics_by_scenario.items():
+    for name, metrics in restricted.items():
         for target in targets:
             flags, values = target_outcomes(metrics, target)
             base_flags, base_values = base_outcomes[target.name]

@@ -35,6 +35,7 @@ __all__ = [
     "first_year_met",
     "max_half_width",
     "met",
+    "restrict_to_targets",
     "target_outcomes",
     "target_series",
     "unit_probabilities",
@@ -251,6 +252,32 @@ def target_series(
     return table.astype(np.float64)
 
 
+def restrict_to_targets(metrics: pd.DataFrame, targets: Sequence[TargetLike]) -> pd.DataFrame:
+    """The rows of a metrics table that some target reads (one pass over a large table).
+
+    Parameters
+    ----------
+    metrics : DataFrame
+        Long-format ensemble metrics.
+    targets : sequence of TargetLike
+        Targets.
+
+    Returns
+    -------
+    DataFrame
+        Rows whose ``(level, metric)`` is that of a target. If some target's metric is absent,
+        the table is returned whole so that the per-target lookup can list the known metrics.
+    """
+    check_metrics(metrics)
+    wanted = {(t.level, t.metric) for t in targets}
+    mask = metrics["metric"].isin({m for _, m in wanted}) & metrics["level"].isin(
+        {lev for lev, _ in wanted}
+    )
+    sub = metrics.loc[mask]
+    present = set(sub[["level", "metric"]].drop_duplicates().itertuples(index=False, name=None))
+    return sub if wanted <= present else metrics
+
+
 def _check_target(target: TargetLike) -> None:
     where = f"targets.{target.name}"
     if target.comparator not in COMPARATORS:
@@ -389,7 +416,7 @@ def attainment(
         raise ValueError(
             f"met_at = {met_at!r}, at_risk_at = {at_risk_at!r}: expected 0 <= at_risk_at <= met_at <= 1"
         )
-    check_metrics(metrics)
+    metrics = restrict_to_targets(metrics, targets)
     rows: list[dict[str, object]] = []
     for target in targets:
         flags, values = target_outcomes(metrics, target)
@@ -458,7 +485,7 @@ def first_year_met(metrics: pd.DataFrame, targets: Sequence[TargetLike]) -> pd.D
         ``cumulative_share``. Every simulated year appears (share 0 when no run), then "never";
         shares of a target sum to 1.
     """
-    check_metrics(metrics)
+    metrics = restrict_to_targets(metrics, targets)
     parts: list[pd.DataFrame] = []
     for target in targets:
         _check_target(target)
