@@ -209,7 +209,7 @@ def _int_column(
             f"{what} (expected a non-negative integer count)",
             row=_row(bad),
             column=column,
-            value=values[bad],
+            value=str(values[bad]),
         )
     out = np.full(values.shape, -1, dtype=np.int64)
     out[~blank] = values[~blank].astype(np.int64)
@@ -220,7 +220,7 @@ def _int_column(
             "negative count (expected a non-negative integer)",
             row=_row(negative),
             column=column,
-            value=values[negative],
+            value=str(values[negative]),
         )
     return out
 
@@ -238,7 +238,7 @@ def _float_column(
             f"not a number (expected {what})",
             row=_row(bad),
             column=column,
-            value=values[bad],
+            value=str(values[bad]),
         )
     out_of_range = _first_bad((parsed < lower) | (parsed > upper))
     if out_of_range is not None:
@@ -249,7 +249,7 @@ def _float_column(
             f"{sign} (expected {what})",
             row=_row(out_of_range),
             column=column,
-            value=values[out_of_range],
+            value=str(values[out_of_range]),
         )
     return parsed
 
@@ -265,7 +265,7 @@ def _code_column(table: RawTable, column: str, digits: int) -> npt.NDArray[np.st
             f"bad code format (expected {digits} digits)",
             row=_row(bad),
             column=column,
-            value=values[bad],
+            value=str(values[bad]),
         )
     return values
 
@@ -279,7 +279,7 @@ def _unique(table: RawTable, column: str, values: npt.NDArray[np.str_]) -> None:
             f"duplicate code (first seen in row {_row(first)}; expected each code once)",
             row=_row(dup),
             column=column,
-            value=values[dup],
+            value=str(values[dup]),
         )
 
 
@@ -295,7 +295,7 @@ def _choice(
             f"unknown value (expected one of {', '.join(allowed)})",
             row=_row(bad),
             column=column,
-            value=values[bad],
+            value=str(values[bad]),
         )
     return values
 
@@ -414,7 +414,7 @@ def parse_townships(table: RawTable, counties: pd.DataFrame, counties_file: str)
             f"county_code not found in {counties_file}",
             row=_row(unknown),
             column="county_code",
-            value=county_codes[unknown],
+            value=str(county_codes[unknown]),
         )
     prefix = _first_bad(np.array([c[:6] for c in codes]) != county_codes)
     if prefix is not None:
@@ -423,7 +423,7 @@ def parse_townships(table: RawTable, counties: pd.DataFrame, counties_file: str)
             f"bad code format (expected the county code {county_codes[prefix]} as prefix)",
             row=_row(prefix),
             column="code",
-            value=codes[prefix],
+            value=str(codes[prefix]),
         )
     frame = pd.DataFrame({"code": codes, "name": names, "county_code": county_codes, "kind": kinds})
     frame["county_idx"] = position.astype(np.int64)
@@ -520,7 +520,7 @@ def parse_county_economy(table: RawTable, counties: pd.DataFrame) -> pd.DataFram
             "county code not found in counties.csv",
             row=_row(unknown),
             column="code",
-            value=codes[unknown],
+            value=str(codes[unknown]),
         )
     if len(codes) != len(counties):
         listed = set(codes)
@@ -554,6 +554,21 @@ def parse_county_economy(table: RawTable, counties: pd.DataFrame) -> pd.DataFram
                 column="rd_enterprise_cny",
                 value=table.frame["rd_enterprise_cny"].iloc[row],
             )
+    for money in ("rd_enterprise_cny", "rd_cny"):
+        if {money, "n_enterprises"} <= set(out.columns):
+            firmless = _first_bad(
+                (out[money].to_numpy() > 0) & (out["n_enterprises"].to_numpy() == 0)
+            )
+            if firmless is not None:
+                row = int(np.flatnonzero(position == firmless)[0])
+                raise DataError(
+                    table.name,
+                    f"n_enterprises is 0 but {money} is positive (expected firms to carry "
+                    "enterprise R&D)",
+                    row=_row(row),
+                    column="n_enterprises",
+                    value=table.frame["n_enterprises"].iloc[row],
+                )
     if {"hnte_count", "n_enterprises"} <= set(out.columns):
         over = _first_bad(out["hnte_count"].to_numpy() > out["n_enterprises"].to_numpy())
         if over is not None:

@@ -189,7 +189,7 @@ def assign_functional_classes(counties: pd.DataFrame) -> tuple[npt.NDArray[np.st
         True where the class was assigned by the rule.
     """
     n = len(counties)
-    classes = counties["functional_class"].to_numpy(dtype=object).astype(str)
+    classes = counties["functional_class"].to_numpy(dtype=object).astype("<U16")  # no truncation
     synthetic = classes == ""
     kind = counties["type"].to_numpy(dtype=str)
     poverty = counties["poverty_county"].to_numpy(dtype=bool)
@@ -440,6 +440,7 @@ def synthesize(
     if "n_enterprises" in user:
         n_ent_real = user["n_enterprises"].to_numpy(dtype=np.int64)
         rows = np.rint(n_ent_real * enterprise_scale).astype(np.int64)
+        rows = np.where(n_ent_real > 0, np.maximum(rows, 1), 0)  # keep every firm-holding county
     else:
         n_rows = round(targets.n_firms * enterprise_scale)
         hosts = np.bincount(townships["county_idx"].to_numpy(dtype=np.int64), minlength=n_c) > 0
