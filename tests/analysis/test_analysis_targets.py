@@ -109,7 +109,7 @@ def test_attainment_errors(metrics: pd.DataFrame) -> None:
         Target("c", "provincial_innovative_counties", ">=", 20, 2020),
         Target("h", "hnte_count", ">=", 1, 2020),
     ]
-    with pytest.raises(ScenarioError, match="hnte_count.*county_rd_100m_cny"):
+    with pytest.raises(ScenarioError, match=r"hnte_count.*county_rd_100m_cny"):
         attainment(metrics, mixed)
     with pytest.raises(DataError, match="missing column"):
         attainment(metrics.drop(columns="level"), [])
