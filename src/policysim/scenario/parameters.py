@@ -104,6 +104,15 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.03, "share",
         "assumption: R&D/sales for tech-SME status (科技型中小企业评价办法 2017 scores R&D among "
         "other items; sales <= 2亿元)", 0.02, 0.05),
+    "entrant_rd_share": ParameterDefault(
+        0.25, "share",
+        "assumption: share of new firms that perform R&D from entry (19.2% of above-scale firms "
+        "had S&T activity in 2015, PARAMETERS.md; entrants via platforms are more technical)",
+        0.10, 0.40),
+    "management_half_funds_cny": ParameterDefault(
+        1.0e7, "cny",
+        "assumption: yearly provincial funds at which a county's management capacity learns at "
+        "half its full rate", 3.0e6, 3.0e7),
     # --- townships ------------------------------------------------------------------------------
     "platform_cost_cny": ParameterDefault(
         3.0e6, "cny",
@@ -115,8 +124,9 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         "assumption: cost of one S&T commissioner-year (科技特派员 stipend and projects)",
         5.0e4, 2.0e5),
     "agri_adoption_per_commissioner": ParameterDefault(
-        0.03, "share",
-        "assumption: rise of agricultural technology adoption per commissioner-year", 0.01, 0.06),
+        0.01, "share",
+        "assumption: rise of agricultural technology adoption (share of the non-adopting rest) "
+        "per commissioner-year", 0.003, 0.03),
     # --- counties -----------------------------------------------------------------------------
     "county_matching_rate": ParameterDefault(
         0.5, "ratio",

@@ -1,0 +1,302 @@
+"""Enterprise agents: state arrays and the yearly R&D, HNTE and innovation rule.
+
+The population is a struct of arrays (:class:`Firms`). The yearly rule
+:func:`enterprise_year` is a pure, element-wise function of the firm arrays, the year's tax rules,
+the support each firm receives and pre-drawn uniforms; no Python loop over firms. The per-object
+reference in :mod:`policysim.agents.reference` implements the same equations firm by firm.
+
+Equations (see docs/ODD.md, submodel "Enterprise R&D"):
+
+- growth: ``g = mu + gain * success_prev + scale * s(size) * Laplace(u_g)``,
+  ``sales' = sales * max(1 + g, 0.3)``
+- user cost (B-index): ``B = (1 - tau * (1 + sd)) / (1 - tau)``, tau = 15% for an HNTE else the CIT
+  rate, sd = the largest super-deduction rate applicable to the firm's type and year
+- own intensity (partial adjustment): ``r' = r + lambda * (r0 * (B / B0) ** eps - r)``
+- real R&D: ``own + a_v * voucher + a_s * subsidy + credit_rd``; reported = real / (1 - gap)
+- HNTE notch: an eligible firm whose 3-year reported intensity is within ``window`` of its band
+  threshold raises reported R&D to the threshold when the tax gain exceeds the after-tax cost of
+  the real part ``(1 - rho)`` (rho = relabelled share)
+- certification with probability ``approval`` if the 3-year intensity meets the threshold; valid
+  ``validity`` years
+- innovation: ``P = 1 - exp(-zeta * 100 * real / sales * boost)``; success adds patents
+- exit: ``P = rate * clip((sales / 5e7) ** -0.2, 0.5, 2) * (0.5 if HNTE)``
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policysim.agents.calendar import YearRules
+from policysim.agents.random import poisson_from_uniform
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+TECH_SME_MAX_SALES_CNY = 2.0e8  # 科技型中小企业评价办法 (国科发政〔2017〕115号): revenue <= 2亿元
+TECH_SME_MAX_EMPLOYEES = 500.0  # same source: staff <= 500
+SIZE_REFERENCE_CNY = 5.0e7  # assumption: sales at which growth dispersion and exit take their base value
+
+
+@dataclass(frozen=True)
+class Firms:
+    """Struct of arrays, one element per living firm (shape ``(n,)`` unless stated).
+
+    Money in CNY per year; intensities are shares of sales.
+    """
+
+    firm_id: IntArray
+    county: IntArray
+    township: IntArray
+    sector: IntArray
+    manufacturing: BoolArray
+    other_ok: BoolArray  # meets the non-R&D HNTE criteria
+    sales: FloatArray
+    employees: FloatArray
+    age: FloatArray
+    r0: FloatArray  # own real intensity chosen at the base-year user cost b0
+    b0: FloatArray  # base-year B-index of the firm
+    own: FloatArray  # own-financed real R&D intensity (last chosen)
+    gap: FloatArray  # relabelled share of reported R&D (0 <= gap < 1)
+    rd_real: FloatArray
+    rd_reported: FloatArray
+    hist1: FloatArray  # reported intensity two years ago
+    hist2: FloatArray  # reported intensity last year
+    hnte: BoolArray
+    hnte_expiry: IntArray  # last year of validity (-1 if never certified)
+    tech_sme: BoolArray
+    success: BoolArray  # innovated last year
+    patents: FloatArray  # patents this year
+
+    @property
+    def n(self) -> int:
+        return int(self.firm_id.shape[0])
+
+    def take(self, index: NDArray[Any]) -> Firms:
+        """Subset or reorder by an integer or boolean index."""
+        return Firms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    @staticmethod
+    def concat(a: Firms, b: Firms) -> Firms:
+        return Firms(
+            **{
+                f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+                for f in fields(a)
+            }
+        )
+
+
+@dataclass(frozen=True)
+class FirmParams:
+    """Behaviour parameters used by the enterprise rule (see scenario.parameters for sources)."""
+
+    elasticity: float
+    adjustment: float
+    window: float
+    relabel: float
+    margin: float
+    approval: float
+    voucher_add: float
+    subsidy_add: float
+    zeta: float
+    sales_gain: float
+    patents_per_success: float
+    growth_mean: float
+    growth_scale: float
+    exit_rate: float
+    tech_sme_min_rd: float
+
+    @staticmethod
+    def from_values(v: dict[str, float]) -> FirmParams:
+        return FirmParams(
+            elasticity=v["rd_user_cost_elasticity"],
+            adjustment=v["rd_adjustment_speed"],
+            window=v["hnte_notch_window"],
+            relabel=v["hnte_relabel_share"],
+            margin=v["profit_margin"],
+            approval=v["hnte_approval_rate"],
+            voucher_add=v["voucher_additionality"],
+            subsidy_add=v["subsidy_additionality"],
+            zeta=v["innovation_zeta"],
+            sales_gain=v["innovation_sales_gain"],
+            patents_per_success=v["patents_per_success"],
+            growth_mean=v["sales_growth_mean"],
+            growth_scale=v["sales_growth_scale"],
+            exit_rate=v["firm_exit_rate"],
+            tech_sme_min_rd=v["tech_sme_min_rd_share"],
+        )
+
+
+@dataclass(frozen=True)
+class Support:
+    """Support reaching each firm in one year (CNY) and the local innovation boost (factor >= 1)."""
+
+    voucher: FloatArray
+    subsidy: FloatArray
+    credit_rd: FloatArray
+    boost: FloatArray
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Uniform draws in [0, 1), one per firm and purpose."""
+
+    growth: FloatArray
+    success: FloatArray
+    approval: FloatArray
+    exit: FloatArray
+    patents: FloatArray
+
+
+def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
+    """After-tax cost of one yuan of R&D relative to one yuan of ordinary spending (B-index).
+
+    ``B = (1 - tau * (1 + sd)) / (1 - tau)`` for CIT rate ``tau`` and extra deduction ``sd``.
+    """
+    t = np.asarray(tau, dtype=np.float64)
+    return (1.0 - t * (1.0 + np.asarray(sd, dtype=np.float64))) / (1.0 - t)
+
+
+def firm_tax(
+    rules: YearRules, hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """CIT rate and super-deduction rate applicable to each firm."""
+    tau = np.where(hnte, rules.hnte_tax, rules.cit)
+    sd = np.full(hnte.shape, rules.sd_all)
+    sd = np.where(tech_sme, np.maximum(sd, rules.sd_tech_sme), sd)
+    sd = np.where(manufacturing, np.maximum(sd, rules.sd_manufacturing), sd)
+    return tau, sd
+
+
+def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
+    """HNTE minimum 3-year R&D / sales for each firm's sales band."""
+    band = np.searchsorted(rules.band_max_sales, sales, side="left")
+    band = np.minimum(band, rules.band_min_rd.shape[0] - 1)
+    return rules.band_min_rd[band]
+
+
+def laplace_from_uniform(u: FloatArray) -> FloatArray:
+    """Standard Laplace (scale 1) by inversion."""
+    v = u - 0.5
+    return -np.sign(v) * np.log1p(-2.0 * np.abs(v))
+
+
+@dataclass(frozen=True)
+class YearOutcome:
+    firms: Firms  # after the year's choices, before exit
+    exits: BoolArray  # firms leaving at the end of the year
+    bunched: BoolArray
+    certified: BoolArray
+
+
+def enterprise_year(
+    f: Firms, rules: YearRules, support: Support, p: FirmParams, u: Draws
+) -> YearOutcome:
+    """Advance every firm by one year (pure, element-wise)."""
+    year = rules.year
+    # growth
+    size = np.clip((f.sales / SIZE_REFERENCE_CNY) ** -0.15, 0.5, 2.0)
+    g = (
+        p.growth_mean
+        + p.sales_gain * f.success
+        + p.growth_scale * size * laplace_from_uniform(u.growth)
+    )
+    factor = np.maximum(1.0 + g, 0.3)
+    sales = f.sales * factor
+    employees = f.employees * factor
+    age = f.age + 1.0
+    # certificates expiring before this year are gone
+    valid = f.hnte & (f.hnte_expiry >= year)
+    # own R&D under this year's user cost
+    tau, sd = firm_tax(rules, valid, f.tech_sme, f.manufacturing)
+    b = b_index(tau, sd)
+    target = f.r0 * (b / f.b0) ** p.elasticity
+    own = f.own + p.adjustment * (target - f.own)
+    real = (
+        own * sales
+        + p.voucher_add * support.voucher
+        + p.subsidy_add * support.subsidy
+        + support.credit_rd
+    )
+    reported = real / (1.0 - f.gap)
+    gap = f.gap
+    # HNTE notch: bunching at the band threshold
+    theta = band_threshold(rules, sales)
+    eligible = f.other_ok & (~valid | (f.hnte_expiry <= year)) & (age >= 1.0)
+    r_now = reported / sales
+    r3 = (f.hist1 + f.hist2 + r_now) / 3.0
+    candidate = eligible & (r3 < theta) & (r3 >= p.window * theta)
+    extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
+    tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
+        p.margin * sales - rules.sd_all * real, 0.0
+    ) * rules.validity_years
+    real_cost = (1.0 - p.relabel) * extra * b
+    bunched = candidate & (tax_gain > real_cost)
+    real = real + np.where(bunched, (1.0 - p.relabel) * extra, 0.0)
+    reported = reported + np.where(bunched, extra, 0.0)
+    gap = np.where(bunched, 1.0 - real / reported, gap)
+    r_now = reported / sales
+    r3 = (f.hist1 + f.hist2 + r_now) / 3.0
+    certified = eligible & (r3 >= theta) & (u.approval < p.approval)
+    hnte = (valid & (f.hnte_expiry > year)) | certified
+    expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
+    tech_sme = (
+        (sales <= TECH_SME_MAX_SALES_CNY)
+        & (employees <= TECH_SME_MAX_EMPLOYEES)
+        & (r_now >= p.tech_sme_min_rd)
+    )
+    # innovation
+    prob = 1.0 - np.exp(-p.zeta * 100.0 * (real / sales) * support.boost)
+    success = u.success < prob
+    patents = np.where(
+        success, poisson_from_uniform(np.full(f.n, p.patents_per_success), u.patents), 0.0
+    )
+    # exit at the end of the year
+    p_exit = p.exit_rate * np.clip((sales / SIZE_REFERENCE_CNY) ** -0.2, 0.5, 2.0)
+    p_exit = np.where(hnte, 0.5 * p_exit, p_exit)
+    exits = u.exit < p_exit
+    new = replace(
+        f,
+        sales=sales,
+        employees=employees,
+        age=age,
+        own=own,
+        gap=gap,
+        rd_real=real,
+        rd_reported=reported,
+        hist1=f.hist2,
+        hist2=r_now,
+        hnte=hnte,
+        hnte_expiry=expiry.astype(np.int64),
+        tech_sme=tech_sme,
+        success=success,
+        patents=patents,
+    )
+    return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
+
+
+def share_by_group(
+    total: FloatArray, group: IntArray, weights: FloatArray, n_groups: int
+) -> FloatArray:
+    """Split each group's ``total`` among its members in proportion to ``weights``.
+
+    Parameters
+    ----------
+    total : (n_groups,) float array
+        Amount per group (e.g. a county's voucher funds, CNY).
+    group : (n,) int array
+        Group index of each member.
+    weights : (n,) float array, >= 0
+        Members with weight 0 get nothing; a group whose weights sum to 0 spends nothing.
+
+    Returns
+    -------
+    (n,) float array: each member's amount.
+    """
+    wsum = np.bincount(group, weights=weights, minlength=n_groups)
+    rate = np.divide(total, wsum, out=np.zeros(n_groups), where=wsum > 0)
+    return weights * rate[group]

@@ -1,0 +1,385 @@
+"""The one module that knows both the agent-based model and the allocation model.
+
+It turns a scenario into the allocation package's typed inputs (rules, objective, county facts),
+estimates the optimiser's response curves from simulations with common random numbers, and builds
+the yearly *allocator* the model calls. The optimiser never reads agent arrays; the agents never
+see Pyomo.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policysim.allocation import (
+    INSTRUMENTS,
+    AllocationResult,
+    AllocationRules,
+    ClosedLoopPlanner,
+    CountyFacts,
+    Objective,
+    ResponseCurves,
+    SolveStatus,
+    check_feasibility,
+    plan_optimal,
+    plan_rule,
+    read_fixed_plan,
+)
+from policysim.data import Baseline
+from policysim.errors import AllocationError, InfeasibleAllocationError
+from policysim.model import CountySummary, PolicyModel, zero_allocator
+from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
+
+logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+
+if tuple(INSTRUMENTS) != tuple(INSTRUMENT_NAMES):  # pragma: no cover - a programming error
+    raise ImportError("allocation.INSTRUMENTS and scenario INSTRUMENT_NAMES differ in order")
+
+
+def allocation_rules(scenario: Scenario) -> AllocationRules:
+    """The scenario's allocation constraints in the allocation package's terms (CNY)."""
+    a = scenario.allocation
+    return AllocationRules(
+        floor_cny=a.floor_100m_cny * 1e8,
+        ceiling_cny=None if a.ceiling_100m_cny is None else a.ceiling_100m_cny * 1e8,
+        poverty_share_min=a.poverty_share_min,
+        instrument_share_min=dict(a.instrument_share_min),
+        instrument_share_max=dict(a.instrument_share_max),
+        absorptive_multiple=a.absorptive_multiple,
+        max_change_pct=a.max_change_pct,
+        designated_floor_only=a.designated_floor_only,
+    )
+
+
+def objective(scenario: Scenario) -> Objective:
+    """The optimiser's objective from the scenario (deadline weights, quotas, threshold)."""
+    a = scenario.allocation
+    years = scenario.horizon.years
+    quotas: dict[int, int] = {}
+    for b in scenario.designation.county.batches:
+        if b.year in years:
+            quotas[b.year] = quotas.get(b.year, 0) + b.quota
+    return Objective(
+        deadlines={y: w for y, w in a.objective.deadline_weights.items() if y in years},
+        entry_threshold=scenario.designation.county.entry_threshold,
+        max_new_per_year=quotas,
+        rd_weight=a.objective.rd_weight,
+        index_weight=a.objective.index_weight,
+    )
+
+
+def county_facts(summary: CountySummary) -> CountyFacts:
+    return CountyFacts(
+        codes=summary.codes,
+        names=summary.names,
+        poverty=summary.poverty,
+        research_capacity=np.clip(summary.research_capacity, 0.0, 1.0),
+        fiscal_st_spending_cny=summary.fiscal_st_spending_cny,
+        management_capacity=np.clip(summary.management_capacity, 0.0, 1.0),
+        index=np.clip(summary.index, 0.0, 100.0),
+        designated=summary.designated,
+    )
+
+
+def budget_path(scenario: Scenario) -> tuple[tuple[int, ...], FloatArray]:
+    years = tuple(scenario.horizon.years)
+    return years, np.array([scenario.budget_cny(y) for y in years])
+
+
+def _solve_row(result: AllocationResult, year: int | None) -> dict[str, Any]:
+    return {
+        "year": year if year is not None else (result.years[0] if result.years else None),
+        "strategy": result.strategy,
+        "status": result.status.value,
+        "objective": result.objective,
+        "mip_gap": result.mip_gap,
+        "seconds": result.seconds,
+        "message": result.message,
+    }
+
+
+def _check_result(result: AllocationResult, scenario: Scenario) -> None:
+    if result.status in (SolveStatus.INFEASIBLE,):
+        raise InfeasibleAllocationError(
+            f"{scenario.metadata.name}: the allocation is infeasible: {result.message}"
+        )
+    if result.status is SolveStatus.ERROR:
+        raise AllocationError(f"{scenario.metadata.name}: the solver failed: {result.message}")
+
+
+class RuleAllocator:
+    """Yearly plan by a rule strategy applied to the current county facts (the policy allocates
+    every year by its factors as they stand)."""
+
+    def __init__(self, scenario: Scenario, baseline: Baseline) -> None:
+        self.scenario = scenario
+        a = scenario.allocation
+        self.rules = allocation_rules(scenario)
+        self.strategy = a.strategy
+        self.shares = dict(a.instrument_shares)
+        self.factor_weights = {
+            "research_capacity": a.factor_weights.research_capacity,
+            "fiscal_st_spending": a.factor_weights.fiscal_st_spending,
+            "management_capacity": a.factor_weights.management_capacity,
+        }
+        self.fixed = None
+        self.solves: list[dict[str, Any]] = []
+        self.plans: dict[int, FloatArray] = {}
+        if a.strategy == "fixed":
+            assert a.fixed_plan is not None  # the schema requires it
+            from pathlib import Path
+
+            facts = _base_facts(baseline)
+            self.fixed = read_fixed_plan(Path(a.fixed_plan), facts, tuple(scenario.horizon.years))
+
+    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
+        facts = county_facts(summary)
+        budget = np.array([self.scenario.budget_cny(year)])
+        check_feasibility((year,), budget, facts, self.rules)
+        fixed = None
+        if self.fixed is not None:
+            fixed = self.fixed[self.fixed["year"] == year]
+        result = plan_rule(
+            self.strategy,
+            (year,),
+            budget,
+            facts,
+            self.rules,
+            instrument_shares=self.shares,
+            factor_weights=self.factor_weights,
+            fixed_plan=fixed,
+            poverty_bonus=self.scenario.allocation.needs_poverty_bonus,
+        )
+        _check_result(result, self.scenario)
+        self.solves.append(_solve_row(result, year))
+        plan = np.asarray(result.plan_cny[0], dtype=np.float64)
+        self.plans[year] = plan
+        return plan
+
+
+def _base_facts(baseline: Baseline) -> CountyFacts:
+    c = baseline.counties
+    return CountyFacts(
+        codes=tuple(c["code"].astype(str)),
+        names=tuple(c["name"].astype(str)),
+        poverty=c["poverty_county"].to_numpy(bool),
+        research_capacity=c["research_capacity"].to_numpy(float),
+        fiscal_st_spending_cny=c["fiscal_st_spending_cny"].to_numpy(float),
+        management_capacity=c["management_capacity"].to_numpy(float),
+        index=np.zeros(len(c)),
+        designated=np.zeros(len(c), bool),
+    )
+
+
+# -------------------------------------------------------------------------------------------
+# response curves estimated from the agent-based model
+
+
+def _run_index(
+    scenario: Scenario,
+    baseline: Baseline,
+    params: dict[str, float],
+    seed: np.random.SeedSequence,
+    allocator: Any,
+) -> tuple[FloatArray, FloatArray]:
+    """Index (n_years+1, n_counties) and county R&D (n_years+1, n_counties) of one run."""
+    model = PolicyModel(scenario, baseline, params, np.random.default_rng(seed), allocator)
+    for _ in scenario.horizon.years:
+        model.step()
+    index = np.vstack([r.index for r in model.records])
+    rd = np.vstack([r.rd_reported for r in model.records])
+    return index, rd
+
+
+class _ConstantPlan:
+    def __init__(self, plan: FloatArray) -> None:
+        self.plan = plan
+
+    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
+        return self.plan
+
+
+def _concave(gains: FloatArray, bp: FloatArray) -> FloatArray:
+    """Nondecreasing concave fit through (bp, gains) along the last axis, 0 at bp = 0.
+
+    Slopes are clipped at 0 and made nonincreasing by a running minimum (a conservative
+    concave minorant of the noisy estimates).
+    """
+    g = np.maximum(gains, 0.0)
+    g[..., 0] = 0.0
+    slopes = np.maximum(np.diff(g, axis=-1) / np.diff(bp), 0.0)
+    slopes = np.minimum.accumulate(slopes, axis=-1)
+    out = np.zeros_like(g)
+    out[..., 1:] = np.cumsum(slopes * np.diff(bp), axis=-1)
+    return out
+
+
+def estimate_response(
+    scenario: Scenario, baseline: Baseline, params: dict[str, float], root: int
+) -> ResponseCurves:
+    """Estimate index and R&D responses to cumulative funds per county and instrument.
+
+    For each instrument k and breakpoint B (cumulative CNY per county), every county receives
+    B / 3 per year of instrument k and nothing else; the gain of each county's index three years
+    in (the 2020 deadline of the policy) over a run without provincial funds, with the same seeds
+    (common random numbers) and averaged over ``allocation.response.replications`` seeds, is the
+    response at B. Counties interact only through designation quotas, which do not feed back into
+    the index within the window, so one run measures all counties at once.
+    """
+    spec = scenario.allocation.response
+    bp = np.asarray(spec.breakpoints_100m_cny, dtype=np.float64) * 1e8
+    n_years = len(scenario.horizon.years)
+    seeds = np.random.SeedSequence(root).spawn(spec.replications)
+    n_c = len(baseline.counties)
+    horizon_years = 3
+    base_index = np.zeros((n_years + 1, n_c))
+    base_rd = np.zeros((n_years + 1, n_c))
+    gains = np.zeros((n_c, len(INSTRUMENTS), len(bp)))
+    rd_gains = np.zeros_like(gains)
+    for s in seeds:
+        idx0, rd0 = _run_index(scenario, baseline, params, s, zero_allocator)
+        base_index += idx0 / len(seeds)
+        base_rd += rd0 / len(seeds)
+        for k in range(len(INSTRUMENTS)):
+            for j in range(1, len(bp)):
+                plan = np.zeros((n_c, len(INSTRUMENTS)))
+                plan[:, k] = bp[j] / horizon_years
+                idx, rd = _run_index(scenario, baseline, params, s, _ConstantPlan(plan))
+                gains[:, k, j] += (idx[horizon_years] - idx0[horizon_years]) / len(seeds)
+                rd_gains[:, k, j] += (rd[horizon_years] - rd0[horizon_years]) / len(seeds)
+    poverty = baseline.counties["poverty_county"].to_numpy(bool)
+    k_pov = INSTRUMENTS.index("poverty_programme")
+    gains[~poverty, k_pov, :] = 0.0
+    rd_gains[~poverty, k_pov, :] = 0.0
+    return ResponseCurves(
+        breakpoints_cny=bp,
+        index_gain=_concave(gains, bp),
+        rd_gain_cny=_concave(rd_gains, bp),
+        baseline_index=np.clip(base_index[1:].T, 0.0, 100.0),
+        lag_years=1,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_response(key: str, scenario_json: str) -> tuple[ResponseCurves, float]:
+    scenario = Scenario.model_validate_json(scenario_json)
+    from policysim.simulation import baseline_for
+
+    baseline = baseline_for(scenario)
+    start = time.perf_counter()
+    curves = estimate_response(
+        scenario, baseline, scenario.parameters(), int(scenario.ensemble.root_seed)
+    )
+    return curves, time.perf_counter() - start
+
+
+def response_for(scenario: Scenario) -> tuple[ResponseCurves, float]:
+    """Response curves of a scenario at its default parameters, estimated once per process."""
+    text = scenario.model_dump_json()
+    key = json.dumps([scenario.metadata.name, len(text)])
+    return _cached_response(key, text)
+
+
+class OptimalAllocator:
+    """Open-loop optimal plan, solved once (at the first year) for the whole horizon."""
+
+    def __init__(self, scenario: Scenario, baseline: Baseline) -> None:
+        self.scenario = scenario
+        self.rules = allocation_rules(scenario)
+        self.objective = objective(scenario)
+        self.years, self.budget = budget_path(scenario)
+        self.solves: list[dict[str, Any]] = []
+        self.plans: dict[int, FloatArray] = {}
+        self.plan: FloatArray | None = None
+        self.result: AllocationResult | None = None
+
+    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
+        if self.plan is None:
+            facts = county_facts(summary)
+            check_feasibility(self.years, self.budget, facts, self.rules)
+            response, _ = response_for(self.scenario)
+            solver = self.scenario.allocation.solver
+            result = plan_optimal(
+                self.years,
+                self.budget,
+                facts,
+                self.rules,
+                response,
+                self.objective,
+                time_limit_s=solver.time_limit_s,
+                mip_gap=solver.mip_gap,
+            )
+            _check_result(result, self.scenario)
+            self.solves.append(_solve_row(result, year))
+            self.result = result
+            self.plan = np.asarray(result.plan_cny, dtype=np.float64)
+        plan = self.plan[self.years.index(year)]
+        self.plans[year] = plan
+        return plan
+
+
+class ClosedLoopAllocator:
+    """Re-plan every simulated year from the model's current state with a persistent model."""
+
+    def __init__(self, scenario: Scenario, baseline: Baseline) -> None:
+        self.scenario = scenario
+        self.rules = allocation_rules(scenario)
+        self.objective = objective(scenario)
+        self.years, self.budget = budget_path(scenario)
+        self.solves: list[dict[str, Any]] = []
+        self.plans: dict[int, FloatArray] = {}
+        self.planner: ClosedLoopPlanner | None = None
+
+    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
+        facts = county_facts(summary)
+        solver = self.scenario.allocation.solver
+        if self.planner is None:
+            check_feasibility(self.years, self.budget, facts, self.rules)
+            response, _ = response_for(self.scenario)
+            self.planner = ClosedLoopPlanner(
+                self.years,
+                self.budget,
+                facts,
+                self.rules,
+                response,
+                self.objective,
+                time_limit_s=solver.time_limit_s,
+                mip_gap=solver.mip_gap,
+                compute_duals=False,
+            )
+        done = [self.plans[y] for y in self.years if y < year]
+        spent = (
+            np.stack(done)
+            if done
+            else np.zeros((0, len(summary.codes), len(INSTRUMENTS)))
+        )
+        result = self.planner.solve(year, facts, spent)
+        _check_result(result, self.scenario)
+        self.solves.append(_solve_row(result, year))
+        plan = np.asarray(result.plan_cny[0], dtype=np.float64)
+        self.plans[year] = plan
+        return plan
+
+
+def make_allocator(
+    scenario: Scenario,
+    baseline: Baseline,
+    params: Mapping[str, float] | None = None,
+    seed: np.random.SeedSequence | None = None,
+) -> RuleAllocator | OptimalAllocator | ClosedLoopAllocator:
+    """The yearly allocator of the scenario's strategy."""
+    strategy = scenario.allocation.strategy
+    if strategy == "optimal":
+        return OptimalAllocator(scenario, baseline)
+    if strategy == "closed_loop":
+        return ClosedLoopAllocator(scenario, baseline)
+    return RuleAllocator(scenario, baseline)

@@ -1,0 +1,650 @@
+"""The agent-based model: a :class:`mesa.Model` that owns the state of the province, the run's
+random generator and the yearly step order.
+
+Populations are struct-of-arrays (firms in :class:`~policysim.agents.enterprises.Firms`; townships
+and counties as arrays below); each year the rules in :mod:`policysim.agents` update them without a
+Python loop over agents. The yearly allocation of provincial funds comes from an *allocator*
+(a callable given the year and a :class:`CountySummary`), supplied by
+:mod:`policysim.coupling`; the model never sees the optimiser.
+
+Step order of a year t (docs/ODD.md, "Process overview and scheduling"):
+
+1. allocation of the year's provincial funds to counties and instruments;
+2. counties: own fiscal S&T spending (matching), management capacity;
+3. townships: platforms (creation, closure), S&T commissioners, agricultural technology;
+4. enterprises: support received, R&D choice, HNTE notch and certification, innovation, exit;
+   entry of new firms per township;
+5. county aggregates, GDP;
+6. innovative townships (criteria, yearly cap);
+7. county innovation-capacity index; designation (national batch, evaluation, provincial batch);
+8. metrics of the year.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+from numpy.typing import NDArray
+
+from policysim.agents import random as crn
+from policysim.agents.calendar import YearRules, resolve_year
+from policysim.agents.enterprises import (
+    TECH_SME_MAX_SALES_CNY,
+    Draws,
+    FirmParams,
+    Firms,
+    Support,
+    b_index,
+    band_threshold,
+    enterprise_year,
+    firm_tax,
+    share_by_group,
+)
+from policysim.agents.places import (
+    CountyIndicators,
+    DesignationState,
+    IndexAnchors,
+    county_index,
+    designation_year,
+    median_half,
+    stochastic_round,
+    top_k,
+    township_criteria,
+)
+from policysim.data import Baseline
+from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
+
+logger = logging.getLogger(__name__)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+N_INSTRUMENTS = len(INSTRUMENT_NAMES)
+I_VOUCHERS, I_SUBSIDIES, I_PLATFORMS, I_COMMISSIONERS, I_CREDIT, I_POVERTY = range(N_INSTRUMENTS)
+VOUCHER_BASE_SHARE = 0.002  # assumption: a firm without R&D can claim vouchers for 0.2% of sales
+
+
+@dataclass(frozen=True)
+class CountySummary:
+    """What an allocator may know about the counties at the start of a year (no agent arrays).
+
+    Arrays of shape (n_counties,).
+    """
+
+    year: int
+    codes: tuple[str, ...]
+    names: tuple[str, ...]
+    poverty: BoolArray
+    research_capacity: FloatArray
+    fiscal_st_spending_cny: FloatArray
+    management_capacity: FloatArray
+    index: FloatArray
+    designated: BoolArray  # pilot or designated provincial innovative county
+
+
+Allocator = Callable[[int, CountySummary], FloatArray]
+"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENT_NAMES order."""
+
+
+def zero_allocator(year: int, summary: CountySummary) -> FloatArray:
+    """An allocator that gives nothing (no provincial funds)."""
+    return np.zeros((len(summary.codes), N_INSTRUMENTS))
+
+
+class PolicyModel(mesa.Model):  # type: ignore[misc]
+    """The province under one scenario, one parameter draw and one random stream.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Validated scenario (policy calendar, designation rules, horizon).
+    baseline : Baseline
+        Base-year tables; not modified.
+    params : dict of str to float
+        Behaviour parameter values (defaults overridden by the scenario and the run's draw).
+    rng : numpy.random.Generator
+        The run's generator (spawned from the root seed); the only source of randomness.
+    allocator : Allocator
+        Yearly plan of provincial funds.
+    keep_enterprises : bool
+        Keep firm-level rows of every year (memory grows with firms × years).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        baseline: Baseline,
+        params: dict[str, float],
+        rng: np.random.Generator,
+        allocator: Allocator = zero_allocator,
+        *,
+        keep_enterprises: bool = False,
+    ) -> None:
+        super().__init__(rng=rng)
+        self.scenario = scenario
+        self.baseline = baseline
+        self.params = dict(params)
+        self.allocator = allocator
+        self.keep_enterprises = keep_enterprises
+        self.fp = FirmParams.from_values(self.params)
+        self.key = int(self.rng.integers(0, 2**63 - 1))
+        # one child stream per purpose, so that a change in one (e.g. the number of entrants)
+        # does not shift the draws of another: common random numbers across strategies
+        self.rng_places, self.rng_closure, self.rng_entry, self.rng_eval = self.rng.spawn(4)
+        self.year = scenario.horizon.base_year
+        self.weight = 1.0 / float(baseline.enterprise_scale)
+        self.records: list[YearRecord] = []
+        self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
+        self.solves: list[dict[str, object]] = []
+        self._init_places()
+        self._init_firms()
+        self._init_anchors()
+        self._record(np.zeros((self.n_counties, N_INSTRUMENTS)))
+
+    # ------------------------------------------------------------------------------------------
+    # initialisation
+
+    def _init_places(self) -> None:
+        c = self.baseline.counties
+        t = self.baseline.townships
+        self.n_counties = len(c)
+        self.n_townships = len(t)
+        self.county_codes = tuple(c["code"].astype(str))
+        self.county_names = tuple(c["name"].astype(str))
+        self.township_codes = tuple(t["code"].astype(str))
+        self.township_names = tuple(t["name"].astype(str))
+        self.poverty = c["poverty_county"].to_numpy(bool)
+        self.is_county = (c["type"] != "district").to_numpy(bool)  # 县域: counties and cities
+        self.population = c["population"].to_numpy(float)
+        self.gdp = c["gdp_cny"].to_numpy(float).copy()
+        self.gdp_prev = self.gdp.copy()
+        self.fiscal_exp = c["fiscal_expenditure_cny"].to_numpy(float).copy()
+        self.st_spending = c["fiscal_st_spending_cny"].to_numpy(float).copy()
+        self.management = c["management_capacity"].to_numpy(float).copy()
+        self.research_capacity = c["research_capacity"].to_numpy(float).copy()
+        self.rd_non_enterprise = (
+            c["rd_cny"].to_numpy(float) - c["rd_enterprise_cny"].to_numpy(float)
+        ).clip(min=0.0)
+        self.t_county = t["county_idx"].to_numpy(np.int64)
+        self.t_host = t["counts_as_xiangzhen"].to_numpy(bool)
+        self.t_agri_weight = np.where(t["kind"].to_numpy(str) == "township", 2.0, 1.0) * self.t_host
+        self.platforms = t["platforms"].to_numpy(float).copy()
+        self.commissioners_base = t["commissioners"].to_numpy(float).copy()
+        self.commissioners = self.commissioners_base.copy()
+        self.agri = t["agri_tech_adoption"].to_numpy(float).copy()
+        self.n_xz = np.bincount(self.t_county, weights=self.t_host, minlength=self.n_counties)
+        self.innovative = np.zeros(self.n_townships, dtype=bool)
+        self.designation = DesignationState(
+            pilot=np.zeros(self.n_counties, bool),
+            pilot_since=np.full(self.n_counties, -1, np.int64),
+            designated=np.zeros(self.n_counties, bool),
+            national=np.zeros(self.n_counties, bool),
+        )
+        self.funds_cum = np.zeros(self.n_counties)
+        self.index = np.zeros(self.n_counties)
+
+    def _init_firms(self) -> None:
+        e = self.baseline.enterprises
+        rules = resolve_year(self.scenario.policy, self.year)
+        sales = e["sales_cny"].to_numpy(float).copy()
+        reported = e["rd_cny"].to_numpy(float).copy()
+        r3 = e["rd_intensity_3y"].to_numpy(float).copy()
+        other_ok = e["other_criteria_ok"].to_numpy(bool)
+        theta = band_threshold(rules, sales)
+        # HNTE stock of the base year: an uncertain parameter. Certify the firms closest to
+        # (or above) their threshold among those meeting the other criteria.
+        k = int(round(self.params["hnte_stock_2017"] / self.weight))
+        score = r3 / theta + other_ok * 10.0
+        hnte = top_k(np.ones(len(e), bool), score, k)
+        cert_year = self.year - self.rng.integers(0, rules.validity_years, size=len(e))
+        expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
+        # HNTEs just above their threshold bunched: a share of their reported R&D is relabelled
+        near = hnte & (r3 < 1.2 * theta)
+        gap = np.where(near, self.params["hnte_relabel_share"], 0.0)
+        real = reported * (1.0 - gap)
+        tech_sme = (
+            (sales <= TECH_SME_MAX_SALES_CNY)
+            & (e["employees"].to_numpy(float) <= 500.0)
+            & (reported >= self.params["tech_sme_min_rd_share"] * sales)
+        )
+        manufacturing = e["manufacturing"].to_numpy(bool)
+        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
+        own = real / sales
+        self.firms = Firms(
+            firm_id=e["firm_id"].to_numpy(np.int64).copy(),
+            county=e["county_idx"].to_numpy(np.int64).copy(),
+            township=e["township_idx"].to_numpy(np.int64).copy(),
+            sector=e["sector"].to_numpy(np.int64).copy(),
+            manufacturing=manufacturing.copy(),
+            other_ok=other_ok.copy(),
+            sales=sales,
+            employees=e["employees"].to_numpy(float).copy(),
+            age=e["age_years"].to_numpy(float).copy(),
+            r0=own.copy(),
+            b0=b_index(tau, sd),
+            own=own,
+            gap=gap,
+            rd_real=real,
+            rd_reported=reported,
+            hist1=r3.copy(),
+            hist2=r3.copy(),
+            hnte=hnte,
+            hnte_expiry=expiry,
+            tech_sme=tech_sme,
+            success=np.zeros(len(e), bool),
+            patents=np.zeros(len(e)),
+        )
+        self.next_firm_id = int(self.firms.firm_id.max()) + 1 if self.firms.n else 0
+        self.n_sectors = int(self.firms.sector.max()) + 1 if self.firms.n else 1
+        # sector mix of each county (cumulative), for entrants
+        mix = np.bincount(
+            self.firms.county * self.n_sectors + self.firms.sector,
+            minlength=self.n_counties * self.n_sectors,
+        ).reshape(self.n_counties, self.n_sectors).astype(float) + 0.1
+        self.sector_cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
+        self.patents_county = np.zeros(self.n_counties)
+        self.sales_county = np.bincount(
+            self.firms.county, weights=self.firms.sales, minlength=self.n_counties
+        )
+
+    def _init_anchors(self) -> None:
+        # base-year patents: 5.6 applications per HNTE (Jiangxi 2014, PARAMETERS.md, derived);
+        # firms have no innovation draws before the first step
+        self._aggregate_firms(self.firms)
+        self.patents_county = 5.6 * self.hnte_county
+        ind = self._indicators(growth=np.full(self.n_counties, self.params["sales_growth_mean"]))
+        patents0 = ind.patents_per_10k
+        self.anchors = IndexAnchors(
+            platforms_per_xz=median_half(ind.platforms_per_xz, 0.05),
+            commissioners_per_xz=median_half(ind.commissioners_per_xz, 0.5),
+            management=median_half(ind.management, 0.25),
+            rd_intensity=median_half(ind.rd_intensity, 0.002),
+            st_share=median_half(ind.st_share, 0.005),
+            status_firms_per_100=median_half(ind.status_firms_per_100, 1.0),
+            patents_per_10k=median_half(patents0, 0.1),
+            township_share=0.05,  # assumption: 10% of a county's 乡镇 innovative scores 66.7
+            gdp_per_capita=median_half(ind.gdp_per_capita, 1e4),
+            growth_centre=self.params["sales_growth_mean"],
+        )
+        self.index = self._index(ind)
+
+    # ------------------------------------------------------------------------------------------
+    # the yearly step
+
+    def summary(self) -> CountySummary:
+        """County facts available to the allocator at the start of the next year."""
+        return CountySummary(
+            year=self.year + 1,
+            codes=self.county_codes,
+            names=self.county_names,
+            poverty=self.poverty,
+            research_capacity=self.research_capacity.copy(),
+            fiscal_st_spending_cny=self.st_spending.copy(),
+            management_capacity=self.management.copy(),
+            index=self.index.copy(),
+            designated=self.designation.pilot | self.designation.designated,
+        )
+
+    def step(self) -> None:
+        """Advance the province by one year."""
+        year = self.year + 1
+        p = self.params
+        rules = resolve_year(self.scenario.policy, year)
+        plan = np.asarray(self.allocator(year, self.summary()), dtype=np.float64)
+        if plan.shape != (self.n_counties, N_INSTRUMENTS) or (plan < -1e-6).any():
+            raise ValueError(f"allocator returned an invalid plan of shape {plan.shape}")
+        plan = np.maximum(plan, 0.0)
+        plan[:, I_POVERTY] *= self.poverty
+        funds = plan.sum(axis=1)
+        self.funds_cum += funds
+
+        # 2. counties: matching spending, management capacity
+        self.st_spending = (
+            self.st_spending * (1.0 + p["county_st_spending_growth"])
+            + p["county_matching_rate"] * funds
+        )
+        provincial = self.designation.pilot | self.designation.designated
+        learn = p["management_learning"] * (
+            funds / (funds + p["management_half_funds_cny"]) + 0.5 * provincial
+        )
+        self.management = self.management + learn * (1.0 - self.management)
+        self.research_capacity = np.clip(
+            self.research_capacity + 0.5 * learn * (1.0 - self.research_capacity), 0.0, 1.0
+        )
+
+        # 3. townships
+        firms_t = np.bincount(self.firms.township, minlength=self.n_townships) * self.weight
+        host_w = (firms_t + 1.0) * self.t_host
+        platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
+        pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
+        u_t = self.rng_places.random((2, self.n_townships))
+        closures = self.rng_closure.binomial(
+            self.platforms.astype(np.int64), p["platform_closure_rate"]
+        ).astype(float)
+        self.platforms = (
+            self.platforms - closures + stochastic_round(pf_t / p["platform_cost_cny"], u_t[0])
+        )
+        comm_funds = plan[:, I_COMMISSIONERS] + 0.5 * plan[:, I_POVERTY]
+        cf_t = share_by_group(comm_funds, self.t_county, self.t_agri_weight, self.n_counties)
+        funded = stochastic_round(cf_t / p["commissioner_cost_cny"], u_t[1])
+        self.commissioners = self.commissioners_base + funded
+        self.agri = np.clip(
+            self.agri
+            + p["agri_adoption_per_commissioner"] * self.commissioners * (1.0 - self.agri),
+            0.0,
+            1.0,
+        )
+
+        # 4. enterprises
+        f = self.firms
+        support = self._support(plan, rules)
+        ids = f.firm_id
+        draws = Draws(
+            growth=crn.uniforms(self.key, ids, year, crn.STREAM_GROWTH),
+            success=crn.uniforms(self.key, ids, year, crn.STREAM_SUCCESS),
+            approval=crn.uniforms(self.key, ids, year, crn.STREAM_APPROVAL),
+            exit=crn.uniforms(self.key, ids, year, crn.STREAM_EXIT),
+            patents=crn.uniforms(self.key, ids, year, crn.STREAM_PATENTS),
+        )
+        sales_before = np.bincount(f.county, weights=f.sales, minlength=self.n_counties)
+        outcome = enterprise_year(f, rules, support, self.fp, draws)
+        after = outcome.firms
+        sales_after = np.bincount(after.county, weights=after.sales, minlength=self.n_counties)
+        self.firms = after
+        self.year = year
+        self._aggregate_firms(after)
+        if self.keep_enterprises:
+            self._keep_firm_rows(after)
+        survivors = after.take(~outcome.exits)
+        self.firms = Firms.concat(survivors, self._entrants(firms_t))
+
+        # 5. county GDP and R&D
+        growth = np.divide(
+            sales_after, sales_before, out=np.ones(self.n_counties), where=sales_before > 0
+        ) - 1.0
+        phi = p["industry_share_of_gdp"]
+        self.gdp_prev = self.gdp
+        self.gdp = self.gdp * (1.0 + (1.0 - phi) * p["sales_growth_mean"] + phi * growth)
+        self.fiscal_exp = self.fiscal_exp * self.gdp / self.gdp_prev
+        self.rd_non_enterprise = self.rd_non_enterprise * (1.0 + p["non_enterprise_rd_growth"])
+
+        # 6. innovative townships
+        self._designate_townships(year)
+
+        # 7. index and designations
+        ind = self._indicators(growth=self.gdp / self.gdp_prev - 1.0)
+        self.index = self._index(ind)
+        noise = self.rng_eval.normal(0.0, p["index_noise_sd"], self.n_counties)
+        self._designate_counties(year, self.index + noise)
+
+        # 8. metrics
+        self._record(plan)
+        self.steps_done = year
+
+    # ------------------------------------------------------------------------------------------
+    # sub-steps
+
+    def _support(self, plan: FloatArray, rules: YearRules) -> Support:
+        f = self.firms
+        p = self.params
+        policy = self.scenario.policy
+        sme = f.sales <= TECH_SME_MAX_SALES_CNY
+        own_rd = f.own * f.sales
+        # vouchers: SMEs, in proportion to their R&D plus a base claim for non-performers
+        w_v = (own_rd + VOUCHER_BASE_SHARE * f.sales) * sme
+        voucher = share_by_group(plan[:, I_VOUCHERS] / self.weight, f.county, w_v, self.n_counties)
+        c_v = policy.voucher_max_share_of_rd
+        voucher = np.minimum(voucher, c_v / (1.0 - c_v) * w_v) if c_v < 1 else voucher
+        # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
+        subsidy = share_by_group(
+            plan[:, I_SUBSIDIES] / self.weight, f.county, own_rd, self.n_counties
+        )
+        c_s = policy.subsidy_max_share_of_rd
+        subsidy = np.minimum(subsidy, c_s / (1.0 - c_s) * own_rd) if c_s < 1 else subsidy
+        # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales
+        loans = share_by_group(
+            p["credit_leverage"] * plan[:, I_CREDIT] / self.weight,
+            f.county,
+            f.sales * sme,
+            self.n_counties,
+        )
+        credit_rd = p["credit_rd_share"] * loans
+        # local boost of innovation success: commissioners in the township, sector clusters
+        comm = self.commissioners[f.township]
+        boost_t = 1.0 + np.minimum(p["commissioner_innovation_boost"] * comm, 0.5)
+        cs = f.county * self.n_sectors + f.sector
+        size = self.n_counties * self.n_sectors
+        density = np.divide(
+            np.bincount(cs, weights=f.hnte, minlength=size),
+            np.bincount(cs, minlength=size),
+            out=np.zeros(size),
+            where=np.bincount(cs, minlength=size) > 0,
+        )
+        boost = boost_t * (1.0 + p["cluster_spillover"] * density[cs])
+        return Support(voucher=voucher, subsidy=subsidy, credit_rd=credit_rd, boost=boost)
+
+    def _entrants(self, firms_t: FloatArray) -> Firms:
+        p = self.params
+        lam = (
+            p["firm_entry_rate"] * firms_t
+            + p["entrants_per_platform"] * self.platforms
+            + p["entrants_per_commissioner"] * self.commissioners
+        ) * self.t_host / self.weight
+        rng = self.rng_entry
+        counts = rng.poisson(lam)
+        n = int(counts.sum())
+        township = np.repeat(np.arange(self.n_townships), counts)
+        county = self.t_county[township]
+        u = rng.random((4, n))
+        sector = (u[0][:, None] > self.sector_cum[county]).sum(axis=1).astype(np.int64)
+        sector = np.minimum(sector, self.n_sectors - 1)
+        sales = np.exp(np.log(5e6) + 1.0 * rng.standard_normal(n))  # assumption: entrant size
+        performer = u[1] < p["entrant_rd_share"]
+        r0 = np.where(performer, np.exp(np.log(0.03) + 0.5 * rng.standard_normal(n)), 0.0)
+        rules = resolve_year(self.scenario.policy, self.year)
+        manufacturing = sector < 5  # sectors 0-4 are manufacturing in policysim.data.SECTORS
+        hnte = np.zeros(n, bool)
+        tech_sme = r0 >= p["tech_sme_min_rd_share"]
+        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
+        ids = np.arange(self.next_firm_id, self.next_firm_id + n, dtype=np.int64)
+        self.next_firm_id += n
+        return Firms(
+            firm_id=ids,
+            county=county,
+            township=township.astype(np.int64),
+            sector=sector,
+            manufacturing=manufacturing,
+            other_ok=u[2] < 0.3,  # assumption: share of entrants meeting the non-R&D criteria
+            sales=sales,
+            employees=np.maximum(sales / 5e5, 1.0),  # assumption: 50万元 of sales per employee
+            age=np.zeros(n),
+            r0=r0,
+            b0=b_index(tau, sd),
+            own=r0.copy(),
+            gap=np.zeros(n),
+            rd_real=r0 * sales,
+            rd_reported=r0 * sales,
+            hist1=np.zeros(n),
+            hist2=r0.copy(),
+            hnte=hnte,
+            hnte_expiry=np.full(n, -1, np.int64),
+            tech_sme=tech_sme,
+            success=np.zeros(n, bool),
+            patents=np.zeros(n),
+        )
+
+    def _aggregate_firms(self, f: Firms) -> None:
+        w = self.weight
+        nc, nt = self.n_counties, self.n_townships
+        self.rd_rep_county = np.bincount(f.county, weights=f.rd_reported, minlength=nc) * w
+        self.rd_real_county = np.bincount(f.county, weights=f.rd_real, minlength=nc) * w
+        self.sales_county = np.bincount(f.county, weights=f.sales, minlength=nc) * w
+        self.hnte_county = np.bincount(f.county, weights=f.hnte, minlength=nc) * w
+        self.tsme_county = np.bincount(f.county, weights=f.tech_sme, minlength=nc) * w
+        self.firms_county = np.bincount(f.county, minlength=nc) * w
+        self.patents_county = np.bincount(f.county, weights=f.patents, minlength=nc) * w
+        status = f.hnte | f.tech_sme
+        self.status_t = np.bincount(f.township, weights=status, minlength=nt) * w
+        self.hnte_t = np.bincount(f.township, weights=f.hnte, minlength=nt) * w
+        rd_t = np.bincount(f.township, weights=f.rd_reported, minlength=nt)
+        sales_t = np.bincount(f.township, weights=f.sales, minlength=nt)
+        self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
+
+    def _keep_firm_rows(self, f: Firms) -> None:
+        self.firm_rows.append(
+            {
+                "year": np.full(f.n, self.year, np.int64),
+                "firm_id": f.firm_id,
+                "township_idx": f.township,
+                "county_idx": f.county,
+                "sector": f.sector,
+                "sales_cny": f.sales,
+                "rd_reported_cny": f.rd_reported,
+                "rd_real_cny": f.rd_real,
+                "hnte": f.hnte,
+            }
+        )
+
+    def _designate_townships(self, year: int) -> None:
+        rules = self.scenario.designation.township
+        if year < rules.first_year:
+            return
+        met = township_criteria(
+            self.status_t,
+            self.platforms + self.commissioners,
+            self.rd_int_t,
+            self.agri,
+            min_status_firms=rules.min_firms_with_status,
+            min_platforms_or_commissioners=rules.min_platforms_or_commissioners,
+            min_rd_intensity_pct=rules.min_rd_intensity_pct,
+            min_agri=rules.min_agri_tech_adoption,
+        )
+        cap = int(np.ceil(rules.yearly_cap_share * self.t_host.sum()))
+        candidates = self.t_host & ~self.innovative & (met >= rules.min_criteria_met)
+        score = met + np.minimum(self.rd_int_t, 10.0) / 10.0
+        self.innovative = self.innovative | top_k(candidates, score, cap)
+
+    def _designate_counties(self, year: int, index_obs: FloatArray) -> None:
+        rules = self.scenario.designation
+        quota = sum(b.quota for b in rules.county.batches if b.year == year)
+        national_quota = sum(b.quota for b in rules.national.batches if b.year == year)
+        self.designation = designation_year(
+            self.designation,
+            year,
+            index_obs,
+            entry_threshold=rules.county.entry_threshold,
+            pass_threshold=rules.county.pass_threshold,
+            build_cycle=rules.county.build_cycle_years,
+            quota=quota,
+            national_quota=national_quota,
+            national_min_index=rules.national.min_index,
+        )
+
+    def _indicators(self, growth: FloatArray) -> CountyIndicators:
+        f = self.firms
+        if not hasattr(self, "rd_rep_county"):
+            self._aggregate_firms(f)
+        xz = np.maximum(self.n_xz, 1.0)
+        innov_c = np.bincount(
+            self.t_county, weights=self.innovative & self.t_host, minlength=self.n_counties
+        )
+        rd_total = self.rd_rep_county + self.rd_non_enterprise
+        return CountyIndicators(
+            platforms_per_xz=np.bincount(
+                self.t_county, weights=self.platforms, minlength=self.n_counties
+            ) / xz,
+            commissioners_per_xz=np.bincount(
+                self.t_county, weights=self.commissioners, minlength=self.n_counties
+            ) / xz,
+            management=self.management,
+            rd_intensity=rd_total / self.gdp,
+            st_share=self.st_spending / self.fiscal_exp,
+            status_firms_per_100=100.0
+            * (self.hnte_county + self.tsme_county)
+            / np.maximum(self.firms_county, 1.0),
+            patents_per_10k=self.patents_county / np.maximum(self.population, 1.0) * 1e4,
+            township_share=innov_c / xz,
+            gdp_per_capita=self.gdp / np.maximum(self.population, 1.0),
+            gdp_growth=growth,
+        )
+
+    def _index(self, ind: CountyIndicators) -> FloatArray:
+        w = self.scenario.designation.index_weights
+        index, _ = county_index(
+            ind, self.anchors, (w.environment, w.inputs, w.outcomes, w.development)
+        )
+        return index
+
+    # ------------------------------------------------------------------------------------------
+    # metrics
+
+    def _record(self, plan: FloatArray) -> None:
+        if not hasattr(self, "rd_rep_county"):
+            self._aggregate_firms(self.firms)
+        d = self.designation
+        rd_total = self.rd_rep_county + self.rd_non_enterprise
+        self.records.append(
+            YearRecord(
+                year=self.year,
+                rd_reported=rd_total.copy(),
+                rd_real=(self.rd_real_county + self.rd_non_enterprise).copy(),
+                rd_enterprise=self.rd_rep_county.copy(),
+                gdp=self.gdp.copy(),
+                hnte=self.hnte_county.copy(),
+                tech_sme=self.tsme_county.copy(),
+                firms=self.firms_county.copy(),
+                patents=self.patents_county.copy(),
+                funds=plan.sum(axis=1),
+                st_spending=self.st_spending.copy(),
+                management=self.management.copy(),
+                index=self.index.copy(),
+                provincial=(d.pilot | d.designated).copy(),
+                designated=d.designated.copy(),
+                national=d.national.copy(),
+                platforms=self.platforms.copy(),
+                commissioners=self.commissioners.copy(),
+                innovative=self.innovative.copy(),
+                hnte_t=self.hnte_t.copy(),
+            )
+        )
+
+
+@dataclass(frozen=True)
+class YearRecord:
+    """State of one year kept for metrics (county arrays (n_counties,), township arrays
+    (n_townships,))."""
+
+    year: int
+    rd_reported: FloatArray
+    rd_real: FloatArray
+    rd_enterprise: FloatArray
+    gdp: FloatArray
+    hnte: FloatArray
+    tech_sme: FloatArray
+    firms: FloatArray
+    patents: FloatArray
+    funds: FloatArray
+    st_spending: FloatArray
+    management: FloatArray
+    index: FloatArray
+    provincial: BoolArray
+    designated: BoolArray
+    national: BoolArray
+    platforms: FloatArray
+    commissioners: FloatArray
+    innovative: BoolArray
+    hnte_t: FloatArray
+
+
+__all__ = [
+    "Allocator",
+    "CountySummary",
+    "PolicyModel",
+    "YearRecord",
+    "zero_allocator",
+]

@@ -1,0 +1,277 @@
+"""One simulation run: scenario + seed (+ parameter draw) → yearly metrics in long format.
+
+>>> import policysim
+>>> scenario = policysim.load_scenario("scenarios/jiangxi_baseline.yaml")
+>>> result = policysim.simulate(scenario, seed=1)
+>>> result.metrics.query("level == 'province' and metric == 'hnte_count'")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from policysim.data import Baseline, load_baseline
+from policysim.model import Allocator, PolicyModel, YearRecord
+from policysim.scenario.loader import LoadedScenario
+from policysim.scenario.schema import Scenario
+
+PROVINCE_CODE = "province"
+METRIC_COLUMNS = ("year", "level", "code", "name", "metric", "value")
+
+#: County-level metrics (per county and year).
+COUNTY_METRICS = (
+    "index",
+    "designated",
+    "provincial_designated",
+    "national",
+    "rd_100m_cny",
+    "rd_intensity_pct",
+    "gdp_100m_cny",
+    "hnte_count",
+    "tech_sme_count",
+    "funds_cny",
+    "own_st_spending_cny",
+    "management_capacity",
+    "innovative_townships",
+)
+#: Township-level metrics (per township and year).
+TOWNSHIP_METRICS = ("innovative", "platforms", "hnte_count")
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """The outcome of one run.
+
+    Attributes
+    ----------
+    metrics : pandas.DataFrame
+        Long format: ``year, level, code, name, metric, value``; levels ``province``, ``county``,
+        ``township``; the base year included.
+    enterprises : pandas.DataFrame or None
+        One row per firm and year (``year, firm_id, township_code, county_code, sector,
+        sales_cny, rd_reported_cny, rd_real_cny, hnte``) when asked for.
+    params : dict
+        The behaviour parameter values of the run.
+    solves : list of dict
+        Allocation solves made during the run (strategy, status, objective, gap, seconds...).
+    """
+
+    metrics: pd.DataFrame
+    params: dict[str, float]
+    enterprises: pd.DataFrame | None = None
+    solves: list[dict[str, Any]] = field(default_factory=list)
+    allocations: pd.DataFrame | None = None
+
+    def province(self) -> pd.DataFrame:
+        """Province metrics as a wide table: one row per year, one column per metric."""
+        p = self.metrics[self.metrics["level"] == "province"]
+        return p.pivot(index="year", columns="metric", values="value")
+
+
+def as_scenario(scenario: Scenario | LoadedScenario) -> Scenario:
+    return scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
+
+
+def baseline_for(scenario: Scenario) -> Baseline:
+    spec = scenario.baseline
+    return load_baseline(
+        spec.source,
+        synthesis_seed=spec.synthesis_seed,
+        include_subdistricts=spec.include_subdistricts,
+        enterprise_scale=spec.enterprise_scale,
+    )
+
+
+def simulate(
+    scenario: Scenario | LoadedScenario,
+    seed: int | np.random.SeedSequence = 0,
+    *,
+    params: Mapping[str, float] | None = None,
+    enterprises: bool = False,
+    allocator: Allocator | None = None,
+) -> SimulationResult:
+    """Run the model once from the base year to the end year.
+
+    Parameters
+    ----------
+    scenario : Scenario or LoadedScenario
+    seed : int or SeedSequence
+        The run's seed; the same seed gives the same numbers.
+    params : mapping, optional
+        Behaviour parameter values overriding the scenario's (an ensemble's draw).
+    enterprises : bool
+        Also return firm-level rows for every year.
+    allocator : callable, optional
+        Yearly allocation plan; default: the scenario's strategy (:mod:`policysim.coupling`).
+    """
+    from policysim.coupling import make_allocator
+
+    sc = as_scenario(scenario)
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    model_ss, alloc_ss = ss.spawn(2)
+    values = sc.parameters()
+    if params:
+        unknown = set(params) - set(values)
+        if unknown:
+            raise KeyError(f"unknown behaviour parameters: {sorted(unknown)}")
+        values.update({k: float(v) for k, v in params.items()})
+    baseline = baseline_for(sc)
+    alloc = allocator if allocator is not None else make_allocator(sc, baseline, values, alloc_ss)
+    model = PolicyModel(
+        sc, baseline, values, np.random.default_rng(model_ss), alloc, keep_enterprises=enterprises
+    )
+    for _ in sc.horizon.years:
+        model.step()
+    metrics = build_metrics(model.records, model)
+    firms = _firm_frame(model) if enterprises else None
+    solves = list(getattr(alloc, "solves", []))
+    plans = getattr(alloc, "plans", None)
+    allocations = _allocation_frame(plans, model) if plans else None
+    return SimulationResult(
+        metrics=metrics, params=values, enterprises=firms, solves=solves, allocations=allocations
+    )
+
+
+def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataFrame:
+    """Long-format metrics from the yearly records (vectorised; no loop over units)."""
+    years = np.array([r.year for r in records], dtype=np.int64)
+    ny = len(years)
+
+    def stack(name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        return np.vstack([np.asarray(getattr(r, name), dtype=np.float64) for r in records])
+
+    rd = stack("rd_reported")
+    rd_real = stack("rd_real")
+    rd_ent = stack("rd_enterprise")
+    gdp = stack("gdp")
+    hnte = stack("hnte")
+    provincial = stack("provincial")
+    designated = stack("designated")
+    national = stack("national")
+    innovative = stack("innovative")
+    host = model.t_host.astype(np.float64)
+    n_xz = max(float(host.sum()), 1.0)
+    innov_xz = innovative @ host
+    county_mask = model.is_county.astype(np.float64)
+    province: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
+        "rd_expenditure_100m_cny": rd.sum(1) / 1e8,
+        "rd_real_100m_cny": rd_real.sum(1) / 1e8,
+        "enterprise_rd_100m_cny": rd_ent.sum(1) / 1e8,
+        "rd_intensity_pct": 100.0 * rd.sum(1) / gdp.sum(1),
+        "gdp_100m_cny": gdp.sum(1) / 1e8,
+        "hnte_count": hnte.sum(1),
+        "tech_sme_count": stack("tech_sme").sum(1),
+        "enterprises": stack("firms").sum(1),
+        "patents": stack("patents").sum(1),
+        "platforms": stack("platforms").sum(1),
+        "commissioners": stack("commissioners").sum(1),
+        "funds_100m_cny": stack("funds").sum(1) / 1e8,
+        "provincial_innovative_counties": (
+            provincial if model.scenario.designation.county.count_pilots else designated
+        ).sum(1),
+        "provincial_designated_counties": designated.sum(1),
+        "national_innovative_counties": national.sum(1),
+        "innovative_townships": innov_xz,
+        "innovative_township_share_pct": 100.0 * innov_xz / n_xz,
+        "county_rd_100m_cny": rd @ county_mask / 1e8,
+        "mean_county_index": stack("index").mean(1),
+    }
+    innov_c = np.vstack(
+        [np.bincount(model.t_county, weights=row * host, minlength=model.n_counties)
+         for row in innovative]
+    )
+    county: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
+        "index": stack("index"),
+        "designated": provincial,
+        "provincial_designated": designated,
+        "national": national,
+        "rd_100m_cny": rd / 1e8,
+        "rd_intensity_pct": 100.0 * rd / gdp,
+        "gdp_100m_cny": gdp / 1e8,
+        "hnte_count": hnte,
+        "tech_sme_count": stack("tech_sme"),
+        "funds_cny": stack("funds"),
+        "own_st_spending_cny": stack("st_spending"),
+        "management_capacity": stack("management"),
+        "innovative_townships": innov_c,
+    }
+    township: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
+        "innovative": innovative,
+        "platforms": stack("platforms"),
+        "hnte_count": stack("hnte_t"),
+    }
+    codes = (PROVINCE_CODE, *model.county_codes, *model.township_codes)
+    names = ("江西省" if model.baseline.name.startswith("jiangxi") else "province",
+             *model.county_names, *model.township_names)
+    metric_names = tuple(dict.fromkeys((*province, *county, *township)))
+    metric_pos = {m: i for i, m in enumerate(metric_names)}
+    parts_year, parts_level, parts_unit, parts_metric, parts_value = [], [], [], [], []
+    for level, block, offset, n in (
+        (0, province, 0, 1),
+        (1, county, 1, model.n_counties),
+        (2, township, 1 + model.n_counties, model.n_townships),
+    ):
+        for name, arr in block.items():
+            a = np.asarray(arr, dtype=np.float64).reshape(ny, n)
+            parts_year.append(np.repeat(years, n))
+            parts_level.append(np.full(ny * n, level, np.int8))
+            parts_unit.append(np.tile(np.arange(offset, offset + n), ny))
+            parts_metric.append(np.full(ny * n, metric_pos[name], np.int16))
+            parts_value.append(a.ravel())
+    unit = np.concatenate(parts_unit)
+    name_codes, name_uniques = pd.factorize(pd.Index(names))
+    return pd.DataFrame(
+        {
+            "year": np.concatenate(parts_year),
+            "level": pd.Categorical.from_codes(
+                np.concatenate(parts_level), categories=["province", "county", "township"]
+            ),
+            "code": pd.Categorical.from_codes(unit, categories=pd.Index(codes)),
+            "name": pd.Categorical.from_codes(name_codes[unit], categories=name_uniques),
+            "metric": pd.Categorical.from_codes(
+                np.concatenate(parts_metric), categories=list(metric_names)
+            ),
+            "value": np.concatenate(parts_value),
+        }
+    )
+
+
+def _firm_frame(model: PolicyModel) -> pd.DataFrame:
+    rows = model.firm_rows
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame({k: np.concatenate([r[k] for r in rows]) for k in rows[0]})
+    t_codes = np.asarray(model.township_codes)
+    c_codes = np.asarray(model.county_codes)
+    frame.insert(2, "township_code", t_codes[frame.pop("township_idx").to_numpy()])
+    frame.insert(3, "county_code", c_codes[frame.pop("county_idx").to_numpy()])
+    from policysim.data import SECTORS
+
+    frame["sector"] = pd.Categorical.from_codes(frame["sector"].to_numpy(), categories=SECTORS)
+    return frame
+
+
+def _allocation_frame(plans: Mapping[int, Any], model: PolicyModel) -> pd.DataFrame:
+    from policysim.scenario.schema import INSTRUMENT_NAMES
+
+    frames = []
+    for year, plan in sorted(plans.items()):
+        arr = np.asarray(plan, dtype=np.float64)
+        n_c, n_k = arr.shape
+        frames.append(
+            pd.DataFrame(
+                {
+                    "year": np.full(n_c * n_k, year, np.int64),
+                    "county_code": np.repeat(np.asarray(model.county_codes), n_k),
+                    "county_name": np.repeat(np.asarray(model.county_names), n_k),
+                    "instrument": np.tile(np.asarray(INSTRUMENT_NAMES), n_c),
+                    "cny": arr.ravel(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
