@@ -122,6 +122,19 @@ def test_paired_difference_points_and_zero_line(comparison: pd.DataFrame, render
     render(fig)
 
 
+def test_paired_difference_leaves_out_the_baseline(comparison: pd.DataFrame) -> None:
+    zeros = comparison.copy()
+    base = zeros["scenario"] == "baseline"
+    zeros.loc[base, ["diff_vs_baseline", "diff_ci_low", "diff_ci_high"]] = 0.0
+    fig = paired_difference_plot(zeros)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "factor formula",
+        "optimised",
+    ]
+    fig = paired_difference_plot(comparison, baseline="factor formula")
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["optimised"]
+
+
 def test_paired_difference_errors(comparison: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="difference outside"):
         paired_difference_plot(comparison.assign(diff_vs_baseline=5.0))

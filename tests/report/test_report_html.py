@@ -259,6 +259,15 @@ def test_bad_arguments(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_format_table_merges_metric_difference_interval() -> None:
+    frame = pd.DataFrame(
+        {"metric_diff_mean": [2.3], "metric_diff_ci_low": [2.1173], "metric_diff_ci_high": [2.5543]}
+    )
+    headers, rows = format_table(frame)
+    assert headers == ["metric_diff_mean", "metric diff CI"]
+    assert [c.text for c in rows[0]] == ["2.30", "[2.12, 2.55]"]
+
+
 def test_format_table_numbers_and_index() -> None:
     frame = pd.DataFrame(
         {

@@ -217,7 +217,7 @@ def strategy_bars(comparison: pd.DataFrame) -> Figure:
     return fig
 
 
-def paired_difference_plot(comparison: pd.DataFrame) -> Figure:
+def paired_difference_plot(comparison: pd.DataFrame, *, baseline: str | None = None) -> Figure:
     """Paired difference in attainment probability against the baseline, with intervals.
 
     Parameters
@@ -225,7 +225,11 @@ def paired_difference_plot(comparison: pd.DataFrame) -> Figure:
     comparison : pandas.DataFrame
         Comparison table with columns ``scenario, target, year, probability, diff_vs_baseline,
         diff_ci_low, diff_ci_high`` (differences as fractions, e.g. 0.05 = 5 percentage
-        points). Rows without a difference (the baseline itself) are left out.
+        points). Rows without a difference are left out.
+    baseline : str, optional
+        The baseline scenario, left out of the plot. By default a scenario whose every row is
+        exactly zero with a zero-width interval is taken to be the baseline compared with
+        itself and left out.
 
     Returns
     -------
@@ -252,6 +256,17 @@ def paired_difference_plot(comparison: pd.DataFrame) -> Figure:
             value=float(diff[i]),
         )
     keep = ~np.isnan(diff)
+    if baseline is not None:
+        keep &= (table["scenario"] != str(baseline)).to_numpy()
+    else:
+        low, high = _numeric(table, "diff_ci_low"), _numeric(table, "diff_ci_high")
+        zero = (diff == 0.0) & (low == 0.0) & (high == 0.0)
+        trivial = pd.Series(zero).groupby(table["scenario"].to_numpy()).all()
+        for scenario in trivial.index[trivial.to_numpy()]:
+            logger.debug(
+                "paired difference plot: %r has no difference; taken as baseline", scenario
+            )
+            keep &= (table["scenario"] != scenario).to_numpy()
     if not keep.any():
         raise DataError(f"<{what}>", "no row has a diff_vs_baseline (expected at least one)")
     table = table.loc[keep].reset_index(drop=True)

@@ -47,6 +47,7 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
     ("ci_low", "ci_high", "CI", "probability"),
     ("diff_ci_low", "diff_ci_high", "diff CI", "difference"),
     ("p05", "p95", "p05–p95", "number"),
+    ("metric_diff_ci_low", "metric_diff_ci_high", "metric diff CI", "number"),
 )
 _ID_COLUMNS = frozenset({"year", "code", "replication", "seed", "county_code", "township_code"})
 
@@ -167,8 +168,8 @@ def format_table(frame: pd.DataFrame) -> tuple[list[str], list[list[TableCell]]]
     frame : pandas.DataFrame
         Any table. Columns ``probability``, ``ci_low``, ``ci_high`` and ``p_*`` are fractions
         shown as percent; ``diff_*`` are differences of fractions shown in percentage points;
-        the pairs ``ci_low/ci_high``, ``diff_ci_low/diff_ci_high`` and ``p05/p95`` become one
-        interval column; ``status`` cells get a colour class. A named or non-default index is
+        the pairs ``ci_low/ci_high``, ``diff_ci_low/diff_ci_high``, ``p05/p95`` and
+        ``metric_diff_ci_low/metric_diff_ci_high`` become one interval column; ``status`` cells get a colour class. A named or non-default index is
         shown as columns.
 
     Returns
