@@ -138,7 +138,7 @@ class SynthesisParameters:
     leading_sector_boost: float = 3.0  # assumption: 首位产业 weighs ×3 in its county
     # --- townships: platforms, commissioners (Poisson means by kind), tech adoption (Beta)
     platforms_mean: tuple[float, float, float, float] = (0.25, 0.08, 0.3, 0.05)  # ~300 in all
-    commissioners_mean: tuple[float, float, float, float] = (2.0, 2.5, 0.2, 1.5)  # ~3,500
+    commissioners_mean: tuple[float, float, float, float] = (2.0, 2.5, 0.2, 1.5)  # ~4,200
     adoption_mean: tuple[float, float, float, float] = (0.4, 0.3, 0.5, 0.5)  # assumption
     adoption_concentration: float = 10.0
 
