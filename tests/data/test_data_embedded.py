@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policysim.data import (
     FUNCTIONAL_CLASSES,
@@ -325,3 +327,16 @@ def test_province_summary(jiangxi: Baseline) -> None:
     assert s["history_value"].isna()["HNTEs"]  # the file has no 2017 stock
     assert s.loc["synthesis seed", "baseline_value"] == 2017
     assert s.loc["synthesis version", "baseline_value"] == SYNTHESIS_VERSION
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(min_value=0, max_value=2**31 - 1))
+def test_totals_hold_for_any_seed(seed: int) -> None:
+    b = load_baseline(synthesis_seed=seed)
+    c = b.counties
+    assert c["gdp_cny"].sum() == pytest.approx(20818.5e8, rel=1e-9)
+    assert c["rd_cny"].sum() == pytest.approx(255.8e8, rel=1e-9)
+    assert b.enterprises["rd_cny"].sum() == pytest.approx(0.84 * 255.8e8, rel=1e-9)
+    assert int(b.enterprises["hnte"].sum()) == 2000
+    assert (c["rd_cny"] >= c["rd_enterprise_cny"]).all()
+    assert (c[list(COUNTY_SYNTHETIC_COLUMNS)] >= 0).all().all()

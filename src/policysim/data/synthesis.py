@@ -105,7 +105,7 @@ class SynthesisParameters:
     # --- firm placement: counties ∝ GDP^β; townships by kind weight × exp(σ ε)
     firm_gdp_elasticity: float = 1.1  # assumption, range 1.0–1.3
     weight_town: float = 3.0  # assumption, range 2–5 (relative to a 乡)
-    weight_township: float = 1.0
+    weight_township: float = 1.0  # reference unit
     weight_subdistrict: float = 2.0  # used only with include_subdistricts
     township_sigma: float = 0.5  # assumption
     # --- firm sizes: truncated Pareto, density exponent 2.1 (Heinrich & Dai 2016: 2.0–2.5)
@@ -116,12 +116,12 @@ class SynthesisParameters:
     performer_share_above: float = 0.192
     performer_share_small: float = 0.15  # assumption, range 0.08–0.25
     performer_size_elasticity: float = 0.25  # assumption: larger firms perform more often
-    performer_max_prob: float = 0.95
+    performer_max_prob: float = 0.95  # assumption: cap for the very largest firms
     # --- reported R&D intensity of performers: log-normal, median falls with size
     intensity_median_at_20m: float = 0.055  # assumption, range 0.04–0.07
     intensity_size_elasticity: float = -0.25  # assumption, range -0.4 to -0.1
     intensity_sigma: float = 0.6  # assumption
-    intensity_cap: float = 0.5
+    intensity_cap: float = 0.5  # assumption: no firm reports R&D above half its sales
     intensity_3y_sigma: float = 0.1  # assumption: 3-year mean vs 2017 ratio
     # --- non-R&D HNTE criteria (high-tech revenue, S&T staff, IP score)
     other_ok_hightech: float = 0.8  # assumption, range 0.6–0.9 (performers, high-tech sectors)
@@ -140,7 +140,7 @@ class SynthesisParameters:
     platforms_mean: tuple[float, float, float, float] = (0.25, 0.08, 0.3, 0.05)  # ~300 in all
     commissioners_mean: tuple[float, float, float, float] = (2.0, 2.5, 0.2, 1.5)  # ~4,200
     adoption_mean: tuple[float, float, float, float] = (0.4, 0.3, 0.5, 0.5)  # assumption
-    adoption_concentration: float = 10.0
+    adoption_concentration: float = 10.0  # assumption, range 5–20 (Beta a + b)
 
 
 _HIGH_TECH = np.array(
