@@ -284,9 +284,17 @@ def test_enterprise_scale_keeps_money_totals() -> None:
     half = load_baseline(enterprise_scale=0.5)
     assert len(half.enterprises) == pytest.approx(len(full.enterprises) / 2, abs=1)
     assert (half.enterprises["weight"] == 2.0).all()
-    assert half.enterprises["rd_cny"].sum() == pytest.approx(
-        full.enterprises["rd_cny"].sum(), rel=1e-9
+    weighted = (half.enterprises["rd_cny"] * half.enterprises["weight"]).sum()
+    assert weighted == pytest.approx(full.enterprises["rd_cny"].sum(), rel=1e-9)
+    idx = half.enterprises["county_idx"].to_numpy()
+    np.testing.assert_allclose(
+        2.0 * np.bincount(idx, weights=half.enterprises["rd_cny"].to_numpy(), minlength=100),
+        half.counties["rd_enterprise_cny"].to_numpy(),
+        rtol=1e-9,
     )
+    # rows are single firms: size rules hold on each row, sizes as at full scale
+    assert ((half.enterprises["sales_cny"] >= 2e7) == half.enterprises["above_scale"]).all()
+    assert half.enterprises["above_scale"].mean() == pytest.approx(11_500 / 30_000, abs=0.01)
     assert half.counties["rd_cny"].sum() == pytest.approx(full.counties["rd_cny"].sum())
     assert int(half.counties["hnte_count"].sum()) == pytest.approx(2000, abs=50)
     assert int(half.enterprises["hnte"].sum()) == 1000

@@ -100,7 +100,7 @@ def test_china_synthetic_small_scale() -> None:
     jx = load_baseline()
     ratio = c["population"].sum() / jx.counties["population"].sum()
     assert c["gdp_cny"].sum() == pytest.approx(jx.counties["gdp_cny"].sum() * ratio, rel=1e-9)
-    assert e["rd_cny"].sum() == pytest.approx(0.84 * c["rd_cny"].sum(), rel=1e-9)
+    assert (e["rd_cny"] * e["weight"]).sum() == pytest.approx(0.84 * c["rd_cny"].sum(), rel=1e-9)
     assert (c["type"] == "district").sum() > 900
     # districts (1,103 > 35%) all go to 重点开发区; 重点生态区 still gets its 32%
     n_dist = int((c["type"] == "district").sum())

@@ -60,7 +60,8 @@ def test_county_economy_replaces_synthesis(
     assert "rd_cny" in b.synthetic_columns["counties"]
     e = b.enterprises
     idx = e["county_idx"].to_numpy()
-    np.testing.assert_allclose(np.bincount(idx, weights=e["rd_cny"].to_numpy()), [2.0e8, 5.0e7])
+    rd = e["rd_cny"].to_numpy() * e["weight"].to_numpy()
+    np.testing.assert_allclose(np.bincount(idx, weights=rd), [2.0e8, 5.0e7])
     assert np.bincount(idx).tolist() == [60, 40]
     assert np.bincount(idx, weights=e["hnte"].to_numpy()).tolist() == [6.0, 2.0]
     assert (c["rd_cny"] >= c["rd_enterprise_cny"]).all()

@@ -115,8 +115,8 @@ class Baseline:
         ``counties``. Rows are ordered by county, then code.
     enterprises : pandas.DataFrame
         One row per synthetic firm; ``RangeIndex``; ``county_idx`` and ``township_idx`` (int).
-        At ``enterprise_scale`` s each row stands for ``weight`` = 1/s identical firms (see
-        docs/DATA.md).
+        Values are those of one firm; at ``enterprise_scale`` s each row stands for
+        ``weight`` = 1/s identical firms, so totals are sums of value × weight (docs/DATA.md).
     history : pandas.DataFrame
         Province series up to the base year: columns ``indicator, year, value, status, source``.
     boundaries : pathlib.Path or None

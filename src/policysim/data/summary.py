@@ -36,7 +36,7 @@ def province_summary(baseline: Baseline) -> pd.DataFrame:
         ``history_value`` is NaN where the history file has no value for the base year;
         ``status`` is the history row's status, else ``data`` (read from the unit files) or
         ``synthetic``; ``diff_pct`` = 100 × (baseline − history) / history.
-        Firm counts are real-firm counts (rows × ``weight``).
+        Firm counts are real-firm counts (sums of ``weight``).
     """
     c = baseline.counties
     t = baseline.townships

@@ -378,8 +378,9 @@ def synthesize(
     rng : numpy.random.Generator
         The only source of randomness.
     enterprise_scale : float
-        Multiplies the number of firm rows; each row then stands for ``1/enterprise_scale``
-        identical firms (``weight``), so money totals are unchanged.
+        Multiplies the number of firm rows; each row is one representative firm standing for
+        ``weight`` = ``1/enterprise_scale`` identical firms, so weighted money totals
+        (sum of value × weight) are unchanged.
     include_subdistricts : bool
         Whether subdistricts host firms and count as 乡镇.
     user_economy : pandas.DataFrame or None
@@ -453,7 +454,7 @@ def synthesize(
     firm_county, firm_town = _place_firms(rows, townships, include_subdistricts, p, rng)
     n_f = firm_county.size
 
-    # ---- firm attributes (member firm values; bundle totals multiply by weight)
+    # ---- firm attributes (one representative firm per row; totals multiply by weight)
     sector = _sectors(firm_county, n_c, p, rng)
     sales = _sales(n_f, targets, p, rng)
     above = sales >= p.above_scale_sales_cny
@@ -531,8 +532,7 @@ def synthesize(
         county_raw = np.bincount(firm_county, weights=raw_rd, minlength=n_c) * weight_per_row
         k_c = np.divide(ent_target, county_raw, out=np.zeros(n_c), where=county_raw > 0)
         rd_member = raw_rd * k_c[firm_county]
-    rd_bundle = rd_member * weight_per_row
-    rd_ent = np.bincount(firm_county, weights=rd_bundle, minlength=n_c)
+    rd_ent = np.bincount(firm_county, weights=rd_member, minlength=n_c) * weight_per_row
     intensity_2017 = np.divide(rd_member, sales)
     intensity_3y = np.where(performer, intensity_2017 * np.exp(p.intensity_3y_sigma * z_3y), 0.0)
 
@@ -566,11 +566,11 @@ def synthesize(
             "sector": sector,
             "manufacturing": manufacturing,
             "above_scale": above,
-            "sales_cny": sales * weight_per_row,
-            "rd_cny": rd_bundle,
+            "sales_cny": sales,
+            "rd_cny": rd_member,
             "rd_intensity_3y": intensity_3y,
             "age_years": age,
-            "employees": np.rint(employees_member * weight_per_row).astype(np.int64),
+            "employees": np.rint(employees_member).astype(np.int64),
             "other_criteria_ok": other_ok,
             "hnte": hnte,
             "hnte_cert_year": cert_year,
