@@ -55,7 +55,7 @@ from policysim.agents.places import (
     top_k,
     township_criteria,
 )
-from policysim.data import Baseline
+from policysim.data import SECTORS, Baseline
 from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         k = int(round(self.params["hnte_stock_2017"] / self.weight))
         score = r3 / theta + other_ok * 10.0
         hnte = top_k(np.ones(len(e), bool), score, k)
-        cert_year = self.year - self.rng.integers(0, rules.validity_years, size=len(e))
+        # certificate years spread over the validity window, drawn per firm identity
+        u_cert = crn.uniforms(self.key, e["firm_id"].to_numpy(np.int64), self.year, crn.STREAM_CERT)
+        cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)
         expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
         # HNTEs just above their threshold bunched: a share of their reported R&D is relabelled
         near = hnte & (r3 < 1.2 * theta)
@@ -344,13 +346,19 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         f = self.firms
         support = self._support(plan, rules)
         ids = f.firm_id
-        draws = Draws(
-            growth=crn.uniforms(self.key, ids, year, crn.STREAM_GROWTH),
-            success=crn.uniforms(self.key, ids, year, crn.STREAM_SUCCESS),
-            approval=crn.uniforms(self.key, ids, year, crn.STREAM_APPROVAL),
-            exit=crn.uniforms(self.key, ids, year, crn.STREAM_EXIT),
-            patents=crn.uniforms(self.key, ids, year, crn.STREAM_PATENTS),
+        ug, us, ua, ue, up = crn.uniform_streams(
+            self.key,
+            ids,
+            year,
+            (
+                crn.STREAM_GROWTH,
+                crn.STREAM_SUCCESS,
+                crn.STREAM_APPROVAL,
+                crn.STREAM_EXIT,
+                crn.STREAM_PATENTS,
+            ),
         )
+        draws = Draws(growth=ug, success=us, approval=ua, exit=ue, patents=up)
         sales_before = np.bincount(f.county, weights=f.sales, minlength=self.n_counties)
         outcome = enterprise_year(f, rules, support, self.fp, draws)
         after = outcome.firms
@@ -360,8 +368,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self._aggregate_firms(after)
         if self.keep_enterprises:
             self._keep_firm_rows(after)
-        survivors = after.take(~outcome.exits)
-        self.firms = Firms.concat(survivors, self._entrants(firms_t))
+        self.firms = after.survivors_and(~outcome.exits, self._entrants(firms_t))
 
         # 5. county GDP and R&D
         growth = np.divide(
@@ -419,11 +426,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         boost_t = 1.0 + np.minimum(p["commissioner_innovation_boost"] * comm, 0.5)
         cs = f.county * self.n_sectors + f.sector
         size = self.n_counties * self.n_sectors
+        count = np.bincount(cs, minlength=size)
         density = np.divide(
             np.bincount(cs, weights=f.hnte, minlength=size),
-            np.bincount(cs, minlength=size),
+            count,
             out=np.zeros(size),
-            where=np.bincount(cs, minlength=size) > 0,
+            where=count > 0,
         )
         boost = boost_t * (1.0 + p["cluster_spillover"] * density[cs])
         return Support(voucher=voucher, subsidy=subsidy, credit_rd=credit_rd, boost=boost)
@@ -447,7 +455,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         performer = u[1] < p["entrant_rd_share"]
         r0 = np.where(performer, np.exp(np.log(0.03) + 0.5 * rng.standard_normal(n)), 0.0)
         rules = resolve_year(self.scenario.policy, self.year)
-        manufacturing = sector < 5  # sectors 0-4 are manufacturing in policysim.data.SECTORS
+        # every sector but "other" is manufacturing (agri_food: food processing)
+        manufacturing = sector != SECTORS.index("other")
         hnte = np.zeros(n, bool)
         tech_sme = r0 >= p["tech_sme_min_rd_share"]
         tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
@@ -479,20 +488,29 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
     def _aggregate_firms(self, f: Firms) -> None:
+        """Township sums over firms (one pass per quantity), then county sums over townships."""
         w = self.weight
         nc, nt = self.n_counties, self.n_townships
-        self.rd_rep_county = np.bincount(f.county, weights=f.rd_reported, minlength=nc) * w
-        self.rd_real_county = np.bincount(f.county, weights=f.rd_real, minlength=nc) * w
-        self.sales_county = np.bincount(f.county, weights=f.sales, minlength=nc) * w
-        self.hnte_county = np.bincount(f.county, weights=f.hnte, minlength=nc) * w
-        self.tsme_county = np.bincount(f.county, weights=f.tech_sme, minlength=nc) * w
-        self.firms_county = np.bincount(f.county, minlength=nc) * w
-        self.patents_county = np.bincount(f.county, weights=f.patents, minlength=nc) * w
-        status = f.hnte | f.tech_sme
-        self.status_t = np.bincount(f.township, weights=status, minlength=nt) * w
-        self.hnte_t = np.bincount(f.township, weights=f.hnte, minlength=nt) * w
-        rd_t = np.bincount(f.township, weights=f.rd_reported, minlength=nt)
-        sales_t = np.bincount(f.township, weights=f.sales, minlength=nt)
+        t = f.township
+
+        def by_township(values: NDArray[np.generic] | None) -> FloatArray:
+            return np.bincount(t, weights=values, minlength=nt).astype(np.float64)
+
+        def to_county(values: FloatArray) -> FloatArray:
+            return np.bincount(self.t_county, weights=values, minlength=nc)
+
+        rd_t = by_township(f.rd_reported)
+        sales_t = by_township(f.sales)
+        self.hnte_t = by_township(f.hnte) * w
+        tsme_t = by_township(f.tech_sme) * w
+        self.status_t = by_township(f.hnte | f.tech_sme) * w
+        self.rd_rep_county = to_county(rd_t) * w
+        self.rd_real_county = to_county(by_township(f.rd_real)) * w
+        self.sales_county = to_county(sales_t) * w
+        self.hnte_county = to_county(self.hnte_t)
+        self.tsme_county = to_county(tsme_t)
+        self.firms_county = to_county(by_township(None)) * w
+        self.patents_county = to_county(by_township(f.patents)) * w
         self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
 
     def _keep_firm_rows(self, f: Firms) -> None:

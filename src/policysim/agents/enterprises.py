@@ -80,6 +80,18 @@ class Firms:
         """Subset or reorder by an integer or boolean index."""
         return Firms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
+    def survivors_and(self, keep: BoolArray, new: Firms) -> Firms:
+        """The firms where ``keep`` is true followed by ``new`` (one copy per array)."""
+        n_keep = int(np.count_nonzero(keep))
+        out: dict[str, NDArray[Any]] = {}
+        for f in fields(self):
+            old = getattr(self, f.name)
+            arr = np.empty(n_keep + new.n, dtype=old.dtype)
+            np.compress(keep, old, out=arr[:n_keep])
+            arr[n_keep:] = getattr(new, f.name)
+            out[f.name] = arr
+        return Firms(**out)
+
     @staticmethod
     def concat(a: Firms, b: Firms) -> Firms:
         return Firms(
@@ -199,7 +211,8 @@ def enterprise_year(
     """Advance every firm by one year (pure, element-wise)."""
     year = rules.year
     # growth
-    size = np.clip((f.sales / SIZE_REFERENCE_CNY) ** -0.15, 0.5, 2.0)
+    log_size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
+    size = np.clip(np.exp(-0.15 * log_size), 0.5, 2.0)
     g = (
         p.growth_mean
         + p.sales_gain * f.success
@@ -214,7 +227,7 @@ def enterprise_year(
     # own R&D under this year's user cost
     tau, sd = firm_tax(rules, valid, f.tech_sme, f.manufacturing)
     b = b_index(tau, sd)
-    target = f.r0 * (b / f.b0) ** p.elasticity
+    target = f.r0 * np.exp(p.elasticity * np.log(b / f.b0))
     own = f.own + p.adjustment * (target - f.own)
     real = (
         own * sales
@@ -238,7 +251,7 @@ def enterprise_year(
     bunched = candidate & (tax_gain > real_cost)
     real = real + np.where(bunched, (1.0 - p.relabel) * extra, 0.0)
     reported = reported + np.where(bunched, extra, 0.0)
-    gap = np.where(bunched, 1.0 - real / reported, gap)
+    gap = np.where(bunched, 1.0 - real / np.where(bunched, reported, 1.0), gap)
     r_now = reported / sales
     r3 = (f.hist1 + f.hist2 + r_now) / 3.0
     certified = eligible & (r3 >= theta) & (u.approval < p.approval)
@@ -252,11 +265,13 @@ def enterprise_year(
     # innovation
     prob = 1.0 - np.exp(-p.zeta * 100.0 * (real / sales) * support.boost)
     success = u.success < prob
-    patents = np.where(
-        success, poisson_from_uniform(np.full(f.n, p.patents_per_success), u.patents), 0.0
-    )
+    patents = np.zeros(f.n)
+    won = np.flatnonzero(success)
+    patents[won] = poisson_from_uniform(np.full(won.size, p.patents_per_success), u.patents[won])
     # exit at the end of the year
-    p_exit = p.exit_rate * np.clip((sales / SIZE_REFERENCE_CNY) ** -0.2, 0.5, 2.0)
+    p_exit = p.exit_rate * np.clip(
+        np.exp(-0.2 * (log_size + np.log(factor))), 0.5, 2.0
+    )
     p_exit = np.where(hnte, 0.5 * p_exit, p_exit)
     exits = u.exit < p_exit
     new = replace(

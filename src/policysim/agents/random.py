@@ -31,12 +31,28 @@ STREAM_SUCCESS = 2
 STREAM_APPROVAL = 3
 STREAM_EXIT = 4
 STREAM_PATENTS = 5
+STREAM_CERT = 6
 
 
 def _mix(z: NDArray[np.uint64]) -> NDArray[np.uint64]:
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
+
+
+def uniform_streams(
+    key: int, ids: NDArray[np.int64], year: int, streams: tuple[int, ...]
+) -> list[NDArray[np.float64]]:
+    """Several independent uniform streams at once: one identity hash per id and year, then one
+    mixing round per stream (cheaper than :func:`uniforms` per stream, same properties)."""
+    with np.errstate(over="ignore"):
+        base = _mix(np.uint64(key & 0xFFFFFFFFFFFFFFFF) ^ (np.uint64(year) * _GOLDEN))
+        h = _mix(ids.astype(np.uint64) * _GOLDEN + base)
+        out = []
+        for s in streams:
+            z = _mix(h ^ (np.uint64(s) * _M2))
+            out.append((z >> _S11).astype(np.float64) / _TWO53)
+    return out
 
 
 def uniforms(
