@@ -8,7 +8,19 @@ ensembles that estimate the probability of reaching each dated target.
 from __future__ import annotations
 
 from policysim.errors import DataError, PolicysimError, ScenarioError
+from policysim.scenario import LoadedScenario, Scenario, load_scenario
+from policysim.simulation import SimulationResult, simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "PolicysimError", "ScenarioError", "__version__"]
+__all__ = [
+    "DataError",
+    "LoadedScenario",
+    "PolicysimError",
+    "Scenario",
+    "ScenarioError",
+    "SimulationResult",
+    "__version__",
+    "load_scenario",
+    "simulate",
+]

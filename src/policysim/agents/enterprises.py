@@ -39,6 +39,7 @@ BoolArray = NDArray[np.bool_]
 
 TECH_SME_MAX_SALES_CNY = 2.0e8  # 科技型中小企业评价办法 (国科发政〔2017〕115号): revenue <= 2亿元
 TECH_SME_MAX_EMPLOYEES = 500.0  # same source: staff <= 500
+THRESHOLD_RTOL = 1e-9  # relative tolerance of comparisons with the HNTE threshold
 SIZE_REFERENCE_CNY = 5.0e7  # assumption: sales at which growth dispersion and exit take their base value
 
 
@@ -242,7 +243,7 @@ def enterprise_year(
     eligible = f.other_ok & (~valid | (f.hnte_expiry <= year)) & (age >= 1.0)
     r_now = reported / sales
     r3 = (f.hist1 + f.hist2 + r_now) / 3.0
-    candidate = eligible & (r3 < theta) & (r3 >= p.window * theta)
+    candidate = eligible & (r3 < theta * (1.0 - THRESHOLD_RTOL)) & (r3 >= p.window * theta)
     extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
     tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
         p.margin * sales - rules.sd_all * real, 0.0
@@ -254,7 +255,9 @@ def enterprise_year(
     gap = np.where(bunched, 1.0 - real / np.where(bunched, reported, 1.0), gap)
     r_now = reported / sales
     r3 = (f.hist1 + f.hist2 + r_now) / 3.0
-    certified = eligible & (r3 >= theta) & (u.approval < p.approval)
+    # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
+    # in sums (which depend on the order of firms) never decides a certification
+    certified = eligible & (r3 >= theta * (1.0 - THRESHOLD_RTOL)) & (u.approval < p.approval)
     hnte = (valid & (f.hnte_expiry > year)) | certified
     expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
     tech_sme = (

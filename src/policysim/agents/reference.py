@@ -1,0 +1,187 @@
+"""Per-object reference implementation of the enterprise rule (plain ``mesa.Agent`` objects).
+
+It exists for tests and benchmarks: it restates :func:`policysim.agents.enterprises.
+enterprise_year` one firm at a time with Python scalars, so that a test can show the vectorised
+rule computes the same thing, and a benchmark can measure what vectorising buys. It is not used by
+the model's yearly step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import mesa
+import numpy as np
+
+from policysim.agents.calendar import YearRules
+from policysim.agents.enterprises import (
+    SIZE_REFERENCE_CNY,
+    TECH_SME_MAX_EMPLOYEES,
+    THRESHOLD_RTOL,
+    TECH_SME_MAX_SALES_CNY,
+    Draws,
+    FirmParams,
+    Firms,
+    Support,
+    YearOutcome,
+)
+
+
+class FirmAgent(mesa.Agent):  # type: ignore[misc]
+    """One enterprise with scalar attributes named like the fields of :class:`Firms`."""
+
+    def __init__(self, model: mesa.Model, values: dict[str, object]) -> None:
+        super().__init__(model)
+        self.values = values
+
+    def year(
+        self,
+        rules: YearRules,
+        voucher: float,
+        subsidy: float,
+        credit_rd: float,
+        boost: float,
+        p: FirmParams,
+        u: dict[str, float],
+    ) -> dict[str, object]:
+        """Apply one year of the enterprise rule to this firm; returns its new values and the
+        flags exits, bunched and certified."""
+        v = self.values
+        year = rules.year
+        sales0 = float(v["sales"])  # type: ignore[arg-type]
+        log_size = math.log(sales0 / SIZE_REFERENCE_CNY)
+        size = min(max(math.exp(-0.15 * log_size), 0.5), 2.0)
+        x = u["growth"] - 0.5
+        lap = -math.copysign(1.0, x) * math.log1p(-2.0 * abs(x)) if x != 0 else 0.0
+        g = p.growth_mean + p.sales_gain * float(bool(v["success"])) + p.growth_scale * size * lap
+        factor = max(1.0 + g, 0.3)
+        sales = sales0 * factor
+        employees = float(v["employees"]) * factor  # type: ignore[arg-type]
+        age = float(v["age"]) + 1.0  # type: ignore[arg-type]
+        expiry0 = int(v["hnte_expiry"])  # type: ignore[call-overload]
+        valid = bool(v["hnte"]) and expiry0 >= year
+        tau = rules.hnte_tax if valid else rules.cit
+        sd = rules.sd_all
+        if bool(v["tech_sme"]):
+            sd = max(sd, rules.sd_tech_sme)
+        if bool(v["manufacturing"]):
+            sd = max(sd, rules.sd_manufacturing)
+        b = (1.0 - tau * (1.0 + sd)) / (1.0 - tau)
+        target = float(v["r0"]) * math.exp(p.elasticity * math.log(b / float(v["b0"])))  # type: ignore[arg-type]
+        own = float(v["own"]) + p.adjustment * (target - float(v["own"]))  # type: ignore[arg-type]
+        real = own * sales + p.voucher_add * voucher + p.subsidy_add * subsidy + credit_rd
+        gap = float(v["gap"])  # type: ignore[arg-type]
+        reported = real / (1.0 - gap)
+        theta = float(rules.band_min_rd[-1])
+        for max_sales, min_rd in zip(rules.band_max_sales, rules.band_min_rd, strict=True):
+            if sales <= max_sales:
+                theta = float(min_rd)
+                break
+        eligible = bool(v["other_ok"]) and ((not valid) or expiry0 <= year) and age >= 1.0
+        h1, h2 = float(v["hist1"]), float(v["hist2"])  # type: ignore[arg-type]
+        r3 = (h1 + h2 + reported / sales) / 3.0
+        bunched = False
+        if eligible and p.window * theta <= r3 < theta * (1.0 - THRESHOLD_RTOL):
+            extra = 3.0 * (theta - r3) * sales
+            tax_gain = (
+                (rules.cit - rules.hnte_tax)
+                * max(p.margin * sales - rules.sd_all * real, 0.0)
+                * rules.validity_years
+            )
+            if tax_gain > (1.0 - p.relabel) * extra * b:
+                bunched = True
+                real += (1.0 - p.relabel) * extra
+                reported += extra
+                gap = 1.0 - real / reported
+        r_now = reported / sales
+        r3 = (h1 + h2 + r_now) / 3.0
+        certified = eligible and r3 >= theta * (1.0 - THRESHOLD_RTOL) and u["approval"] < p.approval
+        hnte = (valid and expiry0 > year) or certified
+        expiry = year + rules.validity_years - 1 if certified else expiry0
+        tech_sme = (
+            sales <= TECH_SME_MAX_SALES_CNY
+            and employees <= TECH_SME_MAX_EMPLOYEES
+            and r_now >= p.tech_sme_min_rd
+        )
+        prob = 1.0 - math.exp(-p.zeta * 100.0 * (real / sales) * boost)
+        success = u["success"] < prob
+        patents = 0.0
+        if success:
+            k, pmf = 0, math.exp(-p.patents_per_success)
+            cdf = pmf
+            while u["patents"] >= cdf and k < 30:
+                k += 1
+                pmf *= p.patents_per_success / k
+                cdf += pmf
+            patents = float(k)
+        p_exit = p.exit_rate * min(max(math.exp(-0.2 * math.log(sales / SIZE_REFERENCE_CNY)), 0.5), 2.0)
+        if hnte:
+            p_exit *= 0.5
+        new = dict(v)
+        new.update(
+            sales=sales, employees=employees, age=age, own=own, gap=gap, rd_real=real,
+            rd_reported=reported, hist1=h2, hist2=r_now, hnte=hnte, hnte_expiry=expiry,
+            tech_sme=tech_sme, success=success, patents=patents,
+        )
+        self.values = new
+        return {
+            **new,
+            "_exits": u["exit"] < p_exit,
+            "_bunched": bunched,
+            "_certified": certified,
+        }
+
+
+class ReferenceModel(mesa.Model):  # type: ignore[misc]
+    """A Mesa model holding one :class:`FirmAgent` per firm."""
+
+    def __init__(self, firms: Firms, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        names = [f.name for f in fields(firms)]
+        self.firm_agents = [
+            FirmAgent(self, {n: getattr(firms, n)[i].item() for n in names})
+            for i in range(firms.n)
+        ]
+
+
+def reference_year(
+    model: ReferenceModel, rules: YearRules, support: Support, p: FirmParams, u: Draws
+) -> YearOutcome:
+    """One year of the enterprise rule, firm by firm; returns the same structure as
+    :func:`~policysim.agents.enterprises.enterprise_year`."""
+    rows = []
+    for i, agent in enumerate(model.firm_agents):
+        draws = {
+            "growth": float(u.growth[i]),
+            "success": float(u.success[i]),
+            "approval": float(u.approval[i]),
+            "exit": float(u.exit[i]),
+            "patents": float(u.patents[i]),
+        }
+        rows.append(
+            agent.year(
+                rules,
+                float(support.voucher[i]),
+                float(support.subsidy[i]),
+                float(support.credit_rd[i]),
+                float(support.boost[i]),
+                p,
+                draws,
+            )
+        )
+    names = [f.name for f in fields(Firms)]
+    dtypes = {
+        "firm_id": np.int64, "county": np.int64, "township": np.int64, "sector": np.int64,
+        "hnte_expiry": np.int64, "manufacturing": bool, "other_ok": bool, "hnte": bool,
+        "tech_sme": bool, "success": bool,
+    }
+    arrays = {
+        n: np.array([r[n] for r in rows], dtype=dtypes.get(n, np.float64)) for n in names
+    }
+    return YearOutcome(
+        firms=Firms(**arrays),
+        exits=np.array([r["_exits"] for r in rows], dtype=bool),
+        bunched=np.array([r["_bunched"] for r in rows], dtype=bool),
+        certified=np.array([r["_certified"] for r in rows], dtype=bool),
+    )

@@ -1,0 +1,102 @@
+"""Known answers for the policy calendar, the user cost of R&D, the index and designation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policysim.agents.calendar import resolve_year
+from policysim.agents.enterprises import b_index, band_threshold, share_by_group
+from policysim.agents.places import DesignationState, designation_year, saturating_score, top_k
+from policysim.agents.random import poisson_from_uniform, uniforms
+from policysim.scenario import LoadedScenario
+
+
+@pytest.mark.parametrize(
+    ("year", "sd_all", "sd_tech", "sd_manu"),
+    [
+        (2017, 0.50, 0.75, 0.50),  # 财税〔2017〕34号: tech SMEs 75%
+        (2018, 0.75, 0.75, 0.75),  # 财税〔2018〕99号: all 75%
+        (2021, 0.75, 0.75, 1.00),  # 2021年第13号: manufacturing 100%
+        (2022, 0.75, 1.00, 1.00),  # 2022年第16号: tech SMEs 100%
+        (2023, 1.00, 1.00, 1.00),  # 2023年第7号: all 100%
+    ],
+)
+def test_super_deduction_calendar(
+    baseline_scenario: LoadedScenario, year: int, sd_all: float, sd_tech: float, sd_manu: float
+) -> None:
+    rules = resolve_year(baseline_scenario.scenario.policy, year)
+    assert (rules.sd_all, rules.sd_tech_sme, rules.sd_manufacturing) == (sd_all, sd_tech, sd_manu)
+    assert rules.cit == 0.25
+    assert rules.hnte_tax == 0.15
+
+
+def test_hnte_bands_by_regime(baseline_scenario: LoadedScenario) -> None:
+    policy = baseline_scenario.scenario.policy
+    sales = np.array([1e7, 5e7, 5.1e7, 2e8, 3e8])
+    assert band_threshold(resolve_year(policy, 2018), sales).tolist() == [
+        0.05, 0.05, 0.04, 0.04, 0.03
+    ]
+    assert band_threshold(resolve_year(policy, 2012), sales)[0] == 0.06
+
+
+def test_b_index_known_values() -> None:
+    # PARAMETERS.md: tax value of the extra deduction = rate x CIT; B = (1 - t(1+sd)) / (1 - t)
+    assert b_index(0.25, 0.75) == pytest.approx((1 - 0.25 * 1.75) / 0.75)
+    assert b_index(0.25, 0.0) == pytest.approx(1.0)
+    # an HNTE gets less from the super-deduction than a firm taxed at 25%
+    assert b_index(0.15, 0.75) > b_index(0.25, 0.75)
+
+
+def test_share_by_group_spends_each_total() -> None:
+    group = np.array([0, 0, 1, 1, 1, 2])
+    weights = np.array([1.0, 3.0, 0.0, 1.0, 1.0, 0.0])
+    out = share_by_group(np.array([4.0, 10.0, 7.0]), group, weights, 3)
+    assert out.tolist() == [1.0, 3.0, 0.0, 5.0, 5.0, 0.0]  # group 2 has no weight: nothing spent
+
+
+def test_saturating_score_half_value() -> None:
+    assert saturating_score(np.array([2.0]), 2.0)[0] == pytest.approx(50.0)
+    assert saturating_score(np.array([4.0]), 2.0)[0] == pytest.approx(200 / 3)
+
+
+def test_top_k_and_designation_cycle() -> None:
+    assert top_k(np.array([True, True, False, True]), np.array([1.0, 3.0, 9.0, 2.0]), 2).tolist() == [
+        False, True, False, True
+    ]
+    state = DesignationState(
+        pilot=np.zeros(3, bool), pilot_since=np.full(3, -1), designated=np.zeros(3, bool),
+        national=np.zeros(3, bool),
+    )
+    kw = dict(entry_threshold=60.0, pass_threshold=65.0, build_cycle=3, national_quota=0,
+              national_min_index=90.0)
+    s = designation_year(state, 2018, np.array([70.0, 61.0, 50.0]), quota=1, **kw)
+    assert s.pilot.tolist() == [True, False, False]
+    s = designation_year(s, 2019, np.array([70.0, 61.0, 50.0]), quota=5, **kw)
+    assert s.pilot.tolist() == [True, True, False]
+    # 2021: county 0 completes its 3-year cycle and passes; county 1 is still building
+    s = designation_year(s, 2021, np.array([66.0, 50.0, 50.0]), quota=0, **kw)
+    assert s.designated.tolist() == [True, False, False]
+    assert s.pilot.tolist() == [False, True, False]
+    # 2022: county 1 fails its evaluation and leaves the pilot
+    s = designation_year(s, 2022, np.array([66.0, 50.0, 50.0]), quota=0, **kw)
+    assert s.pilot.tolist() == [False, False, False]
+    assert s.designated.tolist() == [True, False, False]
+
+
+def test_counter_based_uniforms_follow_identity() -> None:
+    ids = np.arange(1000, dtype=np.int64)
+    u = uniforms(7, ids, 2020, 1)
+    perm = np.random.default_rng(0).permutation(1000)
+    assert np.array_equal(uniforms(7, ids[perm], 2020, 1), u[perm])
+    assert not np.array_equal(uniforms(8, ids, 2020, 1), u)
+    assert 0.45 < u.mean() < 0.55
+    assert u.min() >= 0.0
+    assert u.max() < 1.0
+
+
+def test_poisson_inversion_mean() -> None:
+    u = np.random.default_rng(1).random(200_000)
+    k = poisson_from_uniform(np.full(u.size, 3.0), u)
+    assert k.mean() == pytest.approx(3.0, abs=0.02)
+    assert k.var() == pytest.approx(3.0, abs=0.05)
