@@ -130,9 +130,7 @@ def data(
     for row in summary.itertuples(index=False):
         table.add_row(*(_fmt(v) for v in row))
     out.print(table)
-    synth = ", ".join(
-        f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v
-    )
+    synth = ", ".join(f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v)
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)
 
 

@@ -52,8 +52,8 @@ def allocation_rules(scenario: Scenario) -> AllocationRules:
         floor_cny=a.floor_100m_cny * 1e8,
         ceiling_cny=None if a.ceiling_100m_cny is None else a.ceiling_100m_cny * 1e8,
         poverty_share_min=a.poverty_share_min,
-        instrument_share_min=dict(a.instrument_share_min),
-        instrument_share_max=dict(a.instrument_share_max),
+        instrument_share_min={str(k): v for k, v in a.instrument_share_min.items()},
+        instrument_share_max={str(k): v for k, v in a.instrument_share_max.items()},
         absorptive_multiple=a.absorptive_multiple,
         max_change_pct=a.max_change_pct,
         designated_floor_only=a.designated_floor_only,
@@ -125,7 +125,7 @@ class RuleAllocator:
         a = scenario.allocation
         self.rules = allocation_rules(scenario)
         self.strategy = a.strategy
-        self.shares = dict(a.instrument_shares)
+        self.shares: dict[str, float] = {str(k): v for k, v in a.instrument_shares.items()}
         self.factor_weights = {
             "research_capacity": a.factor_weights.research_capacity,
             "fiscal_st_spending": a.factor_weights.fiscal_st_spending,
@@ -322,7 +322,7 @@ class OptimalAllocator:
             self.solves.append(_solve_row(result, year))
             self.result = result
             self.plan = np.asarray(result.plan_cny, dtype=np.float64)
-        plan = self.plan[self.years.index(year)]
+        plan: FloatArray = self.plan[self.years.index(year)]
         self.plans[year] = plan
         return plan
 
@@ -357,11 +357,7 @@ class ClosedLoopAllocator:
                 compute_duals=False,
             )
         done = [self.plans[y] for y in self.years if y < year]
-        spent = (
-            np.stack(done)
-            if done
-            else np.zeros((0, len(summary.codes), len(INSTRUMENTS)))
-        )
+        spent = np.stack(done) if done else np.zeros((0, len(summary.codes), len(INSTRUMENTS)))
         result = self.planner.solve(year, facts, spent)
         _check_result(result, self.scenario)
         self.solves.append(_solve_row(result, year))

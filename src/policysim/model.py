@@ -136,7 +136,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         # one child stream per purpose, so that a change in one (e.g. the number of entrants)
         # does not shift the draws of another: common random numbers across strategies
         self.rng_places, self.rng_closure, self.rng_entry, self.rng_eval = self.rng.spawn(4)
-        self.year = scenario.horizon.base_year
+        self.year: int = scenario.horizon.base_year
         self.weight = 1.0 / float(baseline.enterprise_scale)
         self.records: list[YearRecord] = []
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
@@ -198,7 +198,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         theta = band_threshold(rules, sales)
         # HNTE stock of the base year: an uncertain parameter. Certify the firms closest to
         # (or above) their threshold among those meeting the other criteria.
-        k = int(round(self.params["hnte_stock_2017"] / self.weight))
+        k = round(self.params["hnte_stock_2017"] / self.weight)
         score = r3 / theta + other_ok * 10.0
         hnte = top_k(np.ones(len(e), bool), score, k)
         # certificate years spread over the validity window, drawn per firm identity
@@ -244,15 +244,17 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.next_firm_id = int(self.firms.firm_id.max()) + 1 if self.firms.n else 0
         self.n_sectors = int(self.firms.sector.max()) + 1 if self.firms.n else 1
         # sector mix of each county (cumulative), for entrants
-        mix = np.bincount(
-            self.firms.county * self.n_sectors + self.firms.sector,
-            minlength=self.n_counties * self.n_sectors,
-        ).reshape(self.n_counties, self.n_sectors).astype(float) + 0.1
+        mix = (
+            np.bincount(
+                self.firms.county * self.n_sectors + self.firms.sector,
+                minlength=self.n_counties * self.n_sectors,
+            )
+            .reshape(self.n_counties, self.n_sectors)
+            .astype(float)
+            + 0.1
+        )
         self.sector_cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
         self.patents_county = np.zeros(self.n_counties)
-        self.sales_county = np.bincount(
-            self.firms.county, weights=self.firms.sales, minlength=self.n_counties
-        )
 
     def _init_anchors(self) -> None:
         # base-year patents: 5.6 applications per HNTE (Jiangxi 2014, PARAMETERS.md, derived);
@@ -320,7 +322,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
         # 3. townships
-        firms_t = np.bincount(self.firms.township, minlength=self.n_townships) * self.weight
+        firms_t: FloatArray = np.bincount(self.firms.township, minlength=self.n_townships).astype(
+            np.float64
+        ) * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
         platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
         pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
@@ -371,9 +375,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.firms = after.survivors_and(~outcome.exits, self._entrants(firms_t))
 
         # 5. county GDP and R&D
-        growth = np.divide(
-            sales_after, sales_before, out=np.ones(self.n_counties), where=sales_before > 0
-        ) - 1.0
+        growth = (
+            np.divide(
+                sales_after, sales_before, out=np.ones(self.n_counties), where=sales_before > 0
+            )
+            - 1.0
+        )
         phi = p["industry_share_of_gdp"]
         self.gdp_prev = self.gdp
         self.gdp = self.gdp * (1.0 + (1.0 - phi) * p["sales_growth_mean"] + phi * growth)
@@ -439,10 +446,14 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     def _entrants(self, firms_t: FloatArray) -> Firms:
         p = self.params
         lam = (
-            p["firm_entry_rate"] * firms_t
-            + p["entrants_per_platform"] * self.platforms
-            + p["entrants_per_commissioner"] * self.commissioners
-        ) * self.t_host / self.weight
+            (
+                p["firm_entry_rate"] * firms_t
+                + p["entrants_per_platform"] * self.platforms
+                + p["entrants_per_commissioner"] * self.commissioners
+            )
+            * self.t_host
+            / self.weight
+        )
         rng = self.rng_entry
         counts = rng.poisson(lam)
         n = int(counts.sum())
@@ -494,10 +505,14 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         t = f.township
 
         def by_township(values: NDArray[np.generic] | None) -> FloatArray:
-            return np.bincount(t, weights=values, minlength=nt).astype(np.float64)
+            out: FloatArray = np.bincount(t, weights=values, minlength=nt).astype(np.float64)
+            return out
 
         def to_county(values: FloatArray) -> FloatArray:
-            return np.bincount(self.t_county, weights=values, minlength=nc)
+            out: FloatArray = np.bincount(self.t_county, weights=values, minlength=nc).astype(
+                np.float64
+            )
+            return out
 
         rd_t = by_township(f.rd_reported)
         sales_t = by_township(f.sales)
@@ -509,7 +524,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.sales_county = to_county(sales_t) * w
         self.hnte_county = to_county(self.hnte_t)
         self.tsme_county = to_county(tsme_t)
-        self.firms_county = to_county(by_township(None)) * w
+        self.firms_county = to_county(by_township(None)) * float(w)
         self.patents_county = to_county(by_township(f.patents)) * w
         self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
 
@@ -575,10 +590,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         return CountyIndicators(
             platforms_per_xz=np.bincount(
                 self.t_county, weights=self.platforms, minlength=self.n_counties
-            ) / xz,
+            )
+            / xz,
             commissioners_per_xz=np.bincount(
                 self.t_county, weights=self.commissioners, minlength=self.n_counties
-            ) / xz,
+            )
+            / xz,
             management=self.management,
             rd_intensity=rd_total / self.gdp,
             st_share=self.st_spending / self.fiscal_exp,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from policysim.data import Baseline, load_baseline
 from policysim.model import Allocator, PolicyModel, YearRecord
@@ -182,8 +183,10 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
         "mean_county_index": stack("index").mean(1),
     }
     innov_c = np.vstack(
-        [np.bincount(model.t_county, weights=row * host, minlength=model.n_counties)
-         for row in innovative]
+        [
+            np.bincount(model.t_county, weights=row * host, minlength=model.n_counties)
+            for row in innovative
+        ]
     )
     county: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
         "index": stack("index"),
@@ -198,7 +201,7 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
         "funds_cny": stack("funds"),
         "own_st_spending_cny": stack("st_spending"),
         "management_capacity": stack("management"),
-        "innovative_townships": innov_c,
+        "innovative_townships": innov_c.astype(np.float64),
     }
     township: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
         "innovative": innovative,
@@ -206,8 +209,11 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
         "hnte_count": stack("hnte_t"),
     }
     codes = (PROVINCE_CODE, *model.county_codes, *model.township_codes)
-    names = ("江西省" if model.baseline.name.startswith("jiangxi") else "province",
-             *model.county_names, *model.township_names)
+    names = (
+        "江西省" if model.baseline.name.startswith("jiangxi") else "province",
+        *model.county_names,
+        *model.township_names,
+    )
     metric_names = tuple(dict.fromkeys((*province, *county, *township)))
     metric_pos = {m: i for i, m in enumerate(metric_names)}
     parts_year, parts_level, parts_unit, parts_metric, parts_value = [], [], [], [], []
@@ -228,17 +234,18 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
     return pd.DataFrame(
         {
             "year": np.concatenate(parts_year),
-            "level": pd.Categorical.from_codes(
-                np.concatenate(parts_level), categories=["province", "county", "township"]
-            ),
-            "code": pd.Categorical.from_codes(unit, categories=pd.Index(codes)),
-            "name": pd.Categorical.from_codes(name_codes[unit], categories=name_uniques),
-            "metric": pd.Categorical.from_codes(
-                np.concatenate(parts_metric), categories=list(metric_names)
-            ),
+            "level": _categorical(np.concatenate(parts_level), ("province", "county", "township")),
+            "code": _categorical(unit, codes),
+            "name": _categorical(name_codes[unit], name_uniques),
+            "metric": _categorical(np.concatenate(parts_metric), metric_names),
             "value": np.concatenate(parts_value),
         }
     )
+
+
+def _categorical(codes: NDArray[np.integer[Any]], categories: Sequence[str] | pd.Index) -> Any:
+    """A pandas Categorical from integer codes (no copy of strings per row)."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))  # type: ignore[arg-type]
 
 
 def _firm_frame(model: PolicyModel) -> pd.DataFrame:
@@ -252,7 +259,7 @@ def _firm_frame(model: PolicyModel) -> pd.DataFrame:
     frame.insert(3, "county_code", c_codes[frame.pop("county_idx").to_numpy()])
     from policysim.data import SECTORS
 
-    frame["sector"] = pd.Categorical.from_codes(frame["sector"].to_numpy(), categories=SECTORS)
+    frame["sector"] = _categorical(frame["sector"].to_numpy(), SECTORS)
     return frame
 
 

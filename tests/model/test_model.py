@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,6 @@ from policysim.model import N_INSTRUMENTS, CountySummary, PolicyModel
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import INSTRUMENT_NAMES
 from policysim.simulation import baseline_for, build_metrics
-
-from pathlib import Path
 
 BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "jiangxi_baseline.yaml"
 
@@ -57,9 +56,14 @@ def test_metrics_long_format_and_names(baseline_scenario: LoadedScenario) -> Non
     assert list(m.columns) == ["year", "level", "code", "name", "metric", "value"]
     assert set(m["year"]) == set(range(2017, 2031))
     for metric in (
-        "rd_expenditure_100m_cny", "rd_intensity_pct", "gdp_100m_cny", "hnte_count",
-        "provincial_innovative_counties", "innovative_townships",
-        "innovative_township_share_pct", "national_innovative_counties",
+        "rd_expenditure_100m_cny",
+        "rd_intensity_pct",
+        "gdp_100m_cny",
+        "hnte_count",
+        "provincial_innovative_counties",
+        "innovative_townships",
+        "innovative_township_share_pct",
+        "national_innovative_counties",
     ):
         rows = m[(m["level"] == "province") & (m["metric"] == metric)]
         assert len(rows) == 14, metric
@@ -72,8 +76,17 @@ def test_enterprise_rows(baseline_scenario: LoadedScenario) -> None:
     r = policysim.simulate(baseline_scenario, seed=3, enterprises=True)
     e = r.enterprises
     assert e is not None
-    assert {"year", "firm_id", "township_code", "county_code", "sector", "sales_cny",
-            "rd_reported_cny", "rd_real_cny", "hnte"} <= set(e.columns)
+    assert {
+        "year",
+        "firm_id",
+        "township_code",
+        "county_code",
+        "sector",
+        "sales_cny",
+        "rd_reported_cny",
+        "rd_real_cny",
+        "hnte",
+    } <= set(e.columns)
     assert (e["rd_reported_cny"] >= e["rd_real_cny"] - 1e-6).all()
     y2030 = e[e["year"] == 2030]
     prov = r.province().loc[2030]
@@ -160,8 +173,9 @@ def _identical_counties(base: Baseline, n: int = 4) -> Baseline:
     c0 = base.counties.iloc[[10]].reset_index(drop=True)
     t0 = base.townships[base.townships["county_idx"] == 10].reset_index(drop=True)
     e0 = base.enterprises[base.enterprises["county_idx"] == 10].reset_index(drop=True)
-    t_local = {old: new for new, old in enumerate(
-        base.townships.index[base.townships["county_idx"] == 10])}
+    t_local = {
+        old: new for new, old in enumerate(base.townships.index[base.townships["county_idx"] == 10])
+    }
     counties, towns, firms = [], [], []
     for i in range(n):
         c = c0.copy()
@@ -232,7 +246,9 @@ def test_vectorised_rule_equals_per_object_reference(baseline_scenario: LoadedSc
     slow = reference_year(ReferenceModel(firms), rules, support, params, draws)
     for field in dataclasses.fields(fast.firms):
         np.testing.assert_allclose(
-            getattr(fast.firms, field.name), getattr(slow.firms, field.name), rtol=1e-10,
+            getattr(fast.firms, field.name),
+            getattr(slow.firms, field.name),
+            rtol=1e-10,
             err_msg=field.name,
         )
     assert np.array_equal(fast.exits, slow.exits)
@@ -241,11 +257,19 @@ def test_vectorised_rule_equals_per_object_reference(baseline_scenario: LoadedSc
     assert fast.bunched.any() or fast.certified.any()  # the notch is exercised
 
 
-MONEY = ("rd_expenditure_100m_cny", "rd_real_100m_cny", "gdp_100m_cny", "funds_100m_cny",
-         "county_rd_100m_cny", "enterprise_rd_100m_cny")
+MONEY = (
+    "rd_expenditure_100m_cny",
+    "rd_real_100m_cny",
+    "gdp_100m_cny",
+    "funds_100m_cny",
+    "county_rd_100m_cny",
+    "enterprise_rd_100m_cny",
+)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_no_negative_money_anywhere(baseline_scenario: LoadedScenario, data: st.DataObject) -> None:
     sc = baseline_scenario.scenario
@@ -255,7 +279,7 @@ def test_no_negative_money_anywhere(baseline_scenario: LoadedScenario, data: st.
         params[name] = data.draw(st.floats(lo, hi), label=name)
     seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
     m = policysim.simulate(sc, seed=seed, params=params).metrics
-    money = m[m["metric"].isin(MONEY + ("rd_100m_cny", "funds_cny", "own_st_spending_cny"))]
+    money = m[m["metric"].isin((*MONEY, "rd_100m_cny", "funds_cny", "own_st_spending_cny"))]
     assert (money["value"] >= 0).all()
     counts = m[m["metric"].isin(("hnte_count", "platforms", "innovative_townships"))]
     assert (counts["value"] >= 0).all()

@@ -35,7 +35,11 @@ def test_hnte_bands_by_regime(baseline_scenario: LoadedScenario) -> None:
     policy = baseline_scenario.scenario.policy
     sales = np.array([1e7, 5e7, 5.1e7, 2e8, 3e8])
     assert band_threshold(resolve_year(policy, 2018), sales).tolist() == [
-        0.05, 0.05, 0.04, 0.04, 0.03
+        0.05,
+        0.05,
+        0.04,
+        0.04,
+        0.03,
     ]
     assert band_threshold(resolve_year(policy, 2012), sales)[0] == 0.06
 
@@ -61,15 +65,22 @@ def test_saturating_score_half_value() -> None:
 
 
 def test_top_k_and_designation_cycle() -> None:
-    assert top_k(np.array([True, True, False, True]), np.array([1.0, 3.0, 9.0, 2.0]), 2).tolist() == [
-        False, True, False, True
-    ]
+    assert top_k(
+        np.array([True, True, False, True]), np.array([1.0, 3.0, 9.0, 2.0]), 2
+    ).tolist() == [False, True, False, True]
     state = DesignationState(
-        pilot=np.zeros(3, bool), pilot_since=np.full(3, -1), designated=np.zeros(3, bool),
+        pilot=np.zeros(3, bool),
+        pilot_since=np.full(3, -1),
+        designated=np.zeros(3, bool),
         national=np.zeros(3, bool),
     )
-    kw = dict(entry_threshold=60.0, pass_threshold=65.0, build_cycle=3, national_quota=0,
-              national_min_index=90.0)
+    kw: dict[str, float] = {
+        "entry_threshold": 60.0,
+        "pass_threshold": 65.0,
+        "build_cycle": 3,
+        "national_quota": 0,
+        "national_min_index": 90.0,
+    }
     s = designation_year(state, 2018, np.array([70.0, 61.0, 50.0]), quota=1, **kw)
     assert s.pilot.tolist() == [True, False, False]
     s = designation_year(s, 2019, np.array([70.0, 61.0, 50.0]), quota=5, **kw)

@@ -40,7 +40,9 @@ BoolArray = NDArray[np.bool_]
 TECH_SME_MAX_SALES_CNY = 2.0e8  # 科技型中小企业评价办法 (国科发政〔2017〕115号): revenue <= 2亿元
 TECH_SME_MAX_EMPLOYEES = 500.0  # same source: staff <= 500
 THRESHOLD_RTOL = 1e-9  # relative tolerance of comparisons with the HNTE threshold
-SIZE_REFERENCE_CNY = 5.0e7  # assumption: sales at which growth dispersion and exit take their base value
+SIZE_REFERENCE_CNY = (
+    5.0e7  # assumption: sales at which growth dispersion and exit take their base value
+)
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,7 @@ class Firms:
     @staticmethod
     def concat(a: Firms, b: Firms) -> Firms:
         return Firms(
-            **{
-                f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
-                for f in fields(a)
-            }
+            **{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)}
         )
 
 
@@ -189,13 +188,15 @@ def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
     """HNTE minimum 3-year R&D / sales for each firm's sales band."""
     band = np.searchsorted(rules.band_max_sales, sales, side="left")
     band = np.minimum(band, rules.band_min_rd.shape[0] - 1)
-    return rules.band_min_rd[band]
+    out: FloatArray = rules.band_min_rd[band]
+    return out
 
 
 def laplace_from_uniform(u: FloatArray) -> FloatArray:
     """Standard Laplace (scale 1) by inversion."""
     v = u - 0.5
-    return -np.sign(v) * np.log1p(-2.0 * np.abs(v))
+    out: FloatArray = -np.sign(v) * np.log1p(-2.0 * np.abs(v))
+    return out
 
 
 @dataclass(frozen=True)
@@ -245,9 +246,11 @@ def enterprise_year(
     r3 = (f.hist1 + f.hist2 + r_now) / 3.0
     candidate = eligible & (r3 < theta * (1.0 - THRESHOLD_RTOL)) & (r3 >= p.window * theta)
     extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
-    tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
-        p.margin * sales - rules.sd_all * real, 0.0
-    ) * rules.validity_years
+    tax_gain = (
+        (rules.cit - rules.hnte_tax)
+        * np.maximum(p.margin * sales - rules.sd_all * real, 0.0)
+        * rules.validity_years
+    )
     real_cost = (1.0 - p.relabel) * extra * b
     bunched = candidate & (tax_gain > real_cost)
     real = real + np.where(bunched, (1.0 - p.relabel) * extra, 0.0)
@@ -272,9 +275,7 @@ def enterprise_year(
     won = np.flatnonzero(success)
     patents[won] = poisson_from_uniform(np.full(won.size, p.patents_per_success), u.patents[won])
     # exit at the end of the year
-    p_exit = p.exit_rate * np.clip(
-        np.exp(-0.2 * (log_size + np.log(factor))), 0.5, 2.0
-    )
+    p_exit = p.exit_rate * np.clip(np.exp(-0.2 * (log_size + np.log(factor))), 0.5, 2.0)
     p_exit = np.where(hnte, 0.5 * p_exit, p_exit)
     exits = u.exit < p_exit
     new = replace(

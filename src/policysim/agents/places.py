@@ -171,7 +171,9 @@ def designation_year(
     )
     national = state.national | new_national
     return DesignationState(
-        pilot=pilot, pilot_since=pilot_since.astype(np.int64), designated=designated,
+        pilot=pilot,
+        pilot_since=pilot_since.astype(np.int64),
+        designated=designated,
         national=national,
     )
 

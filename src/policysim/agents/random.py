@@ -14,6 +14,8 @@ its outputs pass BigCrush when used as a counter-based generator.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -34,7 +36,7 @@ STREAM_PATENTS = 5
 STREAM_CERT = 6
 
 
-def _mix(z: NDArray[np.uint64]) -> NDArray[np.uint64]:
+def _mix(z: Any) -> Any:
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
@@ -55,9 +57,7 @@ def uniform_streams(
     return out
 
 
-def uniforms(
-    key: int, ids: NDArray[np.int64], year: int, stream: int
-) -> NDArray[np.float64]:
+def uniforms(key: int, ids: NDArray[np.int64], year: int, stream: int) -> NDArray[np.float64]:
     """Uniform draws in [0, 1), one per id, determined by (key, id, year, stream).
 
     Parameters
@@ -81,7 +81,8 @@ def uniforms(
         )
         z = ids.astype(np.uint64) * _GOLDEN + base
         z = _mix(_mix(z))
-    return (z >> _S11).astype(np.float64) / _TWO53
+    out: NDArray[np.float64] = (z >> _S11).astype(np.float64) / _TWO53
+    return out
 
 
 def poisson_from_uniform(

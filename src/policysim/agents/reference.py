@@ -18,8 +18,8 @@ from policysim.agents.calendar import YearRules
 from policysim.agents.enterprises import (
     SIZE_REFERENCE_CNY,
     TECH_SME_MAX_EMPLOYEES,
-    THRESHOLD_RTOL,
     TECH_SME_MAX_SALES_CNY,
+    THRESHOLD_RTOL,
     Draws,
     FirmParams,
     Firms,
@@ -115,14 +115,27 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
                 pmf *= p.patents_per_success / k
                 cdf += pmf
             patents = float(k)
-        p_exit = p.exit_rate * min(max(math.exp(-0.2 * math.log(sales / SIZE_REFERENCE_CNY)), 0.5), 2.0)
+        p_exit = p.exit_rate * min(
+            max(math.exp(-0.2 * math.log(sales / SIZE_REFERENCE_CNY)), 0.5), 2.0
+        )
         if hnte:
             p_exit *= 0.5
         new = dict(v)
         new.update(
-            sales=sales, employees=employees, age=age, own=own, gap=gap, rd_real=real,
-            rd_reported=reported, hist1=h2, hist2=r_now, hnte=hnte, hnte_expiry=expiry,
-            tech_sme=tech_sme, success=success, patents=patents,
+            sales=sales,
+            employees=employees,
+            age=age,
+            own=own,
+            gap=gap,
+            rd_real=real,
+            rd_reported=reported,
+            hist1=h2,
+            hist2=r_now,
+            hnte=hnte,
+            hnte_expiry=expiry,
+            tech_sme=tech_sme,
+            success=success,
+            patents=patents,
         )
         self.values = new
         return {
@@ -140,8 +153,7 @@ class ReferenceModel(mesa.Model):  # type: ignore[misc]
         super().__init__(seed=seed)
         names = [f.name for f in fields(firms)]
         self.firm_agents = [
-            FirmAgent(self, {n: getattr(firms, n)[i].item() for n in names})
-            for i in range(firms.n)
+            FirmAgent(self, {n: getattr(firms, n)[i].item() for n in names}) for i in range(firms.n)
         ]
 
 
@@ -172,13 +184,18 @@ def reference_year(
         )
     names = [f.name for f in fields(Firms)]
     dtypes = {
-        "firm_id": np.int64, "county": np.int64, "township": np.int64, "sector": np.int64,
-        "hnte_expiry": np.int64, "manufacturing": bool, "other_ok": bool, "hnte": bool,
-        "tech_sme": bool, "success": bool,
+        "firm_id": np.int64,
+        "county": np.int64,
+        "township": np.int64,
+        "sector": np.int64,
+        "hnte_expiry": np.int64,
+        "manufacturing": bool,
+        "other_ok": bool,
+        "hnte": bool,
+        "tech_sme": bool,
+        "success": bool,
     }
-    arrays = {
-        n: np.array([r[n] for r in rows], dtype=dtypes.get(n, np.float64)) for n in names
-    }
+    arrays = {n: np.array([r[n] for r in rows], dtype=dtypes.get(n, np.float64)) for n in names}
     return YearOutcome(
         firms=Firms(**arrays),
         exits=np.array([r["_exits"] for r in rows], dtype=bool),

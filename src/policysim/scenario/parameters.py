@@ -24,134 +24,241 @@ PROBABILITY_UNITS: Final = frozenset({"probability", "share", "share_of_rd", "ra
 BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
     # --- enterprises: R&D choice -------------------------------------------------------------
     "rd_user_cost_elasticity": ParameterDefault(
-        -1.0, "elasticity",
-        "Bloom, Griffith & Van Reenen (2002): about -1.0 in the long run", -2.0, -0.4),
+        -1.0,
+        "elasticity",
+        "Bloom, Griffith & Van Reenen (2002): about -1.0 in the long run",
+        -2.0,
+        -0.4,
+    ),
     "rd_adjustment_speed": ParameterDefault(
-        0.3, "share",
+        0.3,
+        "share",
         "assumption: partial adjustment so the short-run elasticity is 0.3 x long run = -0.3, "
-        "between -0.1 (Bloom et al. 2002) and -0.40 (Jia & Ma 2017)", 0.1, 0.6),
+        "between -0.1 (Bloom et al. 2002) and -0.40 (Jia & Ma 2017)",
+        0.1,
+        0.6,
+    ),
     "hnte_notch_window": ParameterDefault(
-        0.5, "share",
+        0.5,
+        "share",
         "assumption: firms whose 3-year R&D/sales is at least this share of their band threshold "
         "consider bunching at the HNTE notch (Chen, Liu, Suarez Serrato & Xu 2021 bunching)",
-        0.3, 0.8),
+        0.3,
+        0.8,
+    ),
     "hnte_relabel_share": ParameterDefault(
-        0.24, "share_of_rd",
+        0.24,
+        "share_of_rd",
         "Chen, Liu, Suarez Serrato & Xu (AER 2021): relabelling is about 24% of reported R&D",
-        0.10, 0.35),
+        0.10,
+        0.35,
+    ),
     "profit_margin": ParameterDefault(
-        0.06, "share",
-        "assumption: taxable profit / sales of Chinese industrial firms", 0.03, 0.10),
+        0.06, "share", "assumption: taxable profit / sales of Chinese industrial firms", 0.03, 0.10
+    ),
     "hnte_approval_rate": ParameterDefault(
-        0.8, "probability",
+        0.8,
+        "probability",
         "assumption: share of eligible applications certified (most pass; 492 applications in "
-        "2015, PARAMETERS.md)", 0.6, 0.95),
+        "2015, PARAMETERS.md)",
+        0.6,
+        0.95,
+    ),
     "voucher_additionality": ParameterDefault(
-        0.8, "share",
-        "Cornet, Vroomen & van der Steeg (2006): of 10 vouchers 8 additional", 0.4, 0.9),
+        0.8,
+        "share",
+        "Cornet, Vroomen & van der Steeg (2006): of 10 vouchers 8 additional",
+        0.4,
+        0.9,
+    ),
     "subsidy_additionality": ParameterDefault(
-        0.3, "share",
+        0.3,
+        "share",
         "Dimos & Pugh (2016) no crowding-out but no large additionality; Boeing (2016) -0.5; "
-        "Hu & Deng (2019) positive: assumption within 0..1", 0.0, 1.0),
+        "Hu & Deng (2019) positive: assumption within 0..1",
+        0.0,
+        1.0,
+    ),
     "credit_leverage": ParameterDefault(
-        8.0, "ratio",
-        "财园信贷通: banks lend at least 8x the fiscal deposit (PARAMETERS.md, verified)", 5.0, 10.0),
+        8.0,
+        "ratio",
+        "财园信贷通: banks lend at least 8x the fiscal deposit (PARAMETERS.md, verified)",
+        5.0,
+        10.0,
+    ),
     "credit_rd_share": ParameterDefault(
-        0.10, "share",
-        "assumption: share of programme loans that finances R&D", 0.02, 0.20),
+        0.10, "share", "assumption: share of programme loans that finances R&D", 0.02, 0.20
+    ),
     # --- enterprises: innovation and dynamics --------------------------------------------------
     "innovation_zeta": ParameterDefault(
-        0.3, "per_pct_point",
+        0.3,
+        "per_pct_point",
         "Dosi, Fagiolo & Roventini (2010) P = 1 - exp(-zeta RD), zeta about 0.3; here RD is real "
-        "R&D/sales in percentage points (assumption on the scaling)", 0.1, 0.5),
+        "R&D/sales in percentage points (assumption on the scaling)",
+        0.1,
+        0.5,
+    ),
     "innovation_sales_gain": ParameterDefault(
-        0.05, "share",
-        "assumption: extra sales growth in a year of successful innovation", 0.02, 0.10),
+        0.05,
+        "share",
+        "assumption: extra sales growth in a year of successful innovation",
+        0.02,
+        0.10,
+    ),
     "patents_per_success": ParameterDefault(
-        3.0, "count",
+        3.0,
+        "count",
         "derived: about 5.6 applications per HNTE per year in Jiangxi 2014 (PARAMETERS.md), "
-        "spread over successes", 1.0, 6.0),
+        "spread over successes",
+        1.0,
+        6.0,
+    ),
     "sales_growth_mean": ParameterDefault(
-        0.085, "rate_per_year",
+        0.085,
+        "rate_per_year",
         "assumption: nominal growth; Jiangxi nominal GDP grew 11.6%/yr 2015-2017 (derived from "
-        "province_history.csv) and slowed after", 0.05, 0.11),
+        "province_history.csv) and slowed after",
+        0.05,
+        0.11,
+    ),
     "sales_growth_scale": ParameterDefault(
-        0.12, "share",
+        0.12,
+        "share",
         "assumption: Laplace scale of firm growth rates, falling with size (Heinrich & Dai 2016 "
-        "shape)", 0.06, 0.20),
+        "shape)",
+        0.06,
+        0.20,
+    ),
     "firm_entry_rate": ParameterDefault(
-        0.06, "rate_per_year",
-        "assumption: new innovation-relevant firms per incumbent per year", 0.03, 0.10),
+        0.06,
+        "rate_per_year",
+        "assumption: new innovation-relevant firms per incumbent per year",
+        0.03,
+        0.10,
+    ),
     "firm_exit_rate": ParameterDefault(
-        0.05, "rate_per_year",
+        0.05,
+        "rate_per_year",
         "assumption: exit probability per year of a median firm (higher for small, young firms)",
-        0.02, 0.08),
+        0.02,
+        0.08,
+    ),
     "entrants_per_platform": ParameterDefault(
-        1.5, "count",
-        "assumption: new tech firms per platform (maker space, 星创天地, park) per year", 0.5, 4.0),
+        1.5,
+        "count",
+        "assumption: new tech firms per platform (maker space, 星创天地, park) per year",
+        0.5,
+        4.0,
+    ),
     "entrants_per_commissioner": ParameterDefault(
-        0.15, "count",
-        "assumption: new firms per S&T commissioner-year", 0.0, 0.5),
+        0.15, "count", "assumption: new firms per S&T commissioner-year", 0.0, 0.5
+    ),
     "commissioner_innovation_boost": ParameterDefault(
-        0.02, "share",
+        0.02,
+        "share",
         "assumption: relative rise of innovation success probability per commissioner in the "
-        "township (capped at +50%)", 0.0, 0.05),
+        "township (capped at +50%)",
+        0.0,
+        0.05,
+    ),
     "cluster_spillover": ParameterDefault(
-        0.2, "share",
+        0.2,
+        "share",
         "assumption: relative rise of success probability at full same-sector HNTE density in the "
-        "county (industrial clusters)", 0.0, 0.5),
+        "county (industrial clusters)",
+        0.0,
+        0.5,
+    ),
     "tech_sme_min_rd_share": ParameterDefault(
-        0.03, "share",
+        0.03,
+        "share",
         "assumption: R&D/sales for tech-SME status (科技型中小企业评价办法 2017 scores R&D among "
-        "other items; sales <= 2亿元)", 0.02, 0.05),
+        "other items; sales <= 2亿元)",
+        0.02,
+        0.05,
+    ),
     "entrant_rd_share": ParameterDefault(
-        0.25, "share",
+        0.25,
+        "share",
         "assumption: share of new firms that perform R&D from entry (19.2% of above-scale firms "
         "had S&T activity in 2015, PARAMETERS.md; entrants via platforms are more technical)",
-        0.10, 0.40),
+        0.10,
+        0.40,
+    ),
     "management_half_funds_cny": ParameterDefault(
-        1.0e7, "cny",
+        1.0e7,
+        "cny",
         "assumption: yearly provincial funds at which a county's management capacity learns at "
-        "half its full rate", 3.0e6, 3.0e7),
+        "half its full rate",
+        3.0e6,
+        3.0e7,
+    ),
     # --- townships ------------------------------------------------------------------------------
     "platform_cost_cny": ParameterDefault(
-        3.0e6, "cny",
-        "assumption: provincial grant that creates one platform (众创空间/星创天地)", 1.0e6, 6.0e6),
-    "platform_closure_rate": ParameterDefault(
-        0.05, "rate_per_year", "assumption", 0.0, 0.15),
+        3.0e6,
+        "cny",
+        "assumption: provincial grant that creates one platform (众创空间/星创天地)",
+        1.0e6,
+        6.0e6,
+    ),
+    "platform_closure_rate": ParameterDefault(0.05, "rate_per_year", "assumption", 0.0, 0.15),
     "commissioner_cost_cny": ParameterDefault(
-        1.0e5, "cny",
+        1.0e5,
+        "cny",
         "assumption: cost of one S&T commissioner-year (科技特派员 stipend and projects)",
-        5.0e4, 2.0e5),
+        5.0e4,
+        2.0e5,
+    ),
     "agri_adoption_per_commissioner": ParameterDefault(
-        0.01, "share",
+        0.01,
+        "share",
         "assumption: rise of agricultural technology adoption (share of the non-adopting rest) "
-        "per commissioner-year", 0.003, 0.03),
+        "per commissioner-year",
+        0.003,
+        0.03,
+    ),
     # --- counties -----------------------------------------------------------------------------
     "county_matching_rate": ParameterDefault(
-        0.5, "ratio",
-        "assumption: own S&T spending added per yuan of provincial funds", 0.0, 1.0),
+        0.5, "ratio", "assumption: own S&T spending added per yuan of provincial funds", 0.0, 1.0
+    ),
     "county_st_spending_growth": ParameterDefault(
-        0.08, "rate_per_year",
-        "assumption: autonomous growth of own-level fiscal S&T spending", 0.03, 0.12),
+        0.08,
+        "rate_per_year",
+        "assumption: autonomous growth of own-level fiscal S&T spending",
+        0.03,
+        0.12,
+    ),
     "management_learning": ParameterDefault(
-        0.04, "share",
+        0.04,
+        "share",
         "assumption: yearly rise of management capacity (0..1) at full funding, less for less",
-        0.01, 0.08),
+        0.01,
+        0.08,
+    ),
     "industry_share_of_gdp": ParameterDefault(
-        0.45, "share",
+        0.45,
+        "share",
         "assumption: weight of firm sales growth in county GDP growth (Jiangxi secondary sector "
-        "about 47% of GDP in 2017)", 0.35, 0.55),
+        "about 47% of GDP in 2017)",
+        0.35,
+        0.55,
+    ),
     "non_enterprise_rd_growth": ParameterDefault(
-        0.08, "rate_per_year",
+        0.08,
+        "rate_per_year",
         "assumption: growth of R&D by universities and institutes (16% of R&D, PARAMETERS.md)",
-        0.03, 0.12),
+        0.03,
+        0.12,
+    ),
     # --- initialisation and evaluation ----------------------------------------------------------
     "hnte_stock_2017": ParameterDefault(
-        2000.0, "count",
+        2000.0,
+        "count",
         "assumption: valid HNTEs at end 2017; 1,095 in November 2015 (verified), 2017 unknown",
-        1500.0, 2600.0),
+        1500.0,
+        2600.0,
+    ),
     "index_noise_sd": ParameterDefault(
-        1.5, "index_points",
-        "assumption: noise of the annual evaluation score", 0.0, 4.0),
+        1.5, "index_points", "assumption: noise of the annual evaluation score", 0.0, 4.0
+    ),
 }

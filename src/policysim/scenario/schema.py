@@ -8,6 +8,7 @@ works in CNY.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Annotated, Literal
 
@@ -26,7 +27,9 @@ INSTRUMENT_NAMES = (
 Instrument = Literal[
     "vouchers", "rd_subsidies", "platforms", "commissioners", "credit", "poverty_programme"
 ]
-StrategyName = Literal["factor_formula", "equal", "needs_weighted", "fixed", "optimal", "closed_loop"]
+StrategyName = Literal[
+    "factor_formula", "equal", "needs_weighted", "fixed", "optimal", "closed_loop"
+]
 Comparator = Literal[">=", ">", "<=", "<", "rising"]
 
 #: Province-level metrics that targets may name (the hindcast vocabulary plus model extras).
@@ -187,7 +190,7 @@ class ResponseSpec(_Strict):
     @field_validator("breakpoints_100m_cny")
     @classmethod
     def _increasing(cls, v: tuple[float, ...]) -> tuple[float, ...]:
-        if len(v) < 2 or v[0] != 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+        if len(v) < 2 or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError("expected a strictly increasing list starting at 0, at least 2 values")
         return v
 
@@ -225,15 +228,10 @@ class AllocationSpec(_Strict):
     def _check(self) -> AllocationSpec:
         total = sum(self.instrument_shares.values())
         if abs(total - 1) > 1e-6:
-            raise ValueError(
-                f"instrument_shares sum to {total:g} (expected shares summing to 1)"
-            )
+            raise ValueError(f"instrument_shares sum to {total:g} (expected shares summing to 1)")
         if self.strategy == "fixed" and not self.fixed_plan:
             raise ValueError("strategy 'fixed' needs fixed_plan: a CSV file of the plan")
-        if (
-            self.ceiling_100m_cny is not None
-            and self.ceiling_100m_cny < self.floor_100m_cny
-        ):
+        if self.ceiling_100m_cny is not None and self.ceiling_100m_cny < self.floor_100m_cny:
             raise ValueError(
                 f"ceiling_100m_cny {self.ceiling_100m_cny:g} is below floor_100m_cny "
                 f"{self.floor_100m_cny:g} (expected ceiling >= floor)"
@@ -393,9 +391,13 @@ class Distribution(_Strict):
             )
         if self.low is not None and self.high is not None and self.low >= self.high:
             raise ValueError(f"low {self.low:g} is not below high {self.high:g}")
-        if self.mode is not None and self.low is not None and self.high is not None:
-            if not self.low <= self.mode <= self.high:
-                raise ValueError(f"mode {self.mode:g} is outside [low, high]")
+        if (
+            self.mode is not None
+            and self.low is not None
+            and self.high is not None
+            and not self.low <= self.mode <= self.high
+        ):
+            raise ValueError(f"mode {self.mode:g} is outside [low, high]")
         return self
 
     def support(self) -> tuple[float, float]:
@@ -476,7 +478,7 @@ class Scenario(_Strict):
                 raise at_path(
                     ("behaviour", name),
                     f"unknown behaviour parameter {name!r} (expected one of "
-                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})"
+                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})",
                 )
             default = BEHAVIOUR_DEFAULTS[name]
             if p.unit != default.unit:
@@ -508,15 +510,14 @@ class Scenario(_Strict):
             if t.year not in years:
                 raise at_path(
                     ("targets", i, "year"),
-                    f"target year {t.year} is outside the horizon "
-                    f"{years.start}-{years.stop - 1}",
+                    f"target year {t.year} is outside the horizon {years.start}-{years.stop - 1}",
                 )
         for name, dist in self.uncertainties.items():
             if name not in BEHAVIOUR_DEFAULTS:
                 raise at_path(
                     ("uncertainties", name),
                     f"uncertainty over unknown behaviour parameter {name!r} (expected one of "
-                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})"
+                    f"{', '.join(sorted(BEHAVIOUR_DEFAULTS))})",
                 )
             unit = BEHAVIOUR_DEFAULTS[name].unit
             lo, hi = dist.support()
@@ -524,10 +525,13 @@ class Scenario(_Strict):
                 raise at_path(
                     ("uncertainties", name),
                     f"uncertainty {name!r} ranges over [{lo:g}, {hi:g}] but is a {unit} "
-                    "(expected a range within [0, 1])"
+                    "(expected a range within [0, 1])",
                 )
             if unit in ("cny", "count", "ratio") and lo < 0:
-                raise at_path(("uncertainties", name), f"uncertainty {name!r} allows negative values (expected >= 0)")
+                raise at_path(
+                    ("uncertainties", name),
+                    f"uncertainty {name!r} allows negative values (expected >= 0)",
+                )
         return self
 
     # -- convenience --------------------------------------------------------------------------
