@@ -1,0 +1,298 @@
+"""The files of a run directory: manifest, metrics, unit tables, attainment, figures, report.
+
+Every file is written atomically (temporary name, then ``os.replace``): it appears whole or not
+at all.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import io
+import json
+import logging
+import platform
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from policysim.analysis import first_year_met
+from policysim.experiments.design import DRAW_KEY_OFFSET
+from policysim.experiments.runner import EnsembleResult, report_years
+from policysim.experiments.store import PartsStore, write_bytes
+from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
+from policysim.report._atomic import atomic_output
+
+__all__ = ["build_manifest", "write_outputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def _versions() -> dict[str, str]:
+    """Versions of policysim and its declared dependencies (importlib.metadata)."""
+    out: dict[str, str] = {"python": platform.python_version()}
+    try:
+        out["policysim"] = md.version("policysim")
+        requires = md.requires("policysim") or []
+    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        requires = []
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0]
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _solver(result: EnsembleResult) -> dict[str, Any]:
+    a = result.loaded.scenario.allocation
+    info: dict[str, Any] = {"strategy": a.strategy}
+    if a.strategy in ("optimal", "closed_loop"):
+        info["name"] = "HiGHS (highspy) via Pyomo"
+        for pkg in ("highspy", "pyomo"):
+            try:
+                info[f"{pkg}_version"] = md.version(pkg)
+            except md.PackageNotFoundError:  # pragma: no cover
+                info[f"{pkg}_version"] = "not installed"
+        info["options"] = {"time_limit_s": a.solver.time_limit_s, "mip_gap": a.solver.mip_gap}
+    else:
+        info["name"] = "none (rule strategy, closed-form plan)"
+        info["options"] = {}
+    return info
+
+
+def build_manifest(result: EnsembleResult) -> dict[str, Any]:
+    """The run's manifest: scenario, seeds, versions, data checksums, solver, times, counts."""
+    from policysim.simulation import baseline_for
+
+    sc = result.loaded.scenario
+    baseline = baseline_for(sc)
+    n = result.n_runs
+    batch = sc.ensemble.batch_size
+    n_batches = (n + batch - 1) // batch
+    return {
+        "scenario": {
+            "name": sc.metadata.name,
+            "file": str(result.loaded.path),
+            "chain": [str(p) for p in result.loaded.chain],
+            "overrides": list(result.loaded.overrides),
+            "hash": result.loaded.hash,
+            "resolved": result.loaded.resolved,
+        },
+        "seeds": {
+            "root_seed": result.root_seed,
+            "run_seed": "numpy.random.SeedSequence(root_seed, spawn_key=(replication,))",
+            "spawn_keys": [[int(i)] for i in result.draws["replication"]],
+            "sampling": sc.ensemble.sampling,
+            "draw_batch_size": batch,
+            "draw_batch_spawn_keys": [[DRAW_KEY_OFFSET + b] for b in range(n_batches)],
+        },
+        "versions": _versions(),
+        "data": {
+            "baseline": baseline.name,
+            "synthesis_seed": baseline.synthesis_seed,
+            "synthesis_version": baseline.synthesis_version,
+            "checksums_sha256": dict(baseline.checksums),
+        },
+        "solver": _solver(result),
+        "times": {"start": result.started, "end": result.ended, "seconds": result.seconds},
+        "runs": {
+            "requested_or_reached": n,
+            "completed": n - result.n_failed,
+            "failed": result.n_failed,
+            "precision": result.precision,
+            "half_width": result.half_width,
+            "workers": result.workers,
+            "scheduler": result.scheduler,
+        },
+        "warnings_in_runs": result.warnings,
+    }
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    return path
+
+
+def _write_parquet_frame(frame: pd.DataFrame, path: Path, schema: pa.Schema | None) -> Path:
+    if schema is not None:
+        table = pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
+    else:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes(path, sink.getvalue())
+    return path
+
+
+def _stream_parts(
+    files: Sequence[Path], path: Path, schema: pa.Schema, runs: set[int] | None
+) -> Path:
+    """Concatenate Parquet parts into one file, atomically, one part in memory at a time."""
+    with atomic_output(path) as stream:
+        writer = pq.ParquetWriter(stream, schema, compression="zstd")
+        try:
+            for f in files:
+                table = pq.read_table(f).cast(schema)
+                if runs is not None:
+                    reps = table.column("replication").to_numpy()
+                    keep = np.isin(reps, np.fromiter(runs, dtype=np.int64))
+                    if not keep.all():
+                        table = table.filter(pa.array(keep))
+                writer.write_table(table)
+        finally:
+            writer.close()
+    return path
+
+
+def _fan_metrics(result: EnsembleResult) -> list[str]:
+    return list(dict.fromkeys(t.metric for t in result.loaded.scenario.targets))
+
+
+def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
+    """Write every file of the run directory and the report.
+
+    Parameters
+    ----------
+    result : EnsembleResult
+        The ensemble (streamed parts are read from ``result.store``).
+    out_dir : pathlib.Path
+        Run directory (created if missing).
+
+    Returns
+    -------
+    dict of str to Path
+        What was written: ``manifest``, ``metrics``, ``county_probabilities``,
+        ``township_probabilities``, ``attainment``, ``first_year``, ``solves``, ``draws``,
+        ``allocations``, ``failures`` (if any), ``fan_<metric>``, ``attainment_bars``,
+        ``county_map``, ``report``.
+    """
+    from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
+    from policysim.report import render_report
+    from policysim.simulation import baseline_for
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = result.loaded.scenario
+    written: dict[str, Path] = {}
+    runs = set(int(r) for r in result.draws["replication"])
+
+    # tables
+    if result.store is not None:
+        store = PartsStore(result.store)
+        written["metrics"] = _stream_parts(
+            store.metric_files(), out / "metrics.parquet", METRICS_SCHEMA, runs
+        )
+        alloc_files = store.allocation_files()
+        if alloc_files:
+            written["allocations"] = _stream_parts(
+                alloc_files, out / "allocations.parquet", ALLOCATION_SCHEMA, runs
+            )
+    else:
+        written["metrics"] = _write_parquet_frame(
+            result.metrics, out / "metrics.parquet", METRICS_SCHEMA
+        )
+        if result.allocations is not None:
+            written["allocations"] = _write_parquet_frame(
+                result.allocations, out / "allocations.parquet", ALLOCATION_SCHEMA
+            )
+    written["draws"] = _write_csv(result.draws, out / "draws.csv")
+    written["solves"] = _write_csv(result.solves, out / "solves.csv")
+    if result.n_failed:
+        written["failures"] = _write_csv(result.failures, out / "failures.csv")
+    ok = result.n_runs > result.n_failed
+    attain = pd.DataFrame()
+    if ok:
+        county = result.unit_probabilities("county")
+        township = result.unit_probabilities("township")
+        written["county_probabilities"] = _write_parquet_frame(
+            county, out / "county_probabilities.parquet", None
+        )
+        written["township_probabilities"] = _write_parquet_frame(
+            township, out / "township_probabilities.parquet", None
+        )
+        if sc.targets:
+            attain = result.attainment()
+            written["attainment"] = _write_csv(attain, out / "attainment.csv")
+            written["first_year"] = _write_csv(
+                first_year_met(result.metrics, sc.targets), out / "first_year.csv"
+            )
+        # figures
+        if sc.outputs.figures:
+            figdir = out / "figures"
+            for metric in _fan_metrics(result):
+                fig = fan_chart(result.metrics, metric, targets=sc.targets)
+                written[f"fan_{metric}"] = save_figure(fig, figdir / f"fan_{metric}.png")
+            if len(attain):
+                written["attainment_bars"] = save_figure(
+                    attainment_bars(attain), figdir / "attainment.png"
+                )
+            boundaries = baseline_for(sc).boundaries
+            year = report_years(sc)[-1]
+            if boundaries is not None:
+                values = county.set_index("code")[f"p_{year}"]
+                fig = county_map(
+                    boundaries,
+                    values,
+                    title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
+                    label=f"P(designated by {year})",
+                )
+                written["county_map"] = save_figure(fig, figdir / "county_map.png")
+    manifest = build_manifest(result)
+    written["manifest"] = out / "manifest.json"
+    write_bytes(
+        written["manifest"],
+        json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
+    )
+    if ok and sc.outputs.report:
+        figures = [
+            (_caption(name), path) for name, path in written.items() if path.suffix == ".png"
+        ]
+        tables: list[tuple[str, pd.DataFrame]] = []
+        if len(attain):
+            tables.append(("Target attainment (95% Wilson intervals)", attain))
+        if result.n_failed:
+            tables.append(("Failed runs", result.failures))
+        summary = {
+            "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
+            "description": sc.metadata.description,
+            "horizon": f"{sc.horizon.base_year}-{sc.horizon.end_year}",
+            "runs": f"{result.n_runs} ({result.n_failed} failed), root seed {result.root_seed}",
+            "sampling": f"{sc.ensemble.sampling} over {len(sc.uncertainties)} uncertainties",
+            "scenario hash": result.loaded.hash[:16],
+        }
+        notes = [
+            "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
+            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention).",
+            "Unit designation probabilities count a county (township) holding the status in the "
+            "year (pilots included for counties).",
+        ]
+        written["report"] = render_report(
+            out / "report.html",
+            title=f"policysim: {sc.metadata.name}",
+            summary=summary,
+            tables=tables,
+            figures=figures,
+            manifest=manifest,
+            notes=notes,
+        )
+    logger.info("wrote %d files to %s", len(written), out)
+    return written
+
+
+def _caption(name: str) -> str:
+    if name.startswith("fan_"):
+        return f"Fan chart of {name[4:]} (median, 50% and 90% bands over runs) with targets"
+    if name == "attainment_bars":
+        return "Probability of meeting each target"
+    if name == "county_map":
+        return "Probability that each county is a provincial innovative county"
+    return name

@@ -1,0 +1,583 @@
+"""The ensemble runner: replications × parameter draws, in-process, on local processes or on Dask.
+
+>>> from policysim.experiments import run_ensemble
+>>> result = run_ensemble("scenarios/jiangxi_baseline.yaml", replications=20, workers=2)
+>>> result.attainment()[["target", "probability", "ci_low", "ci_high"]]
+
+Results depend only on the scenario, the root seed and the run ids (see
+:mod:`policysim.experiments.design`), never on the number of workers, the scheduler or the order
+in which chunks complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import multiprocessing
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import union_categoricals
+
+from policysim.analysis import attainment as _attainment
+from policysim.analysis import max_half_width
+from policysim.analysis import unit_probabilities as _unit_probabilities
+from policysim.errors import ScenarioError
+from policysim.experiments.design import (
+    draw_parameters,
+    draws_fingerprint,
+    explicit_draws,
+)
+from policysim.experiments.store import PartsStore
+from policysim.experiments.worker import SOLVE_COLUMNS, ChunkOutput, ChunkTask, run_chunk
+from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario.schema import Scenario
+
+__all__ = [
+    "EnsembleResult",
+    "ProgressCallback",
+    "preflight",
+    "report_years",
+    "run_ensemble",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Runs per task sent to a worker: at most this many (the brief's 10-25; larger chunks mean
+#: fewer Parquet parts and less scheduling overhead, smaller ones a smoother progress bar).
+MAX_CHUNK: Final = 25
+#: Aim for about this many chunks per worker, so that workers finish together.
+CHUNKS_PER_WORKER: Final = 4
+#: Years of the per-unit designation probabilities (the policy's deadlines).
+POLICY_DEADLINES: Final = (2020, 2030)
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``callback(runs_done, runs_total)`` after each chunk."""
+
+
+def report_years(scenario: Scenario) -> tuple[int, ...]:
+    """Years of the unit probability tables: the policy deadlines inside the horizon, else the
+    end year."""
+    h = scenario.horizon
+    years = tuple(y for y in POLICY_DEADLINES if h.base_year < y <= h.end_year)
+    return years or (h.end_year,)
+
+
+@dataclass(frozen=True)
+class EnsembleResult:
+    """The outcome of an ensemble.
+
+    Attributes
+    ----------
+    loaded : LoadedScenario
+        The scenario as run (overrides applied).
+    metrics : DataFrame
+        Long metrics ``replication, year, level, code, name, metric, value`` of the completed runs.
+        In memory (``store`` None): province and county levels, all metrics, and township
+        ``innovative``. Streamed (``store`` given): only what attainment and unit probabilities
+        need (province rows; county ``designated``/``national`` and township ``innovative`` in
+        :func:`report_years`); the full table is in the store (:meth:`read_metrics`).
+    draws : DataFrame
+        ``replication, seed_key`` and one column per uncertain parameter, one row per run
+        (failed runs included).
+    failures : DataFrame
+        ``replication, seed_key, error`` of the runs that raised.
+    solves : DataFrame
+        ``replication, year, strategy, status, objective, mip_gap, seconds, message``.
+    allocations : DataFrame or None
+        ``replication, year, county_code, county_name, instrument, cny`` in memory; None when
+        streamed (see the store) or when the strategy records no plans.
+    seconds : float
+        Wall-clock time of the ensemble, s.
+    root_seed : int
+        Root of the run seeds.
+    store : Path or None
+        Run directory holding the streamed parts.
+    started, ended : str
+        ISO 8601 times (UTC).
+    precision : float or None
+        Requested half-width of the attainment intervals.
+    half_width : float or None
+        Largest Wilson half-width reached (probability units), when ``precision`` was given.
+    workers : int
+        Local worker processes (1 = in-process).
+    scheduler : str or None
+        Dask scheduler address, if used.
+    warnings : dict of str to int
+        Warnings raised inside runs, with counts.
+    """
+
+    loaded: LoadedScenario
+    metrics: pd.DataFrame
+    draws: pd.DataFrame
+    failures: pd.DataFrame
+    solves: pd.DataFrame
+    allocations: pd.DataFrame | None
+    seconds: float
+    root_seed: int = 0
+    store: Path | None = None
+    started: str = ""
+    ended: str = ""
+    precision: float | None = None
+    half_width: float | None = None
+    workers: int = 1
+    scheduler: str | None = None
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        """Runs attempted (completed and failed)."""
+        return len(self.draws)
+
+    @property
+    def n_failed(self) -> int:
+        """Runs that raised."""
+        return len(self.failures)
+
+    def attainment(self) -> pd.DataFrame:
+        """Attainment of the scenario's targets (see :func:`policysim.analysis.attainment`)."""
+        return _attainment(self.metrics, self.loaded.scenario.targets)
+
+    def unit_probabilities(self, level: str = "county") -> pd.DataFrame:
+        """Per-unit probability of designation in each of :func:`report_years`.
+
+        Parameters
+        ----------
+        level : {"county", "township"}
+            Counties: provincial innovative county (pilot or designated, metric
+            ``designated``); townships: innovative township (metric ``innovative``).
+        """
+        if level not in ("county", "township"):
+            raise ScenarioError(
+                None, "unknown level", key_path="level", value=level, expected="county or township"
+            )
+        metric = "designated" if level == "county" else "innovative"
+        with warnings.catch_warnings():
+            # analysis groups a categorical code column without observed=: pandas' FutureWarning
+            # about that default does not concern the result (every unit is reindexed anyway)
+            warnings.filterwarnings("ignore", "The default of observed=False", FutureWarning)
+            return _unit_probabilities(
+                self.metrics, metric, level, report_years(self.loaded.scenario)
+            )
+
+    def read_metrics(self) -> pd.DataFrame:
+        """All stored metrics (from the store's parts when streamed, else :attr:`metrics`)."""
+        if self.store is None:
+            return self.metrics
+        files = PartsStore(self.store).metric_files()
+        final = self.store / "metrics.parquet"
+        if not files and final.is_file():
+            return pd.read_parquet(final)
+        frames = [pd.read_parquet(f) for f in files]
+        table = concat_frames(frames)
+        return table[table["replication"].isin(self.draws["replication"])].reset_index(drop=True)
+
+
+# -----------------------------------------------------------------------------------------------
+# helpers
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames whose categorical columns may have different categories (the union is
+    kept, still categorical), sorted by replication then original order."""
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    columns = list(frames[0].columns)
+    data: dict[str, Any] = {}
+    for c in columns:
+        parts = [f[c] for f in frames]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            data[c] = union_categoricals(parts, ignore_order=True)
+        else:
+            data[c] = pd.concat(parts, ignore_index=True)
+    out = pd.DataFrame(data)
+    if "replication" in out.columns and len(out):
+        out = out.sort_values("replication", kind="stable", ignore_index=True)
+    return out
+
+
+def _load(
+    scenario: LoadedScenario | str | Path, overrides: Sequence[str]
+) -> LoadedScenario:
+    if isinstance(scenario, LoadedScenario):
+        if not overrides:
+            return scenario
+        return load_scenario(scenario.path, (*scenario.overrides, *overrides))
+    return load_scenario(Path(scenario), tuple(overrides))
+
+
+def preflight(scenario: Scenario) -> None:
+    """Check a scenario before any run: build the allocator and plan the first year.
+
+    Raises
+    ------
+    InfeasibleAllocationError, AllocationError, ScenarioError, DataError
+        What the allocation or the baseline would raise in every run.
+    """
+    from policysim.coupling import make_allocator
+    from policysim.model import PolicyModel, zero_allocator
+    from policysim.simulation import baseline_for
+
+    baseline = baseline_for(scenario)
+    values = scenario.parameters()
+    ss = np.random.SeedSequence(0)
+    model = PolicyModel(scenario, baseline, values, np.random.default_rng(ss), zero_allocator)
+    allocator = make_allocator(scenario, baseline, values, ss)
+    summary = model.summary()
+    allocator(summary.year, summary)
+
+
+def _chunk_size(n: int, workers: int) -> int:
+    return max(1, min(MAX_CHUNK, math.ceil(n / (max(workers, 1) * CHUNKS_PER_WORKER))))
+
+
+class _Backend:
+    """Runs chunk tasks in-process, on a spawn process pool or on a Dask cluster."""
+
+    def __init__(self, workers: int, scheduler: str | None) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+        self._pool: Executor | None = None
+        self._client: Any = None
+
+    def run(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
+        if self.scheduler is not None:
+            yield from self._dask(tasks)
+        elif self.workers <= 1:
+            for t in tasks:
+                yield run_chunk(t)
+        else:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                )
+            futures = [self._pool.submit(run_chunk, t) for t in tasks]
+            try:
+                for fut in as_completed(futures):
+                    yield fut.result()
+            finally:
+                for fut in futures:
+                    fut.cancel()
+
+    def _dask(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        if self._client is None:
+            try:
+                self._client = Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise ScenarioError(
+                    None,
+                    f"cannot reach the Dask scheduler: {exc}",
+                    key_path="--scheduler",
+                    value=self.scheduler,
+                    expected="the address of a running scheduler, e.g. tcp://host:8786",
+                ) from None
+        futures = self._client.map(run_chunk, list(tasks), pure=False)
+        try:
+            for _, result in dask_completed(futures, with_results=True):
+                yield result
+        finally:
+            self._client.cancel(futures)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+# -----------------------------------------------------------------------------------------------
+# the runner
+
+
+def run_ensemble(
+    scenario: LoadedScenario | str | Path,
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    overrides: Sequence[str] = (),
+    draws: pd.DataFrame | None = None,
+    precision: float | None = None,
+    store: Path | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    callback: ProgressCallback | None = None,
+) -> EnsembleResult:
+    """Run a scenario's ensemble.
+
+    Parameters
+    ----------
+    scenario : LoadedScenario, str or Path
+        The scenario (a file is loaded with ``overrides``).
+    replications : int, optional
+        Runs (default ``ensemble.replications``); with ``precision``, the first batch.
+    seed : int, optional
+        Root seed (default ``ensemble.root_seed``).
+    workers : int
+        Local processes (``spawn``); 1 runs in this process.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:port``); overrides ``workers``.
+    overrides : sequence of str
+        ``key.path=value`` overrides applied to the scenario.
+    draws : DataFrame, optional
+        Explicit parameter values, one row per run (columns: behaviour parameters); replaces
+        sampling from the scenario's uncertainties, and ``replications`` is its row count.
+    precision : float, optional
+        Add ``ensemble.batch_size`` runs at a time until every target's 95% Wilson half-width is
+        at most this (probability units), or ``ensemble.max_replications`` runs.
+    store : Path, optional
+        Run directory: completed chunks stream to ``store/.parts`` and only the rows needed for
+        attainment stay in memory.
+    resume : bool
+        Continue the interrupted ensemble in ``store`` (same scenario, seed and design).
+    progress : bool
+        Show a rich progress bar on stderr (runs done, rate, time left).
+    callback : callable, optional
+        ``callback(runs_done, runs_total)`` after each chunk.
+
+    Returns
+    -------
+    EnsembleResult
+
+    Raises
+    ------
+    ScenarioError, DataError, InfeasibleAllocationError, AllocationError
+        Before any run: a bad scenario, bad draws, an infeasible allocation.
+    """
+    loaded = _load(scenario, overrides)
+    sc = loaded.scenario
+    ens = sc.ensemble
+    root_seed = ens.root_seed if seed is None else int(seed)
+    if root_seed < 0:
+        raise ScenarioError(loaded.path, "negative seed", key_path="--seed", value=root_seed,
+                            expected="an integer >= 0")
+    if workers < 1:
+        raise ScenarioError(loaded.path, "bad worker count", key_path="--workers", value=workers,
+                            expected="an integer >= 1")
+    if precision is not None and not 0.0 < precision < 0.5:
+        raise ScenarioError(loaded.path, "bad precision", key_path="--precision",
+                            value=precision, expected="a half-width between 0 and 0.5")
+    if resume and store is None:
+        raise ScenarioError(loaded.path, "--resume needs the run directory", key_path="--out",
+                            expected="the directory of the interrupted run")
+    fixed_draws = explicit_draws(draws) if draws is not None else None
+    if fixed_draws is not None:
+        if precision is not None:
+            raise ScenarioError(loaded.path, "explicit draws fix the runs; precision cannot add "
+                                "any", key_path="--precision", value=precision,
+                                expected="no precision with explicit draws")
+        n_target = len(fixed_draws)
+    else:
+        n_target = ens.replications if replications is None else int(replications)
+    if n_target < 1:
+        raise ScenarioError(loaded.path, "no runs requested", key_path="--replications",
+                            value=n_target, expected="an integer >= 1")
+    cap = max(ens.max_replications, n_target)
+    keep_years = report_years(sc)
+    preflight(sc)  # before anything is written
+
+    def draws_of(ids: Sequence[int]) -> pd.DataFrame:
+        if fixed_draws is not None:
+            return fixed_draws.iloc[list(ids)].reset_index(drop=True)
+        return draw_parameters(
+            sc.uncertainties,
+            ids,
+            root_seed=root_seed,
+            batch_size=ens.batch_size,
+            sampling=ens.sampling,
+        )
+
+    parts: PartsStore | None = None
+    status: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    solves: list[pd.DataFrame] = []
+    full: list[pd.DataFrame] = []
+    allocs: list[pd.DataFrame] = []
+    warn_counts: dict[str, int] = {}
+    started = _now()
+    t0 = time.perf_counter()
+    if store is not None:
+        parts = PartsStore(Path(store))
+        config = {
+            "scenario_hash": loaded.hash,
+            "root_seed": root_seed,
+            "sampling": ens.sampling,
+            "batch_size": ens.batch_size,
+            "draws": "sampled" if fixed_draws is None else draws_fingerprint(fixed_draws),
+        }
+        parts.start(config, resume=resume)
+        if resume:
+            done = parts.read_completed()
+            status, kept, solves = done.status, done.kept, done.solves
+            logger.info("resuming: %d chunks already complete", len(status))
+
+    def completed_ids() -> set[int]:
+        return {int(r) for s in status for r in s["replication"]}
+
+    backend = _Backend(workers, scheduler)
+    bar = _ProgressBar(progress)
+    half_width: float | None = None
+    try:
+        while True:
+            done_ids = completed_ids()
+            pending = [i for i in range(n_target) if i not in done_ids]
+            bar.update(n_target - len(pending), n_target)
+            if pending:
+                size = _chunk_size(len(pending), 1 if scheduler is None and workers <= 1 else
+                                   max(workers, 2))
+                tasks = []
+                for start in range(0, len(pending), size):
+                    ids = pending[start : start + size]
+                    d = draws_of(ids)
+                    pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
+                    params = tuple(
+                        {c: float(v) for c, v in zip(pcols, row, strict=True)}
+                        for row in d[pcols].itertuples(index=False, name=None)
+                    )
+                    tasks.append(
+                        ChunkTask(
+                            scenario=sc,
+                            root_seed=root_seed,
+                            runs=tuple(ids),
+                            params=params,
+                            keep_years=keep_years,
+                            stream=parts is not None,
+                        )
+                    )
+                n_done = n_target - len(pending)
+                for out in backend.run(tasks):
+                    if parts is not None:
+                        parts.write_chunk(out)
+                    else:
+                        if out.metrics is not None:
+                            full.append(out.metrics)
+                        if out.allocations is not None:
+                            allocs.append(out.allocations)
+                    status.append(out.status)
+                    kept.append(out.kept)
+                    solves.append(out.solves)
+                    for k, v in out.warnings.items():
+                        warn_counts[k] = warn_counts.get(k, 0) + v
+                    n_done += len(out.runs)
+                    bar.update(n_done, n_target)
+                    if callback is not None:
+                        callback(n_done, n_target)
+            if precision is None or not sc.targets:
+                break
+            current = concat_frames(kept)
+            current = current[current["replication"] < n_target] if len(current) else current
+            half_width = (
+                max_half_width(current, sc.targets) if len(current) else 0.5
+            )
+            logger.info("%d runs: largest half-width %.4f", n_target, half_width)
+            if half_width <= precision or n_target >= cap:
+                break
+            n_target = min(n_target + ens.batch_size, cap)
+    finally:
+        backend.close()
+        bar.close()
+
+    def select(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+        table = concat_frames(frames)
+        if not len(table):
+            return pd.DataFrame(columns=list(columns))
+        return table[table["replication"] < n_target].reset_index(drop=True)
+
+    status_table = select(status, ["replication", "seed_key", "error"])
+    failures = status_table[status_table["error"].notna()].reset_index(drop=True)
+    metrics = select(full if parts is None else kept, ())
+    if "year" in metrics.columns:
+        metrics["year"] = metrics["year"].astype(np.int64)
+    allocations = select(allocs, ()) if allocs else None
+    ended = _now()
+    seconds = time.perf_counter() - t0
+    logger.info(
+        "%d runs (%d failed) in %.1f s", len(status_table), len(failures), seconds
+    )
+    return EnsembleResult(
+        loaded=loaded,
+        metrics=metrics,
+        draws=draws_of(list(range(n_target))),
+        failures=failures,
+        solves=select(solves, SOLVE_COLUMNS),
+        allocations=allocations,
+        seconds=seconds,
+        root_seed=root_seed,
+        store=None if store is None else Path(store),
+        started=started,
+        ended=ended,
+        precision=precision,
+        half_width=half_width,
+        workers=workers,
+        scheduler=scheduler,
+        warnings=warn_counts,
+    )
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr (runs done, rate, time left), or nothing."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress: Any = None
+        self._task: Any = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("runs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("ensemble", total=None, rate="")
+            self._t0 = time.perf_counter()
+            self._first: int | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        if self._first is None:
+            self._first = done
+            self._t0 = time.perf_counter()
+        elapsed = time.perf_counter() - self._t0
+        fresh = done - self._first
+        rate = f"{fresh / elapsed:.1f} runs/s" if elapsed > 0 and fresh > 0 else ""
+        self._progress.update(self._task, completed=done, total=total, rate=rate)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,263 @@
+"""The unit of work of an ensemble: a chunk of runs, simulated and reduced inside the worker.
+
+:func:`run_chunk` is a module-level function so that ``spawn`` process pools (notebooks
+included) and Dask workers can import it. It returns only what the parent keeps: the rows the
+attainment computation needs, and the rest of each run's output already encoded as Parquet bytes
+when the ensemble streams to a store (small inter-process traffic, no re-encoding in the parent).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from policysim.experiments.design import run_seed, seed_key
+from policysim.scenario.schema import Scenario
+
+__all__ = [
+    "ALLOCATION_SCHEMA",
+    "KEPT_COUNTY_METRICS",
+    "METRICS_SCHEMA",
+    "SOLVE_COLUMNS",
+    "ChunkOutput",
+    "ChunkTask",
+    "encode_parquet",
+    "run_chunk",
+]
+
+logger = logging.getLogger(__name__)
+
+#: County metrics kept in memory for unit probabilities (the designation indicators).
+KEPT_COUNTY_METRICS: Final = ("designated", "national")
+#: The only township metric an ensemble keeps (the rest is too large to be worth storing).
+TOWNSHIP_METRIC: Final = "innovative"
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+#: Arrow schema of the stored metrics (Parquet parts and ``metrics.parquet``).
+METRICS_SCHEMA: Final = pa.schema(
+    [
+        ("replication", pa.int32()),
+        ("year", pa.int16()),
+        ("level", _DICT),
+        ("code", _DICT),
+        ("name", _DICT),
+        ("metric", _DICT),
+        ("value", pa.float64()),
+    ]
+)
+#: Arrow schema of the stored allocation plans (CNY per county, instrument and year).
+ALLOCATION_SCHEMA: Final = pa.schema(
+    [
+        ("replication", pa.int32()),
+        ("year", pa.int16()),
+        ("county_code", _DICT),
+        ("county_name", _DICT),
+        ("instrument", _DICT),
+        ("cny", pa.float64()),
+    ]
+)
+SOLVE_COLUMNS: Final = (
+    "replication",
+    "year",
+    "strategy",
+    "status",
+    "objective",
+    "mip_gap",
+    "seconds",
+    "message",
+)
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Runs to simulate in one worker call.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario as run (overrides applied).
+    root_seed : int
+        Root of the run seeds.
+    runs : tuple of int
+        Run ids (replications), ascending.
+    params : tuple of dict
+        Parameter values of each run (the draw), aligned with ``runs``.
+    keep_years : tuple of int
+        Years whose township ``innovative`` rows are kept in memory (unit probabilities).
+    stream : bool
+        True: return the run outputs as Parquet bytes for the store and only the kept rows as a
+        frame. False: return everything as frames (an in-memory ensemble).
+    """
+
+    scenario: Scenario
+    root_seed: int
+    runs: tuple[int, ...]
+    params: tuple[dict[str, float], ...]
+    keep_years: tuple[int, ...]
+    stream: bool
+
+
+@dataclass(frozen=True)
+class ChunkOutput:
+    """What a worker sends back for one chunk.
+
+    Attributes
+    ----------
+    runs : tuple of int
+        The chunk's run ids.
+    status : DataFrame
+        ``replication, seed_key, error`` (error None for a completed run).
+    kept : DataFrame
+        Long metrics kept in memory: province rows, county designation rows, township
+        ``innovative`` rows of ``keep_years``.
+    solves : DataFrame
+        Allocation solves (``SOLVE_COLUMNS``).
+    metrics : DataFrame or None
+        All stored metrics (non-streaming mode).
+    allocations : DataFrame or None
+        Plans (non-streaming mode), None when the strategy records none.
+    metrics_parquet, allocations_parquet : bytes or None
+        Streaming mode: the same tables encoded with ``METRICS_SCHEMA`` / ``ALLOCATION_SCHEMA``.
+    seconds : float
+        Wall-clock time of the chunk in the worker, s.
+    """
+
+    runs: tuple[int, ...]
+    status: pd.DataFrame
+    kept: pd.DataFrame
+    solves: pd.DataFrame
+    metrics: pd.DataFrame | None = None
+    allocations: pd.DataFrame | None = None
+    metrics_parquet: bytes | None = None
+    allocations_parquet: bytes | None = None
+    seconds: float = 0.0
+    warnings: dict[str, int] = field(default_factory=dict)
+
+
+def _reduce(metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]) -> tuple[
+    pd.DataFrame, pd.DataFrame
+]:
+    """Stored rows (province, county, township innovative) and kept rows of one run."""
+    level = metrics["level"].to_numpy()
+    metric = metrics["metric"].to_numpy()
+    is_prov = level == "province"
+    is_county = level == "county"
+    is_innov = (level == "township") & (metric == TOWNSHIP_METRIC)
+    stored = metrics.loc[is_prov | is_county | is_innov]
+    kept_mask = (
+        is_prov
+        | (is_county & np.isin(metric, KEPT_COUNTY_METRICS))
+        | (is_innov & np.isin(metrics["year"].to_numpy(), np.asarray(keep_years)))
+    )
+    kept = metrics.loc[kept_mask]
+    stored = stored.assign(replication=np.int32(replication))
+    kept = kept.assign(replication=np.int32(replication))
+    return stored, kept
+
+
+def _frame_of_solves(replication: int, solves: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    rows = [{**{k: s.get(k) for k in SOLVE_COLUMNS[1:]}, "replication": replication} for s in solves]
+    return pd.DataFrame(rows, columns=list(SOLVE_COLUMNS))
+
+
+def encode_parquet(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
+    """Encode a frame as Parquet bytes with a fixed Arrow schema (columns in schema order)."""
+    table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
+    table = table.cast(schema)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if not frames:
+        return pd.DataFrame(columns=list(columns))
+    out = pd.concat(frames, ignore_index=True)
+    return out[list(columns)]
+
+
+_METRIC_COLUMNS: Final = ("replication", "year", "level", "code", "name", "metric", "value")
+_ALLOC_COLUMNS: Final = ("replication", "year", "county_code", "county_name", "instrument", "cny")
+
+
+def run_chunk(task: ChunkTask) -> ChunkOutput:
+    """Simulate a chunk of runs; a run that raises is recorded, the others go on.
+
+    Parameters
+    ----------
+    task : ChunkTask
+        The runs, their seeds' root and parameter draws.
+
+    Returns
+    -------
+    ChunkOutput
+        Per-run status, kept rows, solves and (encoded) stored tables.
+    """
+    from policysim.simulation import simulate
+
+    start = time.perf_counter()
+    status: list[dict[str, object]] = []
+    stored: list[pd.DataFrame] = []
+    kept: list[pd.DataFrame] = []
+    solves: list[pd.DataFrame] = []
+    allocs: list[pd.DataFrame] = []
+    seen_warnings: dict[str, int] = {}
+    for run, params in zip(task.runs, task.params, strict=True):
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = simulate(task.scenario, run_seed(task.root_seed, run), params=params)
+            for w in caught:
+                text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+                seen_warnings[text] = seen_warnings.get(text, 0) + 1
+        except Exception as exc:  # a failing run is recorded, not fatal
+            text = " ".join(f"{type(exc).__name__}: {exc}".split())
+            logger.warning("run %d (seed key %s) failed: %s", run, seed_key(run), text)
+            status.append({"replication": run, "seed_key": seed_key(run), "error": text})
+            continue
+        status.append({"replication": run, "seed_key": seed_key(run), "error": None})
+        s, k = _reduce(result.metrics, run, task.keep_years)
+        stored.append(s)
+        kept.append(k)
+        solves.append(_frame_of_solves(run, result.solves))
+        if result.allocations is not None:
+            allocs.append(result.allocations.assign(replication=np.int32(run)))
+    metrics = _concat(stored, _METRIC_COLUMNS)
+    alloc_frame = _concat(allocs, _ALLOC_COLUMNS) if allocs else None
+    out_kept = _concat(kept, _METRIC_COLUMNS)
+    out_solves = _concat(solves, SOLVE_COLUMNS)
+    status_frame = pd.DataFrame(status, columns=["replication", "seed_key", "error"])
+    seconds = time.perf_counter() - start
+    if task.stream:
+        return ChunkOutput(
+            runs=task.runs,
+            status=status_frame,
+            kept=out_kept,
+            solves=out_solves,
+            metrics_parquet=encode_parquet(metrics, METRICS_SCHEMA),
+            allocations_parquet=(
+                None if alloc_frame is None else encode_parquet(alloc_frame, ALLOCATION_SCHEMA)
+            ),
+            seconds=seconds,
+            warnings=seen_warnings,
+        )
+    return ChunkOutput(
+        runs=task.runs,
+        status=status_frame,
+        kept=out_kept,
+        solves=out_solves,
+        metrics=metrics,
+        allocations=alloc_frame,
+        seconds=seconds,
+        warnings=seen_warnings,
+    )
