@@ -149,7 +149,7 @@ class _Walker:
             raise ScenarioError(
                 self.file,
                 "YAML alias refers to a value that contains it",
-                line=line,
+                line=self.lines.get(path, (str(self.file), line))[1],
                 key_path=_dotted(path) or None,
                 expected="no recursive anchors",
             )
@@ -589,6 +589,9 @@ def _validation_error(
             fixed.append(key)
             value = _lookup(data, tuple(fixed))
     path = tuple(fixed)
+    if isinstance(value, tuple):  # lists were made tuples for the schema: show the YAML value
+        found = _lookup(data, path)
+        value = value if found is ... else found
     src, line = _where(path, lines, file)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(path[:-1])
