@@ -171,9 +171,10 @@ def _add_budget_constraints(m: Any, data: ModelData) -> None:
         spent = pyo.quicksum(m.x[c, k, t] for c in m.COUNTIES for k in m.INSTRUMENTS)
         if data.spend_all:
             return (
-                spent + _relax(m, ("budget", t, "+")) - _relax(m, ("budget", t, "-")) == m.budget[t]
+                spent + _relax(m, ("budget", t, "+")) - _relax(m, ("budget", t, "-"))
+                == m.budget_rhs[t]
             )
-        return spent - _relax(m, ("budget", t, "+")) <= m.budget[t]
+        return spent - _relax(m, ("budget", t, "+")) <= m.budget_rhs[t]
 
     m.budget_balance = pyo.Constraint(m.YEARS, rule=rule)
 
@@ -183,7 +184,7 @@ def _add_floor_constraints(m: Any, data: ModelData) -> None:
         return  # a bound of county_total unless elastic
 
     def rule(m: Any, c: int, t: int) -> Any:
-        return _total(m, c, t) + _relax(m, ("floor", c, t)) >= data.floor
+        return _total(m, c, t) + _relax(m, ("floor", c, t)) >= m.total_lb[t]
 
     m.floor = pyo.Constraint(m.COUNTIES, m.YEARS, rule=rule)
 
@@ -227,7 +228,7 @@ def _add_poverty_constraints(m: Any, data: ModelData) -> None:
 
     def rule(m: Any, t: int) -> Any:
         got = pyo.quicksum(m.x[c, k, t] for c in poor for k in m.INSTRUMENTS)
-        return got + _relax(m, ("poverty_set_aside", t)) >= data.poverty_share_min * m.budget[t]
+        return got + _relax(m, ("poverty_set_aside", t)) >= m.poverty_rhs[t]
 
     m.poverty_set_aside = pyo.Constraint(m.YEARS, rule=rule)
 
@@ -239,16 +240,14 @@ def _add_instrument_constraints(m: Any, data: ModelData) -> None:
 
         def rule_min(m: Any, k: str, t: int) -> Any:
             got = pyo.quicksum(m.x[c, k, t] for c in m.COUNTIES)
-            share = data.share_min[k]
-            return got + _relax(m, ("instrument_min", k, t)) >= share * m.budget[t]
+            return got + _relax(m, ("instrument_min", k, t)) >= m.instrument_min_rhs[k, t]
 
         m.instrument_min = pyo.Constraint(lo, m.YEARS, rule=rule_min)
     if hi:
 
         def rule_max(m: Any, k: str, t: int) -> Any:
             got = pyo.quicksum(m.x[c, k, t] for c in m.COUNTIES)
-            share = data.share_max[k]
-            return got - _relax(m, ("instrument_max", k, t)) <= share * m.budget[t]
+            return got - _relax(m, ("instrument_max", k, t)) <= m.instrument_max_rhs[k, t]
 
         m.instrument_max = pyo.Constraint(hi, m.YEARS, rule=rule_max)
 
@@ -261,11 +260,16 @@ def _add_max_change_constraints(m: Any, data: ModelData) -> None:
 
     def rule_up(m: Any, c: int, t: int) -> Any:
         prev = _total(m, c, t - 1)
-        return _total(m, c, t) - (1 + p) * prev - _relax(m, ("max_change_up", c, t)) <= data.floor
+        return (
+            _total(m, c, t) - (1 + p) * prev - _relax(m, ("max_change_up", c, t))
+            <= m.change_allowance[t]
+        )
 
     def rule_down(m: Any, c: int, t: int) -> Any:
         prev = _total(m, c, t - 1)
-        return (1 - p) * prev - _total(m, c, t) - _relax(m, ("max_change_down", c, t)) <= data.floor
+        return (1 - p) * prev - _total(m, c, t) - _relax(
+            m, ("max_change_down", c, t)
+        ) <= m.change_allowance[t]
 
     m.max_change_up = pyo.Constraint(m.COUNTIES, later, rule=rule_up)
     m.max_change_down = pyo.Constraint(m.COUNTIES, later, rule=rule_down)
@@ -312,7 +316,7 @@ def _add_designation_constraints(m: Any, data: ModelData) -> None:
                 before = m.designated_before
             else:
                 before = pyo.quicksum(m.designated_by[c, dyears[i - 1]] for c in m.COUNTIES)
-            return now - before <= int(data.quotas[q])
+            return now - before <= m.quota_rhs[q]
 
         m.quota = pyo.Constraint(quota_years, rule=rule_quota)
 
@@ -346,9 +350,11 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
 
     Mutable parameters (changed by the planner between re-solves): ``need[c, d]`` (index points
     still missing), ``designated_before`` (count of designated counties before the first
-    designation year), ``county_cap[c]`` (upper bound of the county total: ceiling, absorptive
-    cap and, for designated counties under floor-only funding, the floor), ``designated_cap[c]``
-    (the floor-only cap as a constraint in the elastic model), ``width[s]``, ``slope_index`` and
+    designation year), ``total_lb[t]``, ``total_ub[c, t]`` (bounds of the county total: floor;
+    ceiling, absorptive cap and, for designated counties under floor-only funding, the floor),
+    ``designated_cap[c]`` (the floor-only cap as a constraint in the elastic model), the
+    right-hand sides ``budget_rhs``, ``poverty_rhs``, ``instrument_min_rhs``,
+    ``instrument_max_rhs``, ``change_allowance``, ``quota_rhs``, and ``width[s]``, ``slope_index`` and
     ``slope_rd``.
 
     Parameters
@@ -370,7 +376,6 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     m.TARGET_YEARS = pyo.Set(initialize=data.target_years, ordered=True)
 
     budget = dict(zip(data.years, data.budget.tolist(), strict=True))
-    m.budget = pyo.Param(m.YEARS, initialize=budget, domain=pyo.NonNegativeReals)
     m.width = pyo.Param(m.SEGMENTS, initialize=dict(enumerate(data.widths.tolist())), mutable=True)
     k_idx = {k: i for i, k in enumerate(INSTRUMENTS)}
 
@@ -395,13 +400,47 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     m.need = pyo.Param(m.COUNTIES, m.DESIGNATION_YEARS, initialize=0.0, mutable=True)
     m.designated_before = pyo.Param(initialize=0.0, mutable=True)
     m.designated_cap = pyo.Param(m.COUNTIES, initialize=data.designated_cap_big, mutable=True)
+    # Right-hand sides of the rules, mutable so that the closed-loop planner can release the
+    # rules of past years (whose funds are fixed) without removing constraints from HiGHS.
+    m.budget_rhs = pyo.Param(m.YEARS, initialize=budget, mutable=True)
+    m.poverty_rhs = pyo.Param(
+        m.YEARS, initialize={t: data.poverty_share_min * b for t, b in budget.items()}, mutable=True
+    )
+    m.instrument_min_rhs = pyo.Param(
+        m.INSTRUMENTS,
+        m.YEARS,
+        initialize={
+            (k, t): data.share_min.get(k, 0.0) * b for k in INSTRUMENTS for t, b in budget.items()
+        },
+        mutable=True,
+    )
+    m.instrument_max_rhs = pyo.Param(
+        m.INSTRUMENTS,
+        m.YEARS,
+        initialize={
+            (k, t): data.share_max.get(k, 1.0) * b for k in INSTRUMENTS for t, b in budget.items()
+        },
+        mutable=True,
+    )
+    m.total_lb = pyo.Param(m.YEARS, initialize=data.floor, mutable=True)
+    m.change_allowance = pyo.Param(m.YEARS, initialize=data.floor, mutable=True)
+    m.quota_rhs = pyo.Param(
+        m.DESIGNATION_YEARS,
+        initialize={d: float(data.quotas.get(d, data.n_counties)) for d in data.designation_years},
+        mutable=True,
+    )
     static_cap = np.full(data.n_counties, data.designated_cap_big)
     if data.ceiling is not None:
         static_cap = np.minimum(static_cap, data.ceiling)
     if data.absorptive_cap is not None:
         static_cap = np.minimum(static_cap, data.absorptive_cap)
-    m.county_cap = pyo.Param(
-        m.COUNTIES, initialize=dict(enumerate(static_cap.tolist())), mutable=True
+    m.total_ub = pyo.Param(
+        m.COUNTIES,
+        m.YEARS,
+        initialize={
+            (c, t): float(static_cap[c]) for c in range(data.n_counties) for t in data.years
+        },
+        mutable=True,
     )
 
     def x_bounds(m: Any, c: int, k: str, t: int) -> tuple[float, float | None]:
@@ -414,7 +453,7 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     def total_bounds(m: Any, c: int, t: int) -> tuple[float, Any]:
         if data.elastic:
             return (0.0, None)
-        return (data.floor, m.county_cap[c])
+        return (m.total_lb[t], m.total_ub[c, t])
 
     m.county_total = pyo.Var(m.COUNTIES, m.YEARS, domain=pyo.NonNegativeReals, bounds=total_bounds)
 

@@ -210,7 +210,19 @@ class ClosedLoopPlanner:
         self._solver.config.stream_solver = False
         self._solver.config.log_level = logging.DEBUG
         self._solver.config.warmstart = True
-        self._solver.highs_options = {"random_seed": 0}
+        # Fixing past funds must only change bounds in HiGHS, not rebuild the rows using them;
+        # the structure never changes after the build, only mutable parameters, bounds and
+        # fixed values do.
+        upd = self._solver.update_config
+        upd.treat_fixed_vars_as_params = False
+        upd.check_for_new_or_removed_constraints = False
+        upd.check_for_new_or_removed_vars = False
+        upd.check_for_new_or_removed_params = False
+        upd.check_for_new_objective = False
+        upd.update_constraints = False
+        upd.update_named_expressions = False
+        upd.update_objective = False
+        self._solver.highs_options = {"random_seed": 0, "output_flag": False}
         self.build_seconds = time.perf_counter() - start
         logger.info("allocation model built in %.3f s", self.build_seconds)
 
@@ -290,8 +302,17 @@ class ClosedLoopPlanner:
         return out
 
     def _apply(self, m: Any, state: _State) -> None:
-        """Fix the past, switch rule constraints by year, set the designation state."""
+        """Fix past funds, release the rules of past years, set the designation state.
+
+        In the persistent model the rules of past years are released through their mutable
+        right-hand sides (removing constraints from HiGHS is slow); in the elastic diagnostic copy
+        they are deactivated.
+        """
         x_by_year = self._x_by_year if m is self.model else self._x_index(m)
+        data = self.data
+        spent_total = state.spent_model.sum(axis=(1, 2))
+        big = 10.0 * (float(data.budget.sum()) + float(state.spent_model.sum()) + 1.0)
+        cons_by_year = self._cons_by_year_of(m) if m.elastic else {}
         for i, t in enumerate(self.years):
             past = i < state.i0
             for c, k, var in x_by_year[t]:
@@ -299,33 +320,45 @@ class ClosedLoopPlanner:
                     var.fix(float(state.spent_model[i, c, k]))
                 elif var.fixed:
                     var.unfix()
-            for con in self._cons_by_year_of(m).get(t, []):
-                if past and con.active:
-                    con.deactivate()
-                elif not past and not con.active:
-                    con.activate()
-        dyears = self.data.designation_years
+            if m.elastic:
+                for con in cons_by_year.get(t, []):
+                    if past:
+                        con.deactivate()
+                continue
+            b = float(data.budget[i])
+            m.budget_rhs[t] = float(spent_total[i]) if past else b
+            m.poverty_rhs[t] = 0.0 if past else data.poverty_share_min * b
+            for name in INSTRUMENTS:
+                lo = data.share_min.get(name, 0.0) * b
+                hi = data.share_max.get(name, 1.0) * b
+                m.instrument_min_rhs[name, t] = 0.0 if past else lo
+                m.instrument_max_rhs[name, t] = big if past else hi
+            m.total_lb[t] = 0.0 if past else data.floor
+            m.change_allowance[t] = big if past else data.floor
+            for c in range(state.county_cap.size):
+                m.total_ub[c, t] = big if past else float(state.county_cap[c])
+        dyears = data.designation_years
+        for d in dyears:
+            if not m.elastic:
+                m.quota_rhs[d] = (
+                    float(data.n_counties)
+                    if d < self.years[state.i0]
+                    else float(data.quotas.get(d, data.n_counties))
+                )
         for j, d in enumerate(dyears):
             for c in range(state.need.shape[0]):
                 var = m.designated_by[c, d]
                 var.domain = pyo.Binary
-                con = m.threshold[c, d]
-                if (c, d) in state.y_fixed or state.need[c, j] <= 0:
-                    # Fixed designation or nothing missing: the threshold cannot bind.
-                    if con.active:
-                        con.deactivate()
-                else:
-                    m.need[c, d] = float(state.need[c, j])
-                    if not con.active:
-                        con.activate()
-                if (c, d) in state.y_fixed:
+                # A fixed designation needs no index (need 0); a free one needs what is missing.
+                fixed = (c, d) in state.y_fixed
+                m.need[c, d] = 0.0 if fixed else float(state.need[c, j])
+                if fixed:
                     var.fix(state.y_fixed[c, d])
                 elif var.fixed:
                     var.unfix()
         m.designated_before = float(state.designated.sum())
         for c in range(state.designated_cap.size):
             m.designated_cap[c] = float(state.designated_cap[c])
-            m.county_cap[c] = float(state.county_cap[c])
 
     def _x_index(self, m: Any) -> dict[int, list[tuple[int, int, Any]]]:
         return {
