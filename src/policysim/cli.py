@@ -134,6 +134,169 @@ def data(
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)
 
 
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    replications: Annotated[
+        int | None, typer.Option(help="Runs (default: the scenario's ensemble.replications).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Root seed (default: the scenario's ensemble.root_seed).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (overrides --workers)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Run directory (default: `results/<scenario>-<timestamp>/`)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key: `--set horizon.end_year=2025`."),
+    ] = None,
+    precision: Annotated[
+        float | None,
+        typer.Option(
+            help="Add runs in batches until every target's 95% interval half-width is at most "
+            "this (e.g. 0.05), or ensemble.max_replications."
+        ),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+) -> None:
+    """Run a scenario's ensemble, estimate the probability of reaching each target, and write
+    the results, figures and an HTML report.
+
+    Examples:
+
+        policysim run scenarios/jiangxi_baseline.yaml --replications 100 --workers 2
+
+        policysim run scenarios/jiangxi_baseline.yaml --precision 0.05 --workers 2
+
+        policysim run scenarios/jiangxi_baseline.yaml --set allocation.strategy=equal --seed 7
+
+        policysim run scenarios/jiangxi_baseline.yaml --out results/base --resume
+
+        policysim run scenarios/jiangxi_baseline.yaml --scheduler tcp://127.0.0.1:8786
+    """
+    from policysim.experiments import run_ensemble, write_outputs
+    from policysim.experiments.store import PartsStore
+    from policysim.scenario import load_scenario
+
+    try:
+        loaded = load_scenario(scenario, overrides or ())
+        target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
+        if resume and out_dir is None:
+            raise_missing_out(scenario)
+        result = run_ensemble(
+            loaded,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            precision=precision,
+            store=target,
+            resume=resume,
+            progress=not quiet,
+        )
+        written = write_outputs(result, target)
+        PartsStore(target).remove()
+    except PolicysimError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        _print_summary(result, written)
+    if result.n_failed:
+        err.print(
+            f"[bold red]{result.n_failed} of {result.n_runs} runs failed[/]; "
+            f"see {written.get('failures')}",
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+
+
+def raise_missing_out(scenario: Path) -> None:
+    """``--resume`` without ``--out``: the run directory is needed."""
+    from policysim.errors import ScenarioError
+
+    raise ScenarioError(
+        scenario,
+        "--resume needs the run directory of the interrupted run",
+        key_path="--out",
+        expected="--out results/<scenario>-<timestamp>",
+    )
+
+
+def _default_run_dir(name: str, loaded: object) -> Path:
+    import datetime as dt
+
+    from policysim.scenario import LoadedScenario
+
+    base = Path("results")
+    if isinstance(loaded, LoadedScenario):
+        base = Path(loaded.scenario.outputs.dir)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"{name}-{stamp}"
+    k = 1
+    while candidate.exists():
+        k += 1
+        candidate = base / f"{name}-{stamp}-{k}"
+    return candidate
+
+
+def _print_summary(result: object, written: dict[str, Path]) -> None:
+    from policysim.experiments import EnsembleResult
+
+    assert isinstance(result, EnsembleResult)  # internal call
+    n_ok = result.n_runs - result.n_failed
+    rate = result.n_runs / result.seconds if result.seconds > 0 else float("nan")
+    line = (
+        f"{result.n_runs} runs ({n_ok} completed, {result.n_failed} failed) in "
+        f"{result.seconds:.1f} s ({rate:.1f} runs/s), root seed {result.root_seed}"
+    )
+    if result.precision is not None:
+        hw = "n/a" if result.half_width is None else f"{result.half_width:.3f}"
+        line += f"; precision {result.precision:g} asked, largest half-width {hw}"
+    out.print(line, highlight=False)
+    if n_ok and result.loaded.scenario.targets:
+        table = Table(title=f"Targets: {result.loaded.name}")
+        for col, justify in (
+            ("target", "left"),
+            ("year", "right"),
+            ("condition", "left"),
+            ("P(met)", "right"),
+            ("95% interval", "right"),
+            ("median [p05, p95]", "right"),
+            ("status", "left"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        colours = {"met": "green", "at risk": "yellow", "missed": "red"}
+        for row in result.attainment().itertuples(index=False):
+            cond = (
+                f"{row.metric} rising"
+                if row.comparator == "rising"
+                else f"{row.metric} {row.comparator} {row.threshold:g}"
+            )
+            status = str(row.status)
+            table.add_row(
+                str(row.target),
+                str(row.year),
+                cond,
+                f"{row.probability:.0%}",
+                f"{row.ci_low:.0%}-{row.ci_high:.0%}",
+                f"{_fmt(float(row.median))} [{_fmt(float(row.p05))}, {_fmt(float(row.p95))}]",
+                f"[{colours.get(status, 'white')}]{status}[/]",
+            )
+        out.print(table)
+    out.print("Written:", highlight=False)
+    for name, path in written.items():
+        out.print(f"  {name}: {path}", highlight=False)
+
+
 def _fmt(v: object) -> str:
     if isinstance(v, float):
         if v != v:  # NaN

@@ -183,7 +183,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     sc = result.loaded.scenario
     written: dict[str, Path] = {}
-    runs = set(int(r) for r in result.draws["replication"])
+    runs = {int(r) for r in result.draws["replication"]}
 
     # tables
     if result.store is not None:

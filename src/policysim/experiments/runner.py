@@ -205,9 +205,7 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _load(
-    scenario: LoadedScenario | str | Path, overrides: Sequence[str]
-) -> LoadedScenario:
+def _load(scenario: LoadedScenario | str | Path, overrides: Sequence[str]) -> LoadedScenario:
     if isinstance(scenario, LoadedScenario):
         if not overrides:
             return scenario
@@ -368,29 +366,57 @@ def run_ensemble(
     ens = sc.ensemble
     root_seed = ens.root_seed if seed is None else int(seed)
     if root_seed < 0:
-        raise ScenarioError(loaded.path, "negative seed", key_path="--seed", value=root_seed,
-                            expected="an integer >= 0")
+        raise ScenarioError(
+            loaded.path,
+            "negative seed",
+            key_path="--seed",
+            value=root_seed,
+            expected="an integer >= 0",
+        )
     if workers < 1:
-        raise ScenarioError(loaded.path, "bad worker count", key_path="--workers", value=workers,
-                            expected="an integer >= 1")
+        raise ScenarioError(
+            loaded.path,
+            "bad worker count",
+            key_path="--workers",
+            value=workers,
+            expected="an integer >= 1",
+        )
     if precision is not None and not 0.0 < precision < 0.5:
-        raise ScenarioError(loaded.path, "bad precision", key_path="--precision",
-                            value=precision, expected="a half-width between 0 and 0.5")
+        raise ScenarioError(
+            loaded.path,
+            "bad precision",
+            key_path="--precision",
+            value=precision,
+            expected="a half-width between 0 and 0.5",
+        )
     if resume and store is None:
-        raise ScenarioError(loaded.path, "--resume needs the run directory", key_path="--out",
-                            expected="the directory of the interrupted run")
+        raise ScenarioError(
+            loaded.path,
+            "--resume needs the run directory",
+            key_path="--out",
+            expected="the directory of the interrupted run",
+        )
     fixed_draws = explicit_draws(draws) if draws is not None else None
     if fixed_draws is not None:
         if precision is not None:
-            raise ScenarioError(loaded.path, "explicit draws fix the runs; precision cannot add "
-                                "any", key_path="--precision", value=precision,
-                                expected="no precision with explicit draws")
+            raise ScenarioError(
+                loaded.path,
+                "explicit draws fix the runs; precision cannot add any",
+                key_path="--precision",
+                value=precision,
+                expected="no precision with explicit draws",
+            )
         n_target = len(fixed_draws)
     else:
         n_target = ens.replications if replications is None else int(replications)
     if n_target < 1:
-        raise ScenarioError(loaded.path, "no runs requested", key_path="--replications",
-                            value=n_target, expected="an integer >= 1")
+        raise ScenarioError(
+            loaded.path,
+            "no runs requested",
+            key_path="--replications",
+            value=n_target,
+            expected="an integer >= 1",
+        )
     cap = max(ens.max_replications, n_target)
     keep_years = report_years(sc)
     preflight(sc)  # before anything is written
@@ -442,8 +468,9 @@ def run_ensemble(
             pending = [i for i in range(n_target) if i not in done_ids]
             bar.update(n_target - len(pending), n_target)
             if pending:
-                size = _chunk_size(len(pending), 1 if scheduler is None and workers <= 1 else
-                                   max(workers, 2))
+                size = _chunk_size(
+                    len(pending), 1 if scheduler is None and workers <= 1 else max(workers, 2)
+                )
                 tasks = []
                 for start in range(0, len(pending), size):
                     ids = pending[start : start + size]
@@ -485,9 +512,7 @@ def run_ensemble(
                 break
             current = concat_frames(kept)
             current = current[current["replication"] < n_target] if len(current) else current
-            half_width = (
-                max_half_width(current, sc.targets) if len(current) else 0.5
-            )
+            half_width = max_half_width(current, sc.targets) if len(current) else 0.5
             logger.info("%d runs: largest half-width %.4f", n_target, half_width)
             if half_width <= precision or n_target >= cap:
                 break
@@ -510,9 +535,7 @@ def run_ensemble(
     allocations = select(allocs, ()) if allocs else None
     ended = _now()
     seconds = time.perf_counter() - t0
-    logger.info(
-        "%d runs (%d failed) in %.1f s", len(status_table), len(failures), seconds
-    )
+    logger.info("%d runs (%d failed) in %.1f s", len(status_table), len(failures), seconds)
     return EnsembleResult(
         loaded=loaded,
         metrics=metrics,

@@ -144,9 +144,9 @@ class ChunkOutput:
     warnings: dict[str, int] = field(default_factory=dict)
 
 
-def _reduce(metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]) -> tuple[
-    pd.DataFrame, pd.DataFrame
-]:
+def _reduce(
+    metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stored rows (province, county, township innovative) and kept rows of one run."""
     level = metrics["level"].to_numpy()
     metric = metrics["metric"].to_numpy()
@@ -166,7 +166,9 @@ def _reduce(metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]) 
 
 
 def _frame_of_solves(replication: int, solves: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    rows = [{**{k: s.get(k) for k in SOLVE_COLUMNS[1:]}, "replication": replication} for s in solves]
+    rows = [
+        {**{k: s.get(k) for k in SOLVE_COLUMNS[1:]}, "replication": replication} for s in solves
+    ]
     return pd.DataFrame(rows, columns=list(SOLVE_COLUMNS))
 
 
