@@ -215,10 +215,21 @@ def _year_totals(
         # other counties cannot absorb the rest); each group is water-filled on its own.
         a_pov = max(need, amount - float(hi[~pov].sum()), float(lo[pov].sum()))
         a_pov = min(a_pov, float(hi[pov].sum()), amount - float(lo[~pov].sum()))
+        if a_pov < need * (1 - 1e-9):
+            raise InfeasibleAllocationError(
+                f"{year}: the poverty set-aside {fmt_yi(need)} cannot be met: poverty counties may "
+                f"receive at most {fmt_yi(a_pov)} this year under {_limits(rules)}"
+            )
         x = np.empty(facts.n)
         x[pov] = water_fill(weights[pov], lo[pov], hi[pov], a_pov)
         x[~pov] = water_fill(weights[~pov], lo[~pov], hi[~pov], amount - a_pov)
     return x
+
+
+def _limits(rules: AllocationRules) -> str:
+    if rules.max_change_pct is None:
+        return "the county caps"
+    return f"the county caps and the max change {rules.max_change_pct:g}% from last year's plan"
 
 
 def _split_instruments(
@@ -236,6 +247,11 @@ def _split_instruments(
     lo = np.array([rules.share_min(k) * budget for k in INSTRUMENTS])
     hi = np.array([rules.share_max(k) * budget for k in INSTRUMENTS])
     hi[k_pp] = min(hi[k_pp], pov_total)
+    if lo.sum() > amount * (1 + 1e-9):
+        raise InfeasibleAllocationError(
+            f"{year}: instrument minimum shares need {fmt_yi(float(lo.sum()))} but only "
+            f"{fmt_yi(amount)} can be placed in counties under {_limits(rules)}"
+        )
     lo = np.minimum(lo, hi)
     inst = water_fill(targets, lo, np.maximum(hi, lo), amount)
     pp = inst[k_pp]
