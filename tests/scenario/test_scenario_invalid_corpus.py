@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 import yaml
+from scenario_testpaths import INVALID
 
 from policysim.errors import ScenarioError
 from policysim.scenario import load_scenario
-
-from scenario_testpaths import INVALID
 
 EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
     (INVALID.parent / "expected.yaml").read_text(encoding="utf-8")

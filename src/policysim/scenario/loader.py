@@ -40,6 +40,8 @@ MAX_DEPTH = 64
 MAX_NODES = 100_000
 #: Sections whose entries ``extends`` replaces whole instead of merging key by key.
 _ATOMIC_SECTIONS = ("uncertainties",)
+#: Tags a list or mapping may carry (no !!set, !!omap, !!python/...).
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 #: Origin recorded in the line map for keys set on the command line.
 _SET = "--set "
 
@@ -152,6 +154,14 @@ class _Walker:
                 line=self.lines.get(path, (str(self.file), line))[1],
                 key_path=_dotted(path) or None,
                 expected="no recursive anchors",
+            )
+        if node.tag not in _COLLECTION_TAGS:
+            raise ScenarioError(
+                self.file,
+                f"unsupported YAML tag {node.tag!r}",
+                line=line,
+                key_path=_dotted(path) or None,
+                expected="a plain mapping or list",
             )
         self.active.add(id(node))
         try:
