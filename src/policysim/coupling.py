@@ -8,11 +8,14 @@ see Pyomo.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import json
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -269,59 +272,141 @@ def estimate_response(
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _cached_response(key: str, scenario_json: str) -> tuple[ResponseCurves, float]:
-    scenario = Scenario.model_validate_json(scenario_json)
+def _cache_dir() -> Path:
+    """Folder of cached response curves and open-loop plans (``POLICYSIM_CACHE`` or the system
+    temporary folder). Entries are keyed by a hash of the scenario and code versions, written
+    atomically, and shared by the worker processes of an ensemble."""
+    root = os.environ.get("POLICYSIM_CACHE")
+    path = Path(root) if root else Path(tempfile.gettempdir()) / "policysim-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cache_key(scenario: Scenario, kind: str) -> str:
+    from policysim import __version__
+    from policysim.data import SYNTHESIS_VERSION
+
+    text = json.dumps(
+        [kind, __version__, SYNTHESIS_VERSION, scenario.model_dump(mode="json")],
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+
+
+_RESPONSES: dict[str, ResponseCurves] = {}
+_PLANS: dict[str, tuple[FloatArray, dict[str, Any]]] = {}
+
+
+def response_for(scenario: Scenario) -> ResponseCurves:
+    """Response curves of a scenario at its default parameters, estimated once and cached in
+    memory and on disk."""
+    key = _cache_key(scenario, "response")
+    if key in _RESPONSES:
+        return _RESPONSES[key]
+    path = _cache_dir() / f"response-{key}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            curves = ResponseCurves(
+                breakpoints_cny=z["breakpoints_cny"],
+                index_gain=z["index_gain"],
+                rd_gain_cny=z["rd_gain_cny"],
+                baseline_index=z["baseline_index"],
+                lag_years=int(z["lag_years"]),
+            )
+    else:
+        from policysim.simulation import baseline_for
+
+        start = time.perf_counter()
+        curves = estimate_response(
+            scenario,
+            baseline_for(scenario),
+            scenario.parameters(),
+            int(scenario.ensemble.root_seed),
+        )
+        logger.info("response curves estimated in %.1f s", time.perf_counter() - start)
+        _save_npz(
+            path,
+            {
+                "breakpoints_cny": curves.breakpoints_cny,
+                "index_gain": curves.index_gain,
+                "rd_gain_cny": curves.rd_gain_cny,
+                "baseline_index": curves.baseline_index,
+                "lag_years": np.array(curves.lag_years),
+            },
+        )
+    _RESPONSES[key] = curves
+    return curves
+
+
+def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
+    """The open-loop optimal plan of the whole horizon, decided at the start from the expected
+    base-year county facts (a model at the scenario's default parameters and root seed): the
+    province plans before it knows how the years turn out. Solved once per scenario and cached,
+    so every replication applies the same plan whatever the order of runs or workers."""
+    key = _cache_key(scenario, "optimal-plan")
+    if key in _PLANS:
+        return _PLANS[key]
+    path = _cache_dir() / f"plan-{key}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            entry = (z["plan"], json.loads(str(z["solve"])))
+        _PLANS[key] = entry
+        return entry
     from policysim.simulation import baseline_for
 
-    baseline = baseline_for(scenario)
-    start = time.perf_counter()
-    curves = estimate_response(
-        scenario, baseline, scenario.parameters(), int(scenario.ensemble.root_seed)
+    rules = allocation_rules(scenario)
+    years, budget = budget_path(scenario)
+    start_model = PolicyModel(
+        scenario,
+        baseline_for(scenario),
+        scenario.parameters(),
+        np.random.default_rng(np.random.SeedSequence(int(scenario.ensemble.root_seed))),
     )
-    return curves, time.perf_counter() - start
-
-
-def response_for(scenario: Scenario) -> tuple[ResponseCurves, float]:
-    """Response curves of a scenario at its default parameters, estimated once per process."""
-    text = scenario.model_dump_json()
-    key = json.dumps([scenario.metadata.name, len(text)])
-    return _cached_response(key, text)
+    facts = county_facts(start_model.summary())
+    check_feasibility(years, budget, facts, rules)
+    solver = scenario.allocation.solver
+    result = plan_optimal(
+        years,
+        budget,
+        facts,
+        rules,
+        response_for(scenario),
+        objective(scenario),
+        time_limit_s=solver.time_limit_s,
+        mip_gap=solver.mip_gap,
+    )
+    _check_result(result, scenario)
+    row = _solve_row(result, years[0])
+    if result.duals and "budget" in result.duals:
+        row["budget_dual_per_100m_cny"] = [float(d) * 1e8 for d in result.duals["budget"]]
+    plan = np.asarray(result.plan_cny, dtype=np.float64)
+    _save_npz(path, {"plan": plan, "solve": np.array(json.dumps(row, default=str))})
+    _PLANS[key] = (plan, row)
+    return plan, row
 
 
 class OptimalAllocator:
-    """Open-loop optimal plan, solved once (at the first year) for the whole horizon."""
+    """Open-loop optimal plan (:func:`optimal_plan_for`), the same for every replication."""
 
     def __init__(self, scenario: Scenario, baseline: Baseline) -> None:
         self.scenario = scenario
-        self.rules = allocation_rules(scenario)
-        self.objective = objective(scenario)
-        self.years, self.budget = budget_path(scenario)
+        self.years, _ = budget_path(scenario)
         self.solves: list[dict[str, Any]] = []
         self.plans: dict[int, FloatArray] = {}
         self.plan: FloatArray | None = None
-        self.result: AllocationResult | None = None
 
     def __call__(self, year: int, summary: CountySummary) -> FloatArray:
         if self.plan is None:
-            facts = county_facts(summary)
-            check_feasibility(self.years, self.budget, facts, self.rules)
-            response, _ = response_for(self.scenario)
-            solver = self.scenario.allocation.solver
-            result = plan_optimal(
-                self.years,
-                self.budget,
-                facts,
-                self.rules,
-                response,
-                self.objective,
-                time_limit_s=solver.time_limit_s,
-                mip_gap=solver.mip_gap,
-            )
-            _check_result(result, self.scenario)
-            self.solves.append(_solve_row(result, year))
-            self.result = result
-            self.plan = np.asarray(result.plan_cny, dtype=np.float64)
+            self.plan, row = optimal_plan_for(self.scenario)
+            self.solves.append(dict(row))
         plan: FloatArray = self.plan[self.years.index(year)]
         self.plans[year] = plan
         return plan
@@ -344,7 +429,7 @@ class ClosedLoopAllocator:
         solver = self.scenario.allocation.solver
         if self.planner is None:
             check_feasibility(self.years, self.budget, facts, self.rules)
-            response, _ = response_for(self.scenario)
+            response = response_for(self.scenario)
             self.planner = ClosedLoopPlanner(
                 self.years,
                 self.budget,
