@@ -1,0 +1,2 @@
+"""CLI commands beyond the core ones, each module exposing ``register(app)``; ``policysim.cli``
+registers them."""
