@@ -85,12 +85,13 @@ class Firms:
 
     def survivors_and(self, keep: BoolArray, new: Firms) -> Firms:
         """The firms where ``keep`` is true followed by ``new`` (one copy per array)."""
-        n_keep = int(np.count_nonzero(keep))
+        index = np.flatnonzero(keep)
+        n_keep = index.size
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
             arr = np.empty(n_keep + new.n, dtype=old.dtype)
-            np.compress(keep, old, out=arr[:n_keep])
+            np.take(old, index, out=arr[:n_keep])
             arr[n_keep:] = getattr(new, f.name)
             out[f.name] = arr
         return Firms(**out)
@@ -186,9 +187,12 @@ def firm_tax(
 
 def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
     """HNTE minimum 3-year R&D / sales for each firm's sales band."""
-    band = np.searchsorted(rules.band_max_sales, sales, side="left")
-    band = np.minimum(band, rules.band_min_rd.shape[0] - 1)
-    out: FloatArray = rules.band_min_rd[band]
+    # a few bands: comparisons are faster than a binary search per firm
+    out: FloatArray = np.full(sales.shape, rules.band_min_rd[-1])
+    for upper, share in zip(
+        rules.band_max_sales[-2::-1], rules.band_min_rd[-2::-1], strict=True
+    ):
+        out[sales <= upper] = share
     return out
 
 
