@@ -128,7 +128,11 @@ def data(
     for col in summary.columns:
         table.add_column(str(col), justify="right" if summary[col].dtype.kind in "fi" else "left")
     for row in summary.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
+        cells = [_fmt(v) for v in row]
+        if "status" in summary.columns:  # keep the table narrow: the first words of the status
+            i = list(summary.columns).index("status")
+            cells[i] = cells[i].split(" (")[0]
+        table.add_row(*cells)
     out.print(table)
     synth = ", ".join(f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v)
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)
@@ -146,7 +150,9 @@ def run(
     workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
     scheduler: Annotated[
         str | None,
-        typer.Option(help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (overrides --workers)."),
+        typer.Option(
+            help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (overrides --workers)."
+        ),
     ] = None,
     out_dir: Annotated[
         Path | None,
@@ -301,6 +307,8 @@ def _fmt(v: object) -> str:
     if isinstance(v, float):
         if v != v:  # NaN
             return ""
+        if v.is_integer():
+            return f"{v:,.0f}"
         return f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
     return str(v)
 
