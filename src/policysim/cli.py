@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from policysim.errors import PolicysimError
 
@@ -36,7 +37,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(exc: PolicysimError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
     raise typer.Exit(code=exc.exit_code)
 
 
@@ -64,7 +65,7 @@ def validate(
             loaded = load_scenario(f, overrides or ())
         except PolicysimError as exc:
             failed += 1
-            err.print(f"[red]INVALID[/] {exc}", highlight=False)
+            err.print(Text.assemble(("INVALID ", "red"), str(exc)), highlight=False)
             continue
         s = loaded.scenario
         out.print(
@@ -319,7 +320,7 @@ def main() -> None:
     try:
         app()
     except PolicysimError as exc:  # raised outside a command's own handler
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         sys.exit(exc.exit_code)
 
 

@@ -43,6 +43,7 @@ from policysim.agents.enterprises import (
     enterprise_year,
     firm_tax,
     share_by_group,
+    start_rd,
 )
 from policysim.agents.places import (
     CountyIndicators,
@@ -347,9 +348,20 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
         # 4. enterprises
+        ids = self.firms.firm_id
+        u_start, u_level, u_upgrade = crn.uniform_streams(
+            self.key, ids, year, (crn.STREAM_START, crn.STREAM_START_LEVEL, crn.STREAM_UPGRADE)
+        )
+        self.firms = start_rd(
+            self.firms,
+            p["rd_start_rate"],
+            p["hnte_criteria_upgrade_rate"],
+            u_start,
+            u_level,
+            u_upgrade,
+        )
         f = self.firms
         support = self._support(plan, rules)
-        ids = f.firm_id
         ug, us, ua, ue, up = crn.uniform_streams(
             self.key,
             ids,

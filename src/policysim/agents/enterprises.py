@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtri
 
 from policysim.agents.calendar import YearRules
 from policysim.agents.random import poisson_from_uniform
@@ -201,6 +202,30 @@ def laplace_from_uniform(u: FloatArray) -> FloatArray:
     v = u - 0.5
     out: FloatArray = -np.sign(v) * np.log1p(-2.0 * np.abs(v))
     return out
+
+
+START_INTENSITY_MEDIAN = 0.02  # assumption: median R&D/sales of a firm starting R&D
+START_INTENSITY_SIGMA = 0.5  # assumption: log-normal dispersion of that intensity
+
+
+def start_rd(
+    f: Firms,
+    start_rate: float,
+    upgrade_rate: float,
+    u_start: FloatArray,
+    u_level: FloatArray,
+    u_upgrade: FloatArray,
+) -> Firms:
+    """Firms without R&D that start it (a new own intensity ``r0``, log-normal), and R&D
+    performers that come to meet the non-R&D HNTE criteria (pure, element-wise)."""
+    starting = (f.r0 <= 0.0) & (u_start < start_rate)
+    level = np.exp(
+        np.log(START_INTENSITY_MEDIAN)
+        + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
+    )
+    r0 = np.where(starting, level, f.r0)
+    upgraded = ~f.other_ok & (r0 > 0.0) & (u_upgrade < upgrade_rate)
+    return replace(f, r0=r0, other_ok=f.other_ok | upgraded)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ def at_path(path: tuple[str | int, ...], message: str) -> ValueError:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Metadata(_Strict):
