@@ -84,7 +84,7 @@ class EnsembleResult:
         In memory (``store`` None): province and county levels, all metrics, and township
         ``innovative``. Streamed (``store`` given): only what attainment and unit probabilities
         need (province rows; county ``designated``/``national`` and township ``innovative`` in
-        :func:`report_years`); the full table is in the store (:meth:`read_metrics`).
+        the years of :func:`report_years` only); the full table is in the store (:meth:`read_metrics`).
     draws : DataFrame
         ``replication, seed_key`` and one column per uncertain parameter, one row per run
         (failed runs included).
@@ -198,7 +198,8 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
             data[c] = union_categoricals(parts, ignore_order=True)
         else:
-            data[c] = pd.concat(parts, ignore_index=True)
+            nonempty = [p for p in parts if len(p)] or parts[:1]
+            data[c] = pd.concat(nonempty, ignore_index=True)
     out = pd.DataFrame(data)
     if "replication" in out.columns and len(out):
         out = out.sort_values("replication", kind="stable", ignore_index=True)
@@ -272,7 +273,7 @@ class _Backend:
 
         if self._client is None:
             try:
-                self._client = Client(self.scheduler, timeout="20s")
+                self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
             except OSError as exc:
                 raise ScenarioError(
                     None,
@@ -283,7 +284,7 @@ class _Backend:
                 ) from None
         futures = self._client.map(run_chunk, list(tasks), pure=False)
         try:
-            for _, result in dask_completed(futures, with_results=True):
+            for _, result in dask_completed(futures, with_results=True):  # type: ignore[no-untyped-call]
                 yield result
         finally:
             self._client.cancel(futures)

@@ -154,10 +154,9 @@ def _reduce(
     is_county = level == "county"
     is_innov = (level == "township") & (metric == TOWNSHIP_METRIC)
     stored = metrics.loc[is_prov | is_county | is_innov]
-    kept_mask = (
-        is_prov
-        | (is_county & np.isin(metric, KEPT_COUNTY_METRICS))
-        | (is_innov & np.isin(metrics["year"].to_numpy(), np.asarray(keep_years)))
+    in_years = np.isin(metrics["year"].to_numpy(), np.asarray(keep_years))
+    kept_mask = is_prov | (
+        in_years & ((is_county & np.isin(metric, KEPT_COUNTY_METRICS)) | is_innov)
     )
     kept = metrics.loc[kept_mask]
     stored = stored.assign(replication=np.int32(replication))
@@ -177,7 +176,8 @@ def encode_parquet(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
     table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
     table = table.cast(schema)
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    # lz4: parts are short-lived; the final files are re-encoded with zstd
+    pq.write_table(table, sink, compression="lz4")
     return sink.getvalue()
 
 
