@@ -8,6 +8,7 @@ see Pyomo.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -282,12 +283,32 @@ def _cache_dir() -> Path:
     return path
 
 
+@functools.cache
+def _code_fingerprint() -> str:
+    """Hash of the model and allocation sources: a cached curve or plan is reused only by the
+    code that made it."""
+    import policysim
+
+    root = Path(policysim.__file__).parent
+    digest = hashlib.sha256()
+    for pattern in ("model.py", "coupling.py", "agents/*.py", "allocation/*.py", "data/*.py"):
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _cache_key(scenario: Scenario, kind: str) -> str:
     from policysim import __version__
     from policysim.data import SYNTHESIS_VERSION
 
     text = json.dumps(
-        [kind, __version__, SYNTHESIS_VERSION, scenario.model_dump(mode="json")],
+        [
+            kind,
+            __version__,
+            SYNTHESIS_VERSION,
+            _code_fingerprint(),
+            scenario.model_dump(mode="json"),
+        ],
         sort_keys=True,
         ensure_ascii=False,
     )
