@@ -142,6 +142,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.records: list[YearRecord] = []
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self.solves: list[dict[str, object]] = []
+        self._rules: dict[int, YearRules] = {}
         self._init_places()
         self._init_firms()
         self._init_anchors()
@@ -191,7 +192,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
     def _init_firms(self) -> None:
         e = self.baseline.enterprises
-        rules = resolve_year(self.scenario.policy, self.year)
+        rules = self.rules_of(self.year)
         sales = e["sales_cny"].to_numpy(float).copy()
         reported = e["rd_cny"].to_numpy(float).copy()
         r3 = e["rd_intensity_3y"].to_numpy(float).copy()
@@ -281,6 +282,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     # ------------------------------------------------------------------------------------------
     # the yearly step
 
+    def rules_of(self, year: int) -> YearRules:
+        """The tax and HNTE rules of ``year`` (resolved once per run and year)."""
+        rules = self._rules.get(year)
+        if rules is None:
+            rules = self._rules[year] = resolve_year(self.scenario.policy, year)
+        return rules
+
     def summary(self) -> CountySummary:
         """County facts available to the allocator at the start of the next year."""
         return CountySummary(
@@ -299,7 +307,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         """Advance the province by one year."""
         year = self.year + 1
         p = self.params
-        rules = resolve_year(self.scenario.policy, year)
+        rules = self.rules_of(year)
         plan = np.asarray(self.allocator(year, self.summary()), dtype=np.float64)
         if plan.shape != (self.n_counties, N_INSTRUMENTS) or (plan < -1e-6).any():
             raise ValueError(f"allocator returned an invalid plan of shape {plan.shape}")
@@ -477,7 +485,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         sales = np.exp(np.log(5e6) + 1.0 * rng.standard_normal(n))  # assumption: entrant size
         performer = u[1] < p["entrant_rd_share"]
         r0 = np.where(performer, np.exp(np.log(0.03) + 0.5 * rng.standard_normal(n)), 0.0)
-        rules = resolve_year(self.scenario.policy, self.year)
+        rules = self.rules_of(self.year)
         # every sector but "other" is manufacturing (agri_food: food processing)
         manufacturing = sector != SECTORS.index("other")
         hnte = np.zeros(n, bool)
