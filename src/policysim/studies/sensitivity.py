@@ -188,9 +188,13 @@ def _check_method(method: str) -> Method:
 
 
 def _check_samples(method: Method, samples: int) -> None:
-    if samples < 1:
+    if samples < 2:
         raise ScenarioError(
-            None, "bad sample size", key_path="--samples", value=samples, expected="an integer >= 1"
+            None,
+            "bad sample size (one sample leaves no spread for the intervals)",
+            key_path="--samples",
+            value=samples,
+            expected="an integer >= 2",
         )
     if method == "sobol" and samples & (samples - 1):
         raise ScenarioError(
