@@ -38,6 +38,7 @@ from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 
 __all__ = [
+    "DEGENERATE_RTOL",
     "HINDCAST_INDICATORS",
     "HindcastResult",
     "held_out_scores",
@@ -121,8 +122,12 @@ def score_ensemble(
     table : DataFrame
         The columns of :func:`policysim.analysis.score_hindcast` plus ``informative`` (bool:
         the ensemble's 5-95% range is not degenerate) and ``n_runs`` (finite ensemble members).
+        For a degenerate cell, ``in50``/``in90`` say whether the observation equals the
+        ensemble's value to a relative tolerance of :data:`DEGENERATE_RTOL`, and ``pit`` is 0.5
+        if so, else 0 or 1 (below or above).
     summary : dict
-        Per indicator: the fields of :func:`~policysim.analysis.score_hindcast` plus
+        Per indicator: the fields of :func:`~policysim.analysis.score_hindcast` (coverage
+        recomputed from the adjusted flags) plus
         ``n_informative``, ``coverage50_informative`` and ``coverage90_informative`` (NaN when no
         informative observation).
     """
@@ -130,7 +135,19 @@ def score_ensemble(
     table, summary = score_hindcast(province, observed)
     spread = (table["p95"] - table["p05"]).to_numpy(dtype=np.float64)
     scale = np.maximum(np.abs(table["median"].to_numpy(dtype=np.float64)), 1.0)
-    table["informative"] = spread > DEGENERATE_RTOL * scale
+    informative = spread > DEGENERATE_RTOL * scale
+    table["informative"] = informative
+    # A degenerate ensemble (all runs equal up to rounding noise) contains the observation when
+    # the two agree to that tolerance; the raw comparison would turn noise of 1e-12 into a miss.
+    obs = table["observed"].to_numpy(dtype=np.float64)
+    med = table["median"].to_numpy(dtype=np.float64)
+    above = obs > med
+    equal = np.abs(obs - med) <= DEGENERATE_RTOL * scale
+    for column in ("in50", "in90"):
+        table[column] = np.where(informative, table[column].to_numpy(dtype=bool), equal)
+    table["pit"] = np.where(
+        informative, table["pit"].to_numpy(dtype=np.float64), np.where(equal, 0.5, above * 1.0)
+    )
     counts = (
         province.dropna(subset=["value"])
         .groupby(["metric", "year"], observed=True)["value"]
@@ -141,7 +158,10 @@ def score_ensemble(
         int(counts.get((i, y), 0)) for i, y in zip(table["indicator"], table["year"], strict=True)
     ]
     for indicator, entry in summary.items():
-        rows = table[(table["indicator"] == indicator) & table["informative"]]
+        group = table[table["indicator"] == indicator]
+        entry["coverage50"] = float(group["in50"].mean())
+        entry["coverage90"] = float(group["in90"].mean())
+        rows = group[group["informative"]]
         entry["n_informative"] = len(rows)
         entry["coverage50_informative"] = float(rows["in50"].mean()) if len(rows) else math.nan
         entry["coverage90_informative"] = float(rows["in90"].mean()) if len(rows) else math.nan
@@ -325,23 +345,27 @@ def synthetic_observations(
 
 def held_out_scores(
     metrics: pd.DataFrame,
-    truth_replications: Sequence[int],
+    truth_replications: Sequence[int] | None = None,
     indicators: Sequence[str] = HINDCAST_INDICATORS,
     years: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Score held-out runs of an ensemble against the rest of it.
 
     Each replication in ``truth_replications`` plays the observed history in turn and is scored
-    against the ensemble of all other runs (the truth runs excluded). A model is then calibrated
-    by construction, so the coverage of the 50% and 90% intervals estimates their nominal levels,
-    up to the ensemble's size and ties.
+    against the ensemble of all other runs (the truth runs excluded). With
+    ``truth_replications`` None, every run is held out in turn and scored against all the others
+    (leave-one-out). A model is then calibrated by construction, so the coverage of the 50% and
+    90% intervals estimates their nominal levels, up to the ensemble's size and ties: with an
+    ensemble of n runs and linear quantiles, an exchangeable draw falls inside the central
+    interval of level 1 - 2q with probability about ``1 - 2 (1 + q (n - 1)) / (n + 1)``.
 
     Parameters
     ----------
     metrics : DataFrame
         Long ensemble metrics with a ``replication`` column.
-    truth_replications : sequence of int
-        Runs used as observations (at least one; the rest must hold at least one run).
+    truth_replications : sequence of int, optional
+        Runs used as observations (at least one; the rest must hold at least one run); None:
+        leave-one-out over all runs.
     indicators : sequence of str
         Province metrics to score.
     years : sequence of int, optional
@@ -357,22 +381,27 @@ def held_out_scores(
     DataError
         If no truth run is given or no run is left for the ensemble.
     """
-    truths = [int(r) for r in truth_replications]
-    if not truths:
-        raise DataError("ensemble metrics", "no truth replication; expected at least one")
     province = _province(metrics)
     province = province[province["metric"].isin(list(indicators))]
     if years is not None:
         province = province[province["year"].isin(list(years))]
+    leave_one_out = truth_replications is None
+    if truth_replications is None:
+        truths = sorted({int(r) for r in province["replication"]})
+    else:
+        truths = [int(r) for r in truth_replications]
+    if not truths:
+        raise DataError("ensemble metrics", "no truth replication; expected at least one")
     others = province[~province["replication"].isin(truths)]
-    if others.empty:
+    if (not leave_one_out and others.empty) or (leave_one_out and len(truths) < 2):
         raise DataError(
             "ensemble metrics", "no run left after removing the truth runs; expected more runs"
         )
     tables = []
     for r in truths:
         obs = synthetic_observations(province, r, indicators, years)
-        table, _ = score_ensemble(others, obs)
+        ensemble = province[province["replication"] != r] if leave_one_out else others
+        table, _ = score_ensemble(ensemble, obs)
         tables.append(table.assign(truth=r))
     return pd.concat(tables, ignore_index=True)
 
