@@ -14,9 +14,12 @@ the closest runs. Their parameter values approximate the posterior.
   :data:`MIN_ACCEPTED`).
 - Fitted distribution of a parameter: ``triangular`` (low, mode, high) or ``uniform`` (low,
   high) over the accepted values' range, widened on each side by :data:`RANGE_PADDING` of that
-  range and clipped to the prior's support; mode = accepted median. A parameter whose accepted
-  5-95% width is not at most ``1 - min_narrowing`` of the prior's is not identified by the data
-  and keeps its prior.
+  range and clipped to the prior's support; mode = accepted median. A parameter is identified,
+  and fitted, when its accepted 5-95% width is at most ``1 - min_narrowing`` of the prior's and
+  below the 5% quantile of the width of as many draws taken at random (a permutation test,
+  :func:`null_width_ratio`); otherwise it keeps its prior.
+- The fitted distributions are independent: correlations between parameters in the accepted
+  sample are not carried into the scenario.
 
 The fitted scenario ``extends`` the input and overrides only ``metadata`` and the fitted entries
 of ``uncertainties`` (see :func:`calibrated_yaml`).
@@ -54,6 +57,7 @@ __all__ = [
     "calibrate",
     "calibrated_yaml",
     "fit_parameter",
+    "null_width_ratio",
     "simulated_cells",
     "write_calibrated",
 ]
@@ -70,6 +74,10 @@ MIN_RUNS: Final = 20
 #: Padding of the accepted range on each side, as a share of that range (assumption: guards the
 #: range's edges against the finite sample; 0.1 keeps the fitted range within 1.2x the accepted).
 RANGE_PADDING: Final = 0.1
+#: Random subsets in the null distribution of the width ratio (:func:`null_width_ratio`).
+NULL_SUBSETS: Final = 500
+#: Spawn key of the generator of those subsets, under the ensemble's root seed (a convention).
+NULL_SPAWN_KEY: Final = 2**31
 #: Significant digits of the values written to the fitted scenario.
 DIGITS: Final = 6
 
@@ -267,6 +275,7 @@ def fit_parameter(
     *,
     min_narrowing: float = 0.3,
     shape: Shape = "triangular",
+    max_ratio: float | None = None,
 ) -> ParameterFit:
     """Fit a distribution to a parameter's accepted draws.
 
@@ -285,6 +294,9 @@ def fit_parameter(
         parameter to be fitted; otherwise the prior is kept (``fitted`` None).
     shape : {"triangular", "uniform"}
         Shape of the fitted distribution.
+    max_ratio : float, optional
+        A further upper bound on the width ratio for fitting, e.g. from
+        :func:`null_width_ratio` (a few accepted draws are narrower than the prior by chance).
 
     Returns
     -------
@@ -300,7 +312,10 @@ def fit_parameter(
     prior_width = pq95 - pq05
     ratio = (q95 - q05) / prior_width if prior_width > 0 else math.nan
     fitted: Distribution | None = None
-    if math.isfinite(ratio) and ratio <= 1.0 - min_narrowing:
+    threshold = 1.0 - min_narrowing
+    if max_ratio is not None:
+        threshold = min(threshold, max_ratio)
+    if math.isfinite(ratio) and ratio <= threshold:
         s_lo, s_hi = prior.support()
         pad = RANGE_PADDING * (hi - lo)
         if pad <= 0:  # every accepted draw equal: pad by the prior sample's resolution
@@ -327,6 +342,51 @@ def fit_parameter(
         width_ratio=ratio,
         fitted=fitted,
     )
+
+
+def null_width_ratio(
+    prior_draws: npt.ArrayLike,
+    k: int,
+    rng: np.random.Generator,
+    *,
+    level: float = 0.05,
+    n_subsets: int = NULL_SUBSETS,
+) -> float:
+    """Width ratio that ``k`` draws taken at random (no information) fall below with probability
+    ``level``.
+
+    The 5-95% width of a few accepted draws is narrower than the prior's even when the data say
+    nothing about the parameter; a parameter counts as identified only if its accepted draws
+    are narrower than this.
+
+    Parameters
+    ----------
+    prior_draws : (n,) float array
+        The prior sample.
+    k : int
+        Accepted draws, 2 <= k <= n.
+    rng : numpy.random.Generator
+        Source of the random subsets.
+    level : float
+        Quantile of the null distribution of the width ratio.
+    n_subsets : int
+        Random subsets drawn.
+
+    Returns
+    -------
+    float
+        The ``level`` quantile of the width ratio of random subsets of size ``k``.
+    """
+    x = np.asarray(prior_draws, dtype=np.float64)
+    if not 2 <= k <= x.size:
+        raise ValueError(f"null_width_ratio: k = {k}: expected 2 <= k <= {x.size}")
+    pq05, pq95 = np.quantile(x, [0.05, 0.95])
+    width = float(pq95 - pq05)
+    if width <= 0:
+        return math.nan
+    idx = np.argsort(rng.random((n_subsets, x.size)), axis=1)[:, :k]
+    q = np.quantile(x[idx], [0.05, 0.95], axis=1)
+    return float(np.quantile((q[1] - q[0]) / width, level))
 
 
 def _quantiles(values: FloatArray) -> FloatArray:
@@ -458,6 +518,9 @@ def calibrate(
     accepted = np.zeros(len(reps), dtype=bool)
     accepted[order[:n_accept]] = True
     names = sorted(sc.uncertainties)
+    rng = np.random.default_rng(
+        np.random.SeedSequence(ensemble.root_seed, spawn_key=(NULL_SPAWN_KEY,))
+    )
     fits = tuple(
         fit_parameter(
             n,
@@ -466,6 +529,7 @@ def calibrate(
             draws.loc[accepted, n].to_numpy(dtype=np.float64),
             min_narrowing=min_narrowing,
             shape=shape,
+            max_ratio=null_width_ratio(draws[n].to_numpy(dtype=np.float64), n_accept, rng),
         )
         for n in names
     )
