@@ -1,0 +1,554 @@
+"""Compare allocation strategies on common random numbers: targets, metrics and counties.
+
+>>> from policysim.studies.compare import compare_scenarios, write_comparison
+>>> result = compare_scenarios(
+...     ["scenarios/jiangxi_baseline.yaml", "scenarios/jiangxi_equal.yaml"], replications=50
+... )
+>>> result.table[["scenario", "target", "probability", "diff_vs_baseline"]]
+>>> write_comparison(result, Path("results/compare"))
+
+Every scenario runs with the same root seed and the same run ids, so run ``i`` of each scenario
+has the same seeds and (when the scenarios share their uncertainties) the same parameter draws;
+differences against the first scenario (the baseline) are taken run by run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from policysim.analysis import mean_difference_interval, paired_comparison, unit_disagreement
+from policysim.errors import ScenarioError
+from policysim.experiments import EnsembleResult, report_years, run_ensemble
+from policysim.scenario import LoadedScenario, load_scenario
+from policysim.studies.marginal import MarginalValue, marginal_value
+
+__all__ = [
+    "DEADLINE_METRICS",
+    "ComparisonResult",
+    "compare_scenarios",
+    "write_comparison",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Province metrics compared at each deadline (besides the targets' own metrics).
+DEADLINE_METRICS: Final = (
+    "provincial_innovative_counties",
+    "national_innovative_counties",
+    "innovative_township_share_pct",
+    "rd_intensity_pct",
+)
+METRIC_TABLE_COLUMNS: Final = (
+    "scenario",
+    "metric",
+    "year",
+    "mean",
+    "median",
+    "diff_vs_baseline",
+    "diff_ci_low",
+    "diff_ci_high",
+)
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """Outcome of :func:`compare_scenarios`.
+
+    Attributes
+    ----------
+    results : dict of str to EnsembleResult
+        Ensembles by scenario name, in the order given (first = baseline). A name given twice
+        gets a suffix (``name#2``).
+    table : DataFrame
+        ``comparison.csv``: one row per scenario and target: ``scenario, target, year,
+        probability, diff_vs_baseline, diff_ci_low, diff_ci_high, metric_median,
+        metric_diff_mean, metric_diff_ci_low, metric_diff_ci_high`` (probabilities and their
+        paired differences as fractions with Newcombe's paired 95% interval; metric
+        differences in the target metric's unit with a paired t interval).
+    counties : DataFrame
+        One row per county: ``code, name, p_<scenario>`` (probability of being a provincial
+        innovative county by the last policy deadline, 2030), ``spread`` (max - min over
+        scenarios), ``funds_<scenario>`` (mean provincial funds received from the first planning
+        year to the end, CNY), then the marginal value columns of
+        :class:`policysim.studies.marginal.MarginalValue` (``marginal_designations_per_100m_cny``
+        ranks where an extra yuan matters most); sorted by spread.
+    metrics : DataFrame
+        ``scenario, metric, year, mean, median, diff_vs_baseline, diff_ci_low, diff_ci_high``:
+        the province metrics of :data:`DEADLINE_METRICS` at each deadline, differences paired.
+    marginal : MarginalValue or None
+        The marginal value study (None when skipped).
+    baseline : str
+        Name of the first scenario.
+    root_seed : int
+        The common root seed.
+    year : int
+        Deadline of the county probabilities.
+    seconds : dict of str to float
+        Wall-clock time of each ensemble, s (and ``"marginal"``).
+    """
+
+    results: dict[str, EnsembleResult]
+    table: pd.DataFrame
+    counties: pd.DataFrame
+    metrics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    marginal: MarginalValue | None = None
+    baseline: str = ""
+    root_seed: int = 0
+    year: int = 2030
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _load_all(
+    scenarios: Sequence[str | Path | LoadedScenario], overrides: Sequence[str]
+) -> list[LoadedScenario]:
+    loaded: list[LoadedScenario] = []
+    for s in scenarios:
+        if isinstance(s, LoadedScenario):
+            loaded.append(load_scenario(s.path, (*s.overrides, *overrides)) if overrides else s)
+        else:
+            loaded.append(load_scenario(Path(s), tuple(overrides)))
+    return loaded
+
+
+def _unique_names(loaded: Sequence[LoadedScenario]) -> list[str]:
+    names: list[str] = []
+    for ls in loaded:
+        name = ls.name
+        k = 1
+        while name in names:
+            k += 1
+            name = f"{ls.name}#{k}"
+        names.append(name)
+    return names
+
+
+def _check_pairing(loaded: Sequence[LoadedScenario]) -> None:
+    base = loaded[0]
+    b = base.scenario
+    for other in loaded[1:]:
+        o = other.scenario
+        if o.horizon != b.horizon:
+            raise ScenarioError(
+                other.path,
+                "horizon differs from the baseline's; strategies must be compared over the same "
+                "years",
+                key_path="horizon",
+                value=f"{o.horizon.base_year}-{o.horizon.end_year}",
+                expected=f"{b.horizon.base_year}-{b.horizon.end_year} as in {base.path.name}",
+            )
+        if [t.name for t in o.targets] != [t.name for t in b.targets] or o.targets != b.targets:
+            raise ScenarioError(
+                other.path,
+                "targets differ from the baseline's; a paired comparison needs the same targets",
+                key_path="targets",
+                expected=f"the targets of {base.path.name}",
+            )
+        if o.uncertainties != b.uncertainties or o.ensemble.batch_size != b.ensemble.batch_size:
+            logger.warning(
+                "%s and %s differ in their uncertainties: runs share seeds but not parameter "
+                "draws, so the paired differences are wider",
+                other.name,
+                base.name,
+            )
+
+
+def _metric_table(
+    results: dict[str, EnsembleResult], baseline: str, years: Sequence[int]
+) -> pd.DataFrame:
+    def by_run(result: EnsembleResult) -> pd.DataFrame:
+        m = result.metrics
+        rows = m[
+            (m["level"] == "province")
+            & (m["metric"].isin(list(DEADLINE_METRICS)))
+            & (m["year"].isin(list(years)))
+        ]
+        frame = rows.assign(metric=rows["metric"].astype(str)).pivot_table(
+            index="replication", columns=["metric", "year"], values="value", observed=True
+        )
+        return frame
+
+    base = by_run(results[baseline])
+    out: list[dict[str, Any]] = []
+    for name, result in results.items():
+        frame = by_run(result)
+        common = frame.index.intersection(base.index)
+        for metric in DEADLINE_METRICS:
+            for year in years:
+                if (metric, year) not in frame.columns:
+                    continue
+                values = frame[(metric, year)].to_numpy(dtype=np.float64)
+                x = frame.loc[common, (metric, year)].to_numpy(dtype=np.float64)
+                y = base.loc[common, (metric, year)].to_numpy(dtype=np.float64)
+                diff, lo, hi = mean_difference_interval(x - y)
+                out.append(
+                    {
+                        "scenario": name,
+                        "metric": metric,
+                        "year": int(year),
+                        "mean": float(np.nanmean(values)),
+                        "median": float(np.nanmedian(values)),
+                        "diff_vs_baseline": diff,
+                        "diff_ci_low": lo,
+                        "diff_ci_high": hi,
+                    }
+                )
+    return pd.DataFrame(out, columns=list(METRIC_TABLE_COLUMNS))
+
+
+def _county_funds(result: EnsembleResult) -> pd.Series:
+    """Mean provincial funds per county summed over the planning years, CNY (index: code)."""
+    m = result.metrics
+    base_year = result.loaded.scenario.horizon.base_year
+    rows = m[(m["level"] == "county") & (m["metric"] == "funds_cny") & (m["year"] > base_year)]
+    per_run = rows.groupby(["replication", "code"], observed=True)["value"].sum()
+    mean = per_run.groupby(level="code", observed=True).mean()
+    mean.index = mean.index.astype(str)
+    return mean.astype(np.float64)
+
+
+def compare_scenarios(
+    scenarios: Sequence[str | Path | LoadedScenario],
+    *,
+    replications: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    overrides: Sequence[str] = (),
+    progress: bool = False,
+    marginal_replications: int | None = None,
+    delta_100m_cny: float | None = None,
+) -> ComparisonResult:
+    """Run scenarios on common random numbers and compare them with the first.
+
+    Parameters
+    ----------
+    scenarios : sequence of str, Path or LoadedScenario
+        At least one; the first is the baseline. The same file may appear twice (a self
+        comparison gives exactly zero differences).
+    replications : int, optional
+        Runs per scenario (default: the baseline's ``ensemble.replications``).
+    seed : int, optional
+        Common root seed (default: the baseline's ``ensemble.root_seed``, used for all).
+    workers : int
+        Local worker processes per ensemble (1 = in this process).
+    overrides : sequence of str
+        ``key.path=value`` overrides applied to every scenario.
+    progress : bool
+        Rich progress bars on stderr.
+    marginal_replications : int, optional
+        Baseline runs reused per perturbed prefecture in the marginal value study (default
+        :data:`policysim.studies.marginal.DEFAULT_PERTURBATION_REPLICATIONS`); 0 skips the
+        perturbation runs (the response-curve slopes and duals are still reported).
+    delta_100m_cny : float, optional
+        Extra funds per county and year in the perturbation runs, 亿元 (default
+        :data:`policysim.studies.marginal.DEFAULT_DELTA_100M_CNY`).
+
+    Returns
+    -------
+    ComparisonResult
+
+    Raises
+    ------
+    ScenarioError
+        No scenario, a bad scenario, different horizons or targets, a bad seed or counts.
+    InfeasibleAllocationError, AllocationError
+        Before any run of the scenario whose allocation cannot be planned.
+    """
+    if not scenarios:
+        raise ScenarioError(
+            None, "no scenario to compare", key_path="SCENARIOS", expected="one or more files"
+        )
+    loaded = _load_all(scenarios, overrides)
+    _check_pairing(loaded)
+    names = _unique_names(loaded)
+    base = loaded[0].scenario
+    root_seed = base.ensemble.root_seed if seed is None else int(seed)
+    n_runs = base.ensemble.replications if replications is None else int(replications)
+    results: dict[str, EnsembleResult] = {}
+    seconds: dict[str, float] = {}
+    for name, ls in zip(names, loaded, strict=True):
+        logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
+        t0 = time.perf_counter()
+        results[name] = run_ensemble(
+            ls, replications=n_runs, seed=root_seed, workers=workers, progress=progress
+        )
+        seconds[name] = time.perf_counter() - t0
+    baseline = names[0]
+    targets = base.targets
+    metrics_by = {name: r.metrics for name, r in results.items()}
+    table = paired_comparison(metrics_by, targets, baseline)
+    years = report_years(base)
+    year = years[-1]
+    metric_table = _metric_table(results, baseline, years)
+
+    counties = unit_disagreement(metrics_by, "designated", "county", year)
+    for name, result in results.items():
+        funds = _county_funds(result)
+        counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(
+            dtype=np.float64
+        )
+    optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
+    t0 = time.perf_counter()
+    from policysim.studies import marginal as _marginal
+
+    mv = marginal_value(
+        results[baseline],
+        replications=marginal_replications,
+        delta_100m_cny=(
+            _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
+        ),
+        workers=workers,
+        optimal=optimal,
+    )
+    seconds["marginal"] = time.perf_counter() - t0
+    extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
+    counties = counties.merge(extra, on="code", how="left")
+    return ComparisonResult(
+        results=results,
+        table=table,
+        counties=counties,
+        metrics=metric_table,
+        marginal=mv,
+        baseline=baseline,
+        root_seed=root_seed,
+        year=int(year),
+        seconds=seconds,
+    )
+
+
+# -----------------------------------------------------------------------------------------------
+# writing
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    from policysim.experiments.store import write_bytes
+
+    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    return path
+
+
+def _manifest(result: ComparisonResult) -> dict[str, Any]:
+    from policysim.experiments import build_manifest
+
+    runs = {}
+    for name, r in result.results.items():
+        m = build_manifest(r)
+        runs[name] = {
+            "scenario": {k: m["scenario"][k] for k in ("name", "file", "overrides", "hash")},
+            "strategy": r.loaded.scenario.allocation.strategy,
+            "solver": m["solver"],
+            "runs": m["runs"],
+            "times": m["times"],
+        }
+    first = next(iter(result.results.values()))
+    base_manifest = build_manifest(first)
+    return {
+        "comparison": {
+            "baseline": result.baseline,
+            "root_seed": result.root_seed,
+            "county_year": result.year,
+            "seconds": result.seconds,
+            "common_random_numbers": (
+                "run i of every scenario uses SeedSequence(root_seed, spawn_key=(i,)) and the "
+                "same draw batches"
+            ),
+        },
+        "scenarios": runs,
+        "seeds": base_manifest["seeds"],
+        "versions": base_manifest["versions"],
+        "data": base_manifest["data"],
+        "marginal": None
+        if result.marginal is None
+        else {
+            "delta_100m_cny_per_county_year": result.marginal.delta_100m_cny,
+            "outcome_year": result.marginal.outcome_year,
+            "groups": "prefectures",
+        },
+    }
+
+
+def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]:
+    """Write the comparison's tables, figures and report.
+
+    Parameters
+    ----------
+    result : ComparisonResult
+    out_dir : pathlib.Path
+        Output folder (created if missing).
+
+    Returns
+    -------
+    dict of str to Path
+        ``comparison`` (comparison.csv), ``metrics`` (comparison_metrics.csv), ``counties``
+        (counties.csv), ``marginal_groups`` (marginal_groups.csv, when perturbation runs were
+        made), ``duals`` (budget_duals.csv, with an optimal strategy), ``manifest``, the figures
+        ``strategy_bars``, ``paired_difference`` (two or more scenarios), ``fan_<metric>``,
+        ``map_<scenario>``, ``map_disagreement``, and ``report`` (report.html). Every file is
+        written atomically.
+    """
+    from policysim.plotting import (
+        county_map,
+        fan_chart,
+        paired_difference_plot,
+        save_figure,
+        strategy_bars,
+    )
+    from policysim.report import render_report
+    from policysim.simulation import baseline_for
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    figdir = out / "figures"
+    written: dict[str, Path] = {}
+    written["comparison"] = _write_csv(result.table, out / "comparison.csv")
+    written["metrics"] = _write_csv(result.metrics, out / "comparison_metrics.csv")
+    written["counties"] = _write_csv(result.counties, out / "counties.csv")
+    mv = result.marginal
+    if mv is not None and len(mv.groups):
+        written["marginal_groups"] = _write_csv(mv.groups, out / "marginal_groups.csv")
+    if mv is not None and len(mv.duals):
+        written["duals"] = _write_csv(mv.duals, out / "budget_duals.csv")
+
+    names = list(result.results)
+    base = result.results[result.baseline].loaded.scenario
+    figures: list[tuple[str, Path]] = []
+    if len(result.table):
+        fig = strategy_bars(result.table)
+        written["strategy_bars"] = save_figure(fig, figdir / "strategy_bars.png")
+        figures.append(
+            ("Probability of meeting each target, by strategy", written["strategy_bars"])
+        )
+        if len(names) > 1:
+            fig = paired_difference_plot(result.table, baseline=result.baseline)
+            written["paired_difference"] = save_figure(fig, figdir / "paired_difference.png")
+            figures.append(
+                (
+                    f"Paired difference in attainment against {result.baseline} (95% interval)",
+                    written["paired_difference"],
+                )
+            )
+    for metric in dict.fromkeys(t.metric for t in base.targets):
+        main = _province_rows(result.results[result.baseline].metrics, metric)
+        overlays = {n: _province_rows(result.results[n].metrics, metric) for n in names[1:]}
+        fig = fan_chart(
+            main.assign(scenario=result.baseline),
+            metric,
+            targets=base.targets,
+            overlays=overlays,
+        )
+        key = f"fan_{metric}"
+        written[key] = save_figure(fig, figdir / f"{key}.png")
+        figures.append((f"Fan charts of {metric}, strategies overlaid", written[key]))
+    boundaries = baseline_for(base).boundaries
+    if boundaries is not None:
+        for name in names:
+            values = result.counties.set_index("code")[f"p_{name}"]
+            fig = county_map(
+                boundaries,
+                values,
+                title=f"{name}: P(provincial innovative county by {result.year})",
+                label=f"P(designated by {result.year})",
+            )
+            key = f"map_{name}"
+            written[key] = save_figure(fig, figdir / f"map_{_safe(name)}.png")
+            figures.append((f"{name}: county designation probability", written[key]))
+        spread = result.counties.set_index("code")["spread"]
+        fig = county_map(
+            boundaries,
+            spread,
+            title=f"Where the strategies disagree: max - min P(designated by {result.year})",
+            label="spread of probability",
+            cmap="magma",
+        )
+        written["map_disagreement"] = save_figure(fig, figdir / "map_disagreement.png")
+        figures.append(("Disagreement between strategies", written["map_disagreement"]))
+
+    manifest = _manifest(result)
+    written["manifest"] = out / "manifest.json"
+    from policysim.experiments.store import write_bytes
+
+    write_bytes(
+        written["manifest"],
+        json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
+    )
+    tables: list[tuple[str, pd.DataFrame]] = [
+        ("Attainment and paired difference against the baseline (95% intervals)", result.table),
+        ("Province metrics at the deadlines, paired differences (95% t intervals)", result.metrics),
+        (
+            f"Counties where the strategies disagree most (P designated by {result.year})",
+            result.counties[["code", "name", *[f"p_{n}" for n in names], "spread"]].head(15),
+        ),
+    ]
+    if mv is not None:
+        ranked = result.counties.sort_values("marginal_rank").head(15)
+        cols = [
+            "marginal_rank",
+            "code",
+            "name",
+            "group",
+            "marginal_designations_per_100m_cny",
+            "group_designations_per_100m_cny",
+            "slope_index_per_100m_cny",
+            "optimal_dual_per_100m_cny",
+        ]
+        tables.append(("Where an extra yuan matters most (top 15)", ranked[cols]))
+        if len(mv.groups):
+            tables.append(("Paired perturbation by prefecture", mv.groups))
+        if len(mv.duals):
+            tables.append(("Optimiser's budget duals", mv.duals))
+    summary = {
+        "baseline": f"{result.baseline} ({base.allocation.strategy})",
+        "scenarios": ", ".join(
+            f"{n} ({r.loaded.scenario.allocation.strategy})" for n, r in result.results.items()
+        ),
+        "runs": ", ".join(
+            f"{n}: {r.n_runs} ({r.n_failed} failed)" for n, r in result.results.items()
+        ),
+        "root seed": str(result.root_seed),
+        "time": ", ".join(f"{k}: {v:.1f} s" for k, v in result.seconds.items()),
+    }
+    notes = [
+        "Every scenario runs with the same root seed and run ids (common random numbers): "
+        "differences are taken run by run. Probability differences carry Newcombe's paired 95% "
+        "interval; metric differences a paired t interval.",
+        "County probabilities count a county that is a provincial innovative county (pilot or "
+        f"designated) in {result.year}; the spread is max - min over strategies.",
+        "Funds are mean provincial funds received over the planning years, CNY.",
+    ]
+    if mv is not None:
+        notes.append(
+            "Marginal value: every county of one prefecture gets "
+            f"{mv.delta_100m_cny:g} 亿元 extra per year on top of the baseline strategy, in paired "
+            "runs (same seeds and draws); the change in provincial innovative counties by "
+            f"{mv.outcome_year} per extra 亿元 is the group's value, apportioned to its counties "
+            "by their response-curve slope (index points per extra 亿元). The optimiser's dual "
+            "is the value of one more 亿元 in the first year for counties funded strictly "
+            "between their floor and ceiling in the optimal plan."
+        )
+    written["report"] = render_report(
+        out / "report.html",
+        title="policysim: strategy comparison",
+        summary=summary,
+        tables=tables,
+        figures=figures,
+        manifest=manifest,
+        notes=notes,
+    )
+    logger.info("wrote %d files to %s", len(written), out)
+    return written
+
+
+def _province_rows(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return metrics[(metrics["metric"] == metric) & (metrics["level"] == "province")]
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
