@@ -2,16 +2,23 @@
 
 Open loop: model build, HiGHS solve, MIP gap (target ≤ 1 % within 10 s including the build).
 Closed loop: one build, then a re-solve per simulated year, the first year of each plan applied
-(target ≤ 0.2 s per re-solve). Inputs are synthetic (:mod:`policysim.allocation.synthetic`),
-index 40–80, entry threshold 70, concave curves with 4 breakpoints.
+(target ≤ 0.2 s per re-solve), in the default LP mode (designations relaxed to [0, 1]) and, with
+``--mip``, in the exact MIP mode for comparison.
 
-Run: ``.venv/bin/python benchmarks/bench_allocation.py [--seed N]``.
+Inputs: ``--inputs real`` (default) uses the response curves estimated from the agent-based model
+for ``scenarios/jiangxi_closed_loop.yaml`` (:func:`policysim.coupling.response_for`, about 10 s
+the first time, then cached on disk), the base-year county facts of the model at the root seed,
+and the scenario's budget, rules and objective. ``--inputs synthetic`` uses
+:mod:`policysim.allocation.synthetic` (index 40–80, threshold 70, 4 breakpoints).
+
+Run: ``.venv/bin/python benchmarks/bench_allocation.py [--inputs real|synthetic] [--mip]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -19,22 +26,46 @@ from policysim.allocation import (
     AllocationRules,
     ClosedLoopPlanner,
     Objective,
+    ResponseCurves,
     evaluate_objective,
     plan_optimal,
     plan_rule,
+    plan_violations,
     project_index,
 )
 from policysim.allocation.synthetic import synthetic_inputs
-from policysim.allocation.types import INSTRUMENTS, CountyFacts
+from policysim.allocation.types import INSTRUMENTS, CountyFacts, FloatArray
+
+Inputs = tuple[tuple[int, ...], FloatArray, CountyFacts, AllocationRules, ResponseCurves, Objective]
 
 
-def main() -> None:
-    """Run the benchmark and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seed", type=int, default=20180104)
-    args = parser.parse_args()
-    rng = np.random.default_rng(args.seed)
-    s = synthetic_inputs(rng)
+def real_inputs() -> Inputs:
+    """Inputs of the closed-loop Jiangxi scenario, response curves estimated from the ABM."""
+    import policysim
+    from policysim.coupling import (
+        allocation_rules,
+        budget_path,
+        county_facts,
+        objective,
+        response_for,
+    )
+    from policysim.model import PolicyModel
+    from policysim.simulation import baseline_for
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "jiangxi_closed_loop.yaml"
+    sc = policysim.load_scenario(path).scenario
+    t0 = time.perf_counter()
+    curves = response_for(sc)
+    print(f"response curves: {time.perf_counter() - t0:.1f} s (estimated or read from cache)")
+    rng = np.random.default_rng(np.random.SeedSequence(int(sc.ensemble.root_seed)))
+    model = PolicyModel(sc, baseline_for(sc), sc.parameters(), rng)
+    years, budget = budget_path(sc)
+    return years, budget, county_facts(model.summary()), allocation_rules(sc), curves, objective(sc)
+
+
+def synthetic(seed: int) -> Inputs:
+    """Synthetic inputs with tighter rules (ceiling, absorptive cap, max change)."""
+    s = synthetic_inputs(np.random.default_rng(seed))
     rules = AllocationRules(
         floor_cny=1e6,
         ceiling_cny=4e7,
@@ -43,48 +74,36 @@ def main() -> None:
         absorptive_multiple=3.0,
         max_change_pct=30.0,
     )
-    objective = Objective(
+    obj = Objective(
         deadlines={2020: 1.0, 2030: 1.0}, entry_threshold=70.0, rd_weight=0.01, index_weight=0.001
     )
-    shares = dict.fromkeys(INSTRUMENTS, 1 / len(INSTRUMENTS))
-    print(f"counties {s.facts.n}, instruments {len(INSTRUMENTS)}, years {s.years[0]}–{s.years[-1]}")
+    return s.years, s.budget_cny, s.facts, rules, s.response, obj
 
+
+def closed_loop(inputs: Inputs, mode: str, *, warm_start: bool = True) -> None:
+    """Re-plan every year in ``mode``, apply the first year, print the timings."""
+    years, budget, facts0, rules, response, objective = inputs
     t0 = time.perf_counter()
-    rule = plan_rule(
-        "factor_formula", s.years, s.budget_cny, s.facts, rules, instrument_shares=shares
-    )
-    t_rule = time.perf_counter() - t0
-    v_rule = evaluate_objective(rule.plan_cny, s.response, objective, s.facts, s.years)
-    print(f"factor_formula: {t_rule:.3f} s, objective {v_rule:.3f}")
-
-    t0 = time.perf_counter()
-    opt = plan_optimal(s.years, s.budget_cny, s.facts, rules, s.response, objective)
-    total = time.perf_counter() - t0
-    v_opt = evaluate_objective(opt.plan_cny, s.response, objective, s.facts, s.years)
-    print(
-        f"optimal (open loop): status {opt.status.value}, total {total:.2f} s (build + solve + "
-        f"LP duals), gap {opt.mip_gap:.3%}, model objective {opt.objective:.3f}, exact "
-        f"objective {v_opt:.3f}"
-    )
-    assert opt.duals is not None
-    print(f"  budget dual 2019: {opt.duals['budget'][1] * 1e8:.4f} objective per 亿元")
-
     planner = ClosedLoopPlanner(
-        s.years,
-        s.budget_cny,
-        s.facts,
+        years,
+        budget,
+        facts0,
         rules,
-        s.response,
+        response,
         objective,
         time_limit_s=10.0,
         mip_gap=0.01,
         compute_duals=False,
+        mode=mode,
+        warm_start=warm_start,
     )
-    print(f"closed loop: build {planner.build_seconds:.2f} s")
-    facts = s.facts
+    if not warm_start:
+        mode += ", cold start"
+    print(f"closed loop ({mode}): build {time.perf_counter() - t0:.3f} s")
+    facts = facts0
     spent = np.zeros((0, facts.n, len(INSTRUMENTS)))
     times = []
-    for i, year in enumerate(s.years):
+    for i, year in enumerate(years):
         t0 = time.perf_counter()
         res = planner.solve(year, facts, spent)
         dt = time.perf_counter() - t0
@@ -92,9 +111,9 @@ def main() -> None:
         spent = np.concatenate([spent, res.plan_cny[:1]], axis=0)
         # The "simulation": the index follows the model's own projection (no shocks).
         padded = np.concatenate(
-            [spent, np.zeros((len(s.years) - i - 1, facts.n, len(INSTRUMENTS)))], axis=0
+            [spent, np.zeros((len(years) - i - 1, facts.n, len(INSTRUMENTS)))], axis=0
         )
-        index_next = project_index(padded, s.response)[:, min(i + 1, len(s.years) - 1)]
+        index_next = project_index(padded, response)[:, min(i + 1, len(years) - 1)]
         designated = facts.designated | (index_next >= objective.entry_threshold)
         facts = CountyFacts(
             codes=facts.codes,
@@ -106,14 +125,65 @@ def main() -> None:
             index=np.clip(index_next, 0.0, 100.0),
             designated=designated,
         )
+        gap = "n/a" if res.mip_gap is None else f"{res.mip_gap:.3%}"
         print(
-            f"  {year}: re-solve {dt:.3f} s, status {res.status.value}, gap {res.mip_gap:.3%}, "
-            f"designated {int(facts.designated.sum())}"
+            f"  {year}: {'first solve' if i == 0 else 're-solve'} {dt:.3f} s, status "
+            f"{res.status.value}, objective {res.objective:.3f}, gap {gap}, designated "
+            f"{int(facts.designated.sum())}"
         )
+    exact = evaluate_objective(spent, response, objective, facts0, years)
+    broken = plan_violations(spent, years, budget, facts0, rules)
     print(
-        f"closed loop re-solves: mean {np.mean(times[1:]):.3f} s, max {np.max(times[1:]):.3f} s "
-        f"(first solve {times[0]:.3f} s)"
+        f"closed loop ({mode}) re-solves: mean {np.mean(times[1:]):.3f} s, max "
+        f"{np.max(times[1:]):.3f} s (first solve {times[0]:.3f} s); applied plan: exact "
+        f"objective {exact:.3f}, rule violations {len(broken)}"
     )
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=20180104, help="seed of synthetic inputs")
+    parser.add_argument("--inputs", choices=("real", "synthetic"), default="real")
+    parser.add_argument("--mip", action="store_true", help="also run the closed loop as MIPs")
+    parser.add_argument(
+        "--warm-start", action="store_true", help="LP re-solves from the last basis"
+    )
+    parser.add_argument("--no-open-loop", action="store_true", help="skip the open-loop MIP")
+    args = parser.parse_args()
+    inputs = real_inputs() if args.inputs == "real" else synthetic(args.seed)
+    years, budget, facts, rules, response, objective = inputs
+    shares = dict.fromkeys(INSTRUMENTS, 1 / len(INSTRUMENTS))
+    print(
+        f"{args.inputs} inputs: counties {facts.n}, instruments {len(INSTRUMENTS)}, years "
+        f"{years[0]}–{years[-1]}, designation years "
+        f"{len(set(objective.deadlines) | set(objective.max_new_per_year))}"
+    )
+
+    t0 = time.perf_counter()
+    rule = plan_rule("factor_formula", years, budget, facts, rules, instrument_shares=shares)
+    t_rule = time.perf_counter() - t0
+    v_rule = evaluate_objective(rule.plan_cny, response, objective, facts, years)
+    print(f"factor_formula: {t_rule:.3f} s, objective {v_rule:.3f}")
+
+    if not args.no_open_loop:
+        t0 = time.perf_counter()
+        opt = plan_optimal(years, budget, facts, rules, response, objective)
+        total = time.perf_counter() - t0
+        v_opt = evaluate_objective(opt.plan_cny, response, objective, facts, years)
+        print(
+            f"optimal (open loop): status {opt.status.value}, total {total:.2f} s (build + solve "
+            f"+ LP duals), gap {opt.mip_gap:.3%}, model objective {opt.objective:.3f}, exact "
+            f"objective {v_opt:.3f}"
+        )
+        if opt.duals is not None:
+            print(
+                f"  budget dual {years[1]}: {opt.duals['budget'][1] * 1e8:.4f} objective per 亿元"
+            )
+
+    closed_loop(inputs, "lp", warm_start=not args.cold_start)
+    if args.mip:
+        closed_loop(inputs, "mip")
 
 
 if __name__ == "__main__":

@@ -196,8 +196,8 @@ class ClosedLoopPlanner:
         Mode of a solve from the first planning year (nothing spent yet); default ``mode``. Use
         ``"mip"`` to start from the exact plan and re-plan with the LP.
     warm_start : bool
-        LP mode: start each re-solve from the previous optimal basis instead of from scratch
-        with presolve (see :class:`~policysim.allocation.lp.RelaxedAllocationLP`).
+        LP mode: start each re-solve from the previous optimal basis (default) rather than from
+        scratch with presolve (see :class:`~policysim.allocation.lp.RelaxedAllocationLP`).
 
     Raises
     ------
@@ -221,7 +221,7 @@ class ClosedLoopPlanner:
         compute_duals: bool = True,
         mode: str = "lp",
         first_mode: str | None = None,
-        warm_start: bool = False,
+        warm_start: bool = True,
     ) -> None:
         start = time.perf_counter()
         for name, value in (("mode", mode), ("first_mode", first_mode)):
