@@ -1,0 +1,226 @@
+"""``policysim compare`` and ``policysim frontier``: strategies side by side, and the budget curve.
+
+``register(app)`` adds both commands to a typer app; :mod:`policysim.cli` calls it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from policysim.errors import PolicysimError
+
+__all__ = ["register"]
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(exc: PolicysimError) -> None:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+    raise typer.Exit(code=exc.exit_code)
+
+
+def _default_dir(kind: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = Path("results") / f"{kind}-{stamp}"
+    k = 1
+    while candidate.exists():
+        k += 1
+        candidate = Path("results") / f"{kind}-{stamp}-{k}"
+    return candidate
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def compare(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario YAML files; the first is the baseline.")
+    ],
+    replications: Annotated[
+        int | None,
+        typer.Option(help="Runs per scenario (default: the baseline's ensemble.replications)."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Common root seed (default: the baseline's ensemble.root_seed)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: `results/compare-<timestamp>/`)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a key in every scenario: `--set horizon.end_year=2025`."
+        ),
+    ] = None,
+    marginal_replications: Annotated[
+        int | None,
+        typer.Option(
+            help="Baseline runs reused per perturbed prefecture for the marginal value of funds "
+            "(default 20; 0: slopes and duals only, no perturbation runs)."
+        ),
+    ] = None,
+    delta: Annotated[
+        float | None,
+        typer.Option(
+            help="Extra funds per county and year in the perturbation runs, 亿元 (default 0.01)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
+) -> None:
+    """Compare scenarios (allocation strategies) on common random numbers: attainment of every
+    target with paired differences against the first scenario, province metrics at the
+    deadlines, county designation probabilities and maps, and where an extra yuan matters most.
+    Writes comparison.csv, comparison_metrics.csv, counties.csv, figures/ and report.html.
+
+    Examples:
+
+        policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_equal.yaml
+
+        policysim compare scenarios/jiangxi_{baseline,equal,needs_weighted,optimal,closed_loop}.yaml --replications 200 --workers 2 --out results/strategies
+
+        policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_optimal.yaml --replications 20 --marginal-replications 0
+    """
+    from policysim.studies.compare import compare_scenarios, write_comparison
+
+    try:
+        result = compare_scenarios(
+            scenarios,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            overrides=tuple(overrides or ()),
+            progress=not quiet,
+            marginal_replications=marginal_replications,
+            delta_100m_cny=delta,
+        )
+        target = out_dir if out_dir is not None else _default_dir("compare")
+        written = write_comparison(result, target)
+    except PolicysimError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
+        for col in ("scenario", "target", "P", "difference", "95% interval"):
+            table.add_column(col)
+        for rec in result.table.to_dict("records"):
+            table.add_row(
+                escape(str(rec["scenario"])),
+                escape(str(rec["target"])),
+                _pct(float(rec["probability"])),
+                f"{100 * float(rec['diff_vs_baseline']):+.1f} pp",
+                f"[{100 * float(rec['diff_ci_low']):+.1f}, {100 * float(rec['diff_ci_high']):+.1f}]",
+            )
+        out.print(table)
+        if result.marginal is not None:
+            top = result.counties.sort_values("marginal_rank").head(5)
+            names = ", ".join(f"{c} {n}" for c, n in zip(top["code"], top["name"], strict=True))
+            out.print(f"Where an extra yuan matters most: {escape(names)}", highlight=False)
+    out.print(
+        f"Wrote {len(written)} files to {escape(str(written['report'].parent))}", highlight=False
+    )
+    failed = sum(r.n_failed for r in result.results.values())
+    if failed:
+        err.print(f"[bold red]{failed} runs failed[/] (see the report)", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def frontier(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (the strategy).")],
+    budgets: Annotated[
+        str,
+        typer.Option(
+            help="Budget levels: the budget of the first planning year in 亿元 (100 million "
+            "CNY), as a list `2,4,6` or a range `START:STOP:COUNT` (inclusive, `2:10:9` = 2, 3, "
+            "..., 10). The scenario's whole budget series is scaled by level / its first-year "
+            "budget. With --factors, the numbers are scale factors instead."
+        ),
+    ],
+    factors: Annotated[
+        bool, typer.Option("--factors", help="Read --budgets as factors of the scenario's budget.")
+    ] = False,
+    level: Annotated[
+        float, typer.Option(help="Required probability for the smallest budget (0-1).")
+    ] = 0.8,
+    replications: Annotated[
+        int | None, typer.Option(help="Runs per level (default: ensemble.replications).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Root seed shared by every level (common random numbers).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default: `results/frontier-<timestamp>/`)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
+) -> None:
+    """Budget frontier: the probability of each target against the provincial budget, and the
+    smallest budget on the grid that reaches --level (e.g. 80%) for each target. Writes
+    frontier.csv, smallest_budget.csv, figures/frontier.png and report.html.
+
+    Examples:
+
+        policysim frontier scenarios/jiangxi_baseline.yaml --budgets 2:10:9 --replications 100
+
+        policysim frontier scenarios/jiangxi_optimal.yaml --budgets 0.5,1,1.5,2 --factors --level 0.9
+    """
+    from policysim.scenario import load_scenario
+    from policysim.studies.frontier import (
+        budget_frontier,
+        first_year_budget,
+        parse_budgets,
+        write_frontier,
+    )
+
+    try:
+        values = parse_budgets(budgets)
+        if factors:
+            base = first_year_budget(load_scenario(scenario, tuple(overrides or ())))
+            values = [v * base for v in values]
+        result = budget_frontier(
+            scenario,
+            values,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            level=level,
+            overrides=tuple(overrides or ()),
+            progress=not quiet,
+        )
+        target = out_dir if out_dir is not None else _default_dir("frontier")
+        written = write_frontier(result, target)
+    except PolicysimError as exc:
+        _fail(exc)
+        return
+    if not quiet:
+        table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")
+        table.add_column("target")
+        table.add_column("budget (亿元)")
+        for name, value in result.smallest.items():
+            table.add_row(escape(name), "not reached" if value is None else f"{value:g}")
+        out.print(table)
+    out.print(
+        f"Wrote {len(written)} files to {escape(str(written['report'].parent))}", highlight=False
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compare`` and ``frontier`` to ``app``."""
+    app.command(name="compare")(compare)
+    app.command(name="frontier")(frontier)
