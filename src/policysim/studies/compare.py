@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,7 +290,11 @@ def compare_scenarios(
     year = years[-1]
     metric_table = _metric_table(results, baseline, years)
 
-    counties = unit_disagreement(metrics_by, "designated", "county", year)
+    with warnings.catch_warnings():
+        # analysis groups a categorical code column without observed=: pandas' FutureWarning
+        # about that default does not concern the result (every county is reindexed)
+        warnings.filterwarnings("ignore", "The default of observed=False", FutureWarning)
+        counties = unit_disagreement(metrics_by, "designated", "county", year)
     for name, result in results.items():
         funds = _county_funds(result)
         counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(

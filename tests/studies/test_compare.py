@@ -1,0 +1,205 @@
+"""Strategy comparison: self-comparison is exactly zero, marginal value pieces, the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from policysim.commands.compare import register
+from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.scenario import INSTRUMENT_NAMES, load_scenario
+from policysim.studies.compare import ComparisonResult, compare_scenarios
+from policysim.studies.marginal import (
+    OUTCOME_METRIC,
+    _PerturbTask,
+    _run_perturbation,
+    extra_plan,
+    marginal_value,
+    response_slopes,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BASELINE = ROOT / "scenarios" / "jiangxi_baseline.yaml"
+EQUAL = ROOT / "scenarios" / "jiangxi_equal.yaml"
+
+
+@pytest.fixture(scope="module")
+def self_comparison() -> ComparisonResult:
+    return compare_scenarios([BASELINE, BASELINE], replications=5, seed=11, marginal_replications=0)
+
+
+@pytest.fixture(scope="module")
+def base_ensemble() -> EnsembleResult:
+    return run_ensemble(BASELINE, replications=3, seed=5)
+
+
+def test_self_comparison_is_exactly_zero(self_comparison: ComparisonResult) -> None:
+    r = self_comparison
+    assert list(r.results) == ["jiangxi_baseline", "jiangxi_baseline#2"]
+    other = r.table[r.table["scenario"] == "jiangxi_baseline#2"]
+    n_targets = len(load_scenario(BASELINE).scenario.targets)
+    assert len(other) == n_targets
+    for col in ("diff_vs_baseline", "diff_ci_low", "diff_ci_high", "metric_diff_mean"):
+        assert (other[col] == 0.0).all(), col
+    assert (other["metric_diff_ci_low"] == 0.0).all()
+    assert (other["metric_diff_ci_high"] == 0.0).all()
+    base_rows = r.table[r.table["scenario"] == "jiangxi_baseline"]
+    np.testing.assert_array_equal(
+        base_rows["probability"].to_numpy(), other["probability"].to_numpy()
+    )
+    m = r.metrics[r.metrics["scenario"] == "jiangxi_baseline#2"]
+    assert len(m) and (m[["diff_vs_baseline", "diff_ci_low", "diff_ci_high"]] == 0.0).all().all()
+    c = r.counties
+    np.testing.assert_array_equal(c["p_jiangxi_baseline"], c["p_jiangxi_baseline#2"])
+    assert (c["spread"] == 0.0).all()
+    np.testing.assert_array_equal(c["funds_jiangxi_baseline"], c["funds_jiangxi_baseline#2"])
+    assert len(c) == 100 and c["code"].is_unique
+
+
+def test_county_funds_sum_to_the_budget(self_comparison: ComparisonResult) -> None:
+    """Rule strategies spend the whole budget: county funds add up to the budget series."""
+    sc = load_scenario(BASELINE).scenario
+    total = sum(sc.budget_cny(y) for y in sc.horizon.years)
+    assert self_comparison.counties["funds_jiangxi_baseline"].sum() == pytest.approx(
+        total, rel=1e-9
+    )
+
+
+def test_extra_plan_known_answer() -> None:
+    sc = load_scenario(BASELINE).scenario
+    from policysim.simulation import baseline_for
+
+    counties = baseline_for(sc).counties
+    members = (counties["prefecture"] == "新余市").to_numpy()
+    extra = extra_plan(sc, members, 0.02)
+    assert extra.shape == (100, len(INSTRUMENT_NAMES))
+    np.testing.assert_allclose(extra[members].sum(axis=1), 0.02e8)
+    assert (extra[~members] == 0).all()
+    k_pov = list(INSTRUMENT_NAMES).index("poverty_programme")
+    poverty = counties["poverty_county"].to_numpy(bool)
+    assert (extra[~poverty, k_pov] == 0).all()
+    # a non-poverty member splits by the scenario's shares without the poverty programme
+    i = int(np.flatnonzero(members & ~poverty)[0])
+    shares = {str(k): v for k, v in sc.allocation.instrument_shares.items()}
+    rest = 1.0 - shares["poverty_programme"]
+    k_v = list(INSTRUMENT_NAMES).index("vouchers")
+    assert extra[i, k_v] == pytest.approx(0.02e8 * shares["vouchers"] / rest)
+
+
+def test_zero_perturbation_reproduces_the_ensemble(base_ensemble: EnsembleResult) -> None:
+    """The perturbation runs are paired: with no extra money they equal the baseline runs."""
+    sc = base_ensemble.loaded.scenario
+    d = base_ensemble.draws
+    pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
+    task = _PerturbTask(
+        scenario=sc,
+        root_seed=base_ensemble.root_seed,
+        runs=(0, 2),
+        params=tuple({c: float(d.loc[i, c]) for c in pcols} for i in (0, 2)),
+        extra_cny=np.zeros((100, len(INSTRUMENT_NAMES))),
+        group="none",
+        years=(2020, 2030),
+    )
+    got = _run_perturbation(task).set_index(["replication", "year"])["value"]
+    m = base_ensemble.metrics
+    ref = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
+    ref = ref[ref["year"].isin([2020, 2030]) & ref["replication"].isin([0, 2])]
+    ref_s = ref.set_index(["replication", "year"])["value"].sort_index()
+    got = got.sort_index()
+    assert [(int(a), int(b)) for a, b in got.index] == [(int(a), int(b)) for a, b in ref_s.index]
+    np.testing.assert_array_equal(got.to_numpy(dtype=float), ref_s.to_numpy(dtype=float))
+
+
+def test_response_slopes_are_flat_beyond_the_curves(base_ensemble: EnsembleResult) -> None:
+    sc = base_ensemble.loaded.scenario
+    near = response_slopes(sc, np.zeros(100))
+    far = response_slopes(sc, np.full(100, 1e12))
+    assert near.shape == (100,) and (near >= 0).all() and near.max() > 0
+    np.testing.assert_array_equal(far, 0.0)
+    # concave curves: the slope never rises with more money
+    mid = response_slopes(sc, np.full(100, 0.1e8))
+    assert (mid <= near + 1e-9).all()
+
+
+def test_marginal_value_table(base_ensemble: EnsembleResult) -> None:
+    mv = marginal_value(base_ensemble, replications=1, delta_100m_cny=0.05)
+    assert len(mv.groups) == 11 * 2  # prefectures x deadlines
+    g = mv.groups
+    assert (g["replications"] == 1).all()
+    # extra money: delta x counties x planning years up to the deadline
+    nanchang = g[(g["group"] == "南昌市") & (g["year"] == 2020)].iloc[0]
+    assert nanchang["extra_100m_cny"] == pytest.approx(0.05 * 9 * 3)
+    c = mv.counties
+    assert list(c["rank"]) == list(range(1, 101))
+    ranked = c["marginal_designations_per_100m_cny"].to_numpy()
+    assert (np.diff(ranked) <= 1e-12).all()
+    assert c["optimal_dual_per_100m_cny"].isna().all()  # no optimal scenario given
+
+
+def test_bad_inputs_are_scenario_errors(base_ensemble: EnsembleResult) -> None:
+    from policysim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="delta_100m_cny"):
+        marginal_value(base_ensemble, delta_100m_cny=0.0)
+    with pytest.raises(ScenarioError, match="SCENARIOS"):
+        compare_scenarios([])
+
+
+def test_cli_compare_end_to_end(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            str(BASELINE),
+            str(EQUAL),
+            "--replications",
+            "3",
+            "--marginal-replications",
+            "0",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "comparison.csv")
+    for col in ("scenario", "target", "year", "probability", "diff_vs_baseline", "diff_ci_low",
+                "diff_ci_high"):  # fmt: skip
+        assert col in table.columns
+    assert set(table["scenario"]) == {"jiangxi_baseline", "jiangxi_equal"}
+    for name in (
+        "strategy_bars.png",
+        "paired_difference.png",
+        "map_jiangxi_baseline.png",
+        "map_jiangxi_equal.png",
+        "map_disagreement.png",
+        "fan_provincial_innovative_counties.png",
+    ):
+        assert (out / "figures" / name).stat().st_size > 1000, name
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "jiangxi_equal" in html and "<img" in html
+    counties = pd.read_csv(out / "counties.csv", dtype={"code": str})
+    assert {"p_jiangxi_equal", "spread", "funds_jiangxi_equal", "marginal_rank"} <= set(counties)
+
+
+def test_cli_compare_bad_file_exits_2(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    res = CliRunner().invoke(app, ["compare", str(tmp_path / "missing.yaml"), "--quiet"])
+    assert res.exit_code == 2
+    assert "missing.yaml" in res.output and "Traceback" not in res.output
+
+
+def test_cli_help_has_examples() -> None:
+    app = typer.Typer()
+    register(app)
+    res = CliRunner().invoke(app, ["compare", "--help"])
+    assert res.exit_code == 0 and "policysim compare" in res.output
