@@ -34,6 +34,8 @@ class YearRules:
         Minimum 3-year R&D / sales of each band.
     validity_years : int
         Validity of an HNTE certificate.
+    hnte_reward : float, CNY
+        One-off reward paid to a newly certified HNTE.
     """
 
     year: int
@@ -45,6 +47,7 @@ class YearRules:
     band_max_sales: FloatArray
     band_min_rd: FloatArray
     validity_years: int
+    hnte_reward: float = 0.0
 
 
 def _super_deduction(policy: PolicyCalendar, year: int, firms: str) -> float:
@@ -75,4 +78,9 @@ def resolve_year(policy: PolicyCalendar, year: int) -> YearRules:
         band_max_sales=max_sales,
         band_min_rd=min_rd,
         validity_years=policy.hnte.validity_years,
+        hnte_reward=(
+            0.0
+            if policy.hnte.certification_reward_cny is None
+            else policy.hnte.certification_reward_cny.at(year)
+        ),
     )

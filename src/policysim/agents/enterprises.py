@@ -276,9 +276,9 @@ def enterprise_year(
     candidate = eligible & (r3 < theta * (1.0 - THRESHOLD_RTOL)) & (r3 >= p.window * theta)
     extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
     tax_gain = (
-        (rules.cit - rules.hnte_tax)
-        * np.maximum(p.margin * sales - rules.sd_all * real, 0.0)
-        * rules.validity_years
+        rules.cit - rules.hnte_tax
+    ) * np.maximum(p.margin * sales - rules.sd_all * real, 0.0) * rules.validity_years + (
+        rules.hnte_reward
     )
     real_cost = (1.0 - p.relabel) * extra * b
     bunched = candidate & (tax_gain > real_cost)

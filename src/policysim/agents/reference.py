@@ -84,11 +84,9 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
         bunched = False
         if eligible and p.window * theta <= r3 < theta * (1.0 - THRESHOLD_RTOL):
             extra = 3.0 * (theta - r3) * sales
-            tax_gain = (
-                (rules.cit - rules.hnte_tax)
-                * max(p.margin * sales - rules.sd_all * real, 0.0)
-                * rules.validity_years
-            )
+            tax_gain = (rules.cit - rules.hnte_tax) * max(
+                p.margin * sales - rules.sd_all * real, 0.0
+            ) * rules.validity_years + rules.hnte_reward
             if tax_gain > (1.0 - p.relabel) * extra * b:
                 bunched = True
                 real += (1.0 - p.relabel) * extra

@@ -106,6 +106,13 @@ def _year_problems(
             f"{year}: the budget {fmt_yi(budget)} must be spent but counties may absorb only "
             f"{fmt_yi(capacity)} under {_cap_words(rules)}"
         )
+    need_inst = sum(rules.share_min(k) for k in INSTRUMENTS) * budget
+    if need_inst > capacity + tol:
+        problems.append(
+            f"{year}: instrument minimum shares need {fmt_yi(need_inst)} of the budget "
+            f"{fmt_yi(budget)} but counties may absorb only {fmt_yi(capacity)} under "
+            f"{_cap_words(rules)}"
+        )
     pov = facts.poverty
     n_pov = int(pov.sum())
     need_pov = max(rules.poverty_share_min, rules.share_min(POVERTY_INSTRUMENT)) * budget

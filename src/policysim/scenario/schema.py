@@ -261,6 +261,8 @@ class HnteRules(_Strict):
     tax_rate: DatedSeries
     regimes: tuple[HnteRegime, ...]
     validity_years: Annotated[int, Field(ge=1, le=10)] = 3
+    #: one-off reward to a newly certified HNTE (provincial and local 高企 awards), CNY
+    certification_reward_cny: DatedSeries | None = None
 
     def regime(self, year: int) -> HnteRegime:
         chosen = self.regimes[0]
