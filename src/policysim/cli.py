@@ -282,20 +282,20 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         ):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         colours = {"met": "green", "at risk": "yellow", "missed": "red"}
-        for row in result.attainment().itertuples(index=False):
+        for row in result.attainment().to_dict("records"):
             cond = (
-                f"{row.metric} rising"
-                if row.comparator == "rising"
-                else f"{row.metric} {row.comparator} {row.threshold:g}"
+                f"{row['metric']} rising"
+                if row['comparator'] == "rising"
+                else f"{row['metric']} {row['comparator']} {row['threshold']:g}"
             )
-            status = str(row.status)
+            status = str(row['status'])
             table.add_row(
-                str(row.target),
-                str(row.year),
+                str(row['target']),
+                str(row['year']),
                 cond,
-                f"{row.probability:.0%}",
-                f"{row.ci_low:.0%}-{row.ci_high:.0%}",
-                f"{_fmt(float(row.median))} [{_fmt(float(row.p05))}, {_fmt(float(row.p95))}]",
+                f"{row['probability']:.0%}",
+                f"{row['ci_low']:.0%}-{row['ci_high']:.0%}",
+                f"{_fmt(float(row['median']))} [{_fmt(float(row['p05']))}, {_fmt(float(row['p95']))}]",
                 f"[{colours.get(status, 'white')}]{status}[/]",
             )
         out.print(table)

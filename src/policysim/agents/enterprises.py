@@ -190,9 +190,7 @@ def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
     """HNTE minimum 3-year R&D / sales for each firm's sales band."""
     # a few bands: comparisons are faster than a binary search per firm
     out: FloatArray = np.full(sales.shape, rules.band_min_rd[-1])
-    for upper, share in zip(
-        rules.band_max_sales[-2::-1], rules.band_min_rd[-2::-1], strict=True
-    ):
+    for upper, share in zip(rules.band_max_sales[-2::-1], rules.band_min_rd[-2::-1], strict=True):
         out[sales <= upper] = share
     return out
 
@@ -275,11 +273,9 @@ def enterprise_year(
     r3 = (f.hist1 + f.hist2 + r_now) / 3.0
     candidate = eligible & (r3 < theta * (1.0 - THRESHOLD_RTOL)) & (r3 >= p.window * theta)
     extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
-    tax_gain = (
-        rules.cit - rules.hnte_tax
-    ) * np.maximum(p.margin * sales - rules.sd_all * real, 0.0) * rules.validity_years + (
-        rules.hnte_reward
-    )
+    tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
+        p.margin * sales - rules.sd_all * real, 0.0
+    ) * rules.validity_years + (rules.hnte_reward)
     real_cost = (1.0 - p.relabel) * extra * b
     bunched = candidate & (tax_gain > real_cost)
     real = real + np.where(bunched, (1.0 - p.relabel) * extra, 0.0)

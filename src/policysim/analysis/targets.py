@@ -245,7 +245,7 @@ def target_series(
             value=(int(first["replication"]), int(first["year"])),
         )
     # pivot, not pivot_table: duplicates were rejected above and nothing should be aggregated
-    table = rows.pivot(index="replication", columns="year", values="value")  # noqa: PD010
+    table = rows.pivot(index="replication", columns="year", values="value")
     table = table.sort_index()
     table = table.reindex(sorted(table.columns), axis=1)
     table.columns = pd.Index([int(c) for c in table.columns], name="year")

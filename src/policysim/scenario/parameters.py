@@ -178,16 +178,22 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.05,
     ),
     "rd_start_rate": ParameterDefault(
-        0.06, "rate_per_year",
+        0.06,
+        "rate_per_year",
         "assumption: share of firms without R&D that start performing R&D each year (19.2% of "
         "above-scale firms had S&T activity in 2015, PARAMETERS.md; provinces pushed R&D "
         "coverage of above-scale firms after 2017)",
-        0.0, 0.12),
+        0.0,
+        0.12,
+    ),
     "hnte_criteria_upgrade_rate": ParameterDefault(
-        0.10, "rate_per_year",
+        0.10,
+        "rate_per_year",
         "assumption: share of R&D performers not meeting the non-R&D HNTE criteria (high-tech "
         "revenue, S&T staff, IP) that come to meet them each year",
-        0.0, 0.25),
+        0.0,
+        0.25,
+    ),
     "entrant_rd_share": ParameterDefault(
         0.25,
         "share",
