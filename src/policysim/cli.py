@@ -314,6 +314,18 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _register_commands() -> None:
+    """Add the study commands (compare, frontier, sensitivity, hindcast, calibrate)."""
+    from policysim.commands import compare, hindcast, sensitivity
+
+    compare.register(app)
+    sensitivity.register(app)
+    hindcast.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point of the ``policysim`` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
