@@ -20,8 +20,8 @@ SMALL = {
     "POLICYSIM_NB_SA_METHOD": "morris",
     "POLICYSIM_NB_SA_SAMPLES": "2",
     "POLICYSIM_NB_DASK_WORKERS": "2",
+    "POLICYSIM_NB_MARGINAL_REPLICATIONS": "0",
 }
-
 #: Notebooks that write outputs, and the folder under POLICYSIM_NB_OUT.
 WRITES = {
     "01_quick_start.ipynb": "quick_start",
