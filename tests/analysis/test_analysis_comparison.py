@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MetricsBuilder, Target
+from analysis_helpers import MetricsBuilder, Target
 
 from policysim.analysis.comparison import paired_comparison, unit_disagreement
 from policysim.errors import ScenarioError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MetricsBuilder
+from analysis_helpers import MetricsBuilder
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate

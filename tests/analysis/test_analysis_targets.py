@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import MetricsBuilder, Target
+from analysis_helpers import MetricsBuilder, Target
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -194,7 +194,7 @@ def test_max_half_width(metrics: pd.DataFrame) -> None:
     st.sampled_from([">=", ">", "<=", "<", "rising"]),
 )
 def test_attainment_properties(runs: list[list[float]], threshold: float, comparator: str) -> None:
-    from conftest import _province_metrics
+    from analysis_helpers import _province_metrics
 
     data = _province_metrics({"m": runs})
     t = Target("t", "m", comparator, None if comparator == "rising" else threshold, 2019)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BOUNDARIES
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from plotting_helpers import BOUNDARIES
 
 import policysim.plotting._common as common
 from policysim.errors import DataError
