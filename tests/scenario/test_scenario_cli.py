@@ -34,7 +34,12 @@ def test_validate_valid_files_prints_ok_per_file() -> None:
     assert len(lines) == len(VALID_FILES)
     for line, path in zip(lines, VALID_FILES, strict=True):
         assert line.startswith(f"ok {path}: ")
-    assert "jiangxi_baseline (factor_formula, 2017-2030, 8 targets, 10 uncertainties)" in lines[0]
+    base = load_scenario(VALID_FILES[0]).scenario
+    assert (
+        f"jiangxi_baseline (factor_formula, 2017-2030, {len(base.targets)} targets, "
+        f"{len(base.uncertainties)} uncertainties)"
+    ) in lines[0]
+    assert len(base.targets) == 8
     assert result.stderr == ""
 
 
