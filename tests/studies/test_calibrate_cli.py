@@ -29,7 +29,7 @@ def test_calibrate_writes_a_scenario_that_extends_the_input(
     app: typer.Typer, tmp_path: Path
 ) -> None:
     obs = tmp_path / "obs.csv"
-    obs.write_text("indicator,year,value\nhnte_count,2017,2300\ngdp_100m_cny,2018,22300\n")
+    obs.write_text("indicator,year,value\nhnte_count,2017,2300\n")
     out = tmp_path / "fit" / "fitted.yaml"
     result = CliRunner().invoke(
         app,
@@ -45,6 +45,9 @@ def test_calibrate_writes_a_scenario_that_extends_the_input(
             "--out",
             str(out),
             *FAST,
+            # the one uncertainty, which the HNTE observation identifies
+            "--set",
+            "uncertainties={hnte_stock_2017: {distribution: uniform, low: 1500, high: 2600}}",
         ],
     )
     assert result.exit_code == 0, result.output
