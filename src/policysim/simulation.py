@@ -264,21 +264,20 @@ def _firm_frame(model: PolicyModel) -> pd.DataFrame:
 
 
 def _allocation_frame(plans: Mapping[int, Any], model: PolicyModel) -> pd.DataFrame:
+    """Long table of the yearly plans: year, county_code, county_name, instrument, cny."""
     from policysim.scenario.schema import INSTRUMENT_NAMES
 
-    frames = []
-    for year, plan in sorted(plans.items()):
-        arr = np.asarray(plan, dtype=np.float64)
-        n_c, n_k = arr.shape
-        frames.append(
-            pd.DataFrame(
-                {
-                    "year": np.full(n_c * n_k, year, np.int64),
-                    "county_code": np.repeat(np.asarray(model.county_codes), n_k),
-                    "county_name": np.repeat(np.asarray(model.county_names), n_k),
-                    "instrument": np.tile(np.asarray(INSTRUMENT_NAMES), n_c),
-                    "cny": arr.ravel(),
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    years = sorted(plans)
+    stack = np.stack([np.asarray(plans[y], dtype=np.float64) for y in years])
+    n_y, n_c, n_k = stack.shape
+    county = np.tile(np.repeat(np.arange(n_c), n_k), n_y)
+    name_codes, name_uniques = pd.factorize(pd.Index(model.county_names))
+    return pd.DataFrame(
+        {
+            "year": np.repeat(np.asarray(years, dtype=np.int64), n_c * n_k),
+            "county_code": _categorical(county, model.county_codes),
+            "county_name": _categorical(name_codes[county], name_uniques),
+            "instrument": _categorical(np.tile(np.arange(n_k), n_y * n_c), INSTRUMENT_NAMES),
+            "cny": stack.ravel(),
+        }
+    )

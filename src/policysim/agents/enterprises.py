@@ -216,12 +216,12 @@ def start_rd(
 ) -> Firms:
     """Firms without R&D that start it (a new own intensity ``r0``, log-normal), and R&D
     performers that come to meet the non-R&D HNTE criteria (pure, element-wise)."""
-    starting = (f.r0 <= 0.0) & (u_start < start_rate)
-    level = np.exp(
+    starting = np.flatnonzero((f.r0 <= 0.0) & (u_start < start_rate))
+    r0 = f.r0.copy()
+    r0[starting] = np.exp(
         np.log(START_INTENSITY_MEDIAN)
-        + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
+        + START_INTENSITY_SIGMA * ndtri(np.clip(u_level[starting], 1e-12, 1.0 - 1e-12))
     )
-    r0 = np.where(starting, level, f.r0)
     upgraded = ~f.other_ok & (r0 > 0.0) & (u_upgrade < upgrade_rate)
     return replace(f, r0=r0, other_ok=f.other_ok | upgraded)
 
