@@ -285,13 +285,13 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         for row in result.attainment().to_dict("records"):
             cond = (
                 f"{row['metric']} rising"
-                if row['comparator'] == "rising"
+                if row["comparator"] == "rising"
                 else f"{row['metric']} {row['comparator']} {row['threshold']:g}"
             )
-            status = str(row['status'])
+            status = str(row["status"])
             table.add_row(
-                str(row['target']),
-                str(row['year']),
+                str(row["target"]),
+                str(row["year"]),
                 cond,
                 f"{row['probability']:.0%}",
                 f"{row['ci_low']:.0%}-{row['ci_high']:.0%}",
