@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
 app = typer.Typer(
@@ -31,14 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: PolicysimError) -> None:
-    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
-    raise typer.Exit(code=exc.exit_code)
 
 
 @app.command()
@@ -239,20 +232,12 @@ def raise_missing_out(scenario: Path) -> None:
 
 
 def _default_run_dir(name: str, loaded: object) -> Path:
-    import datetime as dt
-
     from policysim.scenario import LoadedScenario
 
     base = Path("results")
     if isinstance(loaded, LoadedScenario):
         base = Path(loaded.scenario.outputs.dir)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = base / f"{name}-{stamp}"
-    k = 1
-    while candidate.exists():
-        k += 1
-        candidate = base / f"{name}-{stamp}-{k}"
-    return candidate
+    return timestamped_dir(base, name)
 
 
 def _print_summary(result: object, written: dict[str, Path]) -> None:

@@ -5,36 +5,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
 __all__ = ["register"]
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: PolicysimError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(code=exc.exit_code)
-
 
 def _default_dir(kind: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = Path("results") / f"{kind}-{stamp}"
-    k = 1
-    while candidate.exists():
-        k += 1
-        candidate = Path("results") / f"{kind}-{stamp}-{k}"
-    return candidate
+    return timestamped_dir(Path("results"), kind)
 
 
 def _pct(x: float) -> str:

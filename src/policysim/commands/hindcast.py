@@ -6,27 +6,19 @@ Register with ``register(app)``. User mistakes print one line on stderr and exit
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
 __all__ = ["register"]
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(exc: PolicysimError) -> None:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(code=exc.exit_code)
 
 
 def _num(v: object) -> str:
@@ -51,13 +43,7 @@ def _pct(v: float) -> str:
 
 
 def _default_dir(base: Path, name: str, kind: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = base / f"{name}-{kind}-{stamp}"
-    k = 1
-    while candidate.exists():
-        k += 1
-        candidate = base / f"{name}-{kind}-{stamp}-{k}"
-    return candidate
+    return timestamped_dir(base, f"{name}-{kind}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from policysim.commands._common import fail, out, timestamped_dir
 from policysim.errors import PolicysimError
 
 __all__ = ["register"]
 
-_out = Console(soft_wrap=True)
-_err = Console(stderr=True, soft_wrap=True)
-
 
 def _default_dir(base: str, name: str, method: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = Path(base) / f"{name}-sensitivity-{method}-{stamp}"
-    k = 1
-    while candidate.exists():
-        k += 1
-        candidate = Path(base) / f"{name}-sensitivity-{method}-{stamp}-{k}"
-    return candidate
+    return timestamped_dir(Path(base), f"{name}-sensitivity-{method}")
 
 
 def register(app: typer.Typer) -> None:
@@ -127,10 +117,9 @@ def register(app: typer.Typer) -> None:
                 with contextlib.suppress(OSError):  # only if nothing else is in it
                     (target / "runs").rmdir()
         except PolicysimError as exc:
-            _err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-            raise typer.Exit(code=exc.exit_code) from None
+            fail(exc)
         if not quiet:
-            _out.print(
+            out.print(
                 f"{result.n_runs} runs ({result.method}, N = {result.samples}, "
                 f"{len(result.problem['names'])} factors) in {result.seconds:.1f} s",
                 highlight=False,
@@ -150,9 +139,9 @@ def register(app: typer.Typer) -> None:
                     f"{float(top[key]):.3g}",
                     f"± {float(top[key + '_conf']):.2g}",
                 )
-            _out.print(table)
+            out.print(table)
             for note in result.notes:
-                _out.print(f"- {note}", highlight=False, markup=False)
-            _out.print("Written:", highlight=False)
+                out.print(f"- {note}", highlight=False, markup=False)
+            out.print("Written:", highlight=False)
             for name, path in written.items():
-                _out.print(f"  {name}: {path}", highlight=False, markup=False)
+                out.print(f"  {name}: {path}", highlight=False, markup=False)

@@ -1,0 +1,34 @@
+"""What every command shares: the consoles, the one-line error exit, timestamped run folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from policysim.errors import PolicysimError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(exc: PolicysimError) -> NoReturn:
+    """Print a user error as one line on stderr (no markup is interpreted) and exit with its
+    code."""
+    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+    raise typer.Exit(code=exc.exit_code)
+
+
+def timestamped_dir(base: Path, stem: str) -> Path:
+    """``base/<stem>-YYYYmmdd-HHMMSS`` (with ``-2``, ``-3``... if that folder exists)."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"{stem}-{stamp}"
+    k = 1
+    while candidate.exists():
+        k += 1
+        candidate = base / f"{stem}-{stamp}-{k}"
+    return candidate
