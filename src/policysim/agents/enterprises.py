@@ -266,26 +266,34 @@ def enterprise_year(
     )
     reported = real / (1.0 - f.gap)
     gap = f.gap
-    # HNTE notch: bunching at the band threshold
+    # HNTE notch: bunching at the band threshold (decided on the few candidates only)
     theta = band_threshold(rules, sales)
+    theta_low = theta * (1.0 - THRESHOLD_RTOL)
     eligible = f.other_ok & (~valid | (f.hnte_expiry <= year)) & (age >= 1.0)
     r_now = reported / sales
-    r3 = (f.hist1 + f.hist2 + r_now) / 3.0
-    candidate = eligible & (r3 < theta * (1.0 - THRESHOLD_RTOL)) & (r3 >= p.window * theta)
-    extra = np.where(candidate, 3.0 * (theta - r3) * sales, 0.0)
-    tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
-        p.margin * sales - rules.sd_all * real, 0.0
-    ) * rules.validity_years + (rules.hnte_reward)
-    real_cost = (1.0 - p.relabel) * extra * b
-    bunched = candidate & (tax_gain > real_cost)
-    real = real + np.where(bunched, (1.0 - p.relabel) * extra, 0.0)
-    reported = reported + np.where(bunched, extra, 0.0)
-    gap = np.where(bunched, 1.0 - real / np.where(bunched, reported, 1.0), gap)
-    r_now = reported / sales
-    r3 = (f.hist1 + f.hist2 + r_now) / 3.0
+    hist_sum = f.hist1 + f.hist2
+    r3 = (hist_sum + r_now) / 3.0
+    candidates = np.flatnonzero(eligible & (r3 < theta_low) & (r3 >= p.window * theta))
+    bunched = np.zeros(f.n, dtype=bool)
+    if candidates.size:
+        s_c = sales[candidates]
+        extra = 3.0 * (theta[candidates] - r3[candidates]) * s_c
+        tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
+            p.margin * s_c - rules.sd_all * real[candidates], 0.0
+        ) * rules.validity_years + rules.hnte_reward
+        takes = tax_gain > (1.0 - p.relabel) * extra * b[candidates]
+        idx = candidates[takes]
+        extra = extra[takes]
+        bunched[idx] = True
+        real[idx] += (1.0 - p.relabel) * extra
+        reported[idx] += extra
+        gap = gap.copy()
+        gap[idx] = 1.0 - real[idx] / reported[idx]
+        r_now[idx] = reported[idx] / sales[idx]
+        r3[idx] = (hist_sum[idx] + r_now[idx]) / 3.0
     # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
     # in sums (which depend on the order of firms) never decides a certification
-    certified = eligible & (r3 >= theta * (1.0 - THRESHOLD_RTOL)) & (u.approval < p.approval)
+    certified = eligible & (r3 >= theta_low) & (u.approval < p.approval)
     hnte = (valid & (f.hnte_expiry > year)) | certified
     expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
     tech_sme = (
@@ -301,7 +309,7 @@ def enterprise_year(
     patents[won] = poisson_from_uniform(np.full(won.size, p.patents_per_success), u.patents[won])
     # exit at the end of the year
     p_exit = p.exit_rate * np.clip(np.exp(-0.2 * (log_size + np.log(factor))), 0.5, 2.0)
-    p_exit = np.where(hnte, 0.5 * p_exit, p_exit)
+    p_exit = p_exit * (1.0 - 0.5 * hnte)
     exits = u.exit < p_exit
     new = replace(
         f,
