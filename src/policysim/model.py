@@ -143,6 +143,15 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self.solves: list[dict[str, object]] = []
         self._rules: dict[int, YearRules] = {}
+        # values of an empty slot of the firm arrays: no township, no county, harmless numbers
+        self._empty_slot: dict[str, float] = {
+            "township": len(baseline.townships),
+            "county": len(baseline.counties),
+            "sales": 1.0,
+            "employees": 1.0,
+            "b0": 1.0,
+            "firm_id": -1,
+        }
         self._init_places()
         self._init_firms()
         self._init_anchors()
@@ -331,7 +340,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
         # 3. townships
-        firms_t: FloatArray = np.bincount(self.firms.township, minlength=self.n_townships).astype(
+        firms_t: FloatArray = self._per_township(self.firms.township, None).astype(
             np.float64
         ) * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
@@ -355,10 +364,22 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             1.0,
         )
 
-        # 4. enterprises
+        # 4. enterprises (all of a firm's draws of the year from one identity hash)
         ids = self.firms.firm_id
-        u_start, u_level, u_upgrade = crn.uniform_streams(
-            self.key, ids, year, (crn.STREAM_START, crn.STREAM_START_LEVEL, crn.STREAM_UPGRADE)
+        ug, us, ua, ue, up, u_start, u_level, u_upgrade = crn.uniform_streams(
+            self.key,
+            ids,
+            year,
+            (
+                crn.STREAM_GROWTH,
+                crn.STREAM_SUCCESS,
+                crn.STREAM_APPROVAL,
+                crn.STREAM_EXIT,
+                crn.STREAM_PATENTS,
+                crn.STREAM_START,
+                crn.STREAM_START_LEVEL,
+                crn.STREAM_UPGRADE,
+            ),
         )
         self.firms = start_rd(
             self.firms,
@@ -370,29 +391,24 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
         f = self.firms
         support = self._support(plan, rules)
-        ug, us, ua, ue, up = crn.uniform_streams(
-            self.key,
-            ids,
-            year,
-            (
-                crn.STREAM_GROWTH,
-                crn.STREAM_SUCCESS,
-                crn.STREAM_APPROVAL,
-                crn.STREAM_EXIT,
-                crn.STREAM_PATENTS,
-            ),
-        )
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, patents=up)
-        sales_before = np.bincount(f.county, weights=f.sales, minlength=self.n_counties)
+        sales_before = self._per_county(f.county, f.sales)
         outcome = enterprise_year(f, rules, support, self.fp, draws)
         after = outcome.firms
-        sales_after = np.bincount(after.county, weights=after.sales, minlength=self.n_counties)
+        sales_after = self._per_county(after.county, after.sales)
         self.firms = after
         self.year = year
         self._aggregate_firms(after)
         if self.keep_enterprises:
             self._keep_firm_rows(after)
-        self.firms = after.survivors_and(~outcome.exits, self._entrants(firms_t))
+        # firms that exit free their slot: they belong to no township or county from now on,
+        # and entrants take free slots (no copy of the population every year)
+        gone = outcome.exits & (after.township < self.n_townships)
+        after.township[gone] = self.n_townships
+        after.county[gone] = self.n_counties
+        entrants = self._entrants(firms_t)
+        free = np.flatnonzero(after.township == self.n_townships)
+        self.firms = after.place(free, entrants, self._empty_slot)
 
         # 5. county GDP and R&D
         growth = (
@@ -449,10 +465,10 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
         credit_rd = p["credit_rd_share"] * loans
         # local boost of innovation success: commissioners in the township, sector clusters
-        comm = self.commissioners[f.township]
+        comm = np.append(self.commissioners, 0.0)[f.township]
         boost_t = 1.0 + np.minimum(p["commissioner_innovation_boost"] * comm, 0.5)
         cs = f.county * self.n_sectors + f.sector
-        size = self.n_counties * self.n_sectors
+        size = (self.n_counties + 1) * self.n_sectors
         count = np.bincount(cs, minlength=size)
         density = np.divide(
             np.bincount(cs, weights=f.hnte, minlength=size),
@@ -525,8 +541,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         t = f.township
 
         def by_township(values: NDArray[np.generic] | None) -> FloatArray:
-            out: FloatArray = np.bincount(t, weights=values, minlength=nt).astype(np.float64)
-            return out
+            return self._per_township(t, values)
 
         def to_county(values: FloatArray) -> FloatArray:
             out: FloatArray = np.bincount(self.t_county, weights=values, minlength=nc).astype(
@@ -548,18 +563,35 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.patents_county = to_county(by_township(f.patents)) * w
         self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
 
+    def _per_township(self, township: IntArray, values: NDArray[np.generic] | None) -> FloatArray:
+        """Sum over the firms of each township (empty slots, township index n, left out)."""
+        nt = self.n_townships
+        out: FloatArray = np.bincount(township, weights=values, minlength=nt + 1)[:nt].astype(
+            np.float64
+        )
+        return out
+
+    def _per_county(self, county: IntArray, values: FloatArray) -> FloatArray:
+        """Sum over the firms of each county (empty slots left out)."""
+        nc = self.n_counties
+        out: FloatArray = np.bincount(county, weights=values, minlength=nc + 1)[:nc].astype(
+            np.float64
+        )
+        return out
+
     def _keep_firm_rows(self, f: Firms) -> None:
+        live = np.flatnonzero(f.township < self.n_townships)
         self.firm_rows.append(
             {
-                "year": np.full(f.n, self.year, np.int64),
-                "firm_id": f.firm_id,
-                "township_idx": f.township,
-                "county_idx": f.county,
-                "sector": f.sector,
-                "sales_cny": f.sales,
-                "rd_reported_cny": f.rd_reported,
-                "rd_real_cny": f.rd_real,
-                "hnte": f.hnte,
+                "year": np.full(live.size, self.year, np.int64),
+                "firm_id": f.firm_id[live],
+                "township_idx": f.township[live],
+                "county_idx": f.county[live],
+                "sector": f.sector[live],
+                "sales_cny": f.sales[live],
+                "rd_reported_cny": f.rd_reported[live],
+                "rd_real_cny": f.rd_real[live],
+                "hnte": f.hnte[live],
             }
         )
 

@@ -88,9 +88,15 @@ def test_enterprise_rows(baseline_scenario: LoadedScenario) -> None:
         "hnte",
     } <= set(e.columns)
     assert (e["rd_reported_cny"] >= e["rd_real_cny"] - 1e-6).all()
-    y2030 = e[e["year"] == 2030]
-    prov = r.province().loc[2030]
-    assert y2030["hnte"].sum() == pytest.approx(prov["hnte_count"])
+    prov = r.province()
+    for year in (2018, 2024, 2030):
+        rows = e[e["year"] == year]
+        assert len(rows) == prov.loc[year, "enterprises"], year
+        assert rows["hnte"].sum() == pytest.approx(prov.loc[year, "hnte_count"]), year
+        assert rows["firm_id"].is_unique
+        assert (rows["firm_id"] >= 0).all()
+    # entry and exit keep the population within a plausible range of the 30,000 of 2017
+    assert 30_000 <= prov.loc[2030, "enterprises"] <= 90_000
 
 
 def test_permuting_firms_changes_no_aggregate(baseline_scenario: LoadedScenario) -> None:

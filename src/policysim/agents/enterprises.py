@@ -24,6 +24,7 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -84,24 +85,28 @@ class Firms:
         """Subset or reorder by an integer or boolean index."""
         return Firms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
-    def survivors_and(self, keep: BoolArray, new: Firms) -> Firms:
-        """The firms where ``keep`` is true followed by ``new`` (one copy per array)."""
-        index = np.flatnonzero(keep)
-        n_keep = index.size
+    def place(self, slots: IntArray, new: Firms, empty: Mapping[str, float]) -> Firms:
+        """Write ``new`` firms into empty ``slots`` (in order); firms beyond the free slots are
+        appended, with spare empty slots (values ``empty``, else 0) so that appends are rare.
+        Arrays are updated in place when no append is needed."""
+        k = min(slots.size, new.n)
+        extra = new.n - k
+        if extra == 0:
+            for f in fields(self):
+                getattr(self, f.name)[slots[:k]] = getattr(new, f.name)
+            return self
+        spare = max(extra, self.n // 4)
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
-            arr = np.empty(n_keep + new.n, dtype=old.dtype)
-            np.take(old, index, out=arr[:n_keep])
-            arr[n_keep:] = getattr(new, f.name)
+            add = getattr(new, f.name)
+            arr = np.empty(self.n + spare, dtype=old.dtype)
+            arr[: self.n] = old
+            arr[slots[:k]] = add[:k]
+            arr[self.n : self.n + extra] = add[k:]
+            arr[self.n + extra :] = empty.get(f.name, 0)
             out[f.name] = arr
         return Firms(**out)
-
-    @staticmethod
-    def concat(a: Firms, b: Firms) -> Firms:
-        return Firms(
-            **{f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(a)}
-        )
 
 
 @dataclass(frozen=True)
@@ -341,7 +346,8 @@ def share_by_group(
     total : (n_groups,) float array
         Amount per group (e.g. a county's voucher funds, CNY).
     group : (n,) int array
-        Group index of each member.
+        Group index of each member; ``n_groups`` marks members of no group (empty slots), which
+        get nothing.
     weights : (n,) float array, >= 0
         Members with weight 0 get nothing; a group whose weights sum to 0 spends nothing.
 
@@ -349,6 +355,8 @@ def share_by_group(
     -------
     (n,) float array: each member's amount.
     """
-    wsum = np.bincount(group, weights=weights, minlength=n_groups)
-    rate = np.divide(total, wsum, out=np.zeros(n_groups), where=wsum > 0)
-    return weights * rate[group]
+    wsum = np.bincount(group, weights=weights, minlength=n_groups + 1)[: n_groups + 1]
+    rate = np.zeros(n_groups + 1)
+    np.divide(total, wsum[:n_groups], out=rate[:n_groups], where=wsum[:n_groups] > 0)
+    out: FloatArray = weights * rate[group]
+    return out
