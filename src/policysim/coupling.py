@@ -461,6 +461,7 @@ class ClosedLoopAllocator:
                 time_limit_s=solver.time_limit_s,
                 mip_gap=solver.mip_gap,
                 compute_duals=False,
+                mode=solver.closed_loop_mode,
             )
         done = [self.plans[y] for y in self.years if y < year]
         spent = np.stack(done) if done else np.zeros((0, len(summary.codes), len(INSTRUMENTS)))

@@ -179,6 +179,9 @@ class ObjectiveSpec(_Strict):
 class SolverSpec(_Strict):
     time_limit_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
     mip_gap: Share = 0.01
+    #: closed-loop re-planning: "lp" relaxes the designation binaries to [0, 1] (read as
+    #: designation probabilities; about 0.1 s a re-solve), "mip" keeps them binary (exact, slower)
+    closed_loop_mode: Literal["lp", "mip"] = "lp"
 
 
 class ResponseSpec(_Strict):
