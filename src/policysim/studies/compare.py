@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from policysim.analysis import mean_difference_interval, paired_comparison, unit_disagreement
-from policysim.errors import ScenarioError
+from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments import EnsembleResult, report_years, run_ensemble
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.studies.marginal import MarginalValue, marginal_value
@@ -282,6 +282,13 @@ def compare_scenarios(
             ls, replications=n_runs, seed=root_seed, workers=workers, progress=progress
         )
         seconds[name] = time.perf_counter() - t0
+        failed = results[name].failures
+        if len(failed):
+            first = failed.iloc[0]
+            raise PolicysimError(
+                f"{ls.path}: {len(failed)} of {n_runs} runs failed, so the comparison would not be "
+                f"paired; first failure (run {first['replication']}): {first['error']}"
+            )
     baseline = names[0]
     targets = base.targets
     metrics_by = {name: r.metrics for name, r in results.items()}
