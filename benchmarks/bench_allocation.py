@@ -147,7 +147,9 @@ def main() -> None:
     parser.add_argument("--inputs", choices=("real", "synthetic"), default="real")
     parser.add_argument("--mip", action="store_true", help="also run the closed loop as MIPs")
     parser.add_argument(
-        "--warm-start", action="store_true", help="LP re-solves from the last basis"
+        "--cold-start",
+        action="store_true",
+        help="LP re-solves from scratch (default: warm start from the last basis)",
     )
     parser.add_argument("--no-open-loop", action="store_true", help="skip the open-loop MIP")
     args = parser.parse_args()
