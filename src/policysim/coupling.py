@@ -120,6 +120,22 @@ def _check_result(result: AllocationResult, scenario: Scenario) -> None:
         raise AllocationError(f"{scenario.metadata.name}: the solver failed: {result.message}")
 
 
+def _feasible(
+    scenario: Scenario,
+    years: tuple[int, ...],
+    budget: FloatArray,
+    facts: CountyFacts,
+    rules: AllocationRules,
+) -> None:
+    """:func:`check_feasibility`, with the scenario named in the message."""
+    try:
+        check_feasibility(years, budget, facts, rules)
+    except InfeasibleAllocationError as exc:
+        raise InfeasibleAllocationError(
+            f"scenario {scenario.metadata.name}: the allocation rules cannot all be met: {exc}"
+        ) from None
+
+
 class RuleAllocator:
     """Yearly plan by a rule strategy applied to the current county facts (the policy allocates
     every year by its factors as they stand)."""
@@ -148,7 +164,7 @@ class RuleAllocator:
     def __call__(self, year: int, summary: CountySummary) -> FloatArray:
         facts = county_facts(summary)
         budget = np.array([self.scenario.budget_cny(year)])
-        check_feasibility((year,), budget, facts, self.rules)
+        _feasible(self.scenario, (year,), budget, facts, self.rules)
         fixed = None
         if self.fixed is not None:
             fixed = self.fixed[self.fixed["year"] == year]
@@ -392,7 +408,7 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
         np.random.default_rng(np.random.SeedSequence(int(scenario.ensemble.root_seed))),
     )
     facts = county_facts(start_model.summary())
-    check_feasibility(years, budget, facts, rules)
+    _feasible(scenario, years, budget, facts, rules)
     solver = scenario.allocation.solver
     result = plan_optimal(
         years,
@@ -449,7 +465,7 @@ class ClosedLoopAllocator:
         facts = county_facts(summary)
         solver = self.scenario.allocation.solver
         if self.planner is None:
-            check_feasibility(self.years, self.budget, facts, self.rules)
+            _feasible(self.scenario, self.years, self.budget, facts, self.rules)
             response = response_for(self.scenario)
             self.planner = ClosedLoopPlanner(
                 self.years,
