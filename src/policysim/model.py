@@ -141,7 +141,6 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.weight = 1.0 / float(baseline.enterprise_scale)
         self.records: list[YearRecord] = []
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
-        self.solves: list[dict[str, object]] = []
         self._rules: dict[int, YearRules] = {}
         # values of an empty slot of the firm arrays: no township, no county, harmless numbers
         self._empty_slot: dict[str, float] = {
@@ -196,7 +195,6 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             designated=np.zeros(self.n_counties, bool),
             national=np.zeros(self.n_counties, bool),
         )
-        self.funds_cum = np.zeros(self.n_counties)
         self.index = np.zeros(self.n_counties)
 
     def _init_firms(self) -> None:
@@ -323,7 +321,6 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         plan = np.maximum(plan, 0.0)
         plan[:, I_POVERTY] *= self.poverty
         funds = plan.sum(axis=1)
-        self.funds_cum += funds
 
         # 2. counties: matching spending, management capacity
         self.st_spending = (
@@ -556,7 +553,6 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.status_t = by_township(f.hnte | f.tech_sme) * w
         self.rd_rep_county = to_county(rd_t) * w
         self.rd_real_county = to_county(by_township(f.rd_real)) * w
-        self.sales_county = to_county(sales_t) * w
         self.hnte_county = to_county(self.hnte_t)
         self.tsme_county = to_county(tsme_t)
         self.firms_county = to_county(by_township(None)) * float(w)
