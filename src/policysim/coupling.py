@@ -164,21 +164,26 @@ class RuleAllocator:
     def __call__(self, year: int, summary: CountySummary) -> FloatArray:
         facts = county_facts(summary)
         budget = np.array([self.scenario.budget_cny(year)])
-        _feasible(self.scenario, (year,), budget, facts, self.rules)
         fixed = None
         if self.fixed is not None:
             fixed = self.fixed[self.fixed["year"] == year]
-        result = plan_rule(
-            self.strategy,
-            (year,),
-            budget,
-            facts,
-            self.rules,
-            instrument_shares=self.shares,
-            factor_weights=self.factor_weights,
-            fixed_plan=fixed,
-            poverty_bonus=self.scenario.allocation.needs_poverty_bonus,
-        )
+        try:  # plan_rule checks the rules' consistency first (check_feasibility)
+            result = plan_rule(
+                self.strategy,
+                (year,),
+                budget,
+                facts,
+                self.rules,
+                instrument_shares=self.shares,
+                factor_weights=self.factor_weights,
+                fixed_plan=fixed,
+                poverty_bonus=self.scenario.allocation.needs_poverty_bonus,
+            )
+        except InfeasibleAllocationError as exc:
+            raise InfeasibleAllocationError(
+                f"scenario {self.scenario.metadata.name}: the allocation rules cannot all be met: "
+                f"{exc}"
+            ) from None
         _check_result(result, self.scenario)
         self.solves.append(_solve_row(result, year))
         plan = np.asarray(result.plan_cny[0], dtype=np.float64)

@@ -116,6 +116,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         Keep firm-level rows of every year (memory grows with firms × years).
     """
 
+    # firm aggregates of the last year, kept between steps
+    count_t: FloatArray  # firms per township (kept up to date through exits and entry)
+    sales_county: FloatArray  # sales per county, CNY (idem)
+    hnte_t: FloatArray  # HNTEs per township
+    status_t: FloatArray  # HNTEs or tech SMEs per township
+    hnte_county: FloatArray  # HNTEs per county
+
     def __init__(
         self,
         scenario: Scenario,
@@ -263,6 +270,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             + 0.1
         )
         self.sector_cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
+        # the same, offset by the county index, for one binary search over all counties
+        self.sector_flat = (self.sector_cum + np.arange(self.n_counties)[:, None]).ravel()
         self.patents_county = np.zeros(self.n_counties)
 
     def _init_anchors(self) -> None:
@@ -337,9 +346,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
         # 3. townships
-        firms_t: FloatArray = self._per_township(self.firms.township, None).astype(
-            np.float64
-        ) * float(self.weight)
+        firms_t: FloatArray = self.count_t * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
         platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
         pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
@@ -363,7 +370,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
         # 4. enterprises (all of a firm's draws of the year from one identity hash)
         ids = self.firms.firm_id
-        ug, us, ua, ue, up, u_start, u_level, u_upgrade = crn.uniform_streams(
+        ug, us, ua, ue, u_start, u_upgrade = crn.uniform_streams(
             self.key,
             ids,
             year,
@@ -372,27 +379,19 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 crn.STREAM_SUCCESS,
                 crn.STREAM_APPROVAL,
                 crn.STREAM_EXIT,
-                crn.STREAM_PATENTS,
                 crn.STREAM_START,
-                crn.STREAM_START_LEVEL,
                 crn.STREAM_UPGRADE,
             ),
         )
         self.firms = start_rd(
-            self.firms,
-            p["rd_start_rate"],
-            p["hnte_criteria_upgrade_rate"],
-            u_start,
-            u_level,
-            u_upgrade,
+            self.firms, p["rd_start_rate"], p["hnte_criteria_upgrade_rate"], u_start, u_upgrade
         )
         f = self.firms
         support = self._support(plan, rules)
-        draws = Draws(growth=ug, success=us, approval=ua, exit=ue, patents=up)
-        sales_before = self._per_county(f.county, f.sales)
+        draws = Draws(growth=ug, success=us, approval=ua, exit=ue)
+        sales_before = self.sales_county
         outcome = enterprise_year(f, rules, support, self.fp, draws)
         after = outcome.firms
-        sales_after = self._per_county(after.county, after.sales)
         self.firms = after
         self.year = year
         self._aggregate_firms(after)
@@ -400,10 +399,19 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             self._keep_firm_rows(after)
         # firms that exit free their slot: they belong to no township or county from now on,
         # and entrants take free slots (no copy of the population every year)
-        gone = outcome.exits & (after.township < self.n_townships)
+        sales_after = self.sales_county
+        gone = np.flatnonzero(outcome.exits & (after.township < self.n_townships))
+        # counts and sales of the firms alive at the start of next year, kept up to date
+        # without a pass over all firms
+        self.count_t = self.count_t - self._per_township(after.township[gone], None)
+        self.sales_county = self.sales_county - self._per_county(
+            after.county[gone], after.sales[gone]
+        )
         after.township[gone] = self.n_townships
         after.county[gone] = self.n_counties
         entrants = self._entrants(firms_t)
+        self.count_t = self.count_t + self._per_township(entrants.township, None)
+        self.sales_county = self.sales_county + self._per_county(entrants.county, entrants.sales)
         free = np.flatnonzero(after.township == self.n_townships)
         self.firms = after.place(free, entrants, self._empty_slot)
 
@@ -461,19 +469,18 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             self.n_counties,
         )
         credit_rd = p["credit_rd_share"] * loans
-        # local boost of innovation success: commissioners in the township, sector clusters
-        comm = np.append(self.commissioners, 0.0)[f.township]
-        boost_t = 1.0 + np.minimum(p["commissioner_innovation_boost"] * comm, 0.5)
+        # local boost of innovation success: commissioners in the township (factors computed per
+        # township, then looked up), sector clusters (HNTE density of the county and sector)
+        boost_t = np.ones(self.n_townships + 1)
+        boost_t[:-1] += np.minimum(p["commissioner_innovation_boost"] * self.commissioners, 0.5)
         cs = f.county * self.n_sectors + f.sector
         size = (self.n_counties + 1) * self.n_sectors
-        count = np.bincount(cs, minlength=size)
-        density = np.divide(
-            np.bincount(cs, weights=f.hnte, minlength=size),
-            count,
-            out=np.zeros(size),
-            where=count > 0,
-        )
-        boost = boost_t * (1.0 + p["cluster_spillover"] * density[cs])
+        # firms and HNTEs of each county and sector: one count of (sector cell, HNTE)
+        by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
+        count = by_hnte.sum(axis=1)
+        density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
+        boost = boost_t[f.township]
+        boost *= (1.0 + p["cluster_spillover"] * density)[cs]
         return Support(voucher=voucher, subsidy=subsidy, credit_rd=credit_rd, boost=boost)
 
     def _entrants(self, firms_t: FloatArray) -> Firms:
@@ -493,8 +500,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         township = np.repeat(np.arange(self.n_townships), counts)
         county = self.t_county[township]
         u = rng.random((4, n))
-        sector = (u[0][:, None] > self.sector_cum[county]).sum(axis=1).astype(np.int64)
-        sector = np.minimum(sector, self.n_sectors - 1)
+        # inverse CDF of the county's sector mix: the number of its cumulative shares below u
+        sector = np.searchsorted(self.sector_flat, county + u[0]) - county * self.n_sectors
+        sector = np.minimum(sector, self.n_sectors - 1).astype(np.int64)
         sales = np.exp(np.log(5e6) + 1.0 * rng.standard_normal(n))  # assumption: entrant size
         performer = u[1] < p["entrant_rd_share"]
         r0 = np.where(performer, np.exp(np.log(0.03) + 0.5 * rng.standard_normal(n)), 0.0)
@@ -548,15 +556,25 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
         rd_t = by_township(f.rd_reported)
         sales_t = by_township(f.sales)
-        self.hnte_t = by_township(f.hnte) * w
-        tsme_t = by_township(f.tech_sme) * w
-        self.status_t = by_township(f.hnte | f.tech_sme) * w
+        # firms by township and status (neither, HNTE only, tech SME only, both): one count
+        kind = t * 4
+        kind += f.hnte
+        kind += f.tech_sme.view(np.uint8) * np.uint8(2)
+        by_kind = (
+            np.bincount(kind, minlength=4 * (nt + 1))[: 4 * nt].reshape(nt, 4).astype(np.float64)
+        )
+        self.count_t = by_kind.sum(axis=1)
+        self.hnte_t = (by_kind[:, 1] + by_kind[:, 3]) * w
+        tsme_t: FloatArray = (by_kind[:, 2] + by_kind[:, 3]) * w
+        self.status_t = (self.count_t - by_kind[:, 0]) * w
         self.rd_rep_county = to_county(rd_t) * w
-        self.rd_real_county = to_county(by_township(f.rd_real)) * w
+        self.rd_real_county = self._per_county(f.county, f.rd_real) * w
+        self.sales_county = to_county(sales_t)
         self.hnte_county = to_county(self.hnte_t)
         self.tsme_county = to_county(tsme_t)
-        self.firms_county = to_county(by_township(None)) * float(w)
-        self.patents_county = to_county(by_township(f.patents)) * w
+        self.firms_county = to_county(self.count_t) * float(w)
+        won = np.flatnonzero(f.success)  # only innovating firms have patents
+        self.patents_county = self._per_county(f.county[won], f.patents[won]) * w
         self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
 
     def _per_township(self, township: IntArray, values: NDArray[np.generic] | None) -> FloatArray:

@@ -231,3 +231,36 @@ def test_closed_loop_plan_is_consistent_with_spending() -> None:
     again = planner.solve(s.years[0], s.facts, np.zeros((0, s.facts.n, len(INSTRUMENTS))))
     assert again.plan_cny.shape[0] == len(s.years)
     assert again.objective == pytest.approx(first.objective, rel=1e-6)
+
+
+def _bisection_fill(w: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float) -> np.ndarray:
+    """Reference: bisection on the level ``lam`` of ``clip(lam * w, lo, hi)``."""
+    a, b = 0.0, 1.0
+    while np.clip(b * w, lo, hi).sum() < total:
+        b *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (a + b)
+        a, b = (mid, b) if np.clip(mid * w, lo, hi).sum() < total else (a, mid)
+    return np.clip(b * w, lo, hi)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.floats(0.01, 10.0), st.floats(0.0, 1e6), st.floats(0.0, 1e7)),
+        min_size=1,
+        max_size=40,
+    ),
+    fill=st.floats(0.0, 0.999),
+)
+def test_water_fill_matches_bisection(data: list[tuple[float, float, float]], fill: float) -> None:
+    from policysim.allocation.rules import water_fill
+
+    w = np.array([d[0] for d in data])
+    lo = np.array([d[1] for d in data])
+    hi = lo + np.array([d[2] for d in data])
+    total = float(lo.sum() + fill * (hi.sum() - lo.sum()))
+    x = water_fill(w, lo, hi, total)
+    assert x.sum() == pytest.approx(total, rel=1e-12, abs=1e-6)
+    assert (x >= lo - 1e-6).all() and (x <= hi + 1e-6).all()
+    np.testing.assert_allclose(x, _bisection_fill(w, lo, hi, total), rtol=1e-9, atol=1e-3)

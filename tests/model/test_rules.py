@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from policysim.agents.calendar import resolve_year
-from policysim.agents.enterprises import b_index, band_threshold, share_by_group
+from policysim.agents.enterprises import b_index, band_threshold, firm_tax, share_by_group
 from policysim.agents.places import DesignationState, designation_year, saturating_score, top_k
-from policysim.agents.random import poisson_from_uniform, uniforms
+from policysim.agents.random import poisson_from_uniform, poisson_quantile, uniforms
 from policysim.scenario import LoadedScenario
 
 
@@ -42,6 +42,16 @@ def test_hnte_bands_by_regime(baseline_scenario: LoadedScenario) -> None:
         0.03,
     ]
     assert band_threshold(resolve_year(policy, 2012), sales)[0] == 0.06
+
+
+def test_firm_tax_takes_the_largest_applicable_deduction(baseline_scenario: LoadedScenario) -> None:
+    rules = resolve_year(baseline_scenario.scenario.policy, 2021)  # manufacturing 100%, else 75%
+    hnte = np.array([False, True, False, True, False])
+    tech_sme = np.array([False, False, True, True, False])
+    manufacturing = np.array([False, False, False, True, True])
+    tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
+    assert tau.tolist() == [0.25, 0.15, 0.25, 0.15, 0.25]
+    assert sd.tolist() == [0.75, 0.75, 0.75, 1.0, 1.0]
 
 
 def test_b_index_known_values() -> None:
@@ -104,6 +114,14 @@ def test_counter_based_uniforms_follow_identity() -> None:
     assert 0.45 < u.mean() < 0.55
     assert u.min() >= 0.0
     assert u.max() < 1.0
+
+
+@pytest.mark.parametrize("mean", [0.0, 0.4, 1.7, 6.0])
+def test_poisson_table_equals_inversion(mean: float) -> None:
+    u = np.random.default_rng(2).random(20_000)
+    u[:3] = [0.0, np.exp(-mean), 1.0 - 1e-16]  # the CDF's first step and the top
+    expected = poisson_from_uniform(np.full(u.size, mean), u)
+    assert np.array_equal(poisson_quantile(mean, u), expected)
 
 
 def test_poisson_inversion_mean() -> None:

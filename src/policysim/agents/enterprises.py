@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from policysim.agents.calendar import YearRules
-from policysim.agents.random import poisson_from_uniform
+from policysim.agents.random import poisson_quantile
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -162,13 +162,15 @@ class Support:
 
 @dataclass(frozen=True)
 class Draws:
-    """Uniform draws in [0, 1), one per firm and purpose."""
+    """Uniform draws in [0, 1), one per firm and purpose.
+
+    The number of patents of a successful firm is drawn from ``success / P`` (uniform on [0, 1)
+    given success), so it needs no stream of its own."""
 
     growth: FloatArray
     success: FloatArray
     approval: FloatArray
     exit: FloatArray
-    patents: FloatArray
 
 
 def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
@@ -180,30 +182,54 @@ def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
     return (1.0 - t * (1.0 + np.asarray(sd, dtype=np.float64))) / (1.0 - t)
 
 
-def firm_tax(
-    rules: YearRules, hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray
-) -> tuple[FloatArray, FloatArray]:
-    """CIT rate and super-deduction rate applicable to each firm."""
+def tax_table(rules: YearRules) -> tuple[FloatArray, FloatArray]:
+    """CIT rate and super-deduction rate of the 8 firm types, indexed by
+    ``4 * hnte + 2 * tech_sme + manufacturing`` (see :func:`firm_type`)."""
+    kind = np.arange(8)
+    hnte, tech_sme, manufacturing = kind >= 4, (kind // 2) % 2 == 1, kind % 2 == 1
     tau = np.where(hnte, rules.hnte_tax, rules.cit)
-    sd = np.full(hnte.shape, rules.sd_all)
+    sd = np.full(8, rules.sd_all)
     sd = np.where(tech_sme, np.maximum(sd, rules.sd_tech_sme), sd)
     sd = np.where(manufacturing, np.maximum(sd, rules.sd_manufacturing), sd)
     return tau, sd
 
 
+def firm_type(hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray) -> NDArray[np.uint8]:
+    """Index of each firm's type in :func:`tax_table`."""
+    out: NDArray[np.uint8] = hnte.view(np.uint8) * np.uint8(4)
+    out += tech_sme.view(np.uint8) * np.uint8(2)
+    out += manufacturing.view(np.uint8)
+    return out
+
+
+def firm_tax(
+    rules: YearRules, hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """CIT rate and super-deduction rate applicable to each firm (the largest super-deduction
+    rate among those of the firm's types applies)."""
+    tau, sd = tax_table(rules)
+    kind = firm_type(hnte, tech_sme, manufacturing)
+    return tau[kind], sd[kind]
+
+
 def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
-    """HNTE minimum 3-year R&D / sales for each firm's sales band."""
-    # a few bands: comparisons are faster than a binary search per firm
-    out: FloatArray = np.full(sales.shape, rules.band_min_rd[-1])
-    for upper, share in zip(rules.band_max_sales[-2::-1], rules.band_min_rd[-2::-1], strict=True):
-        out[sales <= upper] = share
+    """HNTE minimum 3-year R&D / sales for each firm's sales band (a firm is in the first band
+    whose upper bound its sales do not exceed)."""
+    # a few bands: counting the bounds exceeded beats a binary search per firm
+    band = np.zeros(sales.shape, np.uint8)
+    for upper in rules.band_max_sales[:-1]:
+        band += (sales > upper).view(np.uint8)
+    out: FloatArray = rules.band_min_rd[band]
     return out
 
 
 def laplace_from_uniform(u: FloatArray) -> FloatArray:
     """Standard Laplace (scale 1) by inversion."""
     v = u - 0.5
-    out: FloatArray = -np.sign(v) * np.log1p(-2.0 * np.abs(v))
+    out: FloatArray = np.abs(v)
+    out *= -2.0
+    np.log1p(out, out=out)  # log(1 - 2|v|) <= 0
+    np.copysign(out, v, out=out)  # = -sign(v) * log(1 - 2|v|)
     return out
 
 
@@ -216,17 +242,21 @@ def start_rd(
     start_rate: float,
     upgrade_rate: float,
     u_start: FloatArray,
-    u_level: FloatArray,
     u_upgrade: FloatArray,
 ) -> Firms:
     """Firms without R&D that start it (a new own intensity ``r0``, log-normal), and R&D
-    performers that come to meet the non-R&D HNTE criteria (pure, element-wise)."""
+    performers that come to meet the non-R&D HNTE criteria (pure, element-wise).
+
+    The intensity of a starter is drawn from ``u_start / start_rate``, uniform on [0, 1) given
+    that the firm starts."""
     starting = np.flatnonzero((f.r0 <= 0.0) & (u_start < start_rate))
     r0 = f.r0.copy()
-    r0[starting] = np.exp(
-        np.log(START_INTENSITY_MEDIAN)
-        + START_INTENSITY_SIGMA * ndtri(np.clip(u_level[starting], 1e-12, 1.0 - 1e-12))
-    )
+    if starting.size:
+        u_level = u_start[starting] / start_rate
+        r0[starting] = np.exp(
+            np.log(START_INTENSITY_MEDIAN)
+            + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
+        )
     upgraded = ~f.other_ok & (r0 > 0.0) & (u_upgrade < upgrade_rate)
     return replace(f, r0=r0, other_ok=f.other_ok | upgraded)
 
@@ -244,24 +274,28 @@ def enterprise_year(
 ) -> YearOutcome:
     """Advance every firm by one year (pure, element-wise)."""
     year = rules.year
-    # growth
-    log_size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
-    size = np.clip(np.exp(-0.15 * log_size), 0.5, 2.0)
-    g = (
-        p.growth_mean
-        + p.sales_gain * f.success
-        + p.growth_scale * size * laplace_from_uniform(u.growth)
-    )
-    factor = np.maximum(1.0 + g, 0.3)
+    # growth (in place on one temporary: the rule runs on every firm every year)
+    size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
+    size *= -0.15
+    np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
+    np.clip(size, 0.5, 2.0, out=size)
+    factor = laplace_from_uniform(u.growth)
+    factor *= size
+    factor *= p.growth_scale
+    factor += 1.0 + p.growth_mean
+    factor += p.sales_gain * f.success
+    np.maximum(factor, 0.3, out=factor)  # factor = max(1 + g, 0.3)
     sales = f.sales * factor
     employees = f.employees * factor
     age = f.age + 1.0
     # certificates expiring before this year are gone
     valid = f.hnte & (f.hnte_expiry >= year)
-    # own R&D under this year's user cost
-    tau, sd = firm_tax(rules, valid, f.tech_sme, f.manufacturing)
-    b = b_index(tau, sd)
-    target = f.r0 * np.exp(p.elasticity * np.log(b / f.b0))
+    # own R&D under this year's user cost (8 firm types: a table look-up)
+    b = b_index(*tax_table(rules))[firm_type(valid, f.tech_sme, f.manufacturing)]
+    target = np.log(b / f.b0)
+    target *= p.elasticity
+    np.exp(target, out=target)
+    target *= f.r0
     own = f.own + p.adjustment * (target - f.own)
     real = (
         own * sales
@@ -311,10 +345,14 @@ def enterprise_year(
     success = u.success < prob
     patents = np.zeros(f.n)
     won = np.flatnonzero(success)
-    patents[won] = poisson_from_uniform(np.full(won.size, p.patents_per_success), u.patents[won])
+    patents[won] = poisson_quantile(p.patents_per_success, u.success[won] / prob[won])
     # exit at the end of the year
-    p_exit = p.exit_rate * np.clip(np.exp(-0.2 * (log_size + np.log(factor))), 0.5, 2.0)
-    p_exit = p_exit * (1.0 - 0.5 * hnte)
+    p_exit = np.log(sales * (1.0 / SIZE_REFERENCE_CNY))
+    p_exit *= -0.2
+    np.exp(p_exit, out=p_exit)
+    np.clip(p_exit, 0.5, 2.0, out=p_exit)
+    p_exit *= p.exit_rate
+    p_exit[hnte] *= 0.5
     exits = u.exit < p_exit
     new = replace(
         f,
@@ -328,7 +366,7 @@ def enterprise_year(
         hist1=f.hist2,
         hist2=r_now,
         hnte=hnte,
-        hnte_expiry=expiry.astype(np.int64),
+        hnte_expiry=expiry.astype(np.int64, copy=False),
         tech_sme=tech_sme,
         success=success,
         patents=patents,

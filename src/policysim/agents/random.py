@@ -14,6 +14,7 @@ its outputs pass BigCrush when used as a counter-based generator.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,8 @@ STREAM_GROWTH = 1
 STREAM_SUCCESS = 2
 STREAM_APPROVAL = 3
 STREAM_EXIT = 4
-STREAM_PATENTS = 5
 STREAM_CERT = 6
 STREAM_START = 7
-STREAM_START_LEVEL = 8
 STREAM_UPGRADE = 9
 
 
@@ -51,20 +50,27 @@ def _mix(z: Any) -> Any:
 def uniform_streams(
     key: int, ids: NDArray[np.int64], year: int, streams: tuple[int, ...]
 ) -> list[NDArray[np.float64]]:
-    """Several independent uniform streams at once: one identity hash per id and year, then one
-    mixing round per pair of streams, whose 64 output bits give two 32-bit uniforms (resolution
-    2**-32, ample for the model's decisions). Cheaper than :func:`uniforms` per stream, with the
-    same identity properties."""
+    """Several independent uniform streams at once: one identity hash per id and year, whose 64
+    bits give the first two streams, then one mixing round per further pair of streams; each
+    64-bit output gives two 32-bit uniforms (resolution 2**-32, ample for the model's decisions).
+    Cheaper than :func:`uniforms` per stream, with the same identity properties."""
     with np.errstate(over="ignore"):
         base = _mix(np.uint64(key & 0xFFFFFFFFFFFFFFFF) ^ (np.uint64(year) * _GOLDEN))
         h = _mix(ids.astype(np.uint64) * _GOLDEN + base)
-        out: list[NDArray[np.float64]] = []
-        for i in range(0, len(streams), 2):
-            z = _mix(h ^ (np.uint64(streams[i]) * _M2))
-            out.append((z >> _S32).astype(np.float64) * _INV32)
-            if i + 1 < len(streams):
-                out.append((z & _LOW32).astype(np.float64) * _INV32)
-    return out
+        n_pairs = (len(streams) + 1) // 2
+        z = np.empty((n_pairs, ids.shape[0]), dtype="<u8")
+        z[0] = h  # the identity hash is itself a full SplitMix64 output
+        for j in range(1, n_pairs):
+            z[j] = _mix(h ^ (np.uint64(streams[2 * j]) * _M2))
+    # the high and low 32-bit halves of each hash, converted in one pass (little-endian view:
+    # the low half comes first)
+    halves = z.view("<u4").astype(np.float64).reshape(n_pairs, -1, 2)
+    halves *= _INV32
+    out: list[NDArray[np.float64]] = []
+    for j in range(n_pairs):
+        out.append(halves[j, :, 1])
+        out.append(halves[j, :, 0])
+    return out[: len(streams)]
 
 
 def uniforms(key: int, ids: NDArray[np.int64], year: int, stream: int) -> NDArray[np.float64]:
@@ -92,6 +98,19 @@ def uniforms(key: int, ids: NDArray[np.int64], year: int, stream: int) -> NDArra
         z = ids.astype(np.uint64) * _GOLDEN + base
         z = _mix(_mix(z))
     out: NDArray[np.float64] = (z >> _S11).astype(np.float64) / _TWO53
+    return out
+
+
+def poisson_quantile(mean: float, u: NDArray[np.float64], kmax: int = 30) -> NDArray[np.float64]:
+    """Poisson draws of one ``mean`` by inversion: the smallest k with P(X <= k) > u, capped at
+    ``kmax`` (a binary search in the CDF table; equals :func:`poisson_from_uniform`)."""
+    pmf = [math.exp(-mean)]
+    for i in range(1, kmax + 1):
+        pmf.append(pmf[-1] * mean / i)
+    cdf = np.cumsum(pmf)
+    out: NDArray[np.float64] = np.minimum(np.searchsorted(cdf, u, side="right"), kmax).astype(
+        np.float64
+    )
     return out
 
 

@@ -108,7 +108,8 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
         if success:
             k, pmf = 0, math.exp(-p.patents_per_success)
             cdf = pmf
-            while u["patents"] >= cdf and k < 30:
+            u_count = u["success"] / prob  # uniform on [0, 1) given success
+            while u_count >= cdf and k < 30:
                 k += 1
                 pmf *= p.patents_per_success / k
                 cdf += pmf
@@ -167,7 +168,6 @@ def reference_year(
             "success": float(u.success[i]),
             "approval": float(u.approval[i]),
             "exit": float(u.exit[i]),
-            "patents": float(u.patents[i]),
         }
         rows.append(
             agent.year(

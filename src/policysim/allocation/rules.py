@@ -86,22 +86,18 @@ def water_fill(weights: FloatArray, lo: FloatArray, hi: FloatArray, total: float
             f"the maximum {fmt_yi(float(hi.sum()))}"
         )
     pos = w > 0
-    if pos.any():
+    wsum = float(w.sum())
+    x0 = w * (total / wsum) if wsum > 0 else lo
+    if wsum > 0 and bool(((x0 >= lo) & (x0 <= hi)).all()):
+        x = x0  # no bound binds: plain proportional shares
+    elif pos.any():
         finite_hi = np.where(np.isfinite(hi), hi, total + lo.sum() + 1.0)
         lam_max = float(np.max(finite_hi[pos] / w[pos]))
         if np.clip(lam_max * w, lo, hi).sum() <= total:
             x = np.clip(lam_max * w, lo, hi)
         else:
-            a, b = 0.0, lam_max
-            for _ in range(200):
-                mid = 0.5 * (a + b)
-                if np.clip(mid * w, lo, hi).sum() < total:
-                    a = mid
-                else:
-                    b = mid
-                if b - a <= 1e-15 * b:
-                    break
-            x = np.clip(0.5 * (a + b) * w, lo, hi)
+            rest = total - float(np.clip(0.0, lo[~pos], hi[~pos]).sum())
+            x = np.clip(_crossing(w[pos], lo[pos], finite_hi[pos], rest) * w, lo, hi)
     else:
         x = lo.copy()
     for _ in range(3):
@@ -116,6 +112,27 @@ def water_fill(weights: FloatArray, lo: FloatArray, hi: FloatArray, total: float
         x = np.clip(x + resid * share, lo, hi)
     out: FloatArray = x
     return out
+
+
+def _crossing(w: FloatArray, lo: FloatArray, hi: FloatArray, total: float) -> float:
+    """The smallest ``lam >= 0`` with ``sum(clip(lam * w, lo, hi)) == total`` (``w > 0``, finite
+    bounds, ``sum(lo) <= total < sum(hi)``), found exactly: the sum is piecewise linear in
+    ``lam`` with kinks at ``lo / w`` (slope gains ``w``) and ``hi / w`` (slope loses ``w``)."""
+    t = np.concatenate((np.maximum(lo, 0.0) / w, np.maximum(hi, 0.0) / w))
+    dslope = np.concatenate((w, -w))
+    order = np.argsort(t, kind="stable")
+    t, dslope = t[order], dslope[order]
+    s0 = float(np.clip(0.0, lo, hi).sum())
+    slope = np.cumsum(dslope)  # slope just after each kink
+    # sum at each kink: s0 + integral of the slope up to it
+    seg = np.diff(t, prepend=0.0) * np.concatenate(([0.0], slope[:-1]))
+    s = s0 + np.cumsum(seg)
+    k = int(np.searchsorted(s, total, side="left"))
+    if k >= t.size:
+        return float(t[-1])
+    if k == 0 or s[k] <= s[k - 1]:
+        return float(t[k])
+    return float(t[k - 1] + (total - s[k - 1]) / (s[k] - s[k - 1]) * (t[k] - t[k - 1]))
 
 
 def county_weights(

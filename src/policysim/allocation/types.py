@@ -155,8 +155,10 @@ class CountyFacts:
             raise AllocationError(
                 f"CountyFacts.names: {len(self.names)} names for {n} codes: expected equal"
             )
-        object.__setattr__(self, "codes", tuple(str(c) for c in self.codes))
-        object.__setattr__(self, "names", tuple(str(c) for c in self.names))
+        for name in ("codes", "names"):
+            values = getattr(self, name)
+            if type(values) is not tuple or not all(type(v) is str for v in values):
+                object.__setattr__(self, name, tuple(str(v) for v in values))
         object.__setattr__(self, "poverty", _as_bool("poverty", self.poverty, n))
         object.__setattr__(self, "designated", _as_bool("designated", self.designated, n))
         for name, hi in (
