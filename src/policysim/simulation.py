@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,7 @@ def simulate(
     params: Mapping[str, float] | None = None,
     enterprises: bool = False,
     allocator: Allocator | None = None,
+    township_metrics: Collection[str] | None = None,
 ) -> SimulationResult:
     """Run the model once from the base year to the end year.
 
@@ -109,10 +111,14 @@ def simulate(
         Also return firm-level rows for every year.
     allocator : callable, optional
         Yearly allocation plan; default: the scenario's strategy (:mod:`policysim.coupling`).
+    township_metrics : collection of str, optional
+        Township metrics to build (default all of :data:`TOWNSHIP_METRICS`); an ensemble that
+        keeps only some saves the work of the others.
     """
     from policysim.coupling import make_allocator
 
     sc = as_scenario(scenario)
+    _township_selection(township_metrics)  # fail before the run, not after
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     model_ss, alloc_ss = ss.spawn(2)
     values = sc.parameters()
@@ -128,7 +134,7 @@ def simulate(
     )
     for _ in sc.horizon.years:
         model.step()
-    metrics = build_metrics(model.records, model)
+    metrics = build_metrics(model.records, model, township_metrics)
     firms = _firm_frame(model) if enterprises else None
     solves = list(getattr(alloc, "solves", []))
     plans = getattr(alloc, "plans", None)
@@ -138,8 +144,30 @@ def simulate(
     )
 
 
-def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataFrame:
-    """Long-format metrics from the yearly records (vectorised; no loop over units)."""
+TOWNSHIP_METRICS = ("innovative", "platforms", "hnte_count")
+"""Metrics of the township level (innovative: 1 if designated an innovative township)."""
+
+
+def _township_selection(township_metrics: Collection[str] | None) -> tuple[str, ...]:
+    if township_metrics is None:
+        return TOWNSHIP_METRICS
+    unknown = sorted(set(township_metrics) - set(TOWNSHIP_METRICS))
+    if unknown:
+        raise ValueError(
+            f"township_metrics: unknown {unknown}: expected some of {', '.join(TOWNSHIP_METRICS)}"
+        )
+    return tuple(township_metrics)
+
+
+def build_metrics(
+    records: Sequence[YearRecord],
+    model: PolicyModel,
+    township_metrics: Collection[str] | None = None,
+) -> pd.DataFrame:
+    """Long-format metrics from the yearly records (vectorised; no loop over units).
+
+    ``township_metrics`` selects the township metrics built (default: all)."""
+    wanted = _township_selection(township_metrics)
     years = np.array([r.year for r in records], dtype=np.int64)
     ny = len(years)
 
@@ -203,11 +231,12 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
         "management_capacity": stack("management"),
         "innovative_townships": innov_c.astype(np.float64),
     }
-    township: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
-        "innovative": innovative,
-        "platforms": stack("platforms"),
-        "hnte_count": stack("hnte_t"),
-    }
+    township: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+    for name, field_name in zip(
+        TOWNSHIP_METRICS, ("innovative", "platforms", "hnte_t"), strict=True
+    ):
+        if name in wanted:
+            township[name] = innovative if name == "innovative" else stack(field_name)
     codes = (PROVINCE_CODE, *model.county_codes, *model.township_codes)
     names = (
         "江西省" if model.baseline.name.startswith("jiangxi") else "province",
@@ -230,22 +259,35 @@ def build_metrics(records: Sequence[YearRecord], model: PolicyModel) -> pd.DataF
             parts_metric.append(np.full(ny * n, metric_pos[name], np.int16))
             parts_value.append(a.ravel())
     unit = np.concatenate(parts_unit)
-    name_codes, name_uniques = pd.factorize(pd.Index(names))
+    code_index, name_codes, name_index = _unit_categories(codes, names)
     return pd.DataFrame(
         {
             "year": np.concatenate(parts_year),
-            "level": _categorical(np.concatenate(parts_level), ("province", "county", "township")),
-            "code": _categorical(unit, codes),
-            "name": _categorical(name_codes[unit], name_uniques),
-            "metric": _categorical(np.concatenate(parts_metric), metric_names),
+            "level": _categorical(np.concatenate(parts_level), _LEVELS),
+            "code": _categorical(unit, code_index),
+            "name": _categorical(name_codes[unit], name_index),
+            "metric": _categorical(np.concatenate(parts_metric), pd.Index(metric_names)),
             "value": np.concatenate(parts_value),
         }
     )
 
 
-def _categorical(codes: NDArray[np.integer[Any]], categories: Sequence[str] | pd.Index) -> Any:
-    """A pandas Categorical from integer codes (no copy of strings per row)."""
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))  # type: ignore[arg-type]
+_LEVELS = pd.Index(["province", "county", "township"])
+
+
+@functools.lru_cache(maxsize=8)
+def _unit_categories(
+    codes: tuple[str, ...], names: tuple[str, ...]
+) -> tuple[pd.Index, NDArray[np.intp], pd.Index]:
+    """Categories of unit codes and names (names may repeat), computed once per baseline."""
+    name_codes, name_index = pd.factorize(pd.Index(names))
+    return pd.Index(codes), name_codes, name_index
+
+
+def _categorical(codes: NDArray[np.integer[Any]], categories: pd.Index) -> Any:
+    """A pandas Categorical from integer codes (no copy of strings per row; the codes are built
+    in range, so pandas need not check them)."""
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)  # type: ignore[call-arg,arg-type]
 
 
 def _firm_frame(model: PolicyModel) -> pd.DataFrame:
@@ -259,7 +301,7 @@ def _firm_frame(model: PolicyModel) -> pd.DataFrame:
     frame.insert(3, "county_code", c_codes[frame.pop("county_idx").to_numpy()])
     from policysim.data import SECTORS
 
-    frame["sector"] = _categorical(frame["sector"].to_numpy(), SECTORS)
+    frame["sector"] = _categorical(frame["sector"].to_numpy(), pd.Index(SECTORS))
     return frame
 
 
@@ -271,13 +313,15 @@ def _allocation_frame(plans: Mapping[int, Any], model: PolicyModel) -> pd.DataFr
     stack = np.stack([np.asarray(plans[y], dtype=np.float64) for y in years])
     n_y, n_c, n_k = stack.shape
     county = np.tile(np.repeat(np.arange(n_c), n_k), n_y)
-    name_codes, name_uniques = pd.factorize(pd.Index(model.county_names))
+    code_index, name_codes, name_index = _unit_categories(model.county_codes, model.county_names)
     return pd.DataFrame(
         {
             "year": np.repeat(np.asarray(years, dtype=np.int64), n_c * n_k),
-            "county_code": _categorical(county, model.county_codes),
-            "county_name": _categorical(name_codes[county], name_uniques),
-            "instrument": _categorical(np.tile(np.arange(n_k), n_y * n_c), INSTRUMENT_NAMES),
+            "county_code": _categorical(county, code_index),
+            "county_name": _categorical(name_codes[county], name_index),
+            "instrument": _categorical(
+                np.tile(np.arange(n_k), n_y * n_c), pd.Index(INSTRUMENT_NAMES)
+            ),
             "cny": stack.ravel(),
         }
     )

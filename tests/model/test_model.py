@@ -72,6 +72,20 @@ def test_metrics_long_format_and_names(baseline_scenario: LoadedScenario) -> Non
     assert m["value"].notna().all()
 
 
+def test_selected_township_metrics_equal_the_full_table(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    full = policysim.simulate(baseline_scenario, seed=4).metrics
+    some = policysim.simulate(baseline_scenario, seed=4, township_metrics=("innovative",)).metrics
+    township = some[some["level"] == "township"]
+    assert set(township["metric"].astype(str)) == {"innovative"}
+    keep = (full["level"] != "township") | (full["metric"] == "innovative")
+    expected = full[keep].astype({"metric": str}).reset_index(drop=True)
+    pd.testing.assert_frame_equal(some.astype({"metric": str}).reset_index(drop=True), expected)
+    with pytest.raises(ValueError, match="township_metrics: unknown"):
+        policysim.simulate(baseline_scenario, seed=4, township_metrics=("patents",))
+
+
 def test_enterprise_rows(baseline_scenario: LoadedScenario) -> None:
     r = policysim.simulate(baseline_scenario, seed=3, enterprises=True)
     e = r.enterprises

@@ -95,7 +95,7 @@ class Firms:
             for f in fields(self):
                 getattr(self, f.name)[slots[:k]] = getattr(new, f.name)
             return self
-        spare = max(extra, self.n // 4)
+        spare = max(extra, self.n // 16)  # few empty slots: every rule also runs on them
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
