@@ -42,6 +42,7 @@ from policysim.agents.enterprises import (
     band_threshold,
     enterprise_year,
     firm_tax,
+    group_rate,
     share_by_group,
     start_rd,
 )
@@ -448,27 +449,32 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         f = self.firms
         p = self.params
         policy = self.scenario.policy
+        nc = self.n_counties
         sme = f.sales <= TECH_SME_MAX_SALES_CNY
         own_rd = f.own * f.sales
-        # vouchers: SMEs, in proportion to their R&D plus a base claim for non-performers
+        # each instrument is shared within the county in proportion to a weight; its caps are
+        # proportional to the same weight, hence caps on the county's rate per unit of weight
+        # vouchers: SMEs, in proportion to their R&D plus a base claim for non-performers;
+        # a voucher pays at most the share c_v of the R&D it funds: v <= c_v / (1 - c_v) * w
         w_v = (own_rd + VOUCHER_BASE_SHARE * f.sales) * sme
-        voucher = share_by_group(plan[:, I_VOUCHERS] / self.weight, f.county, w_v, self.n_counties)
+        rate_v = group_rate(plan[:, I_VOUCHERS] / self.weight, f.county, w_v, nc)
         c_v = policy.voucher_max_share_of_rd
-        voucher = np.minimum(voucher, c_v / (1.0 - c_v) * w_v) if c_v < 1 else voucher
+        if c_v < 1:
+            np.minimum(rate_v, c_v / (1.0 - c_v), out=rate_v)
+        voucher = w_v * rate_v[f.county]
         # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
-        subsidy = share_by_group(
-            plan[:, I_SUBSIDIES] / self.weight, f.county, own_rd, self.n_counties
-        )
+        rate_s = group_rate(plan[:, I_SUBSIDIES] / self.weight, f.county, own_rd, nc)
         c_s = policy.subsidy_max_share_of_rd
-        subsidy = np.minimum(subsidy, c_s / (1.0 - c_s) * own_rd) if c_s < 1 else subsidy
-        # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales
-        loans = share_by_group(
-            p["credit_leverage"] * plan[:, I_CREDIT] / self.weight,
-            f.county,
-            f.sales * sme,
-            self.n_counties,
+        if c_s < 1:
+            np.minimum(rate_s, c_s / (1.0 - c_s), out=rate_s)
+        subsidy = own_rd * rate_s[f.county]
+        # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales; a share of
+        # the loans funds R&D
+        w_l = f.sales * sme
+        rate_l = group_rate(
+            p["credit_leverage"] * plan[:, I_CREDIT] / self.weight, f.county, w_l, nc
         )
-        credit_rd = p["credit_rd_share"] * loans
+        credit_rd = w_l * (p["credit_rd_share"] * rate_l)[f.county]
         # local boost of innovation success: commissioners in the township (factors computed per
         # township, then looked up), sector clusters (HNTE density of the county and sector)
         boost_t = np.ones(self.n_townships + 1)

@@ -305,3 +305,34 @@ def test_no_negative_money_anywhere(baseline_scenario: LoadedScenario, data: st.
     assert (money["value"] >= 0).all()
     counts = m[m["metric"].isin(("hnte_count", "platforms", "innovative_townships"))]
     assert (counts["value"] >= 0).all()
+
+
+def test_support_spends_county_funds_within_the_caps(baseline_scenario: LoadedScenario) -> None:
+    """Vouchers and subsidies spend a county's funds in proportion to the firms' weights, each
+    firm's amount capped (voucher <= 50% of the R&D it funds, subsidy <= 30%): a small budget is
+    spent in full, a huge one only up to the caps."""
+    sc = baseline_scenario.scenario
+    model = PolicyModel(sc, baseline_for(sc), sc.parameters(), np.random.default_rng(0))
+    f = model.firms
+    live = f.township < model.n_townships
+    plan = np.zeros((model.n_counties, N_INSTRUMENTS))
+    small, huge = 0, 1
+    for k in ("vouchers", "rd_subsidies"):
+        plan[small, INSTRUMENT_NAMES.index(k)] = 1e5
+        plan[huge, INSTRUMENT_NAMES.index(k)] = 1e13
+    support = model._support(plan, model.rules_of(2018))
+    own_rd = f.own * f.sales
+    w_v = (own_rd + 0.002 * f.sales) * (f.sales <= 2e8)
+    c_v, c_s = sc.policy.voucher_max_share_of_rd, sc.policy.subsidy_max_share_of_rd
+    assert (support.voucher <= c_v / (1 - c_v) * w_v * (1 + 1e-12)).all()
+    assert (support.subsidy <= c_s / (1 - c_s) * own_rd * (1 + 1e-12)).all()
+    in_small, in_huge = live & (f.county == small), live & (f.county == huge)
+    weight = model.weight
+    assert support.voucher[in_small].sum() * weight == pytest.approx(1e5, rel=1e-9)
+    assert support.subsidy[in_small].sum() * weight == pytest.approx(1e5, rel=1e-9)
+    np.testing.assert_allclose(support.voucher[in_huge], c_v / (1 - c_v) * w_v[in_huge], rtol=1e-12)
+    np.testing.assert_allclose(
+        support.subsidy[in_huge], c_s / (1 - c_s) * own_rd[in_huge], rtol=1e-12
+    )
+    others = live & ~in_small & ~in_huge
+    assert not support.voucher[others].any() and not support.subsidy[others].any()

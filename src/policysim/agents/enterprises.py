@@ -393,8 +393,17 @@ def share_by_group(
     -------
     (n,) float array: each member's amount.
     """
+    out: FloatArray = weights * group_rate(total, group, weights, n_groups)[group]
+    return out
+
+
+def group_rate(
+    total: FloatArray, group: IntArray, weights: FloatArray, n_groups: int
+) -> FloatArray:
+    """Amount per unit of weight in each group, shape ``(n_groups + 1,)`` (the last entry, for
+    members of no group, is 0): :func:`share_by_group` is ``weights * rate[group]``. A cap
+    proportional to the weights is a cap on the rate."""
     wsum = np.bincount(group, weights=weights, minlength=n_groups + 1)[: n_groups + 1]
     rate = np.zeros(n_groups + 1)
     np.divide(total, wsum[:n_groups], out=rate[:n_groups], where=wsum[:n_groups] > 0)
-    out: FloatArray = weights * rate[group]
-    return out
+    return rate
