@@ -505,7 +505,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         n = int(counts.sum())
         township = np.repeat(np.arange(self.n_townships), counts)
         county = self.t_county[township]
-        u = rng.random((4, n))
+        u = rng.random((3, n))
         # inverse CDF of the county's sector mix: the number of its cumulative shares below u
         sector = np.searchsorted(self.sector_flat, county + u[0]) - county * self.n_sectors
         sector = np.minimum(sector, self.n_sectors - 1).astype(np.int64)
