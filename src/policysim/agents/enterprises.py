@@ -95,7 +95,8 @@ class Firms:
             for f in fields(self):
                 getattr(self, f.name)[slots[:k]] = getattr(new, f.name)
             return self
-        spare = max(extra, self.n // 16)  # few empty slots: every rule also runs on them
+        # room for a few more years of net entry: appends (a copy of every array) stay rare
+        spare = max(extra, 2 * new.n, self.n // 16)
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
