@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,12 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policysim.analysis.targets import (
+    UnitCounts,
     attainment,
+    combine_unit_counts,
     fan_quantiles,
     first_year_met,
     max_half_width,
     met,
+    unit_counts,
     unit_probabilities,
+    unit_probabilities_from_counts,
 )
 from policysim.errors import DataError, ScenarioError
 
@@ -203,3 +209,76 @@ def test_attainment_properties(runs: list[list[float]], threshold: float, compar
     firsts = first_year_met(data, [t])
     assert firsts["share"].sum() == pytest.approx(1.0)
     assert (firsts["share"] >= 0).all()
+
+
+def _indicator_rows(
+    values: np.ndarray, level: str, metric: str, base_year: int = 2017
+) -> pd.DataFrame:
+    """Long rows of a 0/1 indicator from an array ``(runs, units, years)``."""
+    runs, units, years = np.indices(values.shape)
+    return pd.DataFrame(
+        {
+            "replication": runs.ravel(),
+            "year": base_year + years.ravel(),
+            "level": level,
+            "code": [f"U{u:02d}" for u in units.ravel()],
+            "name": [f"单位{u}" for u in units.ravel()],
+            "metric": metric,
+            "value": values.ravel().astype(float),
+        }
+    )
+
+
+@given(
+    flags=st.lists(st.lists(st.booleans(), min_size=9, max_size=9), min_size=1, max_size=12),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+    drop=st.integers(0, 200),
+)
+@settings(max_examples=60, deadline=None)
+def test_unit_probabilities_from_chunk_counts_equal_rows(
+    flags: list[list[bool]], cuts: list[int], drop: int
+) -> None:
+    """Counts summed over chunks of runs (in any order) give the table computed from the rows,
+    including a unit-year missing in one run."""
+    n_runs = len(flags)
+    values = np.array(flags, dtype=float).reshape(n_runs, 3, 3)  # runs x 3 units x 3 years
+    county = _indicator_rows(values, "county", "designated")
+    township = _indicator_rows(1.0 - values, "township", "innovative")
+    province = county.assign(level="province", code="JX", name="江西省", metric="x")
+    rows = pd.concat([province, county, township], ignore_index=True)
+    rows = rows.drop(index=len(province) + drop % len(county)).reset_index(drop=True)
+    bounds = sorted({0, n_runs, *(min(c, n_runs) for c in cuts)})
+    chunks = [
+        unit_counts(
+            rows[rows["replication"].between(lo, hi - 1)],
+            [("county", "designated"), ("township", "innovative")],
+            (2018, 2019),
+        )
+        for lo, hi in itertools.pairwise(bounds)
+    ]
+    combined = combine_unit_counts(chunks)
+    reverse = combine_unit_counts(reversed(chunks))
+    pd.testing.assert_frame_equal(combined.cells, reverse.cells)
+    pd.testing.assert_frame_equal(combined.runs, reverse.runs)
+    for level, metric in (("county", "designated"), ("township", "innovative")):
+        expected = unit_probabilities(rows, metric, level, years=(2018, 2019))
+        got = unit_probabilities_from_counts(combined, metric, level, years=(2018, 2019))
+        pd.testing.assert_frame_equal(got, expected)
+        assert (got["n_runs"] == n_runs).all()
+
+
+def test_unit_counts_errors_and_empty(unit_metrics: MetricsBuilder) -> None:
+    rows = unit_metrics("designated", "county", {"A": [[0, 1, 1]], "B": [[0, 0.5, 1]]})
+    counts = unit_counts(rows, [("county", "designated")])
+    assert counts.cells["n_bad"].tolist() == [0, 0, 0, 1, 0, 0]  # A 2017-19, B 2017-19
+    with pytest.raises(DataError, match="unit B in 2018 is not 0 or 1 in 1 run"):
+        unit_probabilities_from_counts(counts, years=(2019,))
+    good = unit_counts(rows[rows["code"] == "A"], [("county", "designated")], (2019,))
+    with pytest.raises(ScenarioError, match="year not simulated"):
+        unit_probabilities_from_counts(good, years=(2018,))
+    with pytest.raises(ScenarioError, match="metric not in the results"):
+        unit_probabilities_from_counts(good, "national", years=(2019,))
+    assert unit_probabilities_from_counts(good, years=(2019,))["p_2019"].tolist() == [1.0]
+    nothing = combine_unit_counts([UnitCounts.empty(), unit_counts(rows, [("township", "x")])])
+    assert nothing.cells.empty and nothing.runs.empty
+    pd.testing.assert_frame_equal(combine_unit_counts([good, UnitCounts.empty()]).cells, good.cells)

@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import policysim.experiments.outputs
 import policysim.report
 from policysim.cli import app
 from policysim.experiments import run_ensemble, write_outputs
@@ -134,6 +136,22 @@ def test_error_while_writing_leaves_no_partial_file(
     assert not (tmp_path / "run" / "report.html").exists()
     # what was written is whole: the metrics file reads back completely
     assert len(pd.read_parquet(tmp_path / "run" / "metrics.parquet")) == len(res.read_metrics())
+
+
+def test_metrics_file_streamed_in_batches_keeps_the_ensemble_runs(
+    small: LoadedScenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """metrics.parquet, copied from the parts a few rows at a time, holds exactly the stored rows
+    of the ensemble's runs (a resumed smaller ensemble leaves out the extra stored run)."""
+    out = tmp_path / "run"
+    run_ensemble(small, replications=3, seed=4, store=out)
+    res = run_ensemble(small, replications=2, seed=4, store=out, resume=True)
+    monkeypatch.setattr(policysim.experiments.outputs, "STREAM_BATCH_ROWS", 5_000)
+    write_outputs(res, out)
+    written = pd.read_parquet(out / "metrics.parquet")
+    assert sorted(written["replication"].unique().tolist()) == [0, 1]
+    pd.testing.assert_frame_equal(written, res.read_metrics())
+    assert pq.ParquetFile(out / "metrics.parquet").metadata.num_row_groups > 2
 
 
 def _policysim() -> str:

@@ -25,14 +25,18 @@ from policysim.analysis.sensitivity import (
 )
 from policysim.analysis.targets import (
     TargetLike,
+    UnitCounts,
     attainment,
+    combine_unit_counts,
     fan_quantiles,
     first_year_met,
     max_half_width,
     met,
     target_outcomes,
     target_series,
+    unit_counts,
     unit_probabilities,
+    unit_probabilities_from_counts,
 )
 
 __all__ = [
@@ -41,8 +45,10 @@ __all__ = [
     "PrimBox",
     "PrimResult",
     "TargetLike",
+    "UnitCounts",
     "analyse",
     "attainment",
+    "combine_unit_counts",
     "crps_ensemble",
     "fan_quantiles",
     "first_year_met",
@@ -61,7 +67,9 @@ __all__ = [
     "target_outcomes",
     "target_series",
     "transform_unit_samples",
+    "unit_counts",
     "unit_disagreement",
     "unit_probabilities",
+    "unit_probabilities_from_counts",
     "wilson_interval",
 ]

@@ -14,7 +14,7 @@ import platform
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -133,21 +133,30 @@ def _write_parquet_frame(frame: pd.DataFrame, path: Path, schema: pa.Schema | No
     return path
 
 
+#: Rows per record batch when concatenating parts: the copy holds one batch (and the row group
+#: it is read from) at a time, not a whole part with its cast and filtered copies.
+STREAM_BATCH_ROWS: Final = 1 << 19
+
+
 def _stream_parts(
     files: Sequence[Path], path: Path, schema: pa.Schema, runs: set[int] | None
 ) -> Path:
-    """Concatenate Parquet parts into one file, atomically, one part in memory at a time."""
+    """Concatenate Parquet parts into one file, atomically, one record batch in memory at a
+    time."""
+    wanted = None if runs is None else np.fromiter(runs, dtype=np.int64)
     with atomic_output(path) as stream:
         writer = pq.ParquetWriter(stream, schema, compression="zstd")
         try:
             for f in files:
-                table = pq.read_table(f).cast(schema)
-                if runs is not None:
-                    reps = table.column("replication").to_numpy()
-                    keep = np.isin(reps, np.fromiter(runs, dtype=np.int64))
-                    if not keep.all():
-                        table = table.filter(pa.array(keep))
-                writer.write_table(table)
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=STREAM_BATCH_ROWS):
+                    table = pa.Table.from_batches([batch])
+                    if table.schema != schema:
+                        table = table.cast(schema)
+                    if wanted is not None:
+                        keep = np.isin(table.column("replication").to_numpy(), wanted)
+                        if not keep.all():
+                            table = table.filter(pa.array(keep))
+                    writer.write_table(table)
         finally:
             writer.close()
     return path

@@ -16,7 +16,6 @@ import logging
 import math
 import multiprocessing
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,8 +26,13 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from policysim.analysis import (
+    UnitCounts,
+    combine_unit_counts,
+    max_half_width,
+    unit_probabilities_from_counts,
+)
 from policysim.analysis import attainment as _attainment
-from policysim.analysis import max_half_width
 from policysim.analysis import unit_probabilities as _unit_probabilities
 from policysim.errors import ScenarioError
 from policysim.experiments.design import (
@@ -82,9 +86,14 @@ class EnsembleResult:
     metrics : DataFrame
         Long metrics ``replication, year, level, code, name, metric, value`` of the completed runs.
         In memory (``store`` None): province and county levels, all metrics, and township
-        ``innovative``. Streamed (``store`` given): only what attainment and unit probabilities
-        need (province rows; county ``designated``/``national`` and township ``innovative`` in
-        the years of :func:`report_years` only); the full table is in the store (:meth:`read_metrics`).
+        ``innovative``. Streamed (``store`` given): the province rows only (the results:
+        attainment, first years, fan charts, paired comparisons); the county and township rows are
+        in the store (:meth:`read_metrics`), so memory grows with the runs by ~270 rows each.
+    unit_counts : UnitCounts or None
+        Per-unit counts over the completed runs of the indicators of
+        :data:`~policysim.experiments.worker.UNIT_INDICATORS` in :func:`report_years`: the
+        sufficient statistics of :meth:`unit_probabilities`, of a fixed size whatever the number of
+        runs (summed chunk by chunk in both modes). None: computed from :attr:`metrics`.
     draws : DataFrame
         ``replication, seed_key`` and one column per uncertain parameter, one row per run
         (failed runs included).
@@ -131,6 +140,7 @@ class EnsembleResult:
     workers: int = 1
     scheduler: str | None = None
     warnings: dict[str, int] = field(default_factory=dict)
+    unit_counts: UnitCounts | None = None
 
     @property
     def n_runs(self) -> int:
@@ -154,19 +164,22 @@ class EnsembleResult:
         level : {"county", "township"}
             Counties: provincial innovative county (pilot or designated, metric
             ``designated``); townships: innovative township (metric ``innovative``).
+
+        Returns
+        -------
+        DataFrame
+            See :func:`policysim.analysis.unit_probabilities` (here from :attr:`unit_counts`:
+            the same table as from the runs' rows).
         """
         if level not in ("county", "township"):
             raise ScenarioError(
                 None, "unknown level", key_path="level", value=level, expected="county or township"
             )
         metric = "designated" if level == "county" else "innovative"
-        with warnings.catch_warnings():
-            # analysis groups a categorical code column without observed=: pandas' FutureWarning
-            # about that default does not concern the result (every unit is reindexed anyway)
-            warnings.filterwarnings("ignore", "The default of observed=False", FutureWarning)
-            return _unit_probabilities(
-                self.metrics, metric, level, report_years(self.loaded.scenario)
-            )
+        years = report_years(self.loaded.scenario)
+        if self.unit_counts is None:
+            return _unit_probabilities(self.metrics, metric, level, years)
+        return unit_probabilities_from_counts(self.unit_counts, metric, level, years)
 
     def read_metrics(self) -> pd.DataFrame:
         """All stored metrics (from the store's parts when streamed, else :attr:`metrics`)."""
@@ -259,12 +272,17 @@ class _Backend:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
-            futures = [self._pool.submit(run_chunk, t) for t in tasks]
+            # a finished future holds its result: forget each one once received, or the parent
+            # would keep every chunk's output (Parquet bytes included) until the batch ends
+            pending = {self._pool.submit(run_chunk, t) for t in tasks}
             try:
-                for fut in as_completed(futures):
-                    yield fut.result()
+                for fut in as_completed(pending):
+                    pending.discard(fut)
+                    out = fut.result()
+                    del fut
+                    yield out
             finally:
-                for fut in futures:
+                for fut in pending:
                     fut.cancel()
 
     def _dask(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
@@ -282,12 +300,16 @@ class _Backend:
                     value=self.scheduler,
                     expected="the address of a running scheduler, e.g. tcp://host:8786",
                 ) from None
-        futures = self._client.map(run_chunk, list(tasks), pure=False)
+        # a future keeps its result in the cluster's memory: drop each one once received
+        pending = set(self._client.map(run_chunk, list(tasks), pure=False))
         try:
-            for _, result in dask_completed(futures, with_results=True):  # type: ignore[no-untyped-call]
+            for fut, result in dask_completed(list(pending), with_results=True):  # type: ignore[no-untyped-call]
+                pending.discard(fut)
+                del fut
                 yield result
         finally:
-            self._client.cancel(futures)
+            if pending:
+                self._client.cancel(list(pending))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -344,8 +366,8 @@ def run_ensemble(
         Add ``ensemble.batch_size`` runs at a time until every target's 95% Wilson half-width is
         at most this (probability units), or ``ensemble.max_replications`` runs.
     store : Path, optional
-        Run directory: completed chunks stream to ``store/.parts`` and only the rows needed for
-        attainment stay in memory.
+        Run directory: completed chunks stream to ``store/.parts`` and only the province rows
+        (attainment) and the per-unit counts (unit probabilities) stay in memory.
     resume : bool
         Continue the interrupted ensemble in ``store`` (same scenario, seed and design).
     progress : bool
@@ -437,6 +459,9 @@ def run_ensemble(
     status: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
     solves: list[pd.DataFrame] = []
+    units = UnitCounts.empty()
+    #: resumed chunks: their unit counts are added at the end, once the number of runs is known
+    stored_chunks: list[tuple[int, int, np.ndarray[Any, np.dtype[np.int64]]]] = []
     full: list[pd.DataFrame] = []
     allocs: list[pd.DataFrame] = []
     warn_counts: dict[str, int] = {}
@@ -455,6 +480,9 @@ def run_ensemble(
         if resume:
             done = parts.read_completed()
             status, kept, solves = done.status, done.kept, done.solves
+            for (first, last), st in zip(done.bounds, done.status, strict=True):
+                ok = st.loc[st["error"].isna(), "replication"].to_numpy(dtype=np.int64)
+                stored_chunks.append((first, last, ok))
             logger.info("resuming: %d chunks already complete", len(status))
 
     def completed_ids() -> set[int]:
@@ -502,6 +530,7 @@ def run_ensemble(
                             allocs.append(out.allocations)
                     status.append(out.status)
                     kept.append(out.kept)
+                    units = combine_unit_counts([units, out.units])
                     solves.append(out.solves)
                     for k, v in out.warnings.items():
                         warn_counts[k] = warn_counts.get(k, 0) + v
@@ -528,6 +557,16 @@ def run_ensemble(
             return pd.DataFrame(columns=list(columns))
         return table[table["replication"] < n_target].reset_index(drop=True)
 
+    if parts is not None:
+        for first, last, ok in stored_chunks:
+            inside = ok < n_target
+            if inside.all():
+                more = parts.read_units(first, last)
+            elif inside.any():  # a resumed ensemble smaller than the interrupted one
+                more = parts.read_units(first, last, below=n_target, years=keep_years)
+            else:
+                continue
+            units = combine_unit_counts([units, more])
     status_table = select(status, ["replication", "seed_key", "error"])
     failures = status_table[status_table["error"].notna()].reset_index(drop=True)
     metrics = select(full if parts is None else kept, ())
@@ -554,6 +593,7 @@ def run_ensemble(
         workers=workers,
         scheduler=scheduler,
         warnings=warn_counts,
+        unit_counts=units,
     )
 
 

@@ -4,14 +4,17 @@ Layout under the run directory::
 
     .parts/config.json                  what the runs depend on (checked on --resume)
     .parts/runs-FIRST-LAST.parquet      replication, seed_key, error of each run of the chunk
-    .parts/kept-FIRST-LAST.parquet      rows kept in memory (attainment, unit probabilities)
+    .parts/kept-FIRST-LAST.parquet      rows kept in memory: province rows (attainment)
+    .parts/units-FIRST-LAST.parquet     per-unit designation counts of the chunk's runs (unit
+                                        probabilities; the runs per indicator in the metadata)
     .parts/solves-FIRST-LAST.parquet    allocation solves
     .parts/alloc-FIRST-LAST.parquet     allocation plans (when the strategy records them)
     .parts/part-FIRST-LAST.parquet      all stored metrics of the chunk: written last, it marks
                                         the chunk complete
 
 Every file is written to a temporary name and moved into place with ``os.replace``; a chunk
-without its ``part-`` file is ignored (and rewritten) on resume.
+without its ``part-`` file is ignored (and rewritten) on resume. A store written before the
+``units-`` files existed kept the indicator rows in its ``kept-`` files; they are counted on resume.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,8 +32,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from policysim.analysis.targets import UNIT_RUN_COLUMNS, UnitCounts, unit_counts
 from policysim.errors import ScenarioError
-from policysim.experiments.worker import SOLVE_COLUMNS, ChunkOutput
+from policysim.experiments.worker import SOLVE_COLUMNS, UNIT_INDICATORS, ChunkOutput
 from policysim.report._atomic import TEMPORARY_SUFFIX, atomic_output
 
 __all__ = ["PARTS_DIR", "PartsStore", "StoredRuns", "write_bytes"]
@@ -39,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 PARTS_DIR: Final = ".parts"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
+#: Parquet metadata key of the runs per indicator in a ``units-`` file.
+_UNIT_RUNS_KEY: Final = b"policysim.unit_runs"
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -54,10 +60,41 @@ def _frame_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def _units_bytes(units: UnitCounts) -> bytes:
+    """A chunk's unit counts as Parquet: the cells as the table, the runs in the metadata."""
+    table = pa.Table.from_pandas(units.cells, preserve_index=False)
+    runs = json.dumps(units.runs[list(UNIT_RUN_COLUMNS)].to_dict("records")).encode()
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _UNIT_RUNS_KEY: runs})
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _read_units(path: Path) -> UnitCounts:
+    table = pq.read_table(path)
+    runs = json.loads((table.schema.metadata or {})[_UNIT_RUNS_KEY])
+    empty = UnitCounts.empty()
+    cells = table.to_pandas() if table.num_rows else empty.cells
+    return UnitCounts(
+        cells=cells.astype(empty.cells.dtypes.to_dict()),
+        runs=pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS)).astype(empty.runs.dtypes.to_dict()),
+    )
+
+
 @dataclass(frozen=True)
 class StoredRuns:
-    """Chunks already in the store."""
+    """Chunks already in the store, in run order.
 
+    Attributes
+    ----------
+    bounds : list of (int, int)
+        First and last run of each chunk.
+    status, kept, solves : list of DataFrame
+        Per chunk, as in :class:`~policysim.experiments.worker.ChunkOutput`. The unit counts
+        are read one chunk at a time (:meth:`PartsStore.read_units`).
+    """
+
+    bounds: list[tuple[int, int]]
     status: list[pd.DataFrame]
     kept: list[pd.DataFrame]
     solves: list[pd.DataFrame]
@@ -147,6 +184,7 @@ class PartsStore:
         first, last = min(out.runs), max(out.runs)
         write_bytes(self._aux("runs", first, last), _frame_bytes(out.status))
         write_bytes(self._aux("kept", first, last), _frame_bytes(out.kept))
+        write_bytes(self._aux("units", first, last), _units_bytes(out.units))
         write_bytes(self._aux("solves", first, last), _frame_bytes(out.solves))
         alloc = self._aux("alloc", first, last)
         if out.allocations_parquet is not None:
@@ -156,14 +194,51 @@ class PartsStore:
         write_bytes(self._aux("part", first, last), out.metrics_parquet)
 
     def read_completed(self) -> StoredRuns:
-        """Status, kept rows and solves of every completed chunk."""
-        status, kept, solves = [], [], []
+        """Status, kept rows and solves of every completed chunk (not the unit counts)."""
+        bounds: list[tuple[int, int]] = []
+        status: list[pd.DataFrame] = []
+        kept: list[pd.DataFrame] = []
+        solves: list[pd.DataFrame] = []
         for first, last, _ in self.parts():
+            bounds.append((first, last))
             status.append(pd.read_parquet(self._aux("runs", first, last)))
-            kept.append(pd.read_parquet(self._aux("kept", first, last)))
+            rows = pd.read_parquet(self._aux("kept", first, last))
+            # an older store also kept the indicator rows: keep only the province rows
+            kept.append(rows[rows["level"] == "province"].reset_index(drop=True))
             sol = pd.read_parquet(self._aux("solves", first, last))
             solves.append(sol.reindex(columns=list(SOLVE_COLUMNS)))
-        return StoredRuns(status=status, kept=kept, solves=solves)
+        return StoredRuns(bounds=bounds, status=status, kept=kept, solves=solves)
+
+    def read_units(
+        self,
+        first: int,
+        last: int,
+        *,
+        below: int | None = None,
+        years: Sequence[int] | None = None,
+    ) -> UnitCounts:
+        """Unit counts of one completed chunk.
+
+        Parameters
+        ----------
+        first, last : int
+            The chunk (as in :attr:`StoredRuns.bounds`).
+        below : int, optional
+            Count only runs with a smaller id: the counts are recomputed from the chunk's metrics
+            part (for a chunk only partly inside a smaller resumed ensemble).
+        years : sequence of int, optional
+            Years to count when recomputing (the ensemble's report years; default: all).
+        """
+        if below is None:
+            path = self._aux("units", first, last)
+            if path.is_file():
+                return _read_units(path)
+            # written before the units- files: the kept rows are the indicator rows to count
+            return unit_counts(pd.read_parquet(self._aux("kept", first, last)), UNIT_INDICATORS)
+        rows = pd.read_parquet(
+            self._aux("part", first, last), filters=[("replication", "<", int(below))]
+        )
+        return unit_counts(rows, UNIT_INDICATORS, years)
 
     def metric_files(self) -> list[Path]:
         """Metrics parts in run order."""

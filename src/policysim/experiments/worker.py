@@ -2,8 +2,10 @@
 
 :func:`run_chunk` is a module-level function so that ``spawn`` process pools (notebooks
 included) and Dask workers can import it. It returns only what the parent keeps: the rows the
-attainment computation needs, and the rest of each run's output already encoded as Parquet bytes
-when the ensemble streams to a store (small inter-process traffic, no re-encoding in the parent).
+attainment computation needs (province rows), per-unit designation counts summed over the chunk's
+runs (unit probabilities: a fixed size, whatever the number of runs), and the rest of each run's
+output already encoded as Parquet bytes when the ensemble streams to a store (small inter-process
+traffic, no re-encoding in the parent).
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from policysim.analysis.targets import UnitCounts, unit_counts
 from policysim.experiments.design import run_seed, seed_key
 from policysim.scenario.schema import Scenario
 
 __all__ = [
     "ALLOCATION_SCHEMA",
-    "KEPT_COUNTY_METRICS",
     "METRICS_SCHEMA",
     "SOLVE_COLUMNS",
+    "UNIT_INDICATORS",
     "ChunkOutput",
     "ChunkTask",
     "encode_parquet",
@@ -37,10 +40,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: County metrics kept in memory for unit probabilities (the designation indicators).
-KEPT_COUNTY_METRICS: Final = ("designated", "national")
-#: The only township metric an ensemble keeps (the rest is too large to be worth storing).
+#: The only township metric an ensemble stores (the rest is too large to be worth storing).
 TOWNSHIP_METRIC: Final = "innovative"
+#: ``(level, metric)`` of the 0/1 indicators whose per-unit counts a chunk returns (unit
+#: probabilities): county designation (pilots included), national designation, innovative
+#: township.
+UNIT_INDICATORS: Final = (
+    ("county", "designated"),
+    ("county", "national"),
+    ("township", TOWNSHIP_METRIC),
+)
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 #: Arrow schema of the stored metrics (Parquet parts and ``metrics.parquet``).
@@ -93,7 +102,7 @@ class ChunkTask:
     params : tuple of dict
         Parameter values of each run (the draw), aligned with ``runs``.
     keep_years : tuple of int
-        Years whose township ``innovative`` rows are kept in memory (unit probabilities).
+        Years of the per-unit counts of :data:`UNIT_INDICATORS` (unit probabilities).
     stream : bool
         True: return the run outputs as Parquet bytes for the store and only the kept rows as a
         frame. False: return everything as frames (an in-memory ensemble).
@@ -118,8 +127,11 @@ class ChunkOutput:
     status : DataFrame
         ``replication, seed_key, error`` (error None for a completed run).
     kept : DataFrame
-        Long metrics kept in memory: province rows, county designation rows, township
-        ``innovative`` rows of ``keep_years``.
+        Long metrics kept in memory: the province rows of every completed run (categories
+        reduced to those used).
+    units : UnitCounts
+        Per-unit counts of :data:`UNIT_INDICATORS` in ``keep_years`` over the chunk's completed
+        runs (instead of their unit rows: a size independent of the number of runs).
     solves : DataFrame
         Allocation solves (``SOLVE_COLUMNS``).
     metrics : DataFrame or None
@@ -135,6 +147,7 @@ class ChunkOutput:
     runs: tuple[int, ...]
     status: pd.DataFrame
     kept: pd.DataFrame
+    units: UnitCounts
     solves: pd.DataFrame
     metrics: pd.DataFrame | None = None
     allocations: pd.DataFrame | None = None
@@ -146,8 +159,9 @@ class ChunkOutput:
 
 def _reduce(
     metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stored rows (province, county, township innovative) and kept rows of one run."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stored rows (province, county, township innovative), kept rows (province) and the rows
+    of :data:`UNIT_INDICATORS` in ``keep_years`` (to be counted) of one run."""
     level = metrics["level"].to_numpy()
     metric = metrics["metric"].to_numpy()
     is_prov = level == "province"
@@ -155,13 +169,25 @@ def _reduce(
     is_innov = (level == "township") & (metric == TOWNSHIP_METRIC)
     stored = metrics.loc[is_prov | is_county | is_innov]
     in_years = np.isin(metrics["year"].to_numpy(), np.asarray(keep_years))
-    kept_mask = is_prov | (
-        in_years & ((is_county & np.isin(metric, KEPT_COUNTY_METRICS)) | is_innov)
+    is_indicator = np.zeros(len(metrics), dtype=bool)
+    for lvl, name in UNIT_INDICATORS:
+        is_indicator |= (level == lvl) & (metric == name)
+    run = np.int32(replication)
+    return (
+        stored.assign(replication=run),
+        metrics.loc[is_prov].assign(replication=run),
+        metrics.loc[in_years & is_indicator].assign(replication=run),
     )
-    kept = metrics.loc[kept_mask]
-    stored = stored.assign(replication=np.int32(replication))
-    kept = kept.assign(replication=np.int32(replication))
-    return stored, kept
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop unused categories (the unit codes and names of the levels not kept)."""
+    used = {
+        str(c): frame[c].cat.remove_unused_categories()
+        for c in frame.columns
+        if isinstance(frame[c].dtype, pd.CategoricalDtype)
+    }
+    return frame.assign(**used) if used else frame
 
 
 def _frame_of_solves(replication: int, solves: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -203,7 +229,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     Returns
     -------
     ChunkOutput
-        Per-run status, kept rows, solves and (encoded) stored tables.
+        Per-run status, kept rows, unit counts, solves and (encoded) stored tables.
     """
     from policysim.simulation import simulate
 
@@ -211,6 +237,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     status: list[dict[str, object]] = []
     stored: list[pd.DataFrame] = []
     kept: list[pd.DataFrame] = []
+    indicators: list[pd.DataFrame] = []
     solves: list[pd.DataFrame] = []
     allocs: list[pd.DataFrame] = []
     seen_warnings: dict[str, int] = {}
@@ -228,15 +255,21 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
             status.append({"replication": run, "seed_key": seed_key(run), "error": text})
             continue
         status.append({"replication": run, "seed_key": seed_key(run), "error": None})
-        s, k = _reduce(result.metrics, run, task.keep_years)
+        s, k, u = _reduce(result.metrics, run, task.keep_years)
         stored.append(s)
         kept.append(k)
+        indicators.append(u)
         solves.append(_frame_of_solves(run, result.solves))
         if result.allocations is not None:
             allocs.append(result.allocations.assign(replication=np.int32(run)))
     metrics = _concat(stored, _METRIC_COLUMNS)
     alloc_frame = _concat(allocs, _ALLOC_COLUMNS) if allocs else None
-    out_kept = _concat(kept, _METRIC_COLUMNS)
+    out_kept = _compact(_concat(kept, _METRIC_COLUMNS))
+    units = (
+        unit_counts(pd.concat(indicators, ignore_index=True), UNIT_INDICATORS, task.keep_years)
+        if indicators
+        else UnitCounts.empty()
+    )
     out_solves = _concat(solves, SOLVE_COLUMNS)
     status_frame = pd.DataFrame(status, columns=["replication", "seed_key", "error"])
     seconds = time.perf_counter() - start
@@ -245,6 +278,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
             runs=task.runs,
             status=status_frame,
             kept=out_kept,
+            units=units,
             solves=out_solves,
             metrics_parquet=encode_parquet(metrics, METRICS_SCHEMA),
             allocations_parquet=(
@@ -257,6 +291,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
         runs=task.runs,
         status=status_frame,
         kept=out_kept,
+        units=units,
         solves=out_solves,
         metrics=metrics,
         allocations=alloc_frame,
