@@ -162,16 +162,25 @@ def _reduce(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stored rows (province, county, township innovative), kept rows (province) and the rows
     of :data:`UNIT_INDICATORS` in ``keep_years`` (to be counted) of one run."""
-    level = metrics["level"].to_numpy()
-    metric = metrics["metric"].to_numpy()
-    is_prov = level == "province"
-    is_county = level == "county"
-    is_innov = (level == "township") & (metric == TOWNSHIP_METRIC)
-    stored = metrics.loc[is_prov | is_county | is_innov]
+    # compare category codes, not strings (the table has ~40,000 rows per run)
+    level_cat, metric_cat = metrics["level"].cat, metrics["metric"].cat
+    level = level_cat.codes.to_numpy()
+    metric = metric_cat.codes.to_numpy()
+
+    def code(categories: pd.Index, value: str) -> int:
+        where = np.flatnonzero(categories == value)
+        return int(where[0]) if where.size else -2
+
+    levels, names = level_cat.categories, metric_cat.categories
+    is_prov = level == code(levels, "province")
+    is_county = level == code(levels, "county")
+    is_innov = (level == code(levels, "township")) & (metric == code(names, TOWNSHIP_METRIC))
+    keep = is_prov | is_county | is_innov
+    stored = metrics if keep.all() else metrics.loc[keep]
     in_years = np.isin(metrics["year"].to_numpy(), np.asarray(keep_years))
     is_indicator = np.zeros(len(metrics), dtype=bool)
     for lvl, name in UNIT_INDICATORS:
-        is_indicator |= (level == lvl) & (metric == name)
+        is_indicator |= (level == code(levels, lvl)) & (metric == code(names, name))
     run = np.int32(replication)
     return (
         stored.assign(replication=run),
@@ -202,8 +211,10 @@ def encode_parquet(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
     table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
     table = table.cast(schema)
     sink = io.BytesIO()
-    # lz4: parts are short-lived; the final files are re-encoded with zstd
-    pq.write_table(table, sink, compression="lz4")
+    # lz4 and no statistics: parts are short-lived and read whole; the final files are
+    # re-encoded with zstd and statistics. Dictionary encoding only for the string columns.
+    strings = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    pq.write_table(table, sink, compression="lz4", use_dictionary=strings, write_statistics=False)
     return sink.getvalue()
 
 
@@ -245,7 +256,12 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = simulate(task.scenario, run_seed(task.root_seed, run), params=params)
+                result = simulate(
+                    task.scenario,
+                    run_seed(task.root_seed, run),
+                    params=params,
+                    township_metrics=(TOWNSHIP_METRIC,),
+                )
             for w in caught:
                 text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
                 seen_warnings[text] = seen_warnings.get(text, 0) + 1
