@@ -616,24 +616,24 @@ def unit_counts(
             rows = rows[rows["year"].isin(list(years))]
         if rows.empty:
             continue
+        # one cell per (year, unit): integer keys and bincounts (no grouping on strings)
         value = rows["value"].to_numpy(dtype=np.float64)
-        frame = pd.DataFrame(
+        year = rows["year"].to_numpy(dtype=np.int64)
+        unit, units = pd.factorize(rows["code"])
+        key = (year - year.min()) * max(len(units), 1) + unit
+        _, first, cell = np.unique(key, return_index=True, return_inverse=True)
+        per_cell = pd.DataFrame(
             {
-                "year": rows["year"].to_numpy(dtype=np.int64),
-                "code": rows["code"].astype(str).to_numpy(dtype=object),
-                "name": rows["name"].astype(str).to_numpy(dtype=object),
-                "n": np.ones(len(rows), dtype=np.int64),
-                "k": (value == 1.0).astype(np.int64),
-                "n_bad": (~np.isin(value, (0.0, 1.0))).astype(np.int64),
+                "level": level,
+                "metric": metric,
+                "year": year[first],
+                "code": np.asarray(units, dtype=object)[unit[first]].astype(str),
+                "name": rows["name"].iloc[first].astype(str).to_numpy(dtype=object),
+                "n": np.bincount(cell).astype(np.int64),
+                "k": np.bincount(cell, weights=value == 1.0).astype(np.int64),
+                "n_bad": np.bincount(cell, weights=~np.isin(value, (0.0, 1.0))).astype(np.int64),
             }
         )
-        per_cell = (
-            frame.groupby(["year", "code"], sort=True)
-            .agg(name=("name", "first"), n=("n", "sum"), k=("k", "sum"), n_bad=("n_bad", "sum"))
-            .reset_index()
-        )
-        per_cell.insert(0, "metric", metric)
-        per_cell.insert(0, "level", level)
         cells.append(per_cell)
         runs.append({"level": level, "metric": metric, "n_runs": rows["replication"].nunique()})
     return _canonical(cells, [pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS))])

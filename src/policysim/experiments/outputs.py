@@ -122,13 +122,24 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Writer options of the final Parquet files: zstd; dictionaries for the string (dictionary)
+    columns only; statistics for the other columns only (replication, year, values: what readers
+    filter on). String statistics cost more to write than all the rest."""
+    strings = [
+        f.name for f in schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
+    ]
+    others = [f.name for f in schema if f.name not in strings]
+    return {"compression": "zstd", "use_dictionary": strings, "write_statistics": others}
+
+
 def _write_parquet_frame(frame: pd.DataFrame, path: Path, schema: pa.Schema | None) -> Path:
     if schema is not None:
         table = pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
     else:
         table = pa.Table.from_pandas(frame, preserve_index=False)
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, **parquet_options(table.schema))
     write_bytes(path, sink.getvalue())
     return path
 
@@ -145,7 +156,7 @@ def _stream_parts(
     time."""
     wanted = None if runs is None else np.fromiter(runs, dtype=np.int64)
     with atomic_output(path) as stream:
-        writer = pq.ParquetWriter(stream, schema, compression="zstd")
+        writer = pq.ParquetWriter(stream, schema, **parquet_options(schema))
         try:
             for f in files:
                 for batch in pq.ParquetFile(f).iter_batches(batch_size=STREAM_BATCH_ROWS):
