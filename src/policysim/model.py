@@ -461,20 +461,21 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         c_v = policy.voucher_max_share_of_rd
         if c_v < 1:
             np.minimum(rate_v, c_v / (1.0 - c_v), out=rate_v)
-        voucher = w_v * rate_v[f.county]
         # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
         rate_s = group_rate(plan[:, I_SUBSIDIES] / self.weight, f.county, own_rd, nc)
         c_s = policy.subsidy_max_share_of_rd
         if c_s < 1:
             np.minimum(rate_s, c_s / (1.0 - c_s), out=rate_s)
-        subsidy = own_rd * rate_s[f.county]
         # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales; a share of
         # the loans funds R&D
         w_l = f.sales * sme
         rate_l = group_rate(
             p["credit_leverage"] * plan[:, I_CREDIT] / self.weight, f.county, w_l, nc
         )
-        credit_rd = w_l * (p["credit_rd_share"] * rate_l)[f.county]
+        # county rates looked up per firm (np.take: faster than fancy indexing)
+        voucher = w_v * np.take(rate_v, f.county)
+        subsidy = own_rd * np.take(rate_s, f.county)
+        credit_rd = w_l * np.take(p["credit_rd_share"] * rate_l, f.county)
         # local boost of innovation success: commissioners in the township (factors computed per
         # township, then looked up), sector clusters (HNTE density of the county and sector)
         boost_t = np.ones(self.n_townships + 1)
@@ -485,8 +486,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
         count = by_hnte.sum(axis=1)
         density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
-        boost = boost_t[f.township]
-        boost *= (1.0 + p["cluster_spillover"] * density)[cs]
+        boost = np.take(boost_t, f.township)
+        boost *= np.take(1.0 + p["cluster_spillover"] * density, cs)
         return Support(voucher=voucher, subsidy=subsidy, credit_rd=credit_rd, boost=boost)
 
     def _entrants(self, firms_t: FloatArray) -> Firms:

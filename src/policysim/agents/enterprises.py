@@ -289,8 +289,10 @@ def enterprise_year(
     sales = f.sales * factor
     employees = f.employees * factor
     age = f.age + 1.0
-    # certificates expiring before this year are gone
+    # certificates expiring before this year are gone; those expiring this year are valid for
+    # the tax of this year but due for renewal
     valid = f.hnte & (f.hnte_expiry >= year)
+    lasting = f.hnte & (f.hnte_expiry > year)  # valid beyond this year: not up for renewal
     # own R&D under this year's user cost (8 firm types: a table look-up)
     b = b_index(*tax_table(rules))[firm_type(valid, f.tech_sme, f.manufacturing)]
     target = np.log(b / f.b0)
@@ -309,7 +311,7 @@ def enterprise_year(
     # HNTE notch: bunching at the band threshold (decided on the few candidates only)
     theta = band_threshold(rules, sales)
     theta_low = theta * (1.0 - THRESHOLD_RTOL)
-    eligible = f.other_ok & (~valid | (f.hnte_expiry <= year)) & (age >= 1.0)
+    eligible = f.other_ok & ~lasting & (age >= 1.0)
     r_now = reported / sales
     hist_sum = f.hist1 + f.hist2
     r3 = (hist_sum + r_now) / 3.0
@@ -334,7 +336,7 @@ def enterprise_year(
     # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
     # in sums (which depend on the order of firms) never decides a certification
     certified = eligible & (r3 >= theta_low) & (u.approval < p.approval)
-    hnte = (valid & (f.hnte_expiry > year)) | certified
+    hnte = lasting | certified
     expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
     tech_sme = (
         (sales <= TECH_SME_MAX_SALES_CNY)
@@ -394,7 +396,7 @@ def share_by_group(
     -------
     (n,) float array: each member's amount.
     """
-    out: FloatArray = weights * group_rate(total, group, weights, n_groups)[group]
+    out: FloatArray = weights * np.take(group_rate(total, group, weights, n_groups), group)
     return out
 
 
