@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import mesa
 import numpy as np
@@ -98,6 +99,67 @@ def zero_allocator(year: int, summary: CountySummary) -> FloatArray:
     return np.zeros((len(summary.codes), N_INSTRUMENTS))
 
 
+_ARRAYS: dict[int, tuple[Baseline, dict[str, Any]]] = {}
+
+
+def baseline_arrays(baseline: Baseline) -> dict[str, Any]:
+    """The baseline columns the model reads, as read-only numpy arrays (and tuples of codes and
+    names), converted once per baseline object: the loader caches baselines, so every run of an
+    ensemble shares them. The model copies what it changes."""
+    hit = _ARRAYS.get(id(baseline))
+    if hit is not None and hit[0] is baseline:
+        return hit[1]
+    c, t, e = baseline.counties, baseline.townships, baseline.enterprises
+    host = t["counts_as_xiangzhen"].to_numpy(bool)
+    out: dict[str, Any] = {
+        "county_codes": tuple(c["code"].astype(str)),
+        "county_names": tuple(c["name"].astype(str)),
+        "township_codes": tuple(t["code"].astype(str)),
+        "township_names": tuple(t["name"].astype(str)),
+        "poverty_county": c["poverty_county"].to_numpy(bool),
+        "is_county": (c["type"] != "district").to_numpy(bool),
+        "rd_non_enterprise": (
+            c["rd_cny"].to_numpy(float) - c["rd_enterprise_cny"].to_numpy(float)
+        ).clip(min=0.0),
+        "county_idx": t["county_idx"].to_numpy(np.int64),
+        "counts_as_xiangzhen": host,
+        "agri_weight": np.where(t["kind"].to_numpy(str) == "township", 2.0, 1.0) * host,
+        "firm_county_idx": e["county_idx"].to_numpy(np.int64),
+    }
+    for name in (
+        "population",
+        "gdp_cny",
+        "fiscal_expenditure_cny",
+        "fiscal_st_spending_cny",
+        "management_capacity",
+        "research_capacity",
+    ):
+        out[name] = c[name].to_numpy(float)
+    for name in ("platforms", "commissioners", "agri_tech_adoption"):
+        out[name] = t[name].to_numpy(float)
+    for name, dtype in (
+        ("firm_id", np.int64),
+        ("township_idx", np.int64),
+        ("sector", np.int64),
+        ("sales_cny", np.float64),
+        ("rd_cny", np.float64),
+        ("rd_intensity_3y", np.float64),
+        ("employees", np.float64),
+        ("age_years", np.float64),
+        ("other_criteria_ok", np.bool_),
+        ("manufacturing", np.bool_),
+    ):
+        out[name] = e[name].to_numpy(dtype)
+    for name, value in out.items():
+        if isinstance(value, np.ndarray):
+            out[name] = value.copy()  # not a view of the shared DataFrame
+            out[name].flags.writeable = False
+    if len(_ARRAYS) >= 8:
+        _ARRAYS.clear()
+    _ARRAYS[id(baseline)] = (baseline, out)
+    return out
+
+
 class PolicyModel(mesa.Model):  # type: ignore[misc]
     """The province under one scenario, one parameter draw and one random stream.
 
@@ -168,33 +230,30 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     # initialisation
 
     def _init_places(self) -> None:
-        c = self.baseline.counties
-        t = self.baseline.townships
-        self.n_counties = len(c)
-        self.n_townships = len(t)
-        self.county_codes = tuple(c["code"].astype(str))
-        self.county_names = tuple(c["name"].astype(str))
-        self.township_codes = tuple(t["code"].astype(str))
-        self.township_names = tuple(t["name"].astype(str))
-        self.poverty = c["poverty_county"].to_numpy(bool)
-        self.is_county = (c["type"] != "district").to_numpy(bool)  # 县域: counties and cities
-        self.population = c["population"].to_numpy(float)
-        self.gdp = c["gdp_cny"].to_numpy(float).copy()
+        a = baseline_arrays(self.baseline)
+        self.n_counties = len(a["county_codes"])
+        self.n_townships = len(a["township_codes"])
+        self.county_codes: tuple[str, ...] = a["county_codes"]
+        self.county_names: tuple[str, ...] = a["county_names"]
+        self.township_codes: tuple[str, ...] = a["township_codes"]
+        self.township_names: tuple[str, ...] = a["township_names"]
+        self.poverty: BoolArray = a["poverty_county"]
+        self.is_county: BoolArray = a["is_county"]  # 县域: counties and cities
+        self.population: FloatArray = a["population"]
+        self.gdp: FloatArray = a["gdp_cny"].copy()
         self.gdp_prev = self.gdp.copy()
-        self.fiscal_exp = c["fiscal_expenditure_cny"].to_numpy(float).copy()
-        self.st_spending = c["fiscal_st_spending_cny"].to_numpy(float).copy()
-        self.management = c["management_capacity"].to_numpy(float).copy()
-        self.research_capacity = c["research_capacity"].to_numpy(float).copy()
-        self.rd_non_enterprise = (
-            c["rd_cny"].to_numpy(float) - c["rd_enterprise_cny"].to_numpy(float)
-        ).clip(min=0.0)
-        self.t_county = t["county_idx"].to_numpy(np.int64)
-        self.t_host = t["counts_as_xiangzhen"].to_numpy(bool)
-        self.t_agri_weight = np.where(t["kind"].to_numpy(str) == "township", 2.0, 1.0) * self.t_host
-        self.platforms = t["platforms"].to_numpy(float).copy()
-        self.commissioners_base = t["commissioners"].to_numpy(float).copy()
+        self.fiscal_exp: FloatArray = a["fiscal_expenditure_cny"].copy()
+        self.st_spending: FloatArray = a["fiscal_st_spending_cny"].copy()
+        self.management: FloatArray = a["management_capacity"].copy()
+        self.research_capacity: FloatArray = a["research_capacity"].copy()
+        self.rd_non_enterprise: FloatArray = a["rd_non_enterprise"].copy()
+        self.t_county: IntArray = a["county_idx"]
+        self.t_host: BoolArray = a["counts_as_xiangzhen"]
+        self.t_agri_weight: FloatArray = a["agri_weight"]
+        self.platforms: FloatArray = a["platforms"].copy()
+        self.commissioners_base: FloatArray = a["commissioners"]
         self.commissioners = self.commissioners_base.copy()
-        self.agri = t["agri_tech_adoption"].to_numpy(float).copy()
+        self.agri: FloatArray = a["agri_tech_adoption"].copy()
         self.n_xz = np.bincount(self.t_county, weights=self.t_host, minlength=self.n_counties)
         self.innovative = np.zeros(self.n_townships, dtype=bool)
         self.designation = DesignationState(
@@ -206,20 +265,21 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.index = np.zeros(self.n_counties)
 
     def _init_firms(self) -> None:
-        e = self.baseline.enterprises
+        e = baseline_arrays(self.baseline)
+        n = len(e["firm_id"])
         rules = self.rules_of(self.year)
-        sales = e["sales_cny"].to_numpy(float).copy()
-        reported = e["rd_cny"].to_numpy(float).copy()
-        r3 = e["rd_intensity_3y"].to_numpy(float).copy()
-        other_ok = e["other_criteria_ok"].to_numpy(bool)
+        sales = e["sales_cny"].copy()
+        reported = e["rd_cny"].copy()
+        r3 = e["rd_intensity_3y"]
+        other_ok = e["other_criteria_ok"]
         theta = band_threshold(rules, sales)
         # HNTE stock of the base year: an uncertain parameter. Certify the firms closest to
         # (or above) their threshold among those meeting the other criteria.
         k = round(self.params["hnte_stock_2017"] / self.weight)
         score = r3 / theta + other_ok * 10.0
-        hnte = top_k(np.ones(len(e), bool), score, k)
+        hnte = top_k(np.ones(n, bool), score, k)
         # certificate years spread over the validity window, drawn per firm identity
-        u_cert = crn.uniforms(self.key, e["firm_id"].to_numpy(np.int64), self.year, crn.STREAM_CERT)
+        u_cert = crn.uniforms(self.key, e["firm_id"], self.year, crn.STREAM_CERT)
         cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)
         expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
         # HNTEs just above their threshold bunched: a share of their reported R&D is relabelled
@@ -228,22 +288,22 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         real = reported * (1.0 - gap)
         tech_sme = (
             (sales <= TECH_SME_MAX_SALES_CNY)
-            & (e["employees"].to_numpy(float) <= 500.0)
+            & (e["employees"] <= 500.0)
             & (reported >= self.params["tech_sme_min_rd_share"] * sales)
         )
-        manufacturing = e["manufacturing"].to_numpy(bool)
+        manufacturing = e["manufacturing"]
         tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
         own = real / sales
         self.firms = Firms(
-            firm_id=e["firm_id"].to_numpy(np.int64).copy(),
-            county=e["county_idx"].to_numpy(np.int64).copy(),
-            township=e["township_idx"].to_numpy(np.int64).copy(),
-            sector=e["sector"].to_numpy(np.int64).copy(),
+            firm_id=e["firm_id"].copy(),
+            county=e["firm_county_idx"].copy(),
+            township=e["township_idx"].copy(),
+            sector=e["sector"].copy(),
             manufacturing=manufacturing.copy(),
             other_ok=other_ok.copy(),
             sales=sales,
-            employees=e["employees"].to_numpy(float).copy(),
-            age=e["age_years"].to_numpy(float).copy(),
+            employees=e["employees"].copy(),
+            age=e["age_years"].copy(),
             r0=own.copy(),
             b0=b_index(tau, sd),
             own=own,
@@ -255,8 +315,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             hnte=hnte,
             hnte_expiry=expiry,
             tech_sme=tech_sme,
-            success=np.zeros(len(e), bool),
-            patents=np.zeros(len(e)),
+            success=np.zeros(n, bool),
+            patents=np.zeros(n),
         )
         self.next_firm_id = int(self.firms.firm_id.max()) + 1 if self.firms.n else 0
         self.n_sectors = int(self.firms.sector.max()) + 1 if self.firms.n else 1
