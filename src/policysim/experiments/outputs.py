@@ -13,6 +13,7 @@ import logging
 import platform
 import re
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
@@ -173,6 +174,21 @@ def _stream_parts(
     return path
 
 
+def _copy_parts(store: PartsStore, out: Path, runs: set[int]) -> dict[str, Path]:
+    """``metrics.parquet`` and ``allocations.parquet`` from the store's parts."""
+    written = {
+        "metrics": _stream_parts(
+            store.metric_files(), out / "metrics.parquet", METRICS_SCHEMA, runs
+        )
+    }
+    alloc_files = store.allocation_files()
+    if alloc_files:
+        written["allocations"] = _stream_parts(
+            alloc_files, out / "allocations.parquet", ALLOCATION_SCHEMA, runs
+        )
+    return written
+
+
 def _fan_metrics(result: EnsembleResult) -> list[str]:
     return list(dict.fromkeys(t.metric for t in result.loaded.scenario.targets))
 
@@ -206,66 +222,69 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
     runs = {int(r) for r in result.draws["replication"]}
 
     # tables
-    if result.store is not None:
-        store = PartsStore(result.store)
-        written["metrics"] = _stream_parts(
-            store.metric_files(), out / "metrics.parquet", METRICS_SCHEMA, runs
-        )
-        alloc_files = store.allocation_files()
-        if alloc_files:
-            written["allocations"] = _stream_parts(
-                alloc_files, out / "allocations.parquet", ALLOCATION_SCHEMA, runs
+    streamed: Future[dict[str, Path]] | None = None
+    copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policysim-parts")
+    try:
+        if result.store is not None:
+            # the streamed parts are copied into the final files in a thread (Arrow releases the
+            # GIL while it reads and encodes) while the tables and figures below are made
+            streamed = copier.submit(_copy_parts, PartsStore(result.store), out, runs)
+        else:
+            written["metrics"] = _write_parquet_frame(
+                result.metrics, out / "metrics.parquet", METRICS_SCHEMA
             )
-    else:
-        written["metrics"] = _write_parquet_frame(
-            result.metrics, out / "metrics.parquet", METRICS_SCHEMA
-        )
-        if result.allocations is not None:
-            written["allocations"] = _write_parquet_frame(
-                result.allocations, out / "allocations.parquet", ALLOCATION_SCHEMA
-            )
-    written["draws"] = _write_csv(result.draws, out / "draws.csv")
-    written["solves"] = _write_csv(result.solves, out / "solves.csv")
-    if result.n_failed:
-        written["failures"] = _write_csv(result.failures, out / "failures.csv")
-    ok = result.n_runs > result.n_failed
-    attain = pd.DataFrame()
-    if ok:
-        county = result.unit_probabilities("county")
-        township = result.unit_probabilities("township")
-        written["county_probabilities"] = _write_parquet_frame(
-            county, out / "county_probabilities.parquet", None
-        )
-        written["township_probabilities"] = _write_parquet_frame(
-            township, out / "township_probabilities.parquet", None
-        )
-        if sc.targets:
-            attain = result.attainment()
-            written["attainment"] = _write_csv(attain, out / "attainment.csv")
-            written["first_year"] = _write_csv(
-                first_year_met(result.metrics, sc.targets), out / "first_year.csv"
-            )
-        # figures
-        if sc.outputs.figures:
-            figdir = out / "figures"
-            for metric in _fan_metrics(result):
-                fig = fan_chart(result.metrics, metric, targets=sc.targets)
-                written[f"fan_{metric}"] = save_figure(fig, figdir / f"fan_{metric}.png")
-            if len(attain):
-                written["attainment_bars"] = save_figure(
-                    attainment_bars(attain), figdir / "attainment.png"
+            if result.allocations is not None:
+                written["allocations"] = _write_parquet_frame(
+                    result.allocations, out / "allocations.parquet", ALLOCATION_SCHEMA
                 )
-            boundaries = baseline_for(sc).boundaries
-            year = report_years(sc)[-1]
-            if boundaries is not None:
-                values = county.set_index("code")[f"p_{year}"]
-                fig = county_map(
-                    boundaries,
-                    values,
-                    title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
-                    label=f"P(designated by {year})",
+        written["draws"] = _write_csv(result.draws, out / "draws.csv")
+        written["solves"] = _write_csv(result.solves, out / "solves.csv")
+        if result.n_failed:
+            written["failures"] = _write_csv(result.failures, out / "failures.csv")
+        ok = result.n_runs > result.n_failed
+        attain = pd.DataFrame()
+        if ok:
+            county = result.unit_probabilities("county")
+            township = result.unit_probabilities("township")
+            written["county_probabilities"] = _write_parquet_frame(
+                county, out / "county_probabilities.parquet", None
+            )
+            written["township_probabilities"] = _write_parquet_frame(
+                township, out / "township_probabilities.parquet", None
+            )
+            if sc.targets:
+                attain = result.attainment()
+                written["attainment"] = _write_csv(attain, out / "attainment.csv")
+                written["first_year"] = _write_csv(
+                    first_year_met(result.metrics, sc.targets), out / "first_year.csv"
                 )
-                written["county_map"] = save_figure(fig, figdir / "county_map.png")
+            # figures
+            if sc.outputs.figures:
+                figdir = out / "figures"
+                for metric in _fan_metrics(result):
+                    fig = fan_chart(result.metrics, metric, targets=sc.targets)
+                    written[f"fan_{metric}"] = save_figure(fig, figdir / f"fan_{metric}.png")
+                if len(attain):
+                    written["attainment_bars"] = save_figure(
+                        attainment_bars(attain), figdir / "attainment.png"
+                    )
+                boundaries = baseline_for(sc).boundaries
+                year = report_years(sc)[-1]
+                if boundaries is not None:
+                    values = county.set_index("code")[f"p_{year}"]
+                    fig = county_map(
+                        boundaries,
+                        values,
+                        title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
+                        label=f"P(designated by {year})",
+                    )
+                    written["county_map"] = save_figure(fig, figdir / "county_map.png")
+    except BaseException:
+        copier.shutdown(wait=True, cancel_futures=True)  # no half-finished copy left running
+        raise
+    if streamed is not None:
+        written = {**streamed.result(), **written}
+    copier.shutdown()
     manifest = build_manifest(result)
     written["manifest"] = out / "manifest.json"
     write_bytes(
