@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special  # quantiles without importing scipy.stats (slow to import)
 
 __all__ = [
     "mean_difference_interval",
@@ -23,7 +23,7 @@ FloatArray = npt.NDArray[np.float64]
 def _z(confidence: float) -> float:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence = {confidence!r}: expected a number in (0, 1)")
-    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+    return float(special.ndtri(0.5 + confidence / 2.0))
 
 
 def wilson_interval(
@@ -172,5 +172,5 @@ def mean_difference_interval(
     if d.size == 1 or bool(np.all(d == d[0])):
         return mean, mean, mean
     se = float(np.std(d, ddof=1)) / math.sqrt(d.size)
-    t = float(stats.t.ppf(0.5 + confidence / 2.0, df=d.size - 1))
+    t = float(special.stdtrit(d.size - 1, 0.5 + confidence / 2.0))
     return mean, mean - t * se, mean + t * se

@@ -41,7 +41,13 @@ from policysim.experiments.design import (
     explicit_draws,
 )
 from policysim.experiments.store import PartsStore
-from policysim.experiments.worker import SOLVE_COLUMNS, ChunkOutput, ChunkTask, run_chunk
+from policysim.experiments.worker import (
+    SOLVE_COLUMNS,
+    ChunkOutput,
+    ChunkTask,
+    run_chunk,
+    warm_worker,
+)
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 
@@ -261,6 +267,21 @@ class _Backend:
         self._pool: Executor | None = None
         self._client: Any = None
 
+    def _local_pool(self) -> Executor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
+    def warm(self, scenario: Scenario) -> None:
+        """Start the local worker processes now: they import the model and load the baseline
+        while the parent checks the scenario (the first chunks then start at once)."""
+        if self.scheduler is None and self.workers > 1:
+            pool = self._local_pool()
+            for _ in range(self.workers):
+                pool.submit(warm_worker, scenario)
+
     def run(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
         if self.scheduler is not None:
             yield from self._dask(tasks)
@@ -268,10 +289,7 @@ class _Backend:
             for t in tasks:
                 yield run_chunk(t)
         else:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-                )
+            self._pool = self._local_pool()
             # a finished future holds its result: forget each one once received, or the parent
             # would keep every chunk's output (Parquet bytes included) until the batch ends
             pending = {self._pool.submit(run_chunk, t) for t in tasks}
@@ -442,7 +460,13 @@ def run_ensemble(
         )
     cap = max(ens.max_replications, n_target)
     keep_years = report_years(sc)
-    preflight(sc)  # before anything is written
+    backend = _Backend(workers, scheduler)
+    try:
+        backend.warm(sc)
+        preflight(sc)  # before anything is written
+    except BaseException:
+        backend.close()
+        raise
 
     def draws_of(ids: Sequence[int]) -> pd.DataFrame:
         if fixed_draws is not None:
@@ -488,7 +512,6 @@ def run_ensemble(
     def completed_ids() -> set[int]:
         return {int(r) for s in status for r in s["replication"]}
 
-    backend = _Backend(workers, scheduler)
     bar = _ProgressBar(progress)
     half_width: float | None = None
     try:

@@ -36,6 +36,7 @@ __all__ = [
     "ChunkTask",
     "encode_parquet",
     "run_chunk",
+    "warm_worker",
 ]
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,14 @@ def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
 
 _METRIC_COLUMNS: Final = ("replication", "year", "level", "code", "name", "metric", "value")
 _ALLOC_COLUMNS: Final = ("replication", "year", "county_code", "county_name", "instrument", "cny")
+
+
+def warm_worker(scenario: Scenario) -> None:
+    """Import the model and load (and cache) the scenario's baseline in a new worker process."""
+    from policysim.model import baseline_arrays
+    from policysim.simulation import baseline_for
+
+    baseline_arrays(baseline_for(scenario))
 
 
 def run_chunk(task: ChunkTask) -> ChunkOutput:
