@@ -91,10 +91,11 @@ class EnsembleResult:
         The scenario as run (overrides applied).
     metrics : DataFrame
         Long metrics ``replication, year, level, code, name, metric, value`` of the completed runs.
-        In memory (``store`` None): province and county levels, all metrics, and township
-        ``innovative``. Streamed (``store`` given): the province rows only (the results:
-        attainment, first years, fan charts, paired comparisons); the county and township rows are
-        in the store (:meth:`read_metrics`), so memory grows with the runs by ~270 rows each.
+        In memory (``store`` None): province and county levels, all metrics, every year, and
+        township ``innovative`` in :func:`report_years`. Streamed (``store`` given): the province
+        rows only (the results: attainment, first years, fan charts, paired comparisons); the
+        county and township rows are in the store (:meth:`read_metrics`), so memory grows with the
+        runs by ~270 rows each.
     unit_counts : UnitCounts or None
         Per-unit counts over the completed runs of the indicators of
         :data:`~policysim.experiments.worker.UNIT_INDICATORS` in :func:`report_years`: the

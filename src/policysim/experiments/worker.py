@@ -41,7 +41,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The only township metric an ensemble stores (the rest is too large to be worth storing).
+#: The only township metric an ensemble stores, and only in the report years (per-run yearly rows
+#: of 1,783 townships would be most of the stored table; the per-unit probability tables carry
+#: the designation of every township).
 TOWNSHIP_METRIC: Final = "innovative"
 #: ``(level, metric)`` of the 0/1 indicators whose per-unit counts a chunk returns (unit
 #: probabilities): county designation (pilots included), national designation, innovative
@@ -161,8 +163,9 @@ class ChunkOutput:
 def _reduce(
     metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Stored rows (province, county, township innovative), kept rows (province) and the rows
-    of :data:`UNIT_INDICATORS` in ``keep_years`` (to be counted) of one run."""
+    """Stored rows (province, county, township innovative in ``keep_years``), kept rows
+    (province) and the rows of :data:`UNIT_INDICATORS` in ``keep_years`` (to be counted) of one
+    run."""
     # compare category codes, not strings (the table has ~40,000 rows per run)
     level_cat, metric_cat = metrics["level"].cat, metrics["metric"].cat
     level = level_cat.codes.to_numpy()
@@ -176,9 +179,9 @@ def _reduce(
     is_prov = level == code(levels, "province")
     is_county = level == code(levels, "county")
     is_innov = (level == code(levels, "township")) & (metric == code(names, TOWNSHIP_METRIC))
-    keep = is_prov | is_county | is_innov
-    stored = metrics if keep.all() else metrics.loc[keep]
     in_years = np.isin(metrics["year"].to_numpy(), np.asarray(keep_years))
+    keep = is_prov | is_county | (is_innov & in_years)
+    stored = metrics if keep.all() else metrics.loc[keep]
     is_indicator = np.zeros(len(metrics), dtype=bool)
     for lvl, name in UNIT_INDICATORS:
         is_indicator |= (level == code(levels, lvl)) & (metric == code(names, name))
