@@ -259,6 +259,21 @@ def _chunk_size(n: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, math.ceil(n / (max(workers, 1) * CHUNKS_PER_WORKER))))
 
 
+def _chunks(runs: Sequence[int], workers: int) -> list[list[int]]:
+    """Consecutive chunks of ``runs``: full-size chunks, then the last ``workers`` chunks' worth
+    of runs in quarter-size chunks, so that the workers finish close together (no worker idles
+    through the last long chunk). Chunking never changes a run's numbers."""
+    size = _chunk_size(len(runs), workers)
+    if workers <= 1 or len(runs) <= workers * size:
+        cut = len(runs)
+    else:
+        cut = len(runs) - workers * size
+    out = [list(runs[i : min(i + size, cut)]) for i in range(0, cut, size)]
+    small = max(1, math.ceil(size / 4))
+    out += [list(runs[i : i + small]) for i in range(cut, len(runs), small)]
+    return out
+
+
 class _Backend:
     """Runs chunk tasks in-process, on a spawn process pool or on a Dask cluster."""
 
@@ -521,12 +536,9 @@ def run_ensemble(
             pending = [i for i in range(n_target) if i not in done_ids]
             bar.update(n_target - len(pending), n_target)
             if pending:
-                size = _chunk_size(
-                    len(pending), 1 if scheduler is None and workers <= 1 else max(workers, 2)
-                )
+                n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
                 tasks = []
-                for start in range(0, len(pending), size):
-                    ids = pending[start : start + size]
+                for ids in _chunks(pending, n_workers):
                     d = draws_of(ids)
                     pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
                     params = tuple(
