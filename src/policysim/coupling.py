@@ -82,7 +82,10 @@ def objective(scenario: Scenario) -> Objective:
 
 
 def county_facts(summary: CountySummary) -> CountyFacts:
-    return CountyFacts(
+    """The allocator's view of the counties; the model's arrays are valid by construction
+    (codes unique, shares in [0, 1] once clipped, money >= 0), so they are not checked again
+    every year."""
+    return CountyFacts.unchecked(
         codes=summary.codes,
         names=summary.names,
         poverty=summary.poverty,

@@ -169,6 +169,35 @@ class CountyFacts:
         ):
             object.__setattr__(self, name, _as_float(name, getattr(self, name), n, lo=0.0, hi=hi))
 
+    @classmethod
+    def unchecked(
+        cls,
+        *,
+        codes: tuple[str, ...],
+        names: tuple[str, ...],
+        poverty: BoolArray,
+        research_capacity: FloatArray,
+        fiscal_st_spending_cny: FloatArray,
+        management_capacity: FloatArray,
+        index: FloatArray,
+        designated: BoolArray,
+    ) -> CountyFacts:
+        """Build without the checks of ``__post_init__``: for values that are checked already
+        (the model's own county arrays, handed to an allocator every year)."""
+        obj = object.__new__(cls)
+        for name, value in (
+            ("codes", codes),
+            ("names", names),
+            ("poverty", poverty),
+            ("research_capacity", research_capacity),
+            ("fiscal_st_spending_cny", fiscal_st_spending_cny),
+            ("management_capacity", management_capacity),
+            ("index", index),
+            ("designated", designated),
+        ):
+            object.__setattr__(obj, name, value)
+        return obj
+
     @property
     def n(self) -> int:
         """Number of counties."""
