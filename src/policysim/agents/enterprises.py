@@ -348,14 +348,16 @@ def enterprise_year(
     success = u.success < prob
     patents = np.zeros(f.n)
     won = np.flatnonzero(success)
-    patents[won] = poisson_quantile(p.patents_per_success, u.success[won] / prob[won])
+    patents[won] = poisson_quantile(
+        p.patents_per_success, np.take(u.success, won) / np.take(prob, won)
+    )
     # exit at the end of the year
     p_exit = np.log(sales * (1.0 / SIZE_REFERENCE_CNY))
     p_exit *= -0.2
     np.exp(p_exit, out=p_exit)
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
-    p_exit[hnte] *= 0.5
+    np.multiply(p_exit, 0.5, out=p_exit, where=hnte)  # halved for HNTEs
     exits = u.exit < p_exit
     new = replace(
         f,
