@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class SimulationResult:
     metrics : pandas.DataFrame
         Long format: ``year, level, code, name, metric, value``; levels ``province``, ``county``,
         ``township``; the base year included.
+    columns : MetricColumns
+        The same rows as integer codes and values (what an ensemble worker stores).
     enterprises : pandas.DataFrame or None
         One row per firm and year (``year, firm_id, township_code, county_code, sector,
         sales_cny, rd_reported_cny, rd_real_cny, hnte``) when asked for.
@@ -63,11 +66,16 @@ class SimulationResult:
         Allocation solves made during the run (strategy, status, objective, gap, seconds...).
     """
 
-    metrics: pd.DataFrame
+    columns: MetricColumns
     params: dict[str, float]
     enterprises: pd.DataFrame | None = None
     solves: list[dict[str, Any]] = field(default_factory=list)
     allocations: pd.DataFrame | None = None
+
+    @functools.cached_property
+    def metrics(self) -> pd.DataFrame:
+        """The long-format metrics (built from :attr:`columns` on first use)."""
+        return self.columns.frame()
 
     def province(self) -> pd.DataFrame:
         """Province metrics as a wide table: one row per year, one column per metric."""
@@ -134,13 +142,13 @@ def simulate(
     )
     for _ in sc.horizon.years:
         model.step()
-    metrics = build_metrics(model.records, model, township_metrics)
+    columns = metric_columns(model.records, model, township_metrics)
     firms = _firm_frame(model) if enterprises else None
     solves = list(getattr(alloc, "solves", []))
     plans = getattr(alloc, "plans", None)
     allocations = _allocation_frame(plans, model) if plans else None
     return SimulationResult(
-        metrics=metrics, params=values, enterprises=firms, solves=solves, allocations=allocations
+        columns=columns, params=values, enterprises=firms, solves=solves, allocations=allocations
     )
 
 
@@ -167,6 +175,15 @@ def build_metrics(
     """Long-format metrics from the yearly records (vectorised; no loop over units).
 
     ``township_metrics`` selects the township metrics built (default: all)."""
+    return metric_columns(records, model, township_metrics).frame()
+
+
+def metric_columns(
+    records: Sequence[YearRecord],
+    model: PolicyModel,
+    township_metrics: Collection[str] | None = None,
+) -> MetricColumns:
+    """The columns of :func:`build_metrics` as integer codes and values (no DataFrame)."""
     wanted = _township_selection(township_metrics)
     years = np.array([r.year for r in records], dtype=np.int64)
     ny = len(years)
@@ -258,21 +275,68 @@ def build_metrics(
             parts_unit.append(np.tile(np.arange(offset, offset + n), ny))
             parts_metric.append(np.full(ny * n, metric_pos[name], np.int16))
             parts_value.append(a.ravel())
-    unit = np.concatenate(parts_unit)
     code_index, name_codes, name_index = _unit_categories(codes, names)
-    return pd.DataFrame(
-        {
-            "year": np.concatenate(parts_year),
-            "level": _categorical(np.concatenate(parts_level), _LEVELS),
-            "code": _categorical(unit, code_index),
-            "name": _categorical(name_codes[unit], name_index),
-            "metric": _categorical(np.concatenate(parts_metric), pd.Index(metric_names)),
-            "value": np.concatenate(parts_value),
-        }
+    return MetricColumns(
+        year=np.concatenate(parts_year),
+        level=np.concatenate(parts_level),
+        unit=np.concatenate(parts_unit),
+        metric=np.concatenate(parts_metric),
+        value=np.concatenate(parts_value),
+        codes=code_index,
+        name_of_unit=name_codes,
+        names=name_index,
+        metrics=pd.Index(metric_names),
     )
 
 
-_LEVELS = pd.Index(["province", "county", "township"])
+LEVELS = ("province", "county", "township")
+_LEVELS = pd.Index(LEVELS)
+
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """Long-format metrics as arrays of codes: row ``i`` is unit ``codes[unit[i]]`` (named
+    ``names[name_of_unit[unit[i]]]``) of level ``LEVELS[level[i]]``, metric
+    ``metrics[metric[i]]`` in ``year[i]``, with ``value[i]``."""
+
+    year: NDArray[np.int64]
+    level: NDArray[np.int8]
+    unit: NDArray[np.int64]
+    metric: NDArray[np.int16]
+    value: NDArray[np.float64]
+    codes: pd.Index
+    name_of_unit: NDArray[np.intp]
+    names: pd.Index
+    metrics: pd.Index
+
+    def take(self, rows: NDArray[np.intp]) -> MetricColumns:
+        """The given rows (same categories)."""
+        return dataclasses.replace(
+            self,
+            year=self.year[rows],
+            level=self.level[rows],
+            unit=self.unit[rows],
+            metric=self.metric[rows],
+            value=self.value[rows],
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """``year, level, code, name, metric, value`` with categorical text columns."""
+        return pd.DataFrame(
+            {
+                "year": self.year,
+                "level": _categorical(self.level, _LEVELS),
+                "code": _categorical(self.unit, self.codes),
+                "name": _categorical(self.name_of_unit[self.unit], self.names),
+                "metric": _categorical(self.metric, self.metrics),
+                "value": self.value,
+            }
+        )
+
+    def metric_code(self, name: str) -> int:
+        """Code of a metric name (-1 if absent)."""
+        where = np.flatnonzero(self.metrics == name)
+        return int(where[0]) if where.size else -1
 
 
 @functools.lru_cache(maxsize=8)

@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from policysim.analysis.targets import UnitCounts, unit_counts
 from policysim.experiments.design import run_seed, seed_key
 from policysim.scenario.schema import Scenario
+from policysim.simulation import LEVELS, MetricColumns
 
 __all__ = [
     "ALLOCATION_SCHEMA",
@@ -160,36 +162,102 @@ class ChunkOutput:
     warnings: dict[str, int] = field(default_factory=dict)
 
 
-def _reduce(
-    metrics: pd.DataFrame, replication: int, keep_years: Sequence[int]
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+@dataclass
+class _Rows:
+    """Rows of the runs of a chunk, as code arrays (one :class:`MetricColumns` per run)."""
+
+    parts: list[tuple[int, MetricColumns]] = field(default_factory=list)
+
+    def add(self, replication: int, columns: MetricColumns) -> None:
+        self.parts.append((replication, columns))
+
+    def _shared(self) -> bool:
+        """Whether every run has the same categories (always, within one scenario)."""
+        c0 = self.parts[0][1]
+        return all(
+            c.codes is c0.codes and c.names is c0.names and c.metrics.equals(c0.metrics)
+            for _, c in self.parts
+        )
+
+    def _columns(self) -> tuple[NDArray[np.int32], MetricColumns]:
+        c0 = self.parts[0][1]
+        replication = np.concatenate(
+            [np.full(c.value.shape[0], r, dtype=np.int32) for r, c in self.parts]
+        )
+
+        def cat(name: str) -> NDArray[Any]:
+            return np.concatenate([getattr(c, name) for _, c in self.parts])
+
+        merged = MetricColumns(
+            year=cat("year"),
+            level=cat("level"),
+            unit=cat("unit"),
+            metric=cat("metric"),
+            value=cat("value"),
+            codes=c0.codes,
+            name_of_unit=c0.name_of_unit,
+            names=c0.names,
+            metrics=c0.metrics,
+        )
+        return replication, merged
+
+    def frame(self) -> pd.DataFrame:
+        """Long metrics with a ``replication`` column (categorical text columns)."""
+        if not self.parts:
+            return pd.DataFrame(columns=list(_METRIC_COLUMNS))
+        if not self._shared():
+            frames = [c.frame().assign(replication=np.int32(r)) for r, c in self.parts]
+            return pd.concat(frames, ignore_index=True)[list(_METRIC_COLUMNS)]
+        replication, merged = self._columns()
+        return merged.frame().assign(replication=replication)[list(_METRIC_COLUMNS)]
+
+    def parquet(self) -> bytes:
+        """The rows encoded as a Parquet part (:data:`METRICS_SCHEMA`), built from the codes
+        without a DataFrame."""
+        if not self.parts or not self._shared():
+            return encode_parquet(self.frame(), METRICS_SCHEMA)
+        replication, m = self._columns()
+
+        def dictionary(indices: NDArray[Any], values: pd.Index | tuple[str, ...]) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(
+                pa.array(np.asarray(indices, dtype=np.int32)), pa.array(list(values), pa.string())
+            )
+
+        table = pa.table(
+            {
+                "replication": pa.array(replication, pa.int32()),
+                "year": pa.array(m.year.astype(np.int16), pa.int16()),
+                "level": dictionary(m.level, LEVELS),
+                "code": dictionary(m.unit, m.codes),
+                "name": dictionary(m.name_of_unit[m.unit], m.names),
+                "metric": dictionary(m.metric, m.metrics),
+                "value": pa.array(m.value, pa.float64()),
+            },
+            schema=METRICS_SCHEMA,
+        )
+        return _parquet_bytes(table, METRICS_SCHEMA)
+
+
+def _select(
+    columns: MetricColumns, keep_years: Sequence[int]
+) -> tuple[MetricColumns, MetricColumns, MetricColumns]:
     """Stored rows (province, county, township innovative in ``keep_years``), kept rows
     (province) and the rows of :data:`UNIT_INDICATORS` in ``keep_years`` (to be counted) of one
     run."""
-    # compare category codes, not strings (the table has ~40,000 rows per run)
-    level_cat, metric_cat = metrics["level"].cat, metrics["metric"].cat
-    level = level_cat.codes.to_numpy()
-    metric = metric_cat.codes.to_numpy()
-
-    def code(categories: pd.Index, value: str) -> int:
-        where = np.flatnonzero(categories == value)
-        return int(where[0]) if where.size else -2
-
-    levels, names = level_cat.categories, metric_cat.categories
-    is_prov = level == code(levels, "province")
-    is_county = level == code(levels, "county")
-    is_innov = (level == code(levels, "township")) & (metric == code(names, TOWNSHIP_METRIC))
-    in_years = np.isin(metrics["year"].to_numpy(), np.asarray(keep_years))
-    keep = is_prov | is_county | (is_innov & in_years)
-    stored = metrics if keep.all() else metrics.loc[keep]
-    is_indicator = np.zeros(len(metrics), dtype=bool)
+    level, metric = columns.level, columns.metric
+    province, county, township = (LEVELS.index(x) for x in ("province", "county", "township"))
+    is_prov = level == province
+    is_innov = (level == township) & (metric == columns.metric_code(TOWNSHIP_METRIC))
+    in_years = np.isin(columns.year, np.asarray(keep_years))
+    keep = is_prov | (level == county) | (is_innov & in_years)
+    is_indicator = np.zeros(level.shape[0], dtype=bool)
     for lvl, name in UNIT_INDICATORS:
-        is_indicator |= (level == code(levels, lvl)) & (metric == code(names, name))
-    run = np.int32(replication)
+        is_indicator |= (level == LEVELS.index(lvl)) & (metric == columns.metric_code(name))
+    stored = columns if keep.all() else columns.take(np.flatnonzero(keep))
     return (
-        stored.assign(replication=run),
-        metrics.loc[is_prov].assign(replication=run),
-        metrics.loc[in_years & is_indicator].assign(replication=run),
+        stored,
+        columns.take(np.flatnonzero(is_prov)),
+        columns.take(np.flatnonzero(in_years & is_indicator)),
     )
 
 
@@ -213,7 +281,10 @@ def _frame_of_solves(replication: int, solves: Sequence[Mapping[str, Any]]) -> p
 def encode_parquet(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
     """Encode a frame as Parquet bytes with a fixed Arrow schema (columns in schema order)."""
     table = pa.Table.from_pandas(frame[schema.names], preserve_index=False)
-    table = table.cast(schema)
+    return _parquet_bytes(table.cast(schema), schema)
+
+
+def _parquet_bytes(table: pa.Table, schema: pa.Schema) -> bytes:
     sink = io.BytesIO()
     # lz4 and no statistics: parts are short-lived and read whole; the final files are
     # re-encoded with zstd and statistics. Dictionary encoding only for the string columns.
@@ -258,9 +329,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
 
     start = time.perf_counter()
     status: list[dict[str, object]] = []
-    stored: list[pd.DataFrame] = []
-    kept: list[pd.DataFrame] = []
-    indicators: list[pd.DataFrame] = []
+    stored, kept, indicators = _Rows(), _Rows(), _Rows()
     solves: list[pd.DataFrame] = []
     allocs: list[pd.DataFrame] = []
     seen_warnings: dict[str, int] = {}
@@ -283,19 +352,18 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
             status.append({"replication": run, "seed_key": seed_key(run), "error": text})
             continue
         status.append({"replication": run, "seed_key": seed_key(run), "error": None})
-        s, k, u = _reduce(result.metrics, run, task.keep_years)
-        stored.append(s)
-        kept.append(k)
-        indicators.append(u)
+        s, k, u = _select(result.columns, task.keep_years)
+        stored.add(run, s)
+        kept.add(run, k)
+        indicators.add(run, u)
         solves.append(_frame_of_solves(run, result.solves))
         if result.allocations is not None:
             allocs.append(result.allocations.assign(replication=np.int32(run)))
-    metrics = _concat(stored, _METRIC_COLUMNS)
     alloc_frame = _concat(allocs, _ALLOC_COLUMNS) if allocs else None
-    out_kept = _compact(_concat(kept, _METRIC_COLUMNS))
+    out_kept = _compact(kept.frame())
     units = (
-        unit_counts(pd.concat(indicators, ignore_index=True), UNIT_INDICATORS, task.keep_years)
-        if indicators
+        unit_counts(indicators.frame(), UNIT_INDICATORS, task.keep_years)
+        if indicators.parts
         else UnitCounts.empty()
     )
     out_solves = _concat(solves, SOLVE_COLUMNS)
@@ -308,7 +376,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
             kept=out_kept,
             units=units,
             solves=out_solves,
-            metrics_parquet=encode_parquet(metrics, METRICS_SCHEMA),
+            metrics_parquet=stored.parquet(),
             allocations_parquet=(
                 None if alloc_frame is None else encode_parquet(alloc_frame, ALLOCATION_SCHEMA)
             ),
@@ -321,7 +389,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
         kept=out_kept,
         units=units,
         solves=out_solves,
-        metrics=metrics,
+        metrics=stored.frame(),
         allocations=alloc_frame,
         seconds=seconds,
         warnings=seen_warnings,
