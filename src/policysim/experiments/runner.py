@@ -264,10 +264,8 @@ def _chunks(runs: Sequence[int], workers: int) -> list[list[int]]:
     of runs in quarter-size chunks, so that the workers finish close together (no worker idles
     through the last long chunk). Chunking never changes a run's numbers."""
     size = _chunk_size(len(runs), workers)
-    if workers <= 1 or len(runs) <= workers * size:
-        cut = len(runs)
-    else:
-        cut = len(runs) - workers * size
+    few = workers <= 1 or len(runs) <= workers * size
+    cut = len(runs) if few else len(runs) - workers * size
     out = [list(runs[i : min(i + size, cut)]) for i in range(0, cut, size)]
     small = max(1, math.ceil(size / 4))
     out += [list(runs[i : i + small]) for i in range(cut, len(runs), small)]
