@@ -330,9 +330,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             .astype(float)
             + 0.1
         )
-        self.sector_cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
-        # the same, offset by the county index, for one binary search over all counties
-        self.sector_flat = (self.sector_cum + np.arange(self.n_counties)[:, None]).ravel()
+        sector_cum = np.cumsum(mix / mix.sum(1, keepdims=True), axis=1)
+        # offset by the county index: one binary search over all counties draws the sectors
+        self.sector_flat = (sector_cum + np.arange(self.n_counties)[:, None]).ravel()
         self.patents_county = np.zeros(self.n_counties)
 
     def _init_anchors(self) -> None:
@@ -512,20 +512,21 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         nc = self.n_counties
         sme = f.sales <= TECH_SME_MAX_SALES_CNY
         own_rd = f.own * f.sales
+
         # each instrument is shared within the county in proportion to a weight; its caps are
         # proportional to the same weight, hence caps on the county's rate per unit of weight
         # vouchers: SMEs, in proportion to their R&D plus a base claim for non-performers;
         # a voucher pays at most the share c_v of the R&D it funds: v <= c_v / (1 - c_v) * w
+        def capped_rate(instrument: int, weights: FloatArray, max_share: float) -> FloatArray:
+            rate = group_rate(plan[:, instrument] / self.weight, f.county, weights, nc)
+            if max_share < 1:
+                np.minimum(rate, max_share / (1.0 - max_share), out=rate)
+            return rate
+
         w_v = (own_rd + VOUCHER_BASE_SHARE * f.sales) * sme
-        rate_v = group_rate(plan[:, I_VOUCHERS] / self.weight, f.county, w_v, nc)
-        c_v = policy.voucher_max_share_of_rd
-        if c_v < 1:
-            np.minimum(rate_v, c_v / (1.0 - c_v), out=rate_v)
+        rate_v = capped_rate(I_VOUCHERS, w_v, policy.voucher_max_share_of_rd)
         # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
-        rate_s = group_rate(plan[:, I_SUBSIDIES] / self.weight, f.county, own_rd, nc)
-        c_s = policy.subsidy_max_share_of_rd
-        if c_s < 1:
-            np.minimum(rate_s, c_s / (1.0 - c_s), out=rate_s)
+        rate_s = capped_rate(I_SUBSIDIES, own_rd, policy.subsidy_max_share_of_rd)
         # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales; a share of
         # the loans funds R&D
         w_l = f.sales * sme

@@ -248,12 +248,13 @@ def metric_columns(
         "management_capacity": stack("management"),
         "innovative_townships": innov_c.astype(np.float64),
     }
-    township: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
-    for name, field_name in zip(
-        TOWNSHIP_METRICS, ("innovative", "platforms", "hnte_t"), strict=True
-    ):
-        if name in wanted:
-            township[name] = innovative if name == "innovative" else stack(field_name)
+    # the record field of each township metric (stacked only if wanted)
+    township_fields = {"innovative": "innovative", "platforms": "platforms", "hnte_count": "hnte_t"}
+    township = {
+        name: innovative if name == "innovative" else stack(township_fields[name])
+        for name in TOWNSHIP_METRICS
+        if name in wanted
+    }
     codes = (PROVINCE_CODE, *model.county_codes, *model.township_codes)
     names = (
         "江西省" if model.baseline.name.startswith("jiangxi") else "province",

@@ -28,8 +28,6 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TWO53 = float(2**53)
-_S32 = np.uint64(32)
-_LOW32 = np.uint64(0xFFFFFFFF)
 _INV32 = 1.0 / float(2**32)
 
 STREAM_GROWTH = 1

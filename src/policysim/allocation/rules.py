@@ -87,9 +87,9 @@ def water_fill(weights: FloatArray, lo: FloatArray, hi: FloatArray, total: float
         )
     pos = w > 0
     wsum = float(w.sum())
-    x0 = w * (total / wsum) if wsum > 0 else lo
-    if wsum > 0 and bool(((x0 >= lo) & (x0 <= hi)).all()):
-        x = x0  # no bound binds: plain proportional shares
+    proportional = w * (total / wsum) if wsum > 0 else None
+    if proportional is not None and bool(((proportional >= lo) & (proportional <= hi)).all()):
+        x = proportional  # no bound binds: plain proportional shares
     elif pos.any():
         finite_hi = np.where(np.isfinite(hi), hi, total + lo.sum() + 1.0)
         lam_max = float(np.max(finite_hi[pos] / w[pos]))

@@ -171,16 +171,15 @@ class _Rows:
     def add(self, replication: int, columns: MetricColumns) -> None:
         self.parts.append((replication, columns))
 
-    def _shared(self) -> bool:
-        """Whether every run has the same categories (always, within one scenario)."""
-        c0 = self.parts[0][1]
-        return all(
-            c.codes is c0.codes and c.names is c0.names and c.metrics.equals(c0.metrics)
-            for _, c in self.parts
-        )
-
     def _columns(self) -> tuple[NDArray[np.int32], MetricColumns]:
+        """The runs' rows in one :class:`MetricColumns`, and the replication of each row. The
+        runs of a chunk share one scenario, hence one set of unit codes and metric names."""
         c0 = self.parts[0][1]
+        for _, c in self.parts:
+            for name in ("codes", "names", "metrics"):
+                mine, first = getattr(c, name), getattr(c0, name)
+                if mine is not first and not mine.equals(first):
+                    raise RuntimeError(f"runs of one chunk with different {name}")
         replication = np.concatenate(
             [np.full(c.value.shape[0], r, dtype=np.int32) for r, c in self.parts]
         )
@@ -205,16 +204,13 @@ class _Rows:
         """Long metrics with a ``replication`` column (categorical text columns)."""
         if not self.parts:
             return pd.DataFrame(columns=list(_METRIC_COLUMNS))
-        if not self._shared():
-            frames = [c.frame().assign(replication=np.int32(r)) for r, c in self.parts]
-            return pd.concat(frames, ignore_index=True)[list(_METRIC_COLUMNS)]
         replication, merged = self._columns()
         return merged.frame().assign(replication=replication)[list(_METRIC_COLUMNS)]
 
     def parquet(self) -> bytes:
         """The rows encoded as a Parquet part (:data:`METRICS_SCHEMA`), built from the codes
         without a DataFrame."""
-        if not self.parts or not self._shared():
+        if not self.parts:
             return encode_parquet(self.frame(), METRICS_SCHEMA)
         replication, m = self._columns()
 
