@@ -59,7 +59,8 @@ from policysim.agents.places import (
     township_criteria,
 )
 from policysim.data import SECTORS, Baseline
-from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
+from policysim.scenario.schema import Scenario
+from policysim.vocabulary import INSTRUMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-N_INSTRUMENTS = len(INSTRUMENT_NAMES)
+N_INSTRUMENTS = len(INSTRUMENTS)
 I_VOUCHERS, I_SUBSIDIES, I_PLATFORMS, I_COMMISSIONERS, I_CREDIT, I_POVERTY = range(N_INSTRUMENTS)
 VOUCHER_BASE_SHARE = 0.002  # assumption: a firm without R&D can claim vouchers for 0.2% of sales
 
@@ -91,7 +92,7 @@ class CountySummary:
 
 
 Allocator = Callable[[int, CountySummary], FloatArray]
-"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENT_NAMES order."""
+"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENTS order (policysim.vocabulary)."""
 
 
 def zero_allocator(year: int, summary: CountySummary) -> FloatArray:

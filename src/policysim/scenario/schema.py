@@ -14,22 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policysim import vocabulary
 from policysim.metrics import target_metrics
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS, PROBABILITY_UNITS
+from policysim.vocabulary import INSTRUMENTS
 
-INSTRUMENT_NAMES = (
-    "vouchers",
-    "rd_subsidies",
-    "platforms",
-    "commissioners",
-    "credit",
-    "poverty_programme",
-)
+#: The instruments (one vocabulary, :mod:`policysim.vocabulary`); ``Instrument`` spells them for
+#: the type checker and for key-path errors on unknown keys (a test ties the two).
+INSTRUMENT_NAMES = INSTRUMENTS
 Instrument = Literal[
     "vouchers", "rd_subsidies", "platforms", "commissioners", "credit", "poverty_programme"
-]
-StrategyName = Literal[
-    "factor_formula", "equal", "needs_weighted", "fixed", "optimal", "closed_loop"
 ]
 Comparator = Literal[">=", ">", "<=", "<", "rising"]
 
@@ -191,7 +185,7 @@ def _default_instrument_shares() -> dict[Instrument, float]:
 
 
 class AllocationSpec(_Strict):
-    strategy: StrategyName = "factor_formula"
+    strategy: str = "factor_formula"
     factor_weights: FactorWeights = FactorWeights()
     instrument_shares: dict[Instrument, Share] = Field(default_factory=_default_instrument_shares)
     floor_100m_cny: NonNeg = 0.0
@@ -207,6 +201,16 @@ class AllocationSpec(_Strict):
     objective: ObjectiveSpec = ObjectiveSpec()
     solver: SolverSpec = SolverSpec()
     response: ResponseSpec = ResponseSpec()
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        try:
+            vocabulary.strategy(v)
+        except KeyError:
+            names = ", ".join(repr(s.name) for s in vocabulary.STRATEGIES)
+            raise ValueError(f"unknown strategy: expected one of {names}") from None
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> AllocationSpec:
