@@ -247,12 +247,13 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         if ok:
             county = result.unit_probabilities("county")
             township = result.unit_probabilities("township")
-            written["county_probabilities"] = _write_parquet_frame(
-                county, out / "county_probabilities.parquet", None
-            )
-            written["township_probabilities"] = _write_parquet_frame(
-                township, out / "township_probabilities.parquet", None
-            )
+            if sc.outputs.unit_tables:
+                written["county_probabilities"] = _write_parquet_frame(
+                    county, out / "county_probabilities.parquet", None
+                )
+                written["township_probabilities"] = _write_parquet_frame(
+                    township, out / "township_probabilities.parquet", None
+                )
             if sc.targets:
                 attain = result.attainment()
                 written["attainment"] = _write_csv(attain, out / "attainment.csv")

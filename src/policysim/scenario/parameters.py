@@ -279,3 +279,18 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         1.5, "index_points", "assumption: noise of the annual evaluation score", 0.0, 4.0
     ),
 }
+
+
+def parameters_markdown() -> str:
+    """The behaviour defaults as the Markdown table of ``docs/PARAMETERS.md`` (name, default,
+    unit, range, status, source); status is ``assumption`` when the source says so."""
+    lines = [
+        "| parameter | default | unit | range | status | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, p in BEHAVIOUR_DEFAULTS.items():
+        span = "" if p.low is None or p.high is None else f"{p.low:g} to {p.high:g}"
+        status = "assumption" if p.source.startswith("assumption") else "sourced"
+        source = p.source.replace("|", "/")
+        lines.append(f"| `{name}` | {p.value:g} | {p.unit} | {span} | {status} | {source} |")
+    return "\n".join(lines) + "\n"

@@ -284,16 +284,6 @@ class PolicyCalendar(_Strict):
     subsidy_document: str = ""
 
 
-class InstrumentSpec(_Strict):
-    enabled: bool = True
-    description: str = ""
-    source: str = ""
-
-
-def _default_instruments() -> dict[Instrument, InstrumentSpec]:
-    return {name: InstrumentSpec() for name in INSTRUMENT_NAMES}  # type: ignore[misc]
-
-
 class IndexWeights(_Strict):
     """Weights of the 4 dimensions of the provincial county evaluation (not public: assumption)."""
 
@@ -438,8 +428,7 @@ class OutputSpec(_Strict):
     dir: str = "results"
     figures: bool = True
     report: bool = True
-    unit_tables: bool = True
-    enterprises: bool = False
+    unit_tables: bool = True  # county and township probability tables
 
 
 class Scenario(_Strict):
@@ -452,7 +441,6 @@ class Scenario(_Strict):
     budget: Budget
     allocation: AllocationSpec = AllocationSpec()
     policy: PolicyCalendar
-    instruments: dict[Instrument, InstrumentSpec] = Field(default_factory=_default_instruments)
     designation: DesignationRules = DesignationRules()
     behaviour: dict[str, Parameter] = Field(default_factory=dict)
     uncertainties: dict[str, Distribution] = Field(default_factory=dict)
