@@ -91,7 +91,7 @@ def objective(scenario: Scenario) -> Objective:
         if b.year in years:
             quotas[b.year] = quotas.get(b.year, 0) + b.size
     if county.projected_batches is not None:
-        size = int(round(scenario.parameter("county_batch_size")))
+        size = round(scenario.parameter("county_batch_size"))
         for y in county.projected_batches.years(scenario.horizon.end_year):
             if y in years and y not in quotas:
                 quotas[y] = size

@@ -33,6 +33,18 @@ from numpy.typing import NDArray
 
 from policysim.agents import random as crn
 from policysim.agents.calendar import YearRules, resolve_year
+from policysim.agents.counties import (
+    DesignationState,
+    can_match,
+    class_percentile,
+    cultivation_draws,
+    designation_year,
+    fundable_pilots,
+    relative_index,
+    standing_growth,
+    starter_draws,
+    support_plan,
+)
 from policysim.agents.enterprises import (
     TECH_SME_MAX_SALES_CNY,
     Draws,
@@ -46,17 +58,6 @@ from policysim.agents.enterprises import (
     group_rate,
     share_by_group,
     start_rd,
-)
-from policysim.agents.counties import (
-    DesignationState,
-    can_match,
-    class_percentile,
-    cultivation_draws,
-    designation_year,
-    fundable_pilots,
-    relative_index,
-    standing_growth,
-    support_plan,
 )
 from policysim.agents.places import (
     CountyIndicators,
@@ -400,7 +401,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         pilot in its build cycle after its batch year. They never exceed the year's budget."""
         d = self.designation
         funded = d.pilot & (d.pilot_since >= 0) & (d.pilot_since < year)
-        support: FloatArray = funded * self.params["pilot_support_cny"]
+        support: FloatArray = np.where(funded, self.params["pilot_support_cny"], 0.0)
         total = float(support.sum())
         budget = self.scenario.budget_cny(year)
         if total > budget:
@@ -422,11 +423,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         allocated = plan.sum(axis=1)
         package = summary.pilot_support_cny
         assert package is not None
-        support, matching = support_plan(package, p["pilot_matching_ratio"], self.support_shares)
-        plan = plan + support
+        package_plan, matching = support_plan(
+            package, p["pilot_matching_ratio"], self.support_shares
+        )
+        plan = plan + package_plan
         funds = allocated + package  # provincial funds received
         # per county (and the empty slot n_counties): extra HNTE-criteria rate of cultivation
-        cultivation = np.append(package > 0, False) * p["pilot_hnte_cultivation_rate"]
+        cultivation = np.append(package > 0, False).astype(np.float64)  # funded pilot: 1
 
         # 2. counties: own S&T spending (autonomous growth, standing within the class, matching
         #    of provincial funds, the pilots' matching obligation), management capacity
@@ -497,9 +500,10 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             ),
         )
         # HNTE cultivation (高企培育) of funded pilots: more R&D performers meet the criteria
-        u_upgrade = cultivation_draws(
-            u_upgrade, np.take(cultivation, self.firms.county)
-        )
+        # and the pilots' R&D coverage drive: more firms start R&D
+        pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
+        u_upgrade = cultivation_draws(u_upgrade, pilot_firm * p["pilot_hnte_cultivation_rate"])
+        u_start = starter_draws(u_start, pilot_firm * p["pilot_rd_start_rate"], p["rd_start_rate"])
         self.firms = start_rd(
             self.firms, p["rd_start_rate"], p["hnte_criteria_upgrade_rate"], u_start, u_upgrade
         )
@@ -758,7 +762,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             return int(sum(sizes))
         proj = county.projected_batches
         if proj is not None and year in proj.years(self.scenario.horizon.end_year):
-            return int(round(self.params["county_batch_size"]))
+            return round(self.params["county_batch_size"])
         return 0
 
     def _designate_townships(self, year: int) -> None:

@@ -62,9 +62,7 @@ def relative_index(
     z = zscores
     env = (z(ind.platforms_per_xz) + z(ind.commissioners_per_xz) + z(ind.management)) / 3.0
     inputs = (z(ind.rd_intensity) + z(ind.st_share)) / 2.0
-    outcomes = (
-        z(ind.status_firms_per_100) + z(ind.patents_per_10k) + z(ind.township_share)
-    ) / 3.0
+    outcomes = (z(ind.status_firms_per_100) + z(ind.patents_per_10k) + z(ind.township_share)) / 3.0
     development = (z(ind.gdp_per_capita) + z(ind.gdp_growth)) / 2.0
     dims = np.vstack([env, inputs, outcomes, development])
     total = np.asarray(weights, dtype=np.float64) @ dims
@@ -257,6 +255,17 @@ def cultivation_draws(u: FloatArray, extra_rate: FloatArray) -> FloatArray:
     return out
 
 
+def starter_draws(u: FloatArray, extra_rate: FloatArray, rate: float) -> FloatArray:
+    """Uniform draws of the R&D start rule (``u < rate`` starts, at level ``u / rate``) remapped
+    so that the start probability rises by ``extra_rate`` per element and a starter's level
+    stays uniform: the top ``extra_rate`` of the unit interval maps onto ``[0, rate)``. With
+    ``rate == 0`` nothing starts (the rule has no level to draw)."""
+    top = u >= 1.0 - extra_rate
+    scaled = (u - (1.0 - extra_rate)) / np.maximum(extra_rate, 1e-12) * rate
+    out: FloatArray = np.where(top, scaled, u)
+    return out
+
+
 def standing_growth(percentile: FloatArray, response: float) -> FloatArray:
     """Extra yearly growth of own S&T spending by standing within the class (cadre evaluation:
     county leaders are rated on the county's innovation ranking)."""
@@ -278,6 +287,7 @@ __all__ = [
     "select_pilots",
     "split_batch",
     "standing_growth",
+    "starter_draws",
     "support_plan",
     "zscores",
 ]

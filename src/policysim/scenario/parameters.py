@@ -316,6 +316,14 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.05,
         0.4,
     ),
+    "pilot_rd_start_rate": ParameterDefault(
+        0.1,
+        "rate_per_year",
+        "assumption: extra yearly share of a funded pilot's firms without R&D that start R&D "
+        "(the pilot's drive for R&D activity in above-scale firms)",
+        0.0,
+        0.2,
+    ),
     "standing_spending_response": ParameterDefault(
         0.03,
         "rate_per_year",

@@ -592,16 +592,16 @@ class Scenario(_Strict):
                 )
         d = self.designation
         base = self.horizon.base_year
-        for section, batches in (
-            ("county", d.county.batches),
-            ("township", d.township.batches),
-            ("national", d.national.batches),
+        for section, batch_years in (
+            ("county", [b.year for b in d.county.batches]),
+            ("township", [b.year for b in d.township.batches]),
+            ("national", [b.year for b in d.national.batches]),
         ):
-            for i, b in enumerate(batches):
-                if b.year <= base:
+            for i, y in enumerate(batch_years):
+                if y <= base:
                     raise at_path(
                         ("designation", section, "batches", i, "year"),
-                        f"batch year {b.year} is not after the base year {base} "
+                        f"batch year {y} is not after the base year {base} "
                         "(expected a simulated year; later years are ignored)",
                     )
         for section, proj in (
