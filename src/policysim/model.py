@@ -279,6 +279,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.n_classes = len(FUNCTIONAL_CLASSES)
         self.designation = DesignationState.empty(self.n_counties)
         self.index = np.zeros(self.n_counties)
+        self.package = np.zeros(self.n_counties)  # this year's pilot support, CNY
         self.percentile = np.full(self.n_counties, 0.5)  # standing within the class
         # the host township with most firms of each county: where an obliged platform opens
         firms0 = np.bincount(a["township_idx"], minlength=self.n_townships + 1)[: self.n_townships]
@@ -428,6 +429,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
         plan = plan + package_plan
         funds = allocated + package  # provincial funds received
+        self.package = package
         # per county (and the empty slot n_counties): extra HNTE-criteria rate of cultivation
         cultivation = np.append(package > 0, False).astype(np.float64)  # funded pilot: 1
 
@@ -890,6 +892,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 firms=self.firms_county.copy(),
                 patents=self.patents_county.copy(),
                 funds=funds.copy(),
+                pilot_support=self.package.copy(),
                 st_spending=self.st_spending.copy(),
                 management=self.management.copy(),
                 index=self.index.copy(),
@@ -919,6 +922,7 @@ class YearRecord:
     firms: FloatArray
     patents: FloatArray
     funds: FloatArray
+    pilot_support: FloatArray  # provincial funds of pilot support packages (part of funds)
     st_spending: FloatArray
     management: FloatArray
     index: FloatArray

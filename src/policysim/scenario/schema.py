@@ -40,6 +40,8 @@ PROVINCE_METRICS = (
     "hnte_count",
     "provincial_innovative_counties",
     "provincial_designated_counties",
+    "provincial_pilot_or_designated_counties",
+    "pilot_support_100m_cny",
     "innovative_townships",
     "innovative_township_share_pct",
     "national_innovative_counties",
