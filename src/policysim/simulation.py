@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from policysim import metrics as metric_registry
 from policysim.data import Baseline, load_baseline
 from policysim.model import Allocator, PolicyModel, YearRecord
 from policysim.scenario.loader import LoadedScenario
@@ -26,24 +27,10 @@ from policysim.scenario.schema import Scenario
 PROVINCE_CODE = "province"
 METRIC_COLUMNS = ("year", "level", "code", "name", "metric", "value")
 
-#: County-level metrics (per county and year).
-COUNTY_METRICS = (
-    "index",
-    "designated",
-    "provincial_designated",
-    "national",
-    "rd_100m_cny",
-    "rd_intensity_pct",
-    "gdp_100m_cny",
-    "hnte_count",
-    "tech_sme_count",
-    "funds_cny",
-    "own_st_spending_cny",
-    "management_capacity",
-    "innovative_townships",
-)
-#: Township-level metrics (per township and year).
-TOWNSHIP_METRICS = ("innovative", "platforms", "hnte_count")
+#: County-level metrics (per county and year), from the metric registry.
+COUNTY_METRICS = metric_registry.by_level("county")
+#: Township-level metrics (per township and year; innovative: 1 if designated).
+TOWNSHIP_METRICS = metric_registry.by_level("township")
 
 
 @dataclass(frozen=True)
@@ -150,10 +137,6 @@ def simulate(
     return SimulationResult(
         columns=columns, params=values, enterprises=firms, solves=solves, allocations=allocations
     )
-
-
-TOWNSHIP_METRICS = ("innovative", "platforms", "hnte_count")
-"""Metrics of the township level (innovative: 1 if designated an innovative township)."""
 
 
 def _township_selection(township_metrics: Collection[str] | None) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from policysim.errors import DataError
+from policysim.metrics import METRICS
 from policysim.plotting._common import (
     PALETTE,
     county_label,
@@ -29,16 +30,8 @@ logger = logging.getLogger(__name__)
 METRICS_COLUMNS = ("replication", "year", "level", "code", "name", "metric", "value")
 QUANTILE_COLUMNS = ("year", "p05", "p25", "p50", "p75", "p95")
 
-#: Axis labels, with units, of the metrics the model collects.
-METRIC_LABELS: dict[str, str] = {
-    "provincial_innovative_counties": "provincial innovative counties (count)",
-    "national_innovative_counties": "national innovative counties (count)",
-    "innovative_township_share_pct": "innovative townships (% of townships)",
-    "innovative_townships": "innovative townships (count)",
-    "rd_intensity_pct": "R&D intensity (% of GDP)",
-    "rd_expenditure_100m_cny": "R&D expenditure (100 million CNY)",
-    "hnte_count": "high and new technology enterprises (count)",
-}
+#: Axis labels, with units, of the province metrics (from the metric registry).
+METRIC_LABELS: dict[str, str] = {m.name: m.label_en for m in METRICS if m.level == "province"}
 
 _UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("_pct", "%"),

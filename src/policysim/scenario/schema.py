@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policysim.metrics import target_metrics
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS, PROBABILITY_UNITS
 
 INSTRUMENT_NAMES = (
@@ -32,30 +33,8 @@ StrategyName = Literal[
 ]
 Comparator = Literal[">=", ">", "<=", "<", "rising"]
 
-#: Province-level metrics that targets may name (the hindcast vocabulary plus model extras).
-PROVINCE_METRICS = (
-    "rd_expenditure_100m_cny",
-    "rd_intensity_pct",
-    "gdp_100m_cny",
-    "hnte_count",
-    "provincial_innovative_counties",
-    "provincial_designated_counties",
-    "provincial_pilot_or_designated_counties",
-    "pilot_support_100m_cny",
-    "innovative_townships",
-    "innovative_township_share_pct",
-    "national_innovative_counties",
-    "county_rd_100m_cny",
-    "rd_real_100m_cny",
-    "enterprise_rd_100m_cny",
-    "tech_sme_count",
-    "enterprises",
-    "patents",
-    "platforms",
-    "commissioners",
-    "funds_100m_cny",
-    "mean_county_index",
-)
+#: Province-level metrics that targets may name (from the metric registry).
+PROVINCE_METRICS = target_metrics()
 
 NonNeg = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]

@@ -34,6 +34,7 @@ from policysim.analysis import fan_quantiles, read_observed, score_hindcast
 from policysim.errors import DataError
 from policysim.experiments import EnsembleResult, build_manifest, run_ensemble
 from policysim.experiments.store import write_bytes
+from policysim.metrics import hindcast_indicators
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 
@@ -53,16 +54,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Province-level indicators an observed file may name (issue 8).
-HINDCAST_INDICATORS: Final = (
-    "rd_expenditure_100m_cny",
-    "rd_intensity_pct",
-    "gdp_100m_cny",
-    "hnte_count",
-    "provincial_innovative_counties",
-    "innovative_townships",
-    "national_innovative_counties",
-)
+#: Province-level indicators an observed file may name (from the metric registry).
+HINDCAST_INDICATORS: Final = hindcast_indicators()
 
 #: Relative spread below which an ensemble cell counts as degenerate (all runs equal up to
 #: floating-point noise; e.g. base-year R&D is 255.8 +- 3e-14 over runs).
