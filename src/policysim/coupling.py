@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from policysim.agents.counties import INDEX_MEAN, INDEX_SD
 from policysim.allocation import (
     INSTRUMENTS,
     AllocationResult,
@@ -47,6 +48,22 @@ logger = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 
 
+OPTIMISER_ENTRY_SCORE = INDEX_MEAN + INDEX_SD
+"""The optimiser's proxy for entering a batch: the model's index is re-scored every year (mean
+50, sd 10 over counties) and pilots are the best of their class, so the optimiser aims counties
+at one sd above the mean (about the top sixth)."""
+
+
+def _net_of_support(plan: FloatArray, summary: CountySummary, budget_cny: float) -> FloatArray:
+    """A plan made for the whole budget, scaled down to what the pilot packages leave."""
+    available = summary.available_budget(budget_cny)
+    total = float(plan.sum())
+    if total > available + 1e-6 and total > 0:
+        out: FloatArray = plan * (available / total)
+        return out
+    return plan
+
+
 def allocation_rules(scenario: Scenario) -> AllocationRules:
     """The scenario's allocation constraints in the allocation package's terms (CNY)."""
     a = scenario.allocation
@@ -66,13 +83,19 @@ def objective(scenario: Scenario) -> Objective:
     """The optimiser's objective from the scenario (deadline weights, quotas, threshold)."""
     a = scenario.allocation
     years = scenario.horizon.years
+    county = scenario.designation.county
     quotas: dict[int, int] = {}
-    for b in scenario.designation.county.batches:
+    for b in county.batches:
         if b.year in years:
-            quotas[b.year] = quotas.get(b.year, 0) + b.quota
+            quotas[b.year] = quotas.get(b.year, 0) + b.size
+    if county.projected_batches is not None:
+        size = round(scenario.parameter("county_batch_size"))
+        for y in county.projected_batches.years(scenario.horizon.end_year):
+            if y in years and y not in quotas:
+                quotas[y] = size
     return Objective(
         deadlines={y: w for y, w in a.objective.deadline_weights.items() if y in years},
-        entry_threshold=scenario.designation.county.entry_threshold,
+        entry_threshold=OPTIMISER_ENTRY_SCORE,
         max_new_per_year=quotas,
         rd_weight=a.objective.rd_weight,
         index_weight=a.objective.index_weight,
@@ -164,7 +187,8 @@ class RuleAllocator:
 
     def __call__(self, year: int, summary: CountySummary) -> FloatArray:
         facts = county_facts(summary)
-        budget = np.array([self.scenario.budget_cny(year)])
+        # pilot support packages are paid first; the rule splits what they leave
+        budget = np.array([summary.available_budget(self.scenario.budget_cny(year))])
         fixed = None
         if self.fixed is not None:
             fixed = self.fixed[self.fixed["year"] == year]
@@ -187,7 +211,11 @@ class RuleAllocator:
             ) from None
         _check_result(result, self.scenario)
         self.solves.append(_solve_row(result, year))
-        plan = np.asarray(result.plan_cny[0], dtype=np.float64)
+        plan = _net_of_support(
+            np.asarray(result.plan_cny[0], dtype=np.float64),
+            summary,
+            self.scenario.budget_cny(year),
+        )
         self.plans[year] = plan
         return plan
 
@@ -450,7 +478,9 @@ class OptimalAllocator:
         if self.plan is None:
             self.plan, row = optimal_plan_for(self.scenario)
             self.solves.append(dict(row))
-        plan: FloatArray = self.plan[self.years.index(year)]
+        plan = _net_of_support(
+            self.plan[self.years.index(year)], summary, self.scenario.budget_cny(year)
+        )
         self.plans[year] = plan
         return plan
 
@@ -490,7 +520,11 @@ class ClosedLoopAllocator:
         result = self.planner.solve(year, facts, spent)
         _check_result(result, self.scenario)
         self.solves.append(_solve_row(result, year))
-        plan = np.asarray(result.plan_cny[0], dtype=np.float64)
+        plan = _net_of_support(
+            np.asarray(result.plan_cny[0], dtype=np.float64),
+            summary,
+            self.scenario.budget_cny(year),
+        )
         self.plans[year] = plan
         return plan
 

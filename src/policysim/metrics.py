@@ -228,6 +228,23 @@ METRICS: Final[tuple[Metric, ...]] = (
         "通过验收的创新型县（个）",
     ),
     _p(
+        "provincial_pilot_or_designated_counties",
+        "count",
+        "count",
+        "provincial pilot counties in their build cycle plus designated counties (the count of "
+        "provincial_innovative_counties when count_pilots is true)",
+        "pilot or designated counties (count)",
+        "创新型县试点及通过验收县（个）",
+    ),
+    _p(
+        "pilot_support_100m_cny",
+        "100m_cny",
+        "money_100m_cny",
+        "provincial funds of pilot support packages in the year (part of funds_100m_cny)",
+        "pilot support packages (100 million CNY)",
+        "试点县支持资金（亿元）",
+    ),
+    _p(
         "national_innovative_counties",
         "count",
         "count",
@@ -265,7 +282,7 @@ METRICS: Final[tuple[Metric, ...]] = (
         "mean_county_index",
         "points",
         "index",
-        "mean county innovation-capacity index",
+        "mean county innovation-capacity index (re-scored every year: 50 by construction)",
         "mean county innovation index (points)",
         "县域创新能力指数均值（分）",
     ),

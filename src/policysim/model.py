@@ -33,6 +33,18 @@ from numpy.typing import NDArray
 
 from policysim.agents import random as crn
 from policysim.agents.calendar import YearRules, resolve_year
+from policysim.agents.counties import (
+    DesignationState,
+    can_match,
+    class_percentile,
+    cultivation_draws,
+    designation_year,
+    fundable_pilots,
+    relative_index,
+    standing_growth,
+    starter_draws,
+    support_plan,
+)
 from policysim.agents.enterprises import (
     TECH_SME_MAX_SALES_CNY,
     Draws,
@@ -49,16 +61,11 @@ from policysim.agents.enterprises import (
 )
 from policysim.agents.places import (
     CountyIndicators,
-    DesignationState,
-    IndexAnchors,
-    county_index,
-    designation_year,
-    median_half,
     stochastic_round,
     top_k,
     township_criteria,
 )
-from policysim.data import SECTORS, Baseline
+from policysim.data import FUNCTIONAL_CLASSES, SECTORS, Baseline
 from policysim.scenario.schema import Scenario
 from policysim.vocabulary import INSTRUMENTS
 
@@ -89,6 +96,15 @@ class CountySummary:
     management_capacity: FloatArray
     index: FloatArray
     designated: BoolArray  # pilot or designated provincial innovative county
+    # provincial funds of this year's pilot support packages, CNY (earmarked out of the budget:
+    # the allocator distributes the rest)
+    pilot_support_cny: FloatArray | None = None
+
+    def available_budget(self, budget_cny: float) -> float:
+        """The part of the year's budget left to the allocator once pilot packages are paid."""
+        if self.pilot_support_cny is None:
+            return budget_cny
+        return max(budget_cny - float(self.pilot_support_cny.sum()), 0.0)
 
 
 Allocator = Callable[[int, CountySummary], FloatArray]
@@ -126,6 +142,9 @@ def baseline_arrays(baseline: Baseline) -> dict[str, Any]:
         "counts_as_xiangzhen": host,
         "agri_weight": np.where(t["kind"].to_numpy(str) == "township", 2.0, 1.0) * host,
         "firm_county_idx": e["county_idx"].to_numpy(np.int64),
+        "functional_class": np.array(
+            [FUNCTIONAL_CLASSES.index(x) for x in c["functional_class"].astype(str)], np.int64
+        ),
     }
     for name in (
         "population",
@@ -225,7 +244,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self._init_places()
         self._init_firms()
         self._init_anchors()
-        self._record(np.zeros((self.n_counties, N_INSTRUMENTS)))
+        self._record(np.zeros(self.n_counties))
 
     # ------------------------------------------------------------------------------------------
     # initialisation
@@ -257,13 +276,23 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.agri: FloatArray = a["agri_tech_adoption"].copy()
         self.n_xz = np.bincount(self.t_county, weights=self.t_host, minlength=self.n_counties)
         self.innovative = np.zeros(self.n_townships, dtype=bool)
-        self.designation = DesignationState(
-            pilot=np.zeros(self.n_counties, bool),
-            pilot_since=np.full(self.n_counties, -1, np.int64),
-            designated=np.zeros(self.n_counties, bool),
-            national=np.zeros(self.n_counties, bool),
-        )
+        self.classes: IntArray = a["functional_class"]
+        self.n_classes = len(FUNCTIONAL_CLASSES)
+        self.designation = DesignationState.empty(self.n_counties)
         self.index = np.zeros(self.n_counties)
+        self.package = np.zeros(self.n_counties)  # this year's pilot support, CNY
+        self.percentile = np.full(self.n_counties, 0.5)  # standing within the class
+        # the host township with most firms of each county: where an obliged platform opens
+        firms0 = np.bincount(a["township_idx"], minlength=self.n_townships + 1)[: self.n_townships]
+        order = np.lexsort((-(firms0 + 1.0) * self.t_host, self.t_county))
+        first = np.ones(order.size, bool)
+        first[1:] = self.t_county[order][1:] != self.t_county[order][:-1]
+        self.main_township = np.full(self.n_counties, -1, np.int64)
+        self.main_township[self.t_county[order][first]] = order[first]
+        support = self.scenario.designation.county.support
+        self.support_shares = np.zeros(N_INSTRUMENTS)
+        for name, share in support.instrument_shares.items():
+            self.support_shares[INSTRUMENTS.index(name)] = share
 
     def _init_firms(self) -> None:
         e = baseline_arrays(self.baseline)
@@ -342,19 +371,6 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self._aggregate_firms(self.firms)
         self.patents_county = 5.6 * self.hnte_county
         ind = self._indicators(growth=np.full(self.n_counties, self.params["sales_growth_mean"]))
-        patents0 = ind.patents_per_10k
-        self.anchors = IndexAnchors(
-            platforms_per_xz=median_half(ind.platforms_per_xz, 0.05),
-            commissioners_per_xz=median_half(ind.commissioners_per_xz, 0.5),
-            management=median_half(ind.management, 0.25),
-            rd_intensity=median_half(ind.rd_intensity, 0.002),
-            st_share=median_half(ind.st_share, 0.005),
-            status_firms_per_100=median_half(ind.status_firms_per_100, 1.0),
-            patents_per_10k=median_half(patents0, 0.1),
-            township_share=0.05,  # assumption: 10% of a county's 乡镇 innovative scores 66.7
-            gdp_per_capita=median_half(ind.gdp_per_capita, 1e4),
-            growth_centre=self.params["sales_growth_mean"],
-        )
         self.index = self._index(ind)
 
     # ------------------------------------------------------------------------------------------
@@ -379,24 +395,52 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             management_capacity=self.management.copy(),
             index=self.index.copy(),
             designated=self.designation.pilot | self.designation.designated,
+            pilot_support_cny=self.pilot_support(self.year + 1),
         )
+
+    def pilot_support(self, year: int) -> FloatArray:
+        """Provincial funds of the support packages paid in ``year``, CNY per county: every
+        pilot in its build cycle after its batch year. They never exceed the year's budget."""
+        d = self.designation
+        funded = d.pilot & (d.pilot_since >= 0) & (d.pilot_since < year)
+        support: FloatArray = np.where(funded, self.params["pilot_support_cny"], 0.0)
+        total = float(support.sum())
+        budget = self.scenario.budget_cny(year)
+        if total > budget:
+            support *= budget / total
+        return support
 
     def step(self) -> None:
         """Advance the province by one year."""
         year = self.year + 1
         p = self.params
         rules = self.rules_of(year)
-        plan = np.asarray(self.allocator(year, self.summary()), dtype=np.float64)
+        # 1. allocation: pilot support packages first, the allocator's plan of the rest
+        summary = self.summary()
+        plan = np.asarray(self.allocator(year, summary), dtype=np.float64)
         if plan.shape != (self.n_counties, N_INSTRUMENTS) or (plan < -1e-6).any():
             raise ValueError(f"allocator returned an invalid plan of shape {plan.shape}")
         plan = np.maximum(plan, 0.0)
         plan[:, I_POVERTY] *= self.poverty
-        funds = plan.sum(axis=1)
+        allocated = plan.sum(axis=1)
+        package = summary.pilot_support_cny
+        assert package is not None
+        package_plan, matching = support_plan(
+            package, p["pilot_matching_ratio"], self.support_shares
+        )
+        plan = plan + package_plan
+        funds = allocated + package  # provincial funds received
+        self.package = package
+        # per county (and the empty slot n_counties): extra HNTE-criteria rate of cultivation
+        cultivation = np.append(package > 0, False).astype(np.float64)  # funded pilot: 1
 
-        # 2. counties: matching spending, management capacity
+        # 2. counties: own S&T spending (autonomous growth, standing within the class, matching
+        #    of provincial funds, the pilots' matching obligation), management capacity
+        growth = p["county_st_spending_growth"] + standing_growth(
+            self.percentile, p["standing_spending_response"]
+        )
         self.st_spending = (
-            self.st_spending * (1.0 + p["county_st_spending_growth"])
-            + p["county_matching_rate"] * funds
+            self.st_spending * (1.0 + growth) + p["county_matching_rate"] * allocated + matching
         )
         provincial = self.designation.pilot | self.designation.designated
         learn = p["management_learning"] * (
@@ -412,17 +456,30 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         host_w = (firms_t + 1.0) * self.t_host
         platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
         pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
-        u_t = self.rng_places.random((2, self.n_townships))
+        u_t = self.rng_places.random((3, self.n_townships))
         closures = self.rng_closure.binomial(
             self.platforms.astype(np.int64), p["platform_closure_rate"]
         ).astype(float)
         self.platforms = (
             self.platforms - closures + stochastic_round(pf_t / p["platform_cost_cny"], u_t[0])
         )
+        pilot = self.designation.pilot
+        self._pilot_platforms(pilot)
         comm_funds = plan[:, I_COMMISSIONERS] + 0.5 * plan[:, I_POVERTY]
         cf_t = share_by_group(comm_funds, self.t_county, self.t_agri_weight, self.n_counties)
         funded = stochastic_round(cf_t / p["commissioner_cost_cny"], u_t[1])
-        self.commissioners = self.commissioners_base + funded
+        # commissioners the county pays itself: demand rises with its standing in its class;
+        # a pilot keeps at least its obligation per 乡镇
+        own = stochastic_round(
+            p["standing_commissioner_response"] * self.percentile[self.t_county] * self.t_host,
+            u_t[2],
+        )
+        obliged = (
+            self.scenario.designation.county.support.commissioners_per_xz
+            * pilot[self.t_county]
+            * self.t_host
+        )
+        self.commissioners = np.maximum(self.commissioners_base + funded + own, obliged)
         self.agri = np.clip(
             self.agri
             + p["agri_adoption_per_commissioner"] * self.commissioners * (1.0 - self.agri),
@@ -445,6 +502,11 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 crn.STREAM_UPGRADE,
             ),
         )
+        # HNTE cultivation (高企培育) of funded pilots: more R&D performers meet the criteria
+        # and the pilots' R&D coverage drive: more firms start R&D
+        pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
+        u_upgrade = cultivation_draws(u_upgrade, pilot_firm * p["pilot_hnte_cultivation_rate"])
+        u_start = starter_draws(u_start, pilot_firm * p["pilot_rd_start_rate"], p["rd_start_rate"])
         self.firms = start_rd(
             self.firms, p["rd_start_rate"], p["hnte_criteria_upgrade_rate"], u_start, u_upgrade
         )
@@ -497,10 +559,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         ind = self._indicators(growth=self.gdp / self.gdp_prev - 1.0)
         self.index = self._index(ind)
         noise = self.rng_eval.normal(0.0, p["index_noise_sd"], self.n_counties)
-        self._designate_counties(year, self.index + noise)
+        observed = self.index + noise
+        self._designate_counties(year, observed)
+        self.percentile = class_percentile(observed, self.classes, self.n_classes)
 
         # 8. metrics
-        self._record(plan)
+        self._record(funds)
         self.steps_done = year
 
     # ------------------------------------------------------------------------------------------
@@ -678,39 +742,100 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             }
         )
 
+    def _pilot_platforms(self, pilot: BoolArray) -> None:
+        """A pilot keeps at least the obliged number of platforms (opened by the county in its
+        main township when short)."""
+        need = self.scenario.designation.county.support.min_platforms
+        if need <= 0 or not pilot.any():
+            return
+        have = np.bincount(self.t_county, weights=self.platforms, minlength=self.n_counties)
+        short = np.where(pilot & (self.main_township >= 0), np.ceil(need - have), 0.0)
+        short = np.maximum(short, 0.0)
+        if short.any():
+            where = np.flatnonzero(short > 0)
+            self.platforms = self.platforms.copy()
+            np.add.at(self.platforms, self.main_township[where], short[where])
+
+    def _batch_size(self, year: int) -> int:
+        """Seats of the provincial county batch of ``year`` (0 in a year without a batch):
+        documented sizes, else the uncertain projected size."""
+        county = self.scenario.designation.county
+        sizes = [b.size for b in county.batches if b.year == year]
+        if sizes:
+            return int(sum(sizes))
+        proj = county.projected_batches
+        if proj is not None and year in proj.years(self.scenario.horizon.end_year):
+            return round(self.params["county_batch_size"])
+        return 0
+
     def _designate_townships(self, year: int) -> None:
+        """Innovative townships: in each provincial batch, the 乡镇 meeting the criteria
+        (thresholds: uncertain behaviour parameters) are designated; a documented batch size
+        caps its year, projected batches designate every qualifying township."""
         rules = self.scenario.designation.township
         if year < rules.first_year:
             return
+        sizes = [b.size for b in rules.batches if b.year == year]
+        proj = rules.projected_batches
+        if sizes:
+            cap: int | None = int(sum(sizes))
+        elif proj is not None and year in proj.years(self.scenario.horizon.end_year):
+            cap = None
+        else:
+            return
+        p = self.params
         met = township_criteria(
             self.status_t,
             self.platforms + self.commissioners,
             self.rd_int_t,
             self.agri,
-            min_status_firms=rules.min_firms_with_status,
-            min_platforms_or_commissioners=rules.min_platforms_or_commissioners,
-            min_rd_intensity_pct=rules.min_rd_intensity_pct,
-            min_agri=rules.min_agri_tech_adoption,
+            min_status_firms=p["township_min_status_firms"],
+            min_platforms_or_commissioners=p["township_min_platforms_or_commissioners"],
+            min_rd_intensity_pct=p["township_min_rd_intensity_pct"],
+            min_agri=p["township_min_agri_adoption"],
         )
-        cap = int(np.ceil(rules.yearly_cap_share * self.t_host.sum()))
         candidates = self.t_host & ~self.innovative & (met >= rules.min_criteria_met)
+        if cap is None:
+            self.innovative = self.innovative | candidates
+            return
         score = met + np.minimum(self.rd_int_t, 10.0) / 10.0
         self.innovative = self.innovative | top_k(candidates, score, cap)
 
-    def _designate_counties(self, year: int, index_obs: FloatArray) -> None:
+    def _designate_counties(self, year: int, observed: FloatArray) -> None:
         rules = self.scenario.designation
-        quota = sum(b.quota for b in rules.county.batches if b.year == year)
-        national_quota = sum(b.quota for b in rules.national.batches if b.year == year)
+        county = rules.county
+        p = self.params
+        d = self.designation
+        package = p["pilot_support_cny"]
+        continuing = int((d.pilot & (d.pilot_since + county.build_cycle_years > year)).sum())
+        fundable = fundable_pilots(
+            self.scenario.budget_cny(year + 1),
+            county.support.max_budget_share,
+            package,
+            continuing,
+        )
+        can_apply = can_match(
+            self.fiscal_exp,
+            package * p["pilot_matching_ratio"],
+            county.support.max_matching_share_of_fiscal,
+        )
+        national = sum(b.national_size for b in rules.national.batches if b.year == year)
+        expected = p["national_jiangxi_share"] * national
+        jiangxi = int(stochastic_round(np.array([expected]), self.rng_eval.random(1))[0])
         self.designation = designation_year(
-            self.designation,
+            d,
             year,
-            index_obs,
-            entry_threshold=rules.county.entry_threshold,
-            pass_threshold=rules.county.pass_threshold,
-            build_cycle=rules.county.build_cycle_years,
-            quota=quota,
-            national_quota=national_quota,
-            national_min_index=rules.national.min_index,
+            observed,
+            self.classes,
+            self.n_classes,
+            build_cycle=county.build_cycle_years,
+            batch_size=self._batch_size(year),
+            fundable=fundable,
+            can_apply=can_apply,
+            min_gain=county.pass_min_gain,
+            min_percentile=county.pass_min_percentile,
+            national_size=jiangxi,
+            reference=self.index,
         )
 
     def _indicators(self, growth: FloatArray) -> CountyIndicators:
@@ -745,15 +870,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
     def _index(self, ind: CountyIndicators) -> FloatArray:
         w = self.scenario.designation.index_weights
-        index, _ = county_index(
-            ind, self.anchors, (w.environment, w.inputs, w.outcomes, w.development)
-        )
+        index, _ = relative_index(ind, (w.environment, w.inputs, w.outcomes, w.development))
         return index
 
     # ------------------------------------------------------------------------------------------
     # metrics
 
-    def _record(self, plan: FloatArray) -> None:
+    def _record(self, funds: FloatArray) -> None:
         if not hasattr(self, "rd_rep_county"):
             self._aggregate_firms(self.firms)
         d = self.designation
@@ -769,7 +892,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 tech_sme=self.tsme_county.copy(),
                 firms=self.firms_county.copy(),
                 patents=self.patents_county.copy(),
-                funds=plan.sum(axis=1),
+                funds=funds.copy(),
+                pilot_support=self.package.copy(),
                 st_spending=self.st_spending.copy(),
                 management=self.management.copy(),
                 index=self.index.copy(),
@@ -799,6 +923,7 @@ class YearRecord:
     firms: FloatArray
     patents: FloatArray
     funds: FloatArray
+    pilot_support: FloatArray  # provincial funds of pilot support packages (part of funds)
     st_spending: FloatArray
     management: FloatArray
     index: FloatArray

@@ -204,6 +204,9 @@ def metric_columns(
             provincial if model.scenario.designation.county.count_pilots else designated
         ).sum(1),
         "provincial_designated_counties": designated.sum(1),
+        # both definitions of the target side by side, whatever count_pilots says
+        "provincial_pilot_or_designated_counties": provincial.sum(1),
+        "pilot_support_100m_cny": stack("pilot_support").sum(1) / 1e8,
         "national_innovative_counties": national.sum(1),
         "innovative_townships": innov_xz,
         "innovative_township_share_pct": 100.0 * innov_xz / n_xz,

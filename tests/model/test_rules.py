@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from policysim.agents.calendar import resolve_year
+from policysim.agents.counties import DesignationState, designation_year
 from policysim.agents.enterprises import b_index, band_threshold, firm_tax, share_by_group
-from policysim.agents.places import DesignationState, designation_year, saturating_score, top_k
+from policysim.agents.places import top_k
 from policysim.agents.random import poisson_from_uniform, poisson_quantile, uniforms
 from policysim.scenario import LoadedScenario
 
@@ -69,38 +70,36 @@ def test_share_by_group_spends_each_total() -> None:
     assert out.tolist() == [1.0, 3.0, 0.0, 5.0, 5.0, 0.0]  # group 2 has no weight: nothing spent
 
 
-def test_saturating_score_half_value() -> None:
-    assert saturating_score(np.array([2.0]), 2.0)[0] == pytest.approx(50.0)
-    assert saturating_score(np.array([4.0]), 2.0)[0] == pytest.approx(200 / 3)
-
-
 def test_top_k_and_designation_cycle() -> None:
     assert top_k(
         np.array([True, True, False, True]), np.array([1.0, 3.0, 9.0, 2.0]), 2
     ).tolist() == [False, True, False, True]
-    state = DesignationState(
-        pilot=np.zeros(3, bool),
-        pilot_since=np.full(3, -1),
-        designated=np.zeros(3, bool),
-        national=np.zeros(3, bool),
-    )
-    kw: dict[str, float] = {
-        "entry_threshold": 60.0,
-        "pass_threshold": 65.0,
+    state = DesignationState.empty(3)
+    one_class = np.zeros(3, np.int64)
+    kw = {
         "build_cycle": 3,
-        "national_quota": 0,
-        "national_min_index": 90.0,
+        "fundable": 10,
+        "can_apply": np.ones(3, bool),
+        "min_gain": 0.0,
+        "min_percentile": 0.5,
+        "national_size": 0,
     }
-    s = designation_year(state, 2018, np.array([70.0, 61.0, 50.0]), quota=1, **kw)
+
+    def year(s: DesignationState, y: int, score: list[float], size: int) -> DesignationState:
+        return designation_year(s, y, np.array(score), one_class, 1, batch_size=size, **kw)
+
+    s = year(state, 2018, [70.0, 61.0, 50.0], 1)
     assert s.pilot.tolist() == [True, False, False]
-    s = designation_year(s, 2019, np.array([70.0, 61.0, 50.0]), quota=5, **kw)
+    assert s.start_score[0] == 70.0
+    s = year(s, 2019, [70.0, 61.0, 50.0], 1)
     assert s.pilot.tolist() == [True, True, False]
-    # 2021: county 0 completes its 3-year cycle and passes; county 1 is still building
-    s = designation_year(s, 2021, np.array([66.0, 50.0, 50.0]), quota=0, **kw)
+    # 2021: county 0 completes its 3-year cycle, gained (72 >= 70) and stands first: passes;
+    # county 1 is still building
+    s = year(s, 2021, [72.0, 50.0, 50.0], 0)
     assert s.designated.tolist() == [True, False, False]
     assert s.pilot.tolist() == [False, True, False]
-    # 2022: county 1 fails its evaluation and leaves the pilot
-    s = designation_year(s, 2022, np.array([66.0, 50.0, 50.0]), quota=0, **kw)
+    # 2022: county 1 lost ground over its cycle (55 < 61): fails and leaves the pilot
+    s = year(s, 2022, [72.0, 55.0, 50.0], 0)
     assert s.pilot.tolist() == [False, False, False]
     assert s.designated.tolist() == [True, False, False]
 

@@ -276,7 +276,105 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         2600.0,
     ),
     "index_noise_sd": ParameterDefault(
-        1.5, "index_points", "assumption: noise of the annual evaluation score", 0.0, 4.0
+        1.5,
+        "index_points",
+        "assumption: noise of the annual evaluation score (the index is re-scored each year: "
+        "mean 50, sd 10 over counties), added before ranking",
+        0.0,
+        4.0,
+    ),
+    # --- designation: provincial decisions and county behaviour (issue 13) ----------------------
+    "county_batch_size": ParameterDefault(
+        6.0,
+        "count",
+        "assumption: pilot counties per projected provincial batch; documented batches: 5 "
+        "counties (2018), 6 (2019)",
+        3.0,
+        10.0,
+    ),
+    "pilot_support_cny": ParameterDefault(
+        1.0e7,
+        "cny",
+        "assumption: provincial funds per pilot county and year of its build cycle (support "
+        "package); not published",
+        5.0e6,
+        3.0e7,
+    ),
+    "pilot_matching_ratio": ParameterDefault(
+        1.0,
+        "ratio",
+        "assumption: own S&T spending a pilot county commits per yuan of its support package "
+        "(matching obligation), spent through the same instruments",
+        0.5,
+        1.5,
+    ),
+    "pilot_hnte_cultivation_rate": ParameterDefault(
+        0.2,
+        "rate_per_year",
+        "assumption: extra yearly share of a funded pilot's R&D performers that come to meet the "
+        "non-R&D HNTE criteria through the county's HNTE cultivation (高企培育) programme",
+        0.05,
+        0.4,
+    ),
+    "pilot_rd_start_rate": ParameterDefault(
+        0.1,
+        "rate_per_year",
+        "assumption: extra yearly share of a funded pilot's firms without R&D that start R&D "
+        "(the pilot's drive for R&D activity in above-scale firms)",
+        0.0,
+        0.2,
+    ),
+    "standing_spending_response": ParameterDefault(
+        0.03,
+        "rate_per_year",
+        "assumption: extra yearly growth of own S&T spending of the county at the top of its "
+        "class (0 at the bottom; cadre evaluation, 赣府厅发〔2018〕4号 五(三))",
+        0.0,
+        0.06,
+    ),
+    "standing_commissioner_response": ParameterDefault(
+        0.5,
+        "count",
+        "assumption: county-funded S&T commissioners per 乡镇 of the county at the top of its "
+        "class (0 at the bottom; cadre evaluation channel)",
+        0.0,
+        1.0,
+    ),
+    "township_min_status_firms": ParameterDefault(
+        2.0,
+        "count",
+        "assumption: HNTEs or tech SMEs an innovative township needs (criteria not published)",
+        1.0,
+        4.0,
+    ),
+    "township_min_platforms_or_commissioners": ParameterDefault(
+        3.0,
+        "count",
+        "assumption: platforms plus S&T commissioners an innovative township needs",
+        2.0,
+        5.0,
+    ),
+    "township_min_rd_intensity_pct": ParameterDefault(
+        1.8,
+        "pct",
+        "assumption: R&D / sales of the township's firms, percent, for an innovative township",
+        1.0,
+        2.5,
+    ),
+    "township_min_agri_adoption": ParameterDefault(
+        0.35,
+        "share",
+        "assumption: agricultural technology adoption an innovative township needs",
+        0.25,
+        0.5,
+    ),
+    "national_jiangxi_share": ParameterDefault(
+        0.035,
+        "share",
+        "derived: Jiangxi has 100 of about 2,850 county-level units (3.5%); Jiangxi's share of "
+        "a nationwide MOST batch is an assumption within 2-6%",
+        0.02,
+        0.06,
     ),
 }
 

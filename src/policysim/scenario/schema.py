@@ -301,31 +301,104 @@ class IndexWeights(_Strict):
 
 
 class Batch(_Strict):
+    """A provincial batch decided in ``year``: at most ``size`` new pilot counties (or innovative
+    townships), where the candidates qualify and the pilots can be funded."""
+
     year: Year
-    quota: Annotated[int, Field(ge=0, le=10000)]
+    size: Annotated[int, Field(ge=0, le=10000)]
+    source: str = ""
+
+
+class ProjectedBatches(_Strict):
+    """Years with a batch after the documented ones: every ``every_years`` years from
+    ``from_year`` to the horizon end. County batches in these years have the uncertain size
+    ``county_batch_size`` (a behaviour parameter); township batches designate every qualifying
+    township (no cap)."""
+
+    from_year: Year
+    every_years: Annotated[int, Field(ge=1, le=10)] = 1
+
+    def years(self, end_year: int) -> range:
+        return range(self.from_year, end_year + 1, self.every_years)
+
+
+_SUPPORT_SHARES = ("vouchers", "rd_subsidies", "platforms", "commissioners")
+
+
+class PilotSupport(_Strict):
+    """The support package of a provincial pilot county and its obligations.
+
+    The provincial funds per pilot and year (``pilot_support_cny``) and the county's matching
+    ratio (``pilot_matching_ratio``) are uncertain behaviour parameters; this section holds the
+    province's decisions.
+    """
+
+    max_budget_share: Share = 0.4
+    instrument_shares: dict[str, Share] = Field(
+        default_factory=lambda: {
+            "vouchers": 0.2,
+            "rd_subsidies": 0.4,
+            "platforms": 0.25,
+            "commissioners": 0.15,
+        }
+    )
+    commissioners_per_xz: NonNeg = 1.0
+    min_platforms: NonNeg = 2.0
+    max_matching_share_of_fiscal: Share = 0.05
+    source: str = ""
+
+    @field_validator("instrument_shares")
+    @classmethod
+    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
+        for name in v:
+            if name not in _SUPPORT_SHARES:
+                raise at_path(
+                    ("designation", "county", "support", "instrument_shares", name),
+                    f"unknown support instrument {name!r} (expected one of "
+                    f"{', '.join(_SUPPORT_SHARES)})",
+                )
+        total = sum(v.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(
+                f"support instrument shares sum to {total:g} (expected shares summing to 1)"
+            )
+        return v
 
 
 class CountyDesignation(_Strict):
-    entry_threshold: Annotated[float, Field(ge=0, le=100)] = 62.0
-    pass_threshold: Annotated[float, Field(ge=0, le=100)] = 60.0
     batches: tuple[Batch, ...] = ()
+    projected_batches: ProjectedBatches | None = None
     build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
     count_pilots: bool = True
+    pass_min_gain: Annotated[float, Field(ge=-50, le=50)] = 0.0
+    pass_min_percentile: Share = 0.3
+    support: PilotSupport = PilotSupport()
+
+    def batch_years(self, end_year: int) -> tuple[int, ...]:
+        years = {b.year for b in self.batches}
+        if self.projected_batches is not None:
+            years |= set(self.projected_batches.years(end_year))
+        return tuple(sorted(years))
 
 
 class TownshipDesignation(_Strict):
     first_year: Year = 2018
-    min_firms_with_status: Annotated[int, Field(ge=0)] = 1
-    min_platforms_or_commissioners: Annotated[int, Field(ge=0)] = 2
-    min_rd_intensity_pct: NonNeg = 1.0
-    min_agri_tech_adoption: Share = 0.35
     min_criteria_met: Annotated[int, Field(ge=1, le=4)] = 3
-    yearly_cap_share: Share = 0.05
+    batches: tuple[Batch, ...] = ()
+    projected_batches: ProjectedBatches | None = None
+
+
+class NationalBatch(_Strict):
+    """A nationwide MOST batch of national innovative counties: ``national_size`` counties in
+    all of China; Jiangxi's number is ``national_jiangxi_share`` (uncertain) of it, rounded."""
+
+    year: Year
+    national_size: Annotated[int, Field(ge=0, le=3000)]
+    source: str = ""
 
 
 class NationalDesignation(_Strict):
-    batches: tuple[Batch, ...] = ()
-    min_index: Annotated[float, Field(ge=0, le=100)] = 70.0
+    batches: tuple[NationalBatch, ...] = ()
     build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
 
 
@@ -489,6 +562,30 @@ class Scenario(_Strict):
                 raise at_path(
                     ("targets", i, "year"),
                     f"target year {t.year} is outside the horizon {years.start}-{years.stop - 1}",
+                )
+        d = self.designation
+        base = self.horizon.base_year
+        for section, batch_years in (
+            ("county", [b.year for b in d.county.batches]),
+            ("township", [b.year for b in d.township.batches]),
+            ("national", [b.year for b in d.national.batches]),
+        ):
+            for i, y in enumerate(batch_years):
+                if y <= base:
+                    raise at_path(
+                        ("designation", section, "batches", i, "year"),
+                        f"batch year {y} is not after the base year {base} "
+                        "(expected a simulated year; later years are ignored)",
+                    )
+        for section, proj in (
+            ("county", d.county.projected_batches),
+            ("township", d.township.projected_batches),
+        ):
+            if proj is not None and proj.from_year <= base:
+                raise at_path(
+                    ("designation", section, "projected_batches", "from_year"),
+                    f"from_year {proj.from_year} is not after the base year {base} "
+                    "(expected a simulated year)",
                 )
         for name, dist in self.uncertainties.items():
             if name not in BEHAVIOUR_DEFAULTS:
