@@ -5,8 +5,9 @@ For N runs of the hindcast scenario (the ensemble's own parameter draws and seed
   90% band [5%, 95%], and whether the observation is inside;
 - the bunching ratio in 2020: firms with annual reported R&D/sales in [θ, θ+w) over firms in
   [θ-w, θ), per HNTE band, for w = 0.5 and 0.2 percentage points;
-- relabelled R&D (reported - real) as % of the reported R&D of bunching firms (HNTEs and
-  certifying firms with annual reported intensity in [θ, θ+0.5pp)), and as % of all HNTE R&D;
+- relabelled R&D (reported - real) as % of the reported R&D of bunching firms (those that bunched
+  in 2020, i.e. relabelled some R&D), of HNTEs with annual intensity in [θ, θ+0.5pp), and of all
+  HNTE R&D;
 - the share of firms (all, above-scale) with positive reported R&D;
 - HNTE flows per year: new certifications, renewals, renewal failures (firm counts × weight).
 
@@ -67,17 +68,20 @@ def run_one(sc, baseline, values, seed) -> dict[str, object]:  # type: ignore[no
             band = np.searchsorted(rules.band_max_sales, sales, side="left")
             ratios = {}
             for width in (0.005, 0.002):
-                above = (r >= theta) & (r < theta + width)
-                below = (r >= theta - width) & (r < theta)
+                lo = theta * (1 - 1e-9)  # bunchers sit at θ up to rounding
+                above = (r >= lo) & (r < theta + width)
+                below = (r >= theta - width) & (r < lo)
                 for b in range(len(rules.band_min_rd)):
                     a_n = float((above & (band == b)).sum())
                     b_n = float((below & (band == b)).sum())
                     ratios[(width, b)] = a_n / b_n if b_n > 0 else float("nan")
             hn = f.hnte[live]
-            bunchers = hn & (r >= theta) & (r < theta + 0.005)
+            window = hn & (r >= theta * (1 - 1e-9)) & (r < theta + 0.005)
             relab = rep - real
+            bunchers = relab > 1e-9 * rep  # firms that bunched this year (relabelled some R&D)
             out["ratios"] = ratios
             out["relabel_bunch"] = relab[bunchers].sum() / max(rep[bunchers].sum(), 1e-9)
+            out["relabel_window"] = relab[window].sum() / max(rep[window].sum(), 1e-9)
             out["relabel_hnte"] = relab[hn].sum() / max(rep[hn].sum(), 1e-9)
             above_scale = sales >= 2e7
             out["pos_all"] = float((rep > 0).mean())
@@ -160,7 +164,8 @@ def main() -> None:
         q5, q50, q95 = np.quantile(v, [0.05, 0.5, 0.95])
         return f"{q50:.3g} [{q5:.3g}, {q95:.3g}]"
 
-    print("relabelled R&D, % of reported R&D of bunching HNTEs 2020:", stat("relabel_bunch", 100))
+    print("relabelled R&D, % of reported R&D of bunching firms 2020:", stat("relabel_bunch", 100))
+    print("relabelled R&D, % of reported R&D of HNTEs in [θ, θ+0.5pp):", stat("relabel_window", 100))
     print("relabelled R&D, % of all HNTE reported R&D 2020:", stat("relabel_hnte", 100))
     print("share of HNTEs with annual intensity below θ 2020 (%):", stat("hnte_below_theta", 100))
     print("share of firms with positive R&D 2020 (%): all", stat("pos_all", 100))
