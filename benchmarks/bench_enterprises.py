@@ -12,6 +12,7 @@ For N runs of the hindcast scenario (the ensemble's own parameter draws and seed
 - HNTE flows per year: new certifications, renewals, renewal failures (firm counts × weight).
 
 Usage: python benchmarks/bench_enterprises.py [--runs N] [--scenario PATH] [--observed PATH]
+                                              [--set NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -103,7 +104,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--scenario", type=Path, default=SCENARIO)
     ap.add_argument("--observed", type=Path, default=OBSERVED)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix a behaviour parameter (also over its uncertainty), for exploration",
+    )
+    ap.add_argument(
+        "--override", action="append", default=[], metavar="KEY.PATH=VALUE",
+        help="scenario override (as policysim --set)",
+    )
     args = ap.parse_args()
+    fixed = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     import pandas as pd
 
@@ -111,7 +124,7 @@ def main() -> None:
     from policysim.experiments.design import draw_parameters, run_seed
     from policysim.simulation import baseline_for
 
-    loaded = policysim.load_scenario(args.scenario)
+    loaded = policysim.load_scenario(args.scenario, args.override)
     sc = loaded.scenario
     baseline = baseline_for(sc)
     ens = sc.ensemble
@@ -130,6 +143,7 @@ def main() -> None:
         row = draws.iloc[i]
         for name in sc.uncertainties:
             values[name] = float(row[name])
+        values.update(fixed)
         runs.append(run_one(sc, baseline, values, run_seed(ens.root_seed, i)))
     elapsed = time.perf_counter() - t0
     obs = pd.read_csv(args.observed)

@@ -475,7 +475,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 crn.STREAM_UPGRADE,
             ),
         )
-        self.firms = start_rd(self.firms, self._start_rate(rules), u_start)
+        start_rate, uncounted = self._start_rate(rules)
+        self.firms = start_rd(self.firms, start_rate, u_start, uncounted)
         f = self.firms
         support = self._support(plan, rules)
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
@@ -534,21 +535,25 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     # ------------------------------------------------------------------------------------------
     # sub-steps
 
-    def _start_rate(self, rules: YearRules) -> FloatArray | float:
+    def _start_rate(self, rules: YearRules) -> tuple[FloatArray | float, BoolArray | None]:
         """Yearly probability that a firm without R&D starts it: the spontaneous rate, and for
         above-scale firms the rate at which the province's push closes the gap to the year's
-        R&D coverage of above-scale firms (when the calendar has one)."""
+        R&D coverage of above-scale firms (when the calendar has one). Also the firms whose
+        starts are the statistics' coverage widening (R&D performed but not counted before),
+        or None."""
         base = float(self.params["rd_start_rate"])
         if np.isnan(rules.coverage):
-            return base
+            return base, None
         f = self.firms
         above = (f.sales >= ABOVE_SCALE_SALES_CNY) & (f.township < self.n_townships)
         n_above = int(above.sum())
         if n_above == 0:
-            return base
+            return base, None
         share = float((above & (f.r0 > 0.0)).sum()) / n_above
         push = max(rules.coverage - share, 0.0) / max(1.0 - share, 1e-9)
-        return np.where(above, max(base, push), base)
+        if push <= base:
+            return base, None
+        return np.where(above, push, base), above
 
     def _support(self, plan: FloatArray, rules: YearRules) -> Support:
         f = self.firms

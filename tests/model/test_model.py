@@ -261,7 +261,7 @@ def test_vectorised_rule_equals_per_object_reference(baseline_scenario: LoadedSc
         credit_rd=rng.uniform(0, 1e5, n) * (rng.random(n) < 0.2),
         boost=rng.uniform(1.0, 1.5, n),
     )
-    draws = Draws(*(rng.random(n) for _ in range(4)))
+    draws = Draws(*(rng.random(n) for _ in range(5)))
     params = FirmParams.from_values(sc.parameters())
     rules = resolve_year(sc.policy, 2021)
     fast = enterprise_year(firms, rules, support, params, draws)

@@ -23,11 +23,13 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
   meets them when ``validity * (V - C_R&D) > cost * criteria_cost * sales * (1 - cultivation(t))``
   with ``C_R&D = B * max((1 - rho) * theta * sales - real, 0)`` (rho = relabelling share)
 - HNTE notch (3-year planning): a firm meeting the other criteria whose annual reported intensity
-  is in ``[window * theta, theta)`` reports ``x * sales``; ``x = theta`` for a certified firm
-  (annual compliance) and for a first applicant ``x = clip(3 theta - h1 - h2, theta,
-  (1 + catchup) theta)`` (else ``theta`` if that is what pays); of the reported R&D at most
-  ``rho`` is relabelled, the rest real: ``real' = max(real, (1 - rho) x sales)``; it bunches when
-  ``B * (real' - real) <= V``
+  ``r`` is at least ``window * theta`` and below ``theta`` (or, for an applicant, whose 3-year
+  ratio is short) reports ``x_theta = max(theta, r)`` when that pays:
+  ``B * (real_theta - real) <= V``, with ``real_x = max(real, (1 - rho) x sales)`` (of the
+  reported R&D at most ``rho`` is relabelled, the rest is real). A certified firm keeps complying
+  at ``theta``; an applicant catches up on its 3-year window, ``x = clip(3 theta - h1 - h2,
+  theta, (1 + catchup) theta)``, when ``B * (real_x - real_theta) <= 2 V`` (two years of status
+  gained), else it reports ``theta`` and applies when the window is met
 - certification if the 3-year intensity meets the threshold, with probability ``renewal`` for a
   certificate expiring this year and ``approval`` otherwise; valid ``validity`` years
 - innovation: ``P = 1 - exp(-zeta * 100 * real / sales * boost)``; success adds patents
@@ -297,9 +299,18 @@ START_INTENSITY_MEDIAN = 0.02  # assumption: median R&D/sales of a firm starting
 START_INTENSITY_SIGMA = 0.5  # assumption: log-normal dispersion of that intensity
 
 
-def start_rd(f: Firms, start_rate: FloatArray | float, u_start: FloatArray) -> Firms:
+def start_rd(
+    f: Firms,
+    start_rate: FloatArray | float,
+    u_start: FloatArray,
+    uncounted: BoolArray | None = None,
+) -> Firms:
     """Firms without R&D that start it (a new own intensity ``r0``, log-normal, at which their
     own intensity starts; pure, element-wise). ``start_rate`` is a rate per firm or one for all.
+
+    A starter in ``uncounted`` is a firm whose R&D the statistics begin to count (the coverage
+    of above-scale firms widens): it performed R&D before, so its past two years' intensity is
+    its intensity (``hist1 = hist2 = r0``); other starters have no R&D history.
 
     The intensity of a starter is drawn from ``u_start / start_rate``, uniform on [0, 1) given
     that the firm starts."""
@@ -315,7 +326,13 @@ def start_rd(f: Firms, start_rate: FloatArray | float, u_start: FloatArray) -> F
         + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
     )
     own[starting] = r0[starting]  # a new R&D activity starts at its chosen intensity
-    return replace(f, r0=r0, own=own)
+    if uncounted is None:
+        return replace(f, r0=r0, own=own)
+    counted_now = starting[uncounted[starting]]
+    hist1, hist2 = f.hist1.copy(), f.hist2.copy()
+    hist1[counted_now] = r0[counted_now]
+    hist2[counted_now] = r0[counted_now]
+    return replace(f, r0=r0, own=own, hist1=hist1, hist2=hist2)
 
 
 @dataclass(frozen=True)
@@ -406,32 +423,38 @@ def enterprise_year(
         other_ok[up[meets]] = True
     # HNTE notch with 3-year planning (decided on the few candidates only)
     hist_sum = f.hist1 + f.hist2
-    candidates = np.flatnonzero(
-        other_ok & (age >= 1.0) & (r_now < theta_low) & (r_now >= p.window * theta)
-    )
+    # candidates: below the threshold this year, or applicants whose 3-year window is short
+    short = (r_now < theta_low) | (~lasting & (hist_sum + r_now < 3.0 * theta_low))
+    candidates = np.flatnonzero(other_ok & (age >= 1.0) & (r_now >= p.window * theta) & short)
     bunched = np.zeros(f.n, dtype=bool)
     if candidates.size:
         value = _hnte_value(f, rules, p, candidates, sales, real, kind)
         s_c = sales[candidates]
         th_c = theta[candidates]
         real_c = real[candidates]
-        # certified firms keep complying at the threshold; applicants catch up on the window
-        catch = np.clip(3.0 * th_c - hist_sum[candidates], th_c, (1.0 + p.catchup) * th_c)
-        x = np.where(lasting[candidates], th_c, catch)
-        need = np.maximum((1.0 - p.relabel) * x * s_c, real_c)
         b_c = b[candidates]
-        takes = b_c * (need - real_c) <= value
-        # a catch-up that does not pay: report the threshold (build up the window) if that pays
-        retry = ~takes & (x > th_c)
-        x = np.where(retry, th_c, x)
-        need = np.where(retry, np.maximum((1.0 - p.relabel) * th_c * s_c, real_c), need)
-        takes |= retry & (b_c * (need - real_c) <= value)
-        idx = candidates[takes]
+        r_c = r_now[candidates]
+        # reporting (at least) the threshold every year, the plan over the 3-year window, must
+        # pay
+        x_th = np.maximum(th_c, r_c)
+        need_th = np.maximum((1.0 - p.relabel) * x_th * s_c, real_c)
+        takes = b_c * (need_th - real_c) <= value
+        # an applicant also catches up on its window when the extra cost is below the value of
+        # the (up to) two years of status it gains by certifying now; certified firms keep
+        # complying at the threshold
+        catch = np.clip(3.0 * th_c - hist_sum[candidates], th_c, (1.0 + p.catchup) * th_c)
+        np.maximum(catch, r_c, out=catch)
+        need_x = np.maximum((1.0 - p.relabel) * catch * s_c, real_c)
+        up_now = ~lasting[candidates] & (b_c * (need_x - need_th) <= 2.0 * value)
+        x = np.where(up_now, catch, x_th)
+        need = np.where(up_now, need_x, need_th)
+        moves = takes & (x > r_c)
+        idx = candidates[moves]
         bunched[idx] = True
-        reported[idx] = x[takes] * s_c[takes]
-        real[idx] = need[takes]
+        reported[idx] = x[moves] * s_c[moves]
+        real[idx] = need[moves]
         gap[idx] = 1.0 - real[idx] / reported[idx]
-        r_now[idx] = x[takes]
+        r_now[idx] = x[moves]
     r3 = (hist_sum + r_now) / 3.0
     # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
     # in sums (which depend on the order of firms) never decides a certification

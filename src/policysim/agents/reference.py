@@ -105,22 +105,25 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
         h1, h2 = float(v["hist1"]), float(v["hist2"])  # type: ignore[arg-type]
         r_now = reported / sales
         bunched = False
-        if other_ok and age >= 1.0 and p.window * theta <= r_now < theta_low:
+        short = r_now < theta_low or (not lasting and h1 + h2 + r_now < 3.0 * theta_low)
+        if other_ok and age >= 1.0 and r_now >= p.window * theta and short:
             gain = value()
-            if lasting:
-                x = theta
-            else:
-                x = min(max(3.0 * theta - h1 - h2, theta), (1.0 + p.catchup) * theta)
-            need = max((1.0 - p.relabel) * x * sales, real)
-            if b * (need - real) > gain and x > theta:
-                x = theta
-                need = max((1.0 - p.relabel) * x * sales, real)
-            if b * (need - real) <= gain:
-                bunched = True
-                reported = x * sales
-                real = need
-                gap = 1.0 - real / reported
-                r_now = x
+            x_th = max(theta, r_now)
+            need_th = max((1.0 - p.relabel) * x_th * sales, real)
+            if b * (need_th - real) <= gain:
+                x, need = x_th, need_th
+                if not lasting:
+                    catch = min(max(3.0 * theta - (h1 + h2), theta), (1.0 + p.catchup) * theta)
+                    catch = max(catch, r_now)
+                    need_x = max((1.0 - p.relabel) * catch * sales, real)
+                    if b * (need_x - need_th) <= 2.0 * gain:
+                        x, need = catch, need_x
+                if x > r_now:
+                    bunched = True
+                    reported = x * sales
+                    real = need
+                    gap = 1.0 - real / reported
+                    r_now = x
         r3 = (h1 + h2 + r_now) / 3.0
         applying = other_ok and not lasting and age >= 1.0 and r3 >= theta_low
         pass_rate = p.renewal if valid and not lasting else p.approval
