@@ -89,7 +89,9 @@ def run_one(sc, baseline, values, seed) -> dict[str, object]:  # type: ignore[no
             out["pos_above"] = float((rep[above_scale] > 0).mean())
             out["n_above"] = float(above_scale.sum() * w)
             out["sales_above_100m"] = float(sales[above_scale].sum() * w / 1e8)
-            out["hnte_below_theta"] = float((hn & (r < theta * (1 - 1e-9))).sum() / max(hn.sum(), 1))
+            out["hnte_below_theta"] = float(
+                (hn & (r < theta * (1 - 1e-9))).sum() / max(hn.sum(), 1)
+            )
     rec = {r.year: r for r in m.records}
     out["rd"] = {y: float(rec[y].rd_reported.sum()) / 1e8 for y in rec}
     out["intensity"] = {
@@ -112,7 +114,10 @@ def main() -> None:
         help="fix a behaviour parameter (also over its uncertainty), for exploration",
     )
     ap.add_argument(
-        "--override", action="append", default=[], metavar="KEY.PATH=VALUE",
+        "--override",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
         help="scenario override (as policysim --set)",
     )
     args = ap.parse_args()
@@ -179,12 +184,16 @@ def main() -> None:
         return f"{q50:.3g} [{q5:.3g}, {q95:.3g}]"
 
     print("relabelled R&D, % of reported R&D of bunching firms 2020:", stat("relabel_bunch", 100))
-    print("relabelled R&D, % of reported R&D of HNTEs in [θ, θ+0.5pp):", stat("relabel_window", 100))
+    print(
+        "relabelled R&D, % of reported R&D of HNTEs in [θ, θ+0.5pp):", stat("relabel_window", 100)
+    )
     print("relabelled R&D, % of all HNTE reported R&D 2020:", stat("relabel_hnte", 100))
     print("share of HNTEs with annual intensity below θ 2020 (%):", stat("hnte_below_theta", 100))
     print("share of firms with positive R&D 2020 (%): all", stat("pos_all", 100))
     print("                                   above-scale", stat("pos_above", 100))
-    print("above-scale firms 2020:", stat("n_above"), " their sales (亿元):", stat("sales_above_100m"))
+    print(
+        "above-scale firms 2020:", stat("n_above"), " their sales (亿元):", stat("sales_above_100m")
+    )
     print("HNTE flows (new certifications, renewals, renewal failures), median over runs:")
     for y in sc.horizon.years:
         fl = np.array([r["flows"][y] for r in runs])  # type: ignore[index]

@@ -290,23 +290,27 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)
         expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
         # bunchers report their threshold; at most the share rho of it is relabelled, the rest
-        # real; other performers' reported R&D is scaled so that the base-year total is kept
+        # real; other performers' reported R&D is scaled so that each county's base-year total
+        # is kept (in a county whose other performers could not give up half their R&D, the
+        # HNTEs keep their reported R&D)
         rho = p["hnte_relabel_share"]
+        county = e["firm_county_idx"]
+        nc = self.n_counties
         below = hnte & (np.maximum(reported / sales, r3) < theta)
+        rest = ~hnte & (reported > 0.0)
+        rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
+        added_c = np.bincount(
+            county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
+        )
+        ok_c = added_c <= 0.5 * rest_c
+        below &= ok_c[county]
+        added_c = np.where(ok_c, added_c, 0.0)
+        scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
         reported = reported.copy()
         r3 = r3.copy()
         raised = np.where(below, theta * sales, reported)
-        added = float((raised - reported).sum())
-        rest = ~hnte & (reported > 0.0)
-        rest_sum = float(reported[rest].sum())
-        scale = 1.0 - added / rest_sum if rest_sum > 0.0 else 1.0
-        if scale <= 0.0:
-            raise ValueError(
-                "the base-year HNTE stock needs more R&D than the province reports "
-                f"(hnte_stock_2017 = {p['hnte_stock_2017']:g})"
-            )
-        reported[rest] *= scale
-        r3[rest] *= scale
+        reported[rest] *= scale_c[county[rest]]
+        r3[rest] *= scale_c[county[rest]]
         real = reported.copy()
         real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
         reported[below] = raised[below]

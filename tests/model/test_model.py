@@ -322,7 +322,9 @@ def test_support_spends_county_funds_within_the_caps(baseline_scenario: LoadedSc
         plan[huge, INSTRUMENT_NAMES.index(k)] = 1e13
     support = model._support(plan, model.rules_of(2018))
     own_rd = f.own * f.sales
-    w_v = (own_rd + 0.002 * f.sales) * (f.sales <= 2e8)
+    # vouchers go to SMEs that apply: R&D performers and starters, by their planned own R&D
+    w_v = np.maximum(own_rd, f.r0 * f.sales) * (f.sales <= 2e8)
+    assert (support.voucher[f.r0 <= 0.0] == 0.0).all()
     c_v, c_s = sc.policy.voucher_max_share_of_rd, sc.policy.subsidy_max_share_of_rd
     assert (support.voucher <= c_v / (1 - c_v) * w_v * (1 + 1e-12)).all()
     assert (support.subsidy <= c_s / (1 - c_s) * own_rd * (1 + 1e-12)).all()

@@ -25,10 +25,10 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 - HNTE notch (3-year planning): a firm meeting the other criteria whose annual reported intensity
   ``r`` is at least ``window * theta`` and below ``theta`` (or, for an applicant, whose 3-year
   ratio is short) reports ``x_theta = max(theta, r)`` when that pays:
-  ``B * (real_theta - real) <= V``, with ``real_x = max(real, (1 - rho) x sales)`` (of the
+  ``B * (real_theta - real) < V``, with ``real_x = max(real, (1 - rho) x sales)`` (of the
   reported R&D at most ``rho`` is relabelled, the rest is real). A certified firm keeps complying
   at ``theta``; an applicant catches up on its 3-year window, ``x = clip(3 theta - h1 - h2,
-  theta, (1 + catchup) theta)``, when ``B * (real_x - real_theta) <= 2 V`` (two years of status
+  theta, (1 + catchup) theta)``, when ``B * (real_x - real_theta) < 2 V`` (two years of status
   gained), else it reports ``theta`` and applies when the window is met
 - certification if the 3-year intensity meets the threshold, with probability ``renewal`` for a
   certificate expiring this year and ``approval`` otherwise; valid ``validity`` years
@@ -438,14 +438,14 @@ def enterprise_year(
         # pay
         x_th = np.maximum(th_c, r_c)
         need_th = np.maximum((1.0 - p.relabel) * x_th * s_c, real_c)
-        takes = b_c * (need_th - real_c) <= value
+        takes = b_c * (need_th - real_c) < value
         # an applicant also catches up on its window when the extra cost is below the value of
         # the (up to) two years of status it gains by certifying now; certified firms keep
         # complying at the threshold
         catch = np.clip(3.0 * th_c - hist_sum[candidates], th_c, (1.0 + p.catchup) * th_c)
         np.maximum(catch, r_c, out=catch)
         need_x = np.maximum((1.0 - p.relabel) * catch * s_c, real_c)
-        up_now = ~lasting[candidates] & (b_c * (need_x - need_th) <= 2.0 * value)
+        up_now = ~lasting[candidates] & (b_c * (need_x - need_th) < 2.0 * value)
         x = np.where(up_now, catch, x_th)
         need = np.where(up_now, need_x, need_th)
         moves = takes & (x > r_c)

@@ -110,13 +110,13 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
             gain = value()
             x_th = max(theta, r_now)
             need_th = max((1.0 - p.relabel) * x_th * sales, real)
-            if b * (need_th - real) <= gain:
+            if b * (need_th - real) < gain:
                 x, need = x_th, need_th
                 if not lasting:
                     catch = min(max(3.0 * theta - (h1 + h2), theta), (1.0 + p.catchup) * theta)
                     catch = max(catch, r_now)
                     need_x = max((1.0 - p.relabel) * catch * sales, real)
-                    if b * (need_x - need_th) <= 2.0 * gain:
+                    if b * (need_x - need_th) < 2.0 * gain:
                         x, need = catch, need_x
                 if x > r_now:
                     bunched = True

@@ -321,6 +321,7 @@ class PolicyCalendar(_Strict):
                         f"value {value:g} in {year} is not a share (expected 0..1)",
                     )
         return self
+
     voucher_max_share_of_rd: Share = 0.5
     voucher_document: str = ""
     subsidy_max_share_of_rd: Share = 0.3
