@@ -284,7 +284,10 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         k = round(p["hnte_stock_2017"] / self.weight)
         pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
         u_sel = crn.uniforms(self.key, ids, self.year, crn.STREAM_SELECT)
-        hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
+        if k <= int(pool.sum()):  # the usual case: a random draw from the pool
+            hnte = top_k(pool, u_sel, k)
+        else:
+            hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
         # certificate years spread over the validity window, drawn per firm identity
         u_cert = crn.uniforms(self.key, ids, self.year, crn.STREAM_CERT)
         cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)

@@ -18,7 +18,8 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 - real R&D: ``own + a_v * voucher + a_s * subsidy + credit_rd``; reported = real unless bunching
 - HNTE value per year: ``V = (cit - t_hnte) * max(margin * sales - sd * real, 0)`` for a profitable
   firm (0 if loss-making), plus ``reward / validity`` for a firm never certified
-- non-R&D criteria: a performer not meeting them reconsiders with probability
+- non-R&D criteria: a performer not meeting them (own intensity at least ``window`` times the
+  lowest threshold) reconsiders with probability
   ``upgrade + (1 - upgrade) * cultivation(t)`` (on its own or recruited by the cultivation pool); it
   meets them when ``validity * (V - C_R&D) > cost * criteria_cost * sales * (1 - cultivation(t))``
   with ``C_R&D = B * max((1 - rho) * theta * sales - real, 0)`` (rho = relabelling share)
@@ -403,37 +404,46 @@ def enterprise_year(
     )
     reported = real.copy()
     gap = np.zeros(f.n)
-    theta = band_threshold(rules, sales)
-    theta_low = theta * (1.0 - THRESHOLD_RTOL)
     r_now = reported / sales
     other_ok = f.other_ok
-    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes (few firms
-    # reconsider in a year: decided on those only)
-    # reconsider: on their own (rate ``upgrade``) or recruited by the cultivation pool (a share
-    # ``cultivation`` of the rest)
+    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
+    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
+    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
+    # index subsets: thresholds are looked up only where needed
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
-    up = np.flatnonzero(~other_ok & (f.r0 > 0.0) & (age >= 1.0) & (u.upgrade < reconsider))
+    # (a firm below the notch window of the lowest threshold cannot gain: not considered)
+    up = np.flatnonzero(~other_ok & (f.own >= p.window * float(rules.band_min_rd.min())))
+    up = up[(np.take(age, up) >= 1.0) & (np.take(u.upgrade, up) < reconsider)]
     if up.size:
         value = _hnte_value(f, rules, p, up, sales, real, kind)
         s_u = sales[up]
-        rd_cost = b[up] * np.maximum((1.0 - p.relabel) * theta[up] * s_u - real[up], 0.0)
+        th_u = band_threshold(rules, s_u)
+        rd_cost = b[up] * np.maximum((1.0 - p.relabel) * th_u * s_u - real[up], 0.0)
         cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
         meets = rules.validity_years * (value - rd_cost) > cost
         other_ok = other_ok.copy()
         other_ok[up[meets]] = True
-    # HNTE notch with 3-year planning (decided on the few candidates only)
-    hist_sum = f.hist1 + f.hist2
-    # candidates: below the threshold this year, or applicants whose 3-year window is short
-    short = (r_now < theta_low) | (~lasting & (hist_sum + r_now < 3.0 * theta_low))
-    candidates = np.flatnonzero(other_ok & (age >= 1.0) & (r_now >= p.window * theta) & short)
+    # firms that may bunch or apply: meeting the other criteria, registered at least a year
+    sel = np.flatnonzero(other_ok)
+    sel = sel[np.take(age, sel) >= 1.0]
+    th_s = band_threshold(rules, sales[sel])
+    th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
+    hist_s = f.hist1[sel] + f.hist2[sel]
+    last_s = lasting[sel]
+    r_s = r_now[sel]
+    # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
+    # applicants whose 3-year window is short
+    short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
+    cand = np.flatnonzero(short & (r_s >= p.window * th_s))  # positions in sel
     bunched = np.zeros(f.n, dtype=bool)
-    if candidates.size:
+    if cand.size:
+        candidates = sel[cand]
         value = _hnte_value(f, rules, p, candidates, sales, real, kind)
         s_c = sales[candidates]
-        th_c = theta[candidates]
+        th_c = th_s[cand]
         real_c = real[candidates]
         b_c = b[candidates]
-        r_c = r_now[candidates]
+        r_c = r_s[cand]
         # reporting (at least) the threshold every year, the plan over the 3-year window, must
         # pay
         x_th = np.maximum(th_c, r_c)
@@ -442,10 +452,10 @@ def enterprise_year(
         # an applicant also catches up on its window when the extra cost is below the value of
         # the (up to) two years of status it gains by certifying now; certified firms keep
         # complying at the threshold
-        catch = np.clip(3.0 * th_c - hist_sum[candidates], th_c, (1.0 + p.catchup) * th_c)
+        catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
         np.maximum(catch, r_c, out=catch)
         need_x = np.maximum((1.0 - p.relabel) * catch * s_c, real_c)
-        up_now = ~lasting[candidates] & (b_c * (need_x - need_th) < 2.0 * value)
+        up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
         x = np.where(up_now, catch, x_th)
         need = np.where(up_now, need_x, need_th)
         moves = takes & (x > r_c)
@@ -455,12 +465,14 @@ def enterprise_year(
         real[idx] = need[moves]
         gap[idx] = 1.0 - real[idx] / reported[idx]
         r_now[idx] = x[moves]
-    r3 = (hist_sum + r_now) / 3.0
-    # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
-    # in sums (which depend on the order of firms) never decides a certification
-    applying = other_ok & ~lasting & (age >= 1.0) & (r3 >= theta_low)
-    due = valid & ~lasting
-    certified = applying & (u.approval < np.where(due, p.renewal, p.approval))
+        r_s[cand[moves]] = x[moves]
+    # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
+    # so that rounding in sums (which depend on the order of firms) never decides it
+    app = np.flatnonzero(~last_s & ((hist_s + r_s) / 3.0 >= th_low_s))
+    applicants = sel[app]
+    due = np.take(valid, applicants)  # valid and not lasting: up for renewal
+    certified = np.zeros(f.n, dtype=bool)
+    certified[applicants] = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
     hnte = lasting | certified
     expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
     tech_sme = (

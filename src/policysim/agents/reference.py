@@ -93,7 +93,8 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
 
         other_ok = bool(v["other_ok"])
         reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
-        if not other_ok and float(v["r0"]) > 0.0 and age >= 1.0 and u["upgrade"] < reconsider:  # type: ignore[arg-type]
+        reach = float(v["own"]) >= p.window * float(rules.band_min_rd.min())  # type: ignore[arg-type]
+        if not other_ok and reach and age >= 1.0 and u["upgrade"] < reconsider:
             rd_cost = b * max((1.0 - p.relabel) * theta * sales - real, 0.0)
             cost = (
                 p.criteria_cost
