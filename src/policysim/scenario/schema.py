@@ -251,6 +251,10 @@ class HnteRules(_Strict):
     validity_years: Annotated[int, Field(ge=1, le=10)] = 3
     #: one-off reward to a newly certified HNTE (provincial and local 高企 awards), CNY
     certification_reward_cny: DatedSeries | None = None
+    #: share of a firm's cost of meeting the non-R&D criteria (IP, high-tech revenue, staff)
+    #: borne by cultivation programmes (高企入库培育: pool, intermediaries, pre-certification
+    #: grants), 0..1
+    cultivation_cost_share: DatedSeries | None = None
 
     def regime(self, year: int) -> HnteRegime:
         chosen = self.regimes[0]
@@ -278,6 +282,31 @@ class PolicyCalendar(_Strict):
     cit_rate: DatedSeries
     hnte: HnteRules
     super_deduction: tuple[SuperDeductionRule, ...]
+    #: share of eligible profitable R&D performers that claim the super-deduction, 0..1
+    #: (absent: all claim)
+    super_deduction_takeup: DatedSeries | None = None
+    #: share of above-scale firms performing R&D the province's push reaches (R&D coverage of
+    #: above-scale firms), 0..1 (absent: no push beyond the spontaneous start rate)
+    rd_coverage_above_scale: DatedSeries | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> PolicyCalendar:
+        series = {
+            ("super_deduction_takeup",): self.super_deduction_takeup,
+            ("rd_coverage_above_scale",): self.rd_coverage_above_scale,
+            ("hnte", "cultivation_cost_share"): self.hnte.cultivation_cost_share,
+        }
+        for path, dated in series.items():
+            if dated is None:
+                continue
+            for year, value in dated.values.items():
+                if not 0.0 <= value <= 1.0:
+                    raise at_path(
+                        ("policy", *path, "values", year),
+                        f"value {value:g} in {year} is not a share (expected 0..1)",
+                    )
+        return self
+
     voucher_max_share_of_rd: Share = 0.5
     voucher_document: str = ""
     subsidy_max_share_of_rd: Share = 0.3
