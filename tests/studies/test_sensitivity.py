@@ -259,7 +259,9 @@ def test_discovery_all_met_and_unknown_target() -> None:
 
 
 def test_discover_on_ensemble() -> None:
-    result = run_ensemble(SCENARIO, replications=8, overrides=TWO, seed=5)
+    # a seed whose 8 runs both miss and meet the target (after issue 14's enterprise rule raised
+    # R&D, seed 5 meets it in all 8)
+    result = run_ensemble(SCENARIO, replications=8, overrides=TWO, seed=6)
     flags = ~result.metrics.query(
         "level == 'province' and metric == 'provincial_innovative_counties' and year == 2020"
     ).set_index("replication")["value"].ge(20)
