@@ -137,3 +137,18 @@ def test_outputs_carry_the_caveat(serial: EnsembleResult, tmp_path: Path) -> Non
         html = written["report"].read_text(encoding="utf-8")
         assert "County economics are synthetic" in html
         assert "县域经济数据为合成数据" in html
+
+
+def test_cli_run_prints_the_caveat_and_the_seeds(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from policysim.cli import app
+
+    sets = [a for s in (*SAMPLED, "outputs.figures=false") for a in ("--set", s)]
+    res = CliRunner().invoke(
+        app, ["run", str(SCENARIO), "--replications", "3", "--out", str(tmp_path / "r"), *sets]
+    )
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "Note: County economics are synthetic" in text
+    assert "Synthesis seeds sampled over the runs: 40, 41, 42" in text
