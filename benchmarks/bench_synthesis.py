@@ -102,10 +102,18 @@ def ensembles(seeds: list[int], runs: int, workers: int) -> None:
         print(table.T.to_string())
     probs = [t for t in table.columns if t not in ("runs", "mean counties 2030", "seconds")]
     fixed = table[table.index.str.endswith("fixed")]
-    print("\nrange of P over the fixed seeds:")
+    print(
+        "\nrange of P over the fixed seeds; mean of the fixed-seed P and its between-seed standard"
+        "\nerror (sd / sqrt(seeds): how much the sampled P depends on which seeds were taken,"
+        "\nnot in the Wilson interval):"
+    )
     for t in probs:
-        values = [float(str(v).split()[0]) for v in fixed[t]]
-        print(f"  {t}: {min(values):.2f}-{max(values):.2f}")
+        values = np.array([float(str(v).split()[0]) for v in fixed[t]])
+        se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else float("nan")
+        print(
+            f"  {t}: {values.min():.2f}-{values.max():.2f}; mean {values.mean():.2f} "
+            f"(between-seed s.e. {se:.2f})"
+        )
     rho = [
         county_p[a].rank().corr(county_p[b].reindex(county_p[a].index).rank())
         for a, b in itertools.combinations(sorted(county_p), 2)
