@@ -131,6 +131,8 @@ def test_outputs_carry_the_caveat(serial: EnsembleResult, tmp_path: Path) -> Non
     assert manifest["data"]["county_economy_synthetic"] is True
     assert manifest["data"]["caveat"] == SYNTHETIC_CAVEAT
     assert manifest["data"]["synthesis_seeds"] == [40, 41, 42]
+    per_run = manifest["data"]["synthesis_seed_per_run"]
+    assert per_run == synthesis_seeds_of(serial.loaded.scenario.baseline, 5, range(N)).tolist()
     county = pd.read_parquet(written["county_probabilities"])
     assert set(county["caveat"]) == {SYNTHETIC_CAVEAT}
     if "report" in written:

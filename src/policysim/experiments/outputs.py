@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from policysim.analysis import first_year_met
 from policysim.data.caveat import county_caveat, county_economy_synthetic
-from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY
+from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY, synthesis_seeds_of
 from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
@@ -108,6 +108,9 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
                 else "seeds[permutation_b[replication % count]], permutation_b drawn from "
                 f"SeedSequence(root_seed, spawn_key=({SYNTHESIS_KEY}, replication // count))"
             ),
+            "synthesis_seed_per_run": synthesis_seeds_of(
+                sc.baseline, result.root_seed, result.draws["replication"].to_numpy()
+            ).tolist(),
             "county_economy_synthetic": county_economy_synthetic(baseline),
             "caveat": county_caveat(baseline),
             "synthesis_version": baseline.synthesis_version,
