@@ -279,6 +279,11 @@ def test_format_table_numbers_and_index() -> None:
     )
     headers, rows = format_table(frame)
     assert headers == ["label", "hnte_count", "rd_intensity_pct", "diff_vs_baseline"]
+    # a difference of unknown unit is a signed number, never percentage points
+    assert [c.text for c in rows[0]] == ["2016", "1,095", "1.28", "+0.03"]
+    assert [c.text for c in rows[1]] == ["2017", "12,000", "0.000123", "-0.10"]
+    # declared a probability difference: pp
+    _, rows = format_table(frame, {"diff_vs_baseline": "probability"})
     assert [c.text for c in rows[0]] == ["2016", "1,095", "1.28", "+3.2 pp"]
     assert [c.text for c in rows[1]] == ["2017", "12,000", "0.000123", "-10.0 pp"]
 

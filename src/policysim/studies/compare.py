@@ -414,6 +414,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         strategy_bars,
     )
     from policysim.report import render_report
+    from policysim.report.html import ReportTable
     from policysim.simulation import baseline_for
 
     out = Path(out_dir)
@@ -491,8 +492,11 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         written["manifest"],
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
-    tables: list[tuple[str, pd.DataFrame]] = [
-        ("Attainment and paired difference against the baseline (95% intervals)", result.table),
+    target_metric = {t.name: t.metric for t in base.targets}
+    shown = result.table.copy()
+    shown.insert(2, "metric", shown["target"].map(target_metric))
+    tables: list[ReportTable] = [
+        ("Attainment and paired difference against the baseline (95% intervals)", shown),
         ("Province metrics at the deadlines, paired differences (95% t intervals)", result.metrics),
         (
             f"Counties where the strategies disagree most (P designated by {result.year})",
