@@ -27,6 +27,7 @@ import pandas as pd
 
 from policysim.errors import DataError
 from policysim.report._atomic import atomic_output
+from policysim.report.fonts import font_face_css
 from policysim.report.labels import format_difference, format_value, unit_kind
 
 __all__ = ["TableCell", "format_table", "infer_units", "render_report"]
@@ -59,8 +60,8 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
 _ID_COLUMNS = frozenset({"year", "code", "replication", "seed", "county_code", "township_code"})
 
 _CSS = """
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
-       sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
+body { font-family: "Noto Sans", "Helvetica Neue", Arial, "policysim-cjk", "PingFang SC",
+       "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
        line-height: 1.45; }
 h1 { font-size: 1.7rem; border-bottom: 2px solid #0072B2; padding-bottom: .3rem; }
 h2 { font-size: 1.3rem; margin-top: 2.2rem; color: #0b3a5c; }
@@ -84,6 +85,9 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 .notes li { margin: .2rem 0; }
 p.empty { color: #666; font-style: italic; }
 """
+
+
+_FONT_FACE_SLOT = "/*policysim-font-face*/"
 
 
 def _esc(value: object) -> str:
@@ -341,7 +345,8 @@ def _write_body(
     w = out.write
     w('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
     w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
-    w(f"<title>{_esc(title)}</title>\n<style>{_CSS}{_status_css()}</style>\n</head>\n<body>\n")
+    w(f"<title>{_esc(title)}</title>\n<style>{_FONT_FACE_SLOT}{_CSS}{_status_css()}</style>\n")
+    w("</head>\n<body>\n")
     w(f"<h1>{_esc(title)}</h1>\n")
     w("<nav><ol>\n")
     if summary:
@@ -449,8 +454,9 @@ def render_report(
     with atomic_output(target) as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         try:
+            buffer = io.StringIO()
             _write_body(
-                out,
+                buffer,
                 title=title,
                 summary=summary,
                 tables=tables,
@@ -458,6 +464,9 @@ def render_report(
                 manifest=manifest,
                 notes=notes,
             )
+            page = buffer.getvalue()
+            # the glyphs of the page's Chinese (and other non-ASCII) text, embedded
+            out.write(page.replace(_FONT_FACE_SLOT, font_face_css(page), 1))
         finally:
             out.detach()  # flushes; leaves closing the file to atomic_output
     logger.info("report written to %s (%d tables, %d figures)", target, len(tables), len(figures))
