@@ -28,8 +28,9 @@ from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
+from policysim.report.briefing import Briefing, briefing_for_run, briefing_text, render_briefing
 
-__all__ = ["build_manifest", "write_outputs"]
+__all__ = ["build_manifest", "write_briefing", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +194,17 @@ def _fan_metrics(result: EnsembleResult) -> list[str]:
     return list(dict.fromkeys(t.metric for t in result.loaded.scenario.targets))
 
 
-def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
+def write_briefing(briefing: Briefing, out: Path, lang: str = "both") -> dict[str, Path]:
+    """``briefing.html`` and ``briefing.txt`` (the same text, as the terminal shows it)."""
+    text = out / "briefing.txt"
+    write_bytes(text, briefing_text(briefing, lang).encode("utf-8"))
+    return {
+        "briefing": render_briefing(out / "briefing.html", briefing, lang),
+        "briefing_text": text,
+    }
+
+
+def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> dict[str, Path]:
     """Write every file of the run directory and the report.
 
     Parameters
@@ -202,6 +213,8 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         The ensemble (streamed parts are read from ``result.store``).
     out_dir : pathlib.Path
         Run directory (created if missing).
+    lang : {"both", "zh", "en"}
+        Language of the briefing.
 
     Returns
     -------
@@ -209,7 +222,8 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         What was written: ``manifest``, ``metrics``, ``county_probabilities``,
         ``township_probabilities``, ``attainment``, ``first_year``, ``solves``, ``draws``,
         ``allocations``, ``failures`` (if any), ``fan_<metric>``, ``attainment_bars``,
-        ``county_map``, ``report``.
+        ``county_map``, ``briefing`` (briefing.html), ``briefing_text`` (briefing.txt),
+        ``report``.
     """
     from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
     from policysim.report import render_report
@@ -255,9 +269,10 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
             if sc.targets:
                 attain = result.attainment()
                 written["attainment"] = _write_csv(attain, out / "attainment.csv")
-                written["first_year"] = _write_csv(
-                    first_year_met(result.metrics, sc.targets), out / "first_year.csv"
-                )
+                first = first_year_met(result.metrics, sc.targets)
+                written["first_year"] = _write_csv(first, out / "first_year.csv")
+                briefing = briefing_for_run(result, attain, first, out)
+                written.update(write_briefing(briefing, out, lang))
             # figures
             if sc.outputs.figures:
                 figdir = out / "figures"

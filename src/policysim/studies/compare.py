@@ -226,6 +226,7 @@ def compare_scenarios(
     progress: bool = False,
     marginal_replications: int | None = None,
     delta_100m_cny: float | None = None,
+    marginal: bool = True,
 ) -> ComparisonResult:
     """Run scenarios on common random numbers and compare them with the first.
 
@@ -251,6 +252,9 @@ def compare_scenarios(
     delta_100m_cny : float, optional
         Extra funds per county and year in the perturbation runs, 亿元 (default
         :data:`policysim.studies.marginal.DEFAULT_DELTA_100M_CNY`).
+    marginal : bool
+        Run the marginal value study (False: no ``marginal_*`` county columns, ``marginal`` is
+        None; the ``compare`` command runs it only with ``--marginal``).
 
     Returns
     -------
@@ -307,22 +311,24 @@ def compare_scenarios(
         counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(
             dtype=np.float64
         )
-    optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
-    t0 = time.perf_counter()
-    from policysim.studies import marginal as _marginal
+    mv: MarginalValue | None = None
+    if marginal:
+        optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
+        t0 = time.perf_counter()
+        from policysim.studies import marginal as _marginal
 
-    mv = marginal_value(
-        results[baseline],
-        replications=marginal_replications,
-        delta_100m_cny=(
-            _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
-        ),
-        workers=workers,
-        optimal=optimal,
-    )
-    seconds["marginal"] = time.perf_counter() - t0
-    extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
-    counties = counties.merge(extra, on="code", how="left")
+        mv = marginal_value(
+            results[baseline],
+            replications=marginal_replications,
+            delta_100m_cny=(
+                _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
+            ),
+            workers=workers,
+            optimal=optimal,
+        )
+        seconds["marginal"] = time.perf_counter() - t0
+        extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
+        counties = counties.merge(extra, on="code", how="left")
     return ComparisonResult(
         results=results,
         table=table,
@@ -387,7 +393,9 @@ def _manifest(result: ComparisonResult) -> dict[str, Any]:
     }
 
 
-def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]:
+def write_comparison(
+    result: ComparisonResult, out_dir: Path, lang: str = "both"
+) -> dict[str, Path]:
     """Write the comparison's tables, figures and report.
 
     Parameters
@@ -395,6 +403,8 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
     result : ComparisonResult
     out_dir : pathlib.Path
         Output folder (created if missing).
+    lang : {"both", "zh", "en"}
+        Language of ``briefing.html`` / ``briefing.txt``.
 
     Returns
     -------
@@ -549,6 +559,10 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
             "is the value of one more 亿元 in the first year for counties funded strictly "
             "between their floor and ceiling in the optimal plan."
         )
+    from policysim.experiments import write_briefing
+    from policysim.report.briefing import briefing_for_comparison
+
+    written.update(write_briefing(briefing_for_comparison(result, out), out, lang))
     written["report"] = render_report(
         out / "report.html",
         title="policysim: strategy comparison",
