@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import given
@@ -250,4 +251,14 @@ def test_run_writes_and_prints_the_briefing(tmp_path: Path) -> None:
         assert name in res.output
     assert "…" not in res.output
     assert "Briefing / 简报" in res.output
+    # spreadsheets: the workbook's sheets, CSVs with a BOM
+    wb = openpyxl.load_workbook(out / "results.xlsx", read_only=True)
+    assert wb.sheetnames == ["README", "attainment", "first_year", "counties", "townships"]
+    header = next(wb["counties"].iter_rows(max_row=1, values_only=True))
+    assert header[:4] == ("code", "name", "prefecture_code", "prefecture")
+    first = next(wb["counties"].iter_rows(min_row=2, max_row=2, values_only=True))
+    assert first[1] == "东湖区" and first[3] == "南昌市"
+    wb.close()
+    for name in ("attainment.csv", "first_year.csv", "draws.csv", "solves.csv"):
+        assert (out / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
     assert "结论" in res.output and "Verdicts" in res.output

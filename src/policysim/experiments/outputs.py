@@ -29,6 +29,7 @@ from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
 from policysim.report.briefing import Briefing, briefing_for_run, briefing_text, render_briefing
+from policysim.report.tables import csv_bytes, unit_table, write_workbook
 
 __all__ = ["build_manifest", "write_briefing", "write_outputs"]
 
@@ -120,7 +121,7 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(frame))
     return path
 
 
@@ -257,6 +258,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
             written["failures"] = _write_csv(result.failures, out / "failures.csv")
         ok = result.n_runs > result.n_failed
         attain = pd.DataFrame()
+        first: pd.DataFrame | None = None
         if ok:
             county = result.unit_probabilities("county")
             township = result.unit_probabilities("township")
@@ -297,6 +299,8 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
     except BaseException:
         copier.shutdown(wait=True, cancel_futures=True)  # no half-finished copy left running
         raise
+    if ok:
+        written["workbook"] = _write_workbook(result, out, attain, first, county, township)
     if streamed is not None:
         written = {**streamed.result(), **written}
     copier.shutdown()
@@ -340,6 +344,83 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         )
     logger.info("wrote %d files to %s", len(written), out)
     return written
+
+
+def unit_tables(
+    baseline: Any, county: pd.DataFrame, township: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County and township probabilities with prefecture (and county) codes and Chinese names."""
+    counties = baseline.counties
+    township_units = baseline.townships[["code", "county_code"]].merge(
+        counties[["code", "name", "prefecture"]].rename(
+            columns={"code": "county_code", "name": "county"}
+        ),
+        on="county_code",
+        how="left",
+    )
+    return unit_table(county, counties, "county"), unit_table(township, township_units, "township")
+
+
+def _write_workbook(
+    result: EnsembleResult,
+    out: Path,
+    attain: pd.DataFrame,
+    first: pd.DataFrame | None,
+    county: pd.DataFrame,
+    township: pd.DataFrame,
+) -> Path:
+    from policysim.report.labels import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
+    from policysim.simulation import baseline_for
+
+    sc = result.loaded.scenario
+    counties, townships = unit_tables(baseline_for(sc), county, township)
+    sheets: list[tuple[str, pd.DataFrame, str]] = []
+    if len(attain):
+        sheets.append(
+            (
+                "attainment",
+                attain,
+                "Probability that each target is met (share of runs, 0-1) with its Wilson 95% "
+                "interval; median/p05/p95 of the metric in the target year (metric unit).",
+            )
+        )
+    if first is not None:
+        sheets.append(
+            (
+                "first_year",
+                first,
+                "First year each target's condition holds: share of runs (0-1) and cumulative "
+                "share; 'never' = not within the horizon.",
+            )
+        )
+    sheets += [
+        (
+            "counties",
+            counties,
+            "Probability (0-1) that each county (code, Chinese name, prefecture) is a provincial "
+            "innovative county in each deadline year, with Wilson 95% intervals.",
+        ),
+        (
+            "townships",
+            townships,
+            "Probability (0-1) that each township is an innovative township in each deadline "
+            "year, with its county and prefecture.",
+        ),
+    ]
+    return write_workbook(
+        out / "results.xlsx",
+        sheets,
+        title=f"policysim results: {sc.metadata.name} ({sc.allocation.strategy}), "
+        f"{result.n_runs} runs, root seed {result.root_seed}",
+        notes=[
+            "Probabilities are fractions 0-1 (format as % in Excel); money in 亿元 (100 million "
+            "CNY) unless a column says _cny (CNY).",
+            SYNTHETIC_CAVEAT_EN,
+            SYNTHETIC_CAVEAT_ZH,
+            "Text cells starting with = + - @ are prefixed with ' so that they are not run as "
+            "formulas.",
+        ],
+    )
 
 
 def _caption(name: str) -> str:

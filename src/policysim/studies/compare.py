@@ -348,8 +348,9 @@ def compare_scenarios(
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     from policysim.experiments.store import write_bytes
+    from policysim.report.tables import csv_bytes
 
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(frame))
     return path
 
 
@@ -563,6 +564,7 @@ def write_comparison(
     from policysim.report.briefing import briefing_for_comparison
 
     written.update(write_briefing(briefing_for_comparison(result, out), out, lang))
+    written["workbook"] = _write_comparison_workbook(result, out)
     written["report"] = render_report(
         out / "report.html",
         title="policysim: strategy comparison",
@@ -574,6 +576,54 @@ def write_comparison(
     )
     logger.info("wrote %d files to %s", len(written), out)
     return written
+
+
+def _write_comparison_workbook(result: ComparisonResult, out: Path) -> Path:
+    from policysim.analysis import first_year_met
+    from policysim.report.labels import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
+    from policysim.report.tables import unit_table, write_workbook
+    from policysim.simulation import baseline_for
+
+    base = result.results[result.baseline]
+    sc = base.loaded.scenario
+    baseline = baseline_for(sc)
+    sheets: list[tuple[str, pd.DataFrame, str]] = [
+        (
+            "comparison",
+            result.table,
+            "Per scenario and target: probability (0-1), paired difference against the "
+            "baseline (probability units, Newcombe 95% interval), metric median and paired "
+            "metric difference (metric unit, t interval).",
+        ),
+        ("attainment", base.attainment(), f"Attainment of the baseline {result.baseline}."),
+    ]
+    if sc.targets:
+        sheets.append(
+            (
+                "first_year",
+                first_year_met(base.metrics, sc.targets),
+                "First year each target is met in the baseline's runs (shares 0-1).",
+            )
+        )
+    sheets += [
+        (
+            "metrics",
+            result.metrics,
+            "Province metrics at the deadlines; differences paired, in the metric's unit.",
+        ),
+        (
+            "counties",
+            unit_table(result.counties, baseline.counties, "county"),
+            f"Probability (0-1) per county of being a provincial innovative county in "
+            f"{result.year}, by scenario, with prefecture; funds in CNY.",
+        ),
+    ]
+    return write_workbook(
+        out / "results.xlsx",
+        sheets,
+        title=f"policysim comparison against {result.baseline}, root seed {result.root_seed}",
+        notes=[SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH],
+    )
 
 
 def _province_rows(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from policysim.errors import ScenarioError
 from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 
 __all__ = [
@@ -324,7 +325,7 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     written["frontier"] = out / "frontier.csv"
-    write_bytes(written["frontier"], result.table.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["frontier"], csv_bytes(result.table))
     smallest = pd.DataFrame(
         {
             "target": list(result.smallest),
@@ -335,7 +336,7 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
         }
     )
     written["smallest"] = out / "smallest_budget.csv"
-    write_bytes(written["smallest"], smallest.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["smallest"], csv_bytes(smallest))
     fig = frontier_plot(result.table, level=result.level)
     written["figure"] = save_figure(fig, out / "figures" / "frontier.png")
     first = next(iter(result.results.values()), None)
