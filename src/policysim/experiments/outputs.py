@@ -31,7 +31,7 @@ from policysim.report._atomic import atomic_output
 from policysim.report.briefing import Briefing, briefing_for_run, briefing_text, render_briefing
 from policysim.report.tables import csv_bytes, unit_table, write_workbook
 
-__all__ = ["build_manifest", "write_briefing", "write_outputs"]
+__all__ = ["build_manifest", "map_note", "prefecture_of", "write_briefing", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -293,7 +293,10 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
                         boundaries,
                         values,
                         title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
-                        label=f"P(designated by {year})",
+                        label=f"P(provincial innovative county in {year})",
+                        annotate=True,
+                        prefectures=prefecture_of(baseline_for(sc)),
+                        note=map_note(baseline_for(sc)),
                     )
                     written["county_map"] = save_figure(fig, figdir / "county_map.png")
     except BaseException:
@@ -344,6 +347,25 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         )
     logger.info("wrote %d files to %s", len(written), out)
     return written
+
+
+def prefecture_of(baseline: Any) -> dict[str, str]:
+    """County code -> prefecture code of a baseline (for prefecture boundaries on maps)."""
+    counties = baseline.counties
+    if "prefecture_code" not in counties:
+        return {}
+    return dict(
+        zip(counties["code"].astype(str), counties["prefecture_code"].astype(str), strict=True)
+    )
+
+
+def map_note(baseline: Any) -> str | None:
+    """The synthetic-data caveat under county maps (None when no county column is synthetic)."""
+    from policysim.report.labels import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
+
+    if not any(baseline.synthetic_columns.values()):
+        return None
+    return f"{SYNTHETIC_CAVEAT_ZH}\n{SYNTHETIC_CAVEAT_EN}"
 
 
 def unit_tables(

@@ -417,6 +417,7 @@ def write_comparison(
         ``map_<scenario>``, ``map_disagreement``, and ``report`` (report.html). Every file is
         written atomically.
     """
+    from policysim.experiments.outputs import map_note, prefecture_of
     from policysim.plotting import (
         county_map,
         fan_chart,
@@ -479,7 +480,10 @@ def write_comparison(
                 boundaries,
                 values,
                 title=f"{name}: P(provincial innovative county by {result.year})",
-                label=f"P(designated by {result.year})",
+                label=f"P(provincial innovative county in {result.year})",
+                annotate=True,
+                prefectures=prefecture_of(baseline_for(base)),
+                note=map_note(baseline_for(base)),
             )
             key = f"map_{name}"
             written[key] = save_figure(fig, figdir / f"map_{_safe(name)}.png")
@@ -489,8 +493,11 @@ def write_comparison(
             boundaries,
             spread,
             title=f"Where the strategies disagree: max - min P(designated by {result.year})",
-            label="spread of probability",
+            label="spread of probability (max - min over strategies)",
             cmap="magma",
+            annotate=True,
+            prefectures=prefecture_of(baseline_for(base)),
+            note=map_note(baseline_for(base)),
         )
         written["map_disagreement"] = save_figure(fig, figdir / "map_disagreement.png")
         figures.append(("Disagreement between strategies", written["map_disagreement"]))
