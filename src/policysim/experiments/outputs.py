@@ -322,6 +322,23 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
             tables.append(("Target attainment (95% Wilson intervals)", attain))
         if result.n_failed:
             tables.append(("Failed runs", result.failures))
+        counties_named, _ = unit_tables(baseline_for(sc), county, township)
+        deadline = report_years(sc)[-1]
+        column = f"p_{deadline}"
+        if column in counties_named:
+            ranked = counties_named.sort_values([column, "code"], ascending=[False, True])
+            shown = ranked[["code", "name", "prefecture", column, f"{column}_ci_low",
+                            f"{column}_ci_high"]]  # fmt: skip
+            shown = shown.rename(
+                columns={f"{column}_ci_low": "ci_low", f"{column}_ci_high": "ci_high"}
+            )
+            tables.append(
+                (
+                    f"Counties (县/市/区) by probability of being a provincial innovative county "
+                    f"in {deadline} (95% Wilson intervals; all counties in results.xlsx)",
+                    shown,
+                )
+            )
         summary = {
             "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
             "description": sc.metadata.description,
