@@ -205,7 +205,7 @@ def run(
             precision=precision,
             store=target,
             resume=resume,
-            progress=not quiet,
+            progress=False if quiet else f"run: {loaded.name}",
         )
         written = write_outputs(result, target, lang=lang)
         PartsStore(target).remove()

@@ -262,3 +262,29 @@ def test_run_writes_and_prints_the_briefing(tmp_path: Path) -> None:
     for name in ("attainment.csv", "first_year.csv", "draws.csv", "solves.csv"):
         assert (out / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
     assert "结论" in res.output and "Verdicts" in res.output
+
+
+def test_progress_bar_is_labelled_and_says_elapsed_and_left() -> None:
+    from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from policysim.experiments.runner import _ProgressBar
+
+    bar = _ProgressBar("compare: jiangxi_equal (equal)")
+    try:
+        progress = bar._progress
+        assert progress.tasks[0].description == "compare: jiangxi_equal (equal)"
+        texts = [c.text_format for c in progress.columns if isinstance(c, TextColumn)]
+        kinds = [type(c) for c in progress.columns]
+        # "elapsed" precedes the elapsed clock, "left" the remaining one
+        i = kinds.index(TimeElapsedColumn)
+        j = kinds.index(TimeRemainingColumn)
+        assert progress.columns[i - 1].text_format == "elapsed"  # type: ignore[attr-defined]
+        assert "left" in progress.columns[j - 1].text_format  # type: ignore[attr-defined]
+        assert "{task.description}" in texts
+    finally:
+        bar.close()
+    default = _ProgressBar(True)
+    try:
+        assert default._progress.tasks[0].description == "ensemble"
+    finally:
+        default.close()

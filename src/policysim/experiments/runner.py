@@ -372,7 +372,7 @@ def run_ensemble(
     precision: float | None = None,
     store: Path | None = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     callback: ProgressCallback | None = None,
 ) -> EnsembleResult:
     """Run a scenario's ensemble.
@@ -402,8 +402,9 @@ def run_ensemble(
         (attainment) and the per-unit counts (unit probabilities) stay in memory.
     resume : bool
         Continue the interrupted ensemble in ``store`` (same scenario, seed and design).
-    progress : bool
-        Show a rich progress bar on stderr (runs done, rate, time left).
+    progress : bool or str
+        Show a rich progress bar on stderr (runs done, rate, elapsed, time left); a string is
+        its label (e.g. the strategy or the study).
     callback : callable, optional
         ``callback(runs_done, runs_total)`` after each chunk.
 
@@ -632,9 +633,10 @@ def run_ensemble(
 
 
 class _ProgressBar:
-    """A rich progress bar on stderr (runs done, rate, time left), or nothing."""
+    """A rich progress bar on stderr (what runs, runs done, rate, elapsed and time left), or
+    nothing. ``enabled`` may be the label of the work (a strategy, a study)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool | str) -> None:
         self._progress: Any = None
         self._task: Any = None
         if enabled:
@@ -649,18 +651,20 @@ class _ProgressBar:
             )
 
             self._progress = Progress(
-                TextColumn("runs"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
+                TextColumn("runs {task.fields[rate]}"),
+                TextColumn("elapsed"),
                 TimeElapsedColumn(),
-                TextColumn("left"),
+                TextColumn("· left"),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=False,
             )
             self._progress.start()
-            self._task = self._progress.add_task("ensemble", total=None, rate="")
+            label = enabled if isinstance(enabled, str) and enabled else "ensemble"
+            self._task = self._progress.add_task(label, total=None, rate="")
             self._t0 = time.perf_counter()
             self._first: int | None = None
 

@@ -283,7 +283,11 @@ def compare_scenarios(
         logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
         t0 = time.perf_counter()
         results[name] = run_ensemble(
-            ls, replications=n_runs, seed=root_seed, workers=workers, progress=progress
+            ls,
+            replications=n_runs,
+            seed=root_seed,
+            workers=workers,
+            progress=f"compare: {name} ({ls.scenario.allocation.strategy})" if progress else False,
         )
         seconds[name] = time.perf_counter() - t0
         failed = results[name].failures

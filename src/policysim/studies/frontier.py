@@ -233,7 +233,11 @@ def budget_frontier(
         loaded = load_scenario(base.path, (*base.overrides, override))
         logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
         result = run_ensemble(
-            loaded, replications=replications, seed=root_seed, workers=workers, progress=progress
+            loaded,
+            replications=replications,
+            seed=root_seed,
+            workers=workers,
+            progress=f"frontier: budget {b:g} 亿元" if progress else False,
         )
         results[b] = result
         attain = result.attainment()

@@ -611,7 +611,7 @@ def scenario_sensitivity(
                 draws=design,
                 store=store,
                 resume=store is not None and (Path(store) / ".parts").is_dir(),
-                progress=progress,
+                progress="sensitivity: design runs" if progress else False,
             )
             metrics, failures = result.metrics, result.failures
             draws = result.draws.drop(columns=["seed_key"])
