@@ -142,3 +142,22 @@ def test_import_and_drawing_leave_pyplot_and_backend_alone() -> None:
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
         )
     assert result.returncode == 0, result.stderr
+
+
+def test_save_figure_writes_vector_formats_beside_the_png(tmp_path: Path) -> None:
+    from policysim.plotting.io import VECTOR_FORMATS
+
+    fig = _simple_figure()
+    drawn, font = text_font("东湖区 南昌县")
+    fig.axes[0].set_title(drawn, fontproperties=font)
+    png = save_figure(fig, tmp_path / "f.png", vector=VECTOR_FORMATS)
+    svg, pdf = png.with_suffix(".svg"), png.with_suffix(".pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = svg.read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    # glyphs are drawn as paths: the SVG shows the Chinese title without any installed font
+    assert "<text" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pdf", "f.png", "f.svg"]
+    with pytest.raises(ValueError, match="vector format"):
+        save_figure(fig, tmp_path / "g.png", vector=("eps",))
+    assert not (tmp_path / "g.png").exists()  # checked before anything is written

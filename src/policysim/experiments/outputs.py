@@ -227,6 +227,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         ``report``.
     """
     from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
+    from policysim.plotting.io import VECTOR_FORMATS
     from policysim.report import render_report
     from policysim.simulation import baseline_for
 
@@ -280,10 +281,12 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
                 figdir = out / "figures"
                 for metric in _fan_metrics(result):
                     fig = fan_chart(result.metrics, metric, targets=sc.targets)
-                    written[f"fan_{metric}"] = save_figure(fig, figdir / f"fan_{metric}.png")
+                    written[f"fan_{metric}"] = save_figure(
+                        fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
+                    )
                 if len(attain):
                     written["attainment_bars"] = save_figure(
-                        attainment_bars(attain), figdir / "attainment.png"
+                        attainment_bars(attain), figdir / "attainment.png", vector=VECTOR_FORMATS
                     )
                 boundaries = baseline_for(sc).boundaries
                 year = report_years(sc)[-1]
@@ -298,7 +301,9 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
                         prefectures=prefecture_of(baseline_for(sc)),
                         note=map_note(baseline_for(sc)),
                     )
-                    written["county_map"] = save_figure(fig, figdir / "county_map.png")
+                    written["county_map"] = save_figure(
+                        fig, figdir / "county_map.png", vector=VECTOR_FORMATS
+                    )
     except BaseException:
         copier.shutdown(wait=True, cancel_futures=True)  # no half-finished copy left running
         raise

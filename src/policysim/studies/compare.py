@@ -429,6 +429,7 @@ def write_comparison(
         save_figure,
         strategy_bars,
     )
+    from policysim.plotting.io import VECTOR_FORMATS
     from policysim.report import render_report
     from policysim.report.html import ReportTable
     from policysim.simulation import baseline_for
@@ -451,13 +452,17 @@ def write_comparison(
     figures: list[tuple[str, Path]] = []
     if len(result.table):
         fig = strategy_bars(result.table)
-        written["strategy_bars"] = save_figure(fig, figdir / "strategy_bars.png")
+        written["strategy_bars"] = save_figure(
+            fig, figdir / "strategy_bars.png", vector=VECTOR_FORMATS
+        )
         figures.append(
             ("Probability of meeting each target, by strategy", written["strategy_bars"])
         )
         if len(names) > 1:
             fig = paired_difference_plot(result.table, baseline=result.baseline)
-            written["paired_difference"] = save_figure(fig, figdir / "paired_difference.png")
+            written["paired_difference"] = save_figure(
+                fig, figdir / "paired_difference.png", vector=VECTOR_FORMATS
+            )
             figures.append(
                 (
                     f"Paired difference in attainment against {result.baseline} (95% interval)",
@@ -474,7 +479,7 @@ def write_comparison(
             overlays=overlays,
         )
         key = f"fan_{metric}"
-        written[key] = save_figure(fig, figdir / f"{key}.png")
+        written[key] = save_figure(fig, figdir / f"{key}.png", vector=VECTOR_FORMATS)
         figures.append((f"Fan charts of {metric}, strategies overlaid", written[key]))
     boundaries = baseline_for(base).boundaries
     if boundaries is not None:
@@ -490,7 +495,9 @@ def write_comparison(
                 note=map_note(baseline_for(base)),
             )
             key = f"map_{name}"
-            written[key] = save_figure(fig, figdir / f"map_{_safe(name)}.png")
+            written[key] = save_figure(
+                fig, figdir / f"map_{_safe(name)}.png", vector=VECTOR_FORMATS
+            )
             figures.append((f"{name}: county designation probability", written[key]))
         spread = result.counties.set_index("code")["spread"]
         fig = county_map(
@@ -503,7 +510,9 @@ def write_comparison(
             prefectures=prefecture_of(baseline_for(base)),
             note=map_note(baseline_for(base)),
         )
-        written["map_disagreement"] = save_figure(fig, figdir / "map_disagreement.png")
+        written["map_disagreement"] = save_figure(
+            fig, figdir / "map_disagreement.png", vector=VECTOR_FORMATS
+        )
         figures.append(("Disagreement between strategies", written["map_disagreement"]))
 
     manifest = _manifest(result)
