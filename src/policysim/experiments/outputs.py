@@ -28,7 +28,13 @@ from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
-from policysim.report.briefing import Briefing, briefing_for_run, briefing_text, render_briefing
+from policysim.report.briefing import (
+    Briefing,
+    briefing_for_run,
+    briefing_text,
+    render_briefing,
+    verdict,
+)
 from policysim.report.tables import csv_bytes, unit_table, write_workbook
 
 __all__ = ["build_manifest", "map_note", "prefecture_of", "write_briefing", "write_outputs"]
@@ -285,8 +291,14 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
                         fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
                     )
                 if len(attain):
+                    verdicts = [
+                        verdict(lo, hi)
+                        for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+                    ]
                     written["attainment_bars"] = save_figure(
-                        attainment_bars(attain), figdir / "attainment.png", vector=VECTOR_FORMATS
+                        attainment_bars(attain.assign(status=verdicts)),
+                        figdir / "attainment.png",
+                        vector=VECTOR_FORMATS,
                     )
                 boundaries = baseline_for(sc).boundaries
                 year = report_years(sc)[-1]
@@ -324,7 +336,13 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         ]
         tables: list[tuple[str, pd.DataFrame]] = []
         if len(attain):
-            tables.append(("Target attainment (95% Wilson intervals)", attain))
+            shown = attain.assign(
+                verdict=[
+                    verdict(lo, hi)
+                    for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+                ]
+            )
+            tables.append(("Target attainment (95% Wilson intervals)", shown))
         if result.n_failed:
             tables.append(("Failed runs", result.failures))
         counties_named, _ = unit_tables(baseline_for(sc), county, township)
@@ -354,7 +372,9 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         }
         notes = [
             "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
-            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention).",
+            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention). "
+            "Verdict (as in briefing.html): likely met only when the 95% interval's lower end is "
+            ">= 0.8, likely not met when its upper end is < 0.8, else uncertain.",
             "Unit designation probabilities count a county (township) holding the status in the "
             "year (pilots included for counties).",
         ]

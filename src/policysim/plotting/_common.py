@@ -60,8 +60,19 @@ STATUS_COLOURS: dict[str, str] = {
     "met": "#009E73",
     "at risk": "#E69F00",
     "missed": "#D55E00",
+    # the briefing's verdicts (policysim.report.briefing.verdict)
+    "likely met": "#009E73",
+    "uncertain": "#E69F00",
+    "likely not met": "#D55E00",
 }
-STATUS_ORDER: tuple[str, ...] = ("met", "at risk", "missed")
+STATUS_ORDER: tuple[str, ...] = (
+    "met",
+    "at risk",
+    "missed",
+    "likely met",
+    "uncertain",
+    "likely not met",
+)
 UNKNOWN_STATUS_COLOUR = "#999999"
 
 # Characters probed to decide whether a font can draw Chinese county names.
