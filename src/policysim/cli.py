@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -190,6 +191,7 @@ def run(
     from policysim.experiments.store import PartsStore
     from policysim.scenario import load_scenario
 
+    target: Path | None = out_dir
     try:
         check_lang(lang)
         loaded = load_scenario(scenario, overrides or ())
@@ -212,6 +214,14 @@ def run(
     except PolicysimError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        extra = [
+            *overrides_args(overrides),
+            *(["--replications", str(replications)] if replications else []),
+        ]
+        extra += ["--seed", str(seed)] if seed is not None else []
+        _interrupted(scenario, target, extra)
+        return
     if not quiet:
         _print_summary(result, written)
         print_briefing(written)
@@ -222,6 +232,29 @@ def run(
             highlight=False,
         )
         raise typer.Exit(code=1)
+
+
+def overrides_args(overrides: Sequence[str] | None) -> list[str]:
+    """``--set`` arguments repeating ``overrides``."""
+    return [arg for o in overrides or () for arg in ("--set", o)]
+
+
+def _interrupted(scenario: Path, target: Path | None, args: Sequence[str]) -> None:
+    """Ctrl-C: the finished chunks stay in the run directory; say how to continue."""
+    import shlex
+
+    if target is None:
+        err.print("\ninterrupted before the run started; nothing was written", highlight=False)
+        raise typer.Exit(code=130)
+    sets = "".join(f" {shlex.quote(a)}" for a in args)
+    err.print(
+        f"\ninterrupted; the finished runs are kept in {target}. Resume with:\n"
+        f"  policysim run {shlex.quote(str(scenario))} --out {shlex.quote(str(target))}"
+        f"{sets} --resume",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(code=130)
 
 
 def raise_missing_out(scenario: Path) -> None:

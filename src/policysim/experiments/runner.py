@@ -45,6 +45,7 @@ from policysim.experiments.worker import (
     SOLVE_COLUMNS,
     ChunkOutput,
     ChunkTask,
+    ignore_interrupt,
     run_chunk,
     warm_worker,
 )
@@ -284,7 +285,10 @@ class _Backend:
     def _local_pool(self) -> Executor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                # Ctrl-C is the parent's to handle: workers print no tracebacks
+                initializer=ignore_interrupt,
             )
         return self._pool
 
