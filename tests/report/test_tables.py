@@ -82,3 +82,14 @@ def test_workbook_readme_and_sheets(tmp_path: Path) -> None:
     rows = [[c.value for c in row] for row in wb["counties"].iter_rows()]
     assert rows == [["name", "p"], ["东湖区", 0.5], ["'-x", None]]
     assert wb["counties"].freeze_panes == "A2"
+
+
+def test_font_subset_is_deterministic() -> None:
+    import time
+
+    from policysim.report.fonts import subset_font
+
+    first = subset_font("东湖区 南昌县")
+    time.sleep(1.1)  # the font's timestamp must not follow the clock
+    assert first is not None and first == subset_font("东湖区 南昌县")
+    assert first.startswith(b"wOFF")

@@ -87,7 +87,7 @@ def subset_font(text: str) -> bytes | None:
     options.layout_features = ["*"]
     options.name_IDs = ["*"]
     options.notdef_outline = True
-    font = TTFont(str(path), lazy=True)
+    font = TTFont(str(path), lazy=True, recalcTimestamp=False)  # same bytes every time
     try:
         subsetter = subset.Subsetter(options)
         subsetter.populate(text="".join(chars) + "0123456789")
