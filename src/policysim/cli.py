@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import check_lang, err, out, print_briefing, timestamped_dir
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
@@ -172,6 +173,9 @@ def run(
         bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+    lang: Annotated[
+        str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")
+    ] = "both",
 ) -> None:
     """Run a scenario's ensemble, estimate the probability of reaching each target, and write
     the results, figures and an HTML report.
@@ -192,7 +196,9 @@ def run(
     from policysim.experiments.store import PartsStore
     from policysim.scenario import load_scenario
 
+    target: Path | None = out_dir
     try:
+        check_lang(lang)
         loaded = load_scenario(scenario, overrides or ())
         target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
         if resume and out_dir is None:
@@ -206,15 +212,24 @@ def run(
             precision=precision,
             store=target,
             resume=resume,
-            progress=not quiet,
+            progress=False if quiet else f"run: {loaded.name}",
         )
-        written = write_outputs(result, target)
+        written = write_outputs(result, target, lang=lang)
         PartsStore(target).remove()
     except PolicysimError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        extra = [
+            *overrides_args(overrides),
+            *(["--replications", str(replications)] if replications else []),
+        ]
+        extra += ["--seed", str(seed)] if seed is not None else []
+        _interrupted(scenario, target, extra)
+        return
     if not quiet:
         _print_summary(result, written)
+        print_briefing(written)
     if result.n_failed:
         err.print(
             f"[bold red]{result.n_failed} of {result.n_runs} runs failed[/]; "
@@ -222,6 +237,29 @@ def run(
             highlight=False,
         )
         raise typer.Exit(code=1)
+
+
+def overrides_args(overrides: Sequence[str] | None) -> list[str]:
+    """``--set`` arguments repeating ``overrides``."""
+    return [arg for o in overrides or () for arg in ("--set", o)]
+
+
+def _interrupted(scenario: Path, target: Path | None, args: Sequence[str]) -> None:
+    """Ctrl-C: the finished chunks stay in the run directory; say how to continue."""
+    import shlex
+
+    if target is None:
+        err.print("\ninterrupted before the run started; nothing was written", highlight=False)
+        raise typer.Exit(code=130)
+    sets = "".join(f" {shlex.quote(a)}" for a in args)
+    err.print(
+        f"\ninterrupted; the finished runs are kept in {target}. Resume with:\n"
+        f"  policysim run {shlex.quote(str(scenario))} --out {shlex.quote(str(target))}"
+        f"{sets} --resume",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(code=130)
 
 
 def raise_missing_out(scenario: Path) -> None:
@@ -246,9 +284,15 @@ def _default_run_dir(name: str, loaded: object) -> Path:
 
 
 def _print_summary(result: object, written: dict[str, Path]) -> None:
+    from policysim.analysis.targets import DEFAULT_MET_AT
     from policysim.experiments import EnsembleResult
+    from policysim.report.briefing import verdict
 
     assert isinstance(result, EnsembleResult)  # internal call
+    rule = (
+        f"likely met if the interval's lower end >= {DEFAULT_MET_AT:.0%}, likely not met if its "
+        f"upper end < {DEFAULT_MET_AT:.0%}, else uncertain"
+    )
     n_ok = result.n_runs - result.n_failed
     rate = result.n_runs / result.seconds if result.seconds > 0 else float("nan")
     line = (
@@ -260,33 +304,25 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         line += f"; precision {result.precision:g} asked, largest half-width {hw}"
     out.print(line, highlight=False)
     if n_ok and result.loaded.scenario.targets:
-        table = Table(title=f"Targets: {result.loaded.name}")
-        for col, justify in (
-            ("target", "left"),
-            ("year", "right"),
-            ("condition", "left"),
-            ("P(met)", "right"),
-            ("95% interval", "right"),
-            ("median [p05, p95]", "right"),
-            ("status", "left"),
-        ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        colours = {"met": "green", "at risk": "yellow", "missed": "red"}
-        for row in result.attainment().to_dict("records"):
-            cond = (
-                f"{row['metric']} rising"
-                if row["comparator"] == "rising"
-                else f"{row['metric']} {row['comparator']} {row['threshold']:g}"
-            )
-            status = str(row["status"])
+        attain = result.attainment()
+        # every target name whole (the conditions are in the briefing below); at 80 columns the
+        # other cells wrap, never the names
+        table = Table(title=f"Targets: {result.loaded.name}", caption=f"verdict rule: {rule}")
+        longest = max(len(str(t)) for t in attain["target"])
+        table.add_column("target", no_wrap=True, min_width=longest)
+        for col in ("year", "P(met)", "95% interval", "median [p05, p95]"):
+            table.add_column(col, justify="right", overflow="fold")
+        table.add_column("verdict", overflow="fold")
+        colours = {"likely met": "green", "uncertain": "yellow", "likely not met": "red"}
+        for row in attain.to_dict("records"):
+            status = verdict(float(row["ci_low"]), float(row["ci_high"]))
             table.add_row(
                 str(row["target"]),
                 str(row["year"]),
-                cond,
                 f"{row['probability']:.0%}",
                 f"{row['ci_low']:.0%}-{row['ci_high']:.0%}",
                 f"{_fmt(float(row['median']))} [{_fmt(float(row['p05']))}, {_fmt(float(row['p95']))}]",
-                f"[{colours.get(status, 'white')}]{status}[/]",
+                Text(status, style=colours.get(status, "white")),
             )
         out.print(table)
     from policysim.data import county_caveat

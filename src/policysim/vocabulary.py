@@ -22,6 +22,8 @@ __all__ = [
     "RULE_STRATEGIES",
     "STRATEGIES",
     "STRATEGY_NAMES",
+    "SYNTHETIC_CAVEAT_EN",
+    "SYNTHETIC_CAVEAT_ZH",
     "StrategySpec",
     "allocator_class",
     "strategy",
@@ -127,3 +129,17 @@ def allocator_class(name: str) -> type:
     if not isinstance(cls, type):
         raise TypeError(f"strategy {name!r}: {strategy(name).allocator} is not a class")
     return cls
+
+
+#: The synthetic-data caveat, in English and Chinese: every output that shows county results of a
+#: baseline whose county economics were synthesised carries it (tables, manifest, report,
+#: briefing, maps, terminal; see :func:`policysim.data.county_caveat`).
+SYNTHETIC_CAVEAT_EN: Final = (
+    "County economics are synthetic: per-county GDP, fiscal and R&D spending, firms, HNTEs and "
+    "capacities are a seeded draw matching province and prefecture totals, not county "
+    "statistics; county results illustrate the mechanism, not facts about a named county."
+)
+SYNTHETIC_CAVEAT_ZH: Final = (
+    "县域经济数据为合成数据（按全省和设区市总量校准的随机生成），并非县级统计数据；"
+    "县级结果仅用于说明机制，不代表具体某县的实际情况。"
+)

@@ -14,10 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
+from matplotlib.font_manager import fontManager
 
 import policysim.plotting._common as common
 from policysim.plotting import cjk_font, save_figure
 from policysim.plotting._common import new_figure, text_font
+from policysim.report.fonts import cjk_font_file
 
 Render = Callable[[Figure], bytes]
 
@@ -88,10 +90,12 @@ def test_cjk_detection_matches_fontconfig() -> None:
     except (FileNotFoundError, subprocess.CalledProcessError):
         pytest.skip("fontconfig not installed")
     found = cjk_font()
-    if not listed:
-        assert found is None
-    else:
-        assert found is not None
+    # the packaged font (mplfonts' Noto Sans CJK SC) is found whatever the system has
+    packaged = cjk_font_file()
+    assert packaged is not None, "the mplfonts package (a dependency) ships the CJK font"
+    assert found == packaged
+    if not listed:  # no system CJK font: the packaged one is what makes Chinese drawable
+        assert "Noto Sans CJK SC" in {e.name for e in fontManager.ttflist if e.fname == str(found)}
 
 
 def test_text_without_cjk_font_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,3 +142,22 @@ def test_import_and_drawing_leave_pyplot_and_backend_alone() -> None:
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
         )
     assert result.returncode == 0, result.stderr
+
+
+def test_save_figure_writes_vector_formats_beside_the_png(tmp_path: Path) -> None:
+    from policysim.plotting.io import VECTOR_FORMATS
+
+    fig = _simple_figure()
+    drawn, font = text_font("东湖区 南昌县")
+    fig.axes[0].set_title(drawn, fontproperties=font)
+    png = save_figure(fig, tmp_path / "f.png", vector=VECTOR_FORMATS)
+    svg, pdf = png.with_suffix(".svg"), png.with_suffix(".pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = svg.read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    # glyphs are drawn as paths: the SVG shows the Chinese title without any installed font
+    assert "<text" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.pdf", "f.png", "f.svg"]
+    with pytest.raises(ValueError, match="vector format"):
+        save_figure(fig, tmp_path / "g.png", vector=("eps",))
+    assert not (tmp_path / "g.png").exists()  # checked before anything is written

@@ -103,6 +103,12 @@ def test_single_self_contained_file(
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in text
+    # the only url() is the embedded subset of the CJK font (the page has Chinese names)
+    urls = re.findall(r"url\(([^)]*)\)", text)
+    assert len(urls) == 1
+    assert urls[0].startswith("data:font/woff;base64,")
+    assert '@font-face { font-family: "policysim-cjk"' in text
+    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", text)
     assert "http" not in text.lower()
     sources = re.findall(r'src="([^"]*)"', text)
     assert len(sources) == 2
@@ -110,7 +116,6 @@ def test_single_self_contained_file(
     assert "<script" not in text.lower()
     assert "<link" not in text.lower()
     assert "@import" not in text
-    assert "url(" not in text
 
 
 def test_every_figure_embedded(
@@ -279,6 +284,11 @@ def test_format_table_numbers_and_index() -> None:
     )
     headers, rows = format_table(frame)
     assert headers == ["label", "hnte_count", "rd_intensity_pct", "diff_vs_baseline"]
+    # a difference of unknown unit is a signed number, never percentage points
+    assert [c.text for c in rows[0]] == ["2016", "1,095", "1.28", "+0.03"]
+    assert [c.text for c in rows[1]] == ["2017", "12,000", "0.000123", "-0.10"]
+    # declared a probability difference: pp
+    _, rows = format_table(frame, {"diff_vs_baseline": "probability"})
     assert [c.text for c in rows[0]] == ["2016", "1,095", "1.28", "+3.2 pp"]
     assert [c.text for c in rows[1]] == ["2017", "12,000", "0.000123", "-10.0 pp"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,7 @@ def test_cli_compare_end_to_end(tmp_path: Path) -> None:
             str(EQUAL),
             "--replications",
             "3",
+            "--marginal",
             "--marginal-replications",
             "0",
             "--out",
@@ -170,6 +172,8 @@ def test_cli_compare_end_to_end(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
+    briefing = (out / "briefing.html").read_text(encoding="utf-8")
+    assert "Best strategy" in briefing and "最佳方案" in briefing
     table = pd.read_csv(out / "comparison.csv")
     for col in ("scenario", "target", "year", "probability", "diff_vs_baseline", "diff_ci_low",
                 "diff_ci_high"):  # fmt: skip
@@ -188,6 +192,27 @@ def test_cli_compare_end_to_end(tmp_path: Path) -> None:
     assert "jiangxi_equal" in html and "<img" in html
     counties = pd.read_csv(out / "counties.csv", dtype={"code": str})
     assert {"p_jiangxi_equal", "spread", "funds_jiangxi_equal", "marginal_rank"} <= set(counties)
+
+
+def test_cli_compare_marginal_study_is_opt_in(tmp_path: Path) -> None:
+    app = typer.Typer()
+    register(app)
+    out = tmp_path / "cmp"
+    res = CliRunner().invoke(
+        app,
+        ["compare", str(BASELINE), "--replications", "2", "--out", str(out), "--lang", "en"],
+    )
+    assert res.exit_code == 0, res.output
+    counties = pd.read_csv(out / "counties.csv", dtype={"code": str})
+    assert "marginal_rank" not in counties.columns
+    assert not (out / "marginal_groups.csv").exists()
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["marginal"] is None and "marginal" not in manifest["comparison"]["seconds"]
+    # the briefing is printed (English only) and names every target whole
+    assert "Verdicts" in res.output and "结论" not in res.output
+    assert "county_rd_rising_2030" in res.output
+    res = CliRunner().invoke(app, ["compare", str(BASELINE), "--lang", "fr", "--out", str(out)])
+    assert res.exit_code == 2 and "--lang" in res.output and "Traceback" not in res.output
 
 
 def test_cli_compare_bad_file_exits_2(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.padding import Padding
 from rich.text import Text
 
 from policysim.errors import PolicysimError
@@ -32,3 +33,24 @@ def timestamped_dir(base: Path, stem: str) -> Path:
         k += 1
         candidate = base / f"{stem}-{stamp}-{k}"
     return candidate
+
+
+def check_lang(lang: str) -> None:
+    """``--lang`` must be ``zh``, ``en`` or ``both``."""
+    from policysim.report.briefing import LANGS
+
+    if lang not in LANGS:
+        raise PolicysimError(f"--lang: {lang!r}: expected one of {', '.join(LANGS)}")
+
+
+def print_briefing(written: dict[str, Path]) -> None:
+    """Print the briefing text (briefing.txt, the words of briefing.html), wrapped to the
+    terminal (no name is cut)."""
+    path = written.get("briefing_text")
+    if path is None:
+        return
+    out.rule("Briefing / 简报")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        indent = len(line) - len(line.lstrip(" "))
+        text = Text(line.strip(), style="bold" if indent == 0 else "")
+        out.print(Padding(text, (0, 0, 0, indent)), soft_wrap=False, highlight=False)

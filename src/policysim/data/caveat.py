@@ -11,17 +11,12 @@ from __future__ import annotations
 from typing import Final
 
 from policysim.data.schema import COUNTY_SYNTHETIC_COLUMNS, Baseline
+from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
 
 __all__ = ["SYNTHETIC_CAVEAT", "county_caveat", "county_economy_synthetic"]
 
 #: English and Chinese, one line (it goes into table columns, manifests and terminal output).
-SYNTHETIC_CAVEAT: Final = (
-    "County economics are synthetic: per-county GDP, fiscal and R&D spending, firms, HNTEs and "
-    "capacities are a seeded draw matching province and prefecture totals, not county "
-    "statistics; county results illustrate the mechanism, not facts about a named county. "
-    "县域经济数据为合成数据（按全省和设区市总量校准的随机生成），并非县级统计数据；"
-    "县级结果仅用于说明机制，不代表具体某县的实际情况。"
-)
+SYNTHETIC_CAVEAT: Final = f"{SYNTHETIC_CAVEAT_EN} {SYNTHETIC_CAVEAT_ZH}"
 
 
 def county_economy_synthetic(baseline: Baseline) -> bool:

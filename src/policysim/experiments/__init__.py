@@ -8,7 +8,7 @@ report packages on finished results.
 from __future__ import annotations
 
 from policysim.experiments.design import draw_parameters, explicit_draws, run_seed, seed_key
-from policysim.experiments.outputs import build_manifest, write_outputs
+from policysim.experiments.outputs import build_manifest, write_briefing, write_outputs
 from policysim.experiments.runner import (
     EnsembleResult,
     ProgressCallback,
@@ -32,5 +32,6 @@ __all__ = [
     "run_ensemble",
     "run_seed",
     "seed_key",
+    "write_briefing",
     "write_outputs",
 ]

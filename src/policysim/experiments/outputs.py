@@ -29,9 +29,17 @@ from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
-from policysim.vocabulary import strategy
+from policysim.report.briefing import (
+    Briefing,
+    briefing_for_run,
+    briefing_text,
+    render_briefing,
+    verdict,
+)
+from policysim.report.tables import csv_bytes, unit_table, write_workbook
+from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
-__all__ = ["build_manifest", "write_outputs"]
+__all__ = ["build_manifest", "map_note", "prefecture_of", "write_briefing", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +141,7 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(frame))
     return path
 
 
@@ -207,7 +215,17 @@ def _fan_metrics(result: EnsembleResult) -> list[str]:
     return list(dict.fromkeys(t.metric for t in result.loaded.scenario.targets))
 
 
-def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
+def write_briefing(briefing: Briefing, out: Path, lang: str = "both") -> dict[str, Path]:
+    """``briefing.html`` and ``briefing.txt`` (the same text, as the terminal shows it)."""
+    text = out / "briefing.txt"
+    write_bytes(text, briefing_text(briefing, lang).encode("utf-8"))
+    return {
+        "briefing": render_briefing(out / "briefing.html", briefing, lang),
+        "briefing_text": text,
+    }
+
+
+def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> dict[str, Path]:
     """Write every file of the run directory and the report.
 
     Parameters
@@ -216,6 +234,8 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         The ensemble (streamed parts are read from ``result.store``).
     out_dir : pathlib.Path
         Run directory (created if missing).
+    lang : {"both", "zh", "en"}
+        Language of the briefing.
 
     Returns
     -------
@@ -223,9 +243,11 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         What was written: ``manifest``, ``metrics``, ``county_probabilities``,
         ``township_probabilities``, ``attainment``, ``first_year``, ``solves``, ``draws``,
         ``allocations``, ``failures`` (if any), ``fan_<metric>``, ``attainment_bars``,
-        ``county_map``, ``report``.
+        ``county_map``, ``briefing`` (briefing.html), ``briefing_text`` (briefing.txt),
+        ``report``.
     """
     from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
+    from policysim.plotting.io import VECTOR_FORMATS
     from policysim.report import render_report
     from policysim.simulation import baseline_for
 
@@ -257,6 +279,7 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
             written["failures"] = _write_csv(result.failures, out / "failures.csv")
         ok = result.n_runs > result.n_failed
         attain = pd.DataFrame()
+        first: pd.DataFrame | None = None
         if ok:
             county = result.unit_probabilities("county")
             caveat = county_caveat(baseline_for(sc))
@@ -273,18 +296,27 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
             if sc.targets:
                 attain = result.attainment()
                 written["attainment"] = _write_csv(attain, out / "attainment.csv")
-                written["first_year"] = _write_csv(
-                    first_year_met(result.metrics, sc.targets), out / "first_year.csv"
-                )
+                first = first_year_met(result.metrics, sc.targets)
+                written["first_year"] = _write_csv(first, out / "first_year.csv")
+                briefing = briefing_for_run(result, attain, first, out)
+                written.update(write_briefing(briefing, out, lang))
             # figures
             if sc.outputs.figures:
                 figdir = out / "figures"
                 for metric in _fan_metrics(result):
                     fig = fan_chart(result.metrics, metric, targets=sc.targets)
-                    written[f"fan_{metric}"] = save_figure(fig, figdir / f"fan_{metric}.png")
+                    written[f"fan_{metric}"] = save_figure(
+                        fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
+                    )
                 if len(attain):
+                    verdicts = [
+                        verdict(lo, hi)
+                        for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+                    ]
                     written["attainment_bars"] = save_figure(
-                        attainment_bars(attain), figdir / "attainment.png"
+                        attainment_bars(attain.assign(status=verdicts)),
+                        figdir / "attainment.png",
+                        vector=VECTOR_FORMATS,
                     )
                 boundaries = baseline_for(sc).boundaries
                 year = report_years(sc)[-1]
@@ -294,12 +326,19 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
                         boundaries,
                         values,
                         title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
-                        label=f"P(designated by {year})",
+                        label=f"P(provincial innovative county in {year})",
+                        annotate=True,
+                        prefectures=prefecture_of(baseline_for(sc)),
+                        note=map_note(baseline_for(sc)),
                     )
-                    written["county_map"] = save_figure(fig, figdir / "county_map.png")
+                    written["county_map"] = save_figure(
+                        fig, figdir / "county_map.png", vector=VECTOR_FORMATS
+                    )
     except BaseException:
         copier.shutdown(wait=True, cancel_futures=True)  # no half-finished copy left running
         raise
+    if ok:
+        written["workbook"] = _write_workbook(result, out, attain, first, county, township)
     if streamed is not None:
         written = {**streamed.result(), **written}
     copier.shutdown()
@@ -315,9 +354,32 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         ]
         tables: list[tuple[str, pd.DataFrame]] = []
         if len(attain):
-            tables.append(("Target attainment (95% Wilson intervals)", attain))
+            shown = attain.assign(
+                verdict=[
+                    verdict(lo, hi)
+                    for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+                ]
+            )
+            tables.append(("Target attainment (95% Wilson intervals)", shown))
         if result.n_failed:
             tables.append(("Failed runs", result.failures))
+        counties_named, _ = unit_tables(baseline_for(sc), county, township)
+        deadline = report_years(sc)[-1]
+        column = f"p_{deadline}"
+        if column in counties_named:
+            ranked = counties_named.sort_values([column, "code"], ascending=[False, True])
+            shown = ranked[["code", "name", "prefecture", column, f"{column}_ci_low",
+                            f"{column}_ci_high"]]  # fmt: skip
+            shown = shown.rename(
+                columns={f"{column}_ci_low": "ci_low", f"{column}_ci_high": "ci_high"}
+            )
+            tables.append(
+                (
+                    f"Counties (县/市/区) by probability of being a provincial innovative county "
+                    f"in {deadline} (95% Wilson intervals; all counties in results.xlsx)",
+                    shown,
+                )
+            )
         summary = {
             "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
             "description": sc.metadata.description,
@@ -332,7 +394,9 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         notes = [
             *([caveat] if caveat is not None else []),
             "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
-            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention).",
+            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention). "
+            "Verdict (as in briefing.html): likely met only when the 95% interval's lower end is "
+            ">= 0.8, likely not met when its upper end is < 0.8, else uncertain.",
             "Unit designation probabilities count a county (township) holding the status in the "
             "year (pilots included for counties).",
         ]
@@ -347,6 +411,99 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         )
     logger.info("wrote %d files to %s", len(written), out)
     return written
+
+
+def prefecture_of(baseline: Any) -> dict[str, str]:
+    """County code -> prefecture code of a baseline (for prefecture boundaries on maps)."""
+    counties = baseline.counties
+    if "prefecture_code" not in counties:
+        return {}
+    return dict(
+        zip(counties["code"].astype(str), counties["prefecture_code"].astype(str), strict=True)
+    )
+
+
+def map_note(baseline: Any) -> str | None:
+    """The synthetic-data caveat under county maps (None when no county column is synthetic)."""
+    if county_caveat(baseline) is None:
+        return None
+    return f"{SYNTHETIC_CAVEAT_ZH}\n{SYNTHETIC_CAVEAT_EN}"
+
+
+def unit_tables(
+    baseline: Any, county: pd.DataFrame, township: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """County and township probabilities with prefecture (and county) codes and Chinese names."""
+    counties = baseline.counties
+    township_units = baseline.townships[["code", "county_code"]].merge(
+        counties[["code", "name", "prefecture"]].rename(
+            columns={"code": "county_code", "name": "county"}
+        ),
+        on="county_code",
+        how="left",
+    )
+    return unit_table(county, counties, "county"), unit_table(township, township_units, "township")
+
+
+def _write_workbook(
+    result: EnsembleResult,
+    out: Path,
+    attain: pd.DataFrame,
+    first: pd.DataFrame | None,
+    county: pd.DataFrame,
+    township: pd.DataFrame,
+) -> Path:
+    from policysim.simulation import baseline_for
+
+    sc = result.loaded.scenario
+    counties, townships = unit_tables(baseline_for(sc), county, township)
+    sheets: list[tuple[str, pd.DataFrame, str]] = []
+    if len(attain):
+        sheets.append(
+            (
+                "attainment",
+                attain,
+                "Probability that each target is met (share of runs, 0-1) with its Wilson 95% "
+                "interval; median/p05/p95 of the metric in the target year (metric unit).",
+            )
+        )
+    if first is not None:
+        sheets.append(
+            (
+                "first_year",
+                first,
+                "First year each target's condition holds: share of runs (0-1) and cumulative "
+                "share; 'never' = not within the horizon.",
+            )
+        )
+    sheets += [
+        (
+            "counties",
+            counties,
+            "Probability (0-1) that each county (code, Chinese name, prefecture) is a provincial "
+            "innovative county in each deadline year, with Wilson 95% intervals.",
+        ),
+        (
+            "townships",
+            townships,
+            "Probability (0-1) that each township is an innovative township in each deadline "
+            "year, with its county and prefecture.",
+        ),
+    ]
+    return write_workbook(
+        out / "results.xlsx",
+        sheets,
+        title=f"policysim results: {sc.metadata.name} ({sc.allocation.strategy}), "
+        f"{result.n_runs} runs, root seed {result.root_seed}",
+        notes=[
+            "Probabilities are fractions 0-1 (format as % in Excel); money in 亿元 (100 million "
+            "CNY) unless a column says _cny (CNY).",
+            SYNTHETIC_CAVEAT_EN,
+            SYNTHETIC_CAVEAT_ZH,
+            "Text cells starting with = + - @ are prefixed with ' so that they are not run as "
+            "formulas.",
+        ],
+    )
 
 
 def _caption(name: str) -> str:

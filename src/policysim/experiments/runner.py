@@ -45,6 +45,7 @@ from policysim.experiments.worker import (
     SOLVE_COLUMNS,
     ChunkOutput,
     ChunkTask,
+    ignore_interrupt,
     run_chunk,
     warm_worker,
 )
@@ -284,7 +285,10 @@ class _Backend:
     def _local_pool(self) -> Executor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                # Ctrl-C is the parent's to handle: workers print no tracebacks
+                initializer=ignore_interrupt,
             )
         return self._pool
 
@@ -372,7 +376,7 @@ def run_ensemble(
     precision: float | None = None,
     store: Path | None = None,
     resume: bool = False,
-    progress: bool = False,
+    progress: bool | str = False,
     callback: ProgressCallback | None = None,
 ) -> EnsembleResult:
     """Run a scenario's ensemble.
@@ -402,8 +406,9 @@ def run_ensemble(
         (attainment) and the per-unit counts (unit probabilities) stay in memory.
     resume : bool
         Continue the interrupted ensemble in ``store`` (same scenario, seed and design).
-    progress : bool
-        Show a rich progress bar on stderr (runs done, rate, time left).
+    progress : bool or str
+        Show a rich progress bar on stderr (runs done, rate, elapsed, time left); a string is
+        its label (e.g. the strategy or the study).
     callback : callable, optional
         ``callback(runs_done, runs_total)`` after each chunk.
 
@@ -632,9 +637,10 @@ def run_ensemble(
 
 
 class _ProgressBar:
-    """A rich progress bar on stderr (runs done, rate, time left), or nothing."""
+    """A rich progress bar on stderr (what runs, runs done, rate, elapsed and time left), or
+    nothing. ``enabled`` may be the label of the work (a strategy, a study)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool | str) -> None:
         self._progress: Any = None
         self._task: Any = None
         if enabled:
@@ -649,18 +655,20 @@ class _ProgressBar:
             )
 
             self._progress = Progress(
-                TextColumn("runs"),
+                TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
+                TextColumn("runs {task.fields[rate]}"),
+                TextColumn("elapsed"),
                 TimeElapsedColumn(),
-                TextColumn("left"),
+                TextColumn("· left"),
                 TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=False,
             )
             self._progress.start()
-            self._task = self._progress.add_task("ensemble", total=None, rate="")
+            label = enabled if isinstance(enabled, str) and enabled else "ensemble"
+            self._task = self._progress.add_task(label, total=None, rate="")
             self._t0 = time.perf_counter()
             self._first: int | None = None
 

@@ -300,6 +300,14 @@ _METRIC_COLUMNS: Final = ("replication", "year", "level", "code", "name", "metri
 _ALLOC_COLUMNS: Final = ("replication", "year", "county_code", "county_name", "instrument", "cny")
 
 
+def ignore_interrupt() -> None:
+    """Initializer of a local worker process: ignore SIGINT (Ctrl-C goes to the whole process
+    group; the parent stops the pool and prints how to resume)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def warm_worker(scenario: Scenario) -> None:
     """Import the model and load (and cache) the scenario's baselines (one per synthesis seed an
     ensemble samples) in a new worker process."""

@@ -60,8 +60,19 @@ STATUS_COLOURS: dict[str, str] = {
     "met": "#009E73",
     "at risk": "#E69F00",
     "missed": "#D55E00",
+    # the briefing's verdicts (policysim.report.briefing.verdict)
+    "likely met": "#009E73",
+    "uncertain": "#E69F00",
+    "likely not met": "#D55E00",
 }
-STATUS_ORDER: tuple[str, ...] = ("met", "at risk", "missed")
+STATUS_ORDER: tuple[str, ...] = (
+    "met",
+    "at risk",
+    "missed",
+    "likely met",
+    "uncertain",
+    "likely not met",
+)
 UNKNOWN_STATUS_COLOUR = "#999999"
 
 # Characters probed to decide whether a font can draw Chinese county names.
@@ -108,10 +119,17 @@ def cjk_font() -> Path | None:
     Returns
     -------
     pathlib.Path or None
-        The font file, or ``None`` when no installed font covers the probe characters (then
-        figures label counties by their 6-digit codes).
+        The packaged Noto Sans CJK SC (:mod:`policysim.report.fonts`, registered with
+        matplotlib for this process), else an installed font covering the probe characters, else
+        ``None`` (then figures label counties by their 6-digit codes).
     """
+    from policysim.report.fonts import register_cjk_font
+
+    packaged = register_cjk_font()  # Noto Sans CJK SC from the mplfonts package, this process
     probe = {ord(ch) for ch in _CJK_PROBE}
+    if packaged is not None and probe <= _charmap(str(packaged)):
+        logger.debug("CJK font: packaged %s", packaged)
+        return packaged
     for entry in sorted(fontManager.ttflist, key=lambda e: (e.name, e.fname)):
         if entry.name.startswith(_EXCLUDED_FONT_PREFIXES):
             continue

@@ -136,7 +136,18 @@ def attainment_bars(attainment: pd.DataFrame) -> Figure:
     handles = [Patch(color=status_colour(s), label=s) for s in known]
     handles += [Patch(color=UNKNOWN_STATUS_COLOUR, label=s) for s in others]
     legend_labels, font = shared_font([str(h.get_label()) for h in handles])
-    ax.legend(handles, legend_labels, loc="lower right", fontsize=8, prop=font, title="status")
+    # outside the axes, right of the bars: it covers neither bars nor their labels
+    verdicts = bool(known) and all(s.startswith(("likely", "uncertain")) for s in known)
+    ax.legend(
+        handles,
+        legend_labels,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        fontsize=8,
+        prop=font,
+        title="verdict (95% interval\nagainst P = 80%)" if verdicts else "status",
+    )
     ax.set_title("Probability of meeting each target")
     return fig
 

@@ -254,7 +254,7 @@ def fan_chart(
     ax = fig.add_subplot()
     years = quantiles.index.to_numpy(dtype=float)
     main_colour = PALETTE[0]
-    main_name = _scenario_name(rows, "this run")
+    main_name = _scenario_name(rows, "ensemble")
     labels: list[str] = []
     handles = []
     band90 = ax.fill_between(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -183,6 +184,28 @@ def read_boundaries(path: Path) -> list[CountyShape]:
     return shapes
 
 
+def _prefecture_edges(
+    shapes: list[CountyShape], prefectures: Mapping[str, str]
+) -> list[np.ndarray]:
+    """Segments on a prefecture boundary: edges shared by counties of different prefectures,
+    or not shared at all (the province's outline). Vertices are matched to 1 m."""
+    owners: dict[tuple[tuple[float, float], tuple[float, float]], set[str]] = {}
+    counts: dict[tuple[tuple[float, float], tuple[float, float]], int] = {}
+    for shape in shapes:
+        group = prefectures.get(shape.code, shape.code)
+        points = np.round(shape.vertices, 0)
+        codes = shape.codes
+        for i in range(len(points) - 1):
+            if codes[i + 1] == MplPath.CLOSEPOLY or codes[i + 1] == MplPath.MOVETO:
+                continue
+            a = (float(points[i, 0]), float(points[i, 1]))
+            b = (float(points[i + 1, 0]), float(points[i + 1, 1]))
+            key = (a, b) if a <= b else (b, a)
+            owners.setdefault(key, set()).add(group)
+            counts[key] = counts.get(key, 0) + 1
+    return [np.array(key) for key, groups in owners.items() if len(groups) > 1 or counts[key] == 1]
+
+
 def _code_key(key: object) -> str:
     if isinstance(key, (int, np.integer)):
         return str(int(key))
@@ -218,6 +241,8 @@ def county_map(
     vmax: float = 1,
     label: str = "P(designated by 2030)",
     annotate: bool = False,
+    prefectures: Mapping[str, str] | None = None,
+    note: str | None = None,
 ) -> Figure:
     """Choropleth of one value per county, with a colour bar.
 
@@ -239,8 +264,13 @@ def county_map(
     label : str, default "P(designated by 2030)"
         Colour bar label.
     annotate : bool, default False
-        Write each county's label at its centroid: the code, plus the Chinese name when a CJK
-        font is installed.
+        Write each county's Chinese name at its centroid (6 pt on a larger figure; the code when
+        no CJK font can draw it).
+    prefectures : mapping of str to str, optional
+        Prefecture of each county code: prefecture boundaries are drawn as dark lines (the
+        county edges between counties of different prefectures, and the outer boundary).
+    note : str, optional
+        A caveat printed under the map (e.g. that county economics are synthetic).
 
     Returns
     -------
@@ -276,7 +306,7 @@ def county_map(
         )
     with_value = [s for s in shapes if not math.isnan(by_code.get(s.code, math.nan))]
     missing = [s for s in shapes if math.isnan(by_code.get(s.code, math.nan))]
-    fig = new_figure(7.0, 7.5)
+    fig = new_figure(9.0, 9.6) if annotate else new_figure(7.0, 7.5)
     ax = fig.add_subplot()
     norm = Normalize(vmin=vmin, vmax=vmax)
     filled = PolyCollection([], cmap=colormap, norm=norm, edgecolor="white", linewidth=0.4)
@@ -315,14 +345,22 @@ def county_map(
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
+    if prefectures is not None:
+        edges = _prefecture_edges(shapes, prefectures)
+        if edges:
+            ax.add_collection(
+                LineCollection(edges, colors="0.1", linewidths=1.3, zorder=3), autolim=False
+            )
     if annotate:
         for shape in shapes:
             text, font = county_label(shape.code, shape.name)
+            if font is not None:  # the name alone: the codes are in the tables
+                text = shape.name
             ax.text(
                 shape.anchor[0],
                 shape.anchor[1],
                 text,
-                fontsize=5,
+                fontsize=6,
                 ha="center",
                 va="center",
                 fontproperties=font,
@@ -340,5 +378,18 @@ def county_map(
     colourbar.set_label(bar_label, fontproperties=bar_font)
     heading, heading_font = text_font(title)
     ax.set_title(heading, fontproperties=heading_font)
+    if note:
+        # as the x label: constrained layout keeps it clear of the map (no ticks there)
+        width = 110 if annotate else 85
+        wrapped = "\n".join(
+            line
+            for paragraph in note.splitlines()
+            # a CJK character is about two Latin ones wide
+            for line in textwrap.wrap(
+                paragraph, width // 2 if any(ord(ch) > 0x2E80 for ch in paragraph) else width
+            )
+        )
+        drawn, note_font = text_font(wrapped)
+        ax.set_xlabel(drawn, fontproperties=note_font, fontsize=7, color="0.25", loc="left")
     logger.debug("county map: %d counties with values, %d missing", len(with_value), len(missing))
     return fig

@@ -27,19 +27,27 @@ import pandas as pd
 
 from policysim.errors import DataError
 from policysim.report._atomic import atomic_output
+from policysim.report.fonts import font_face_css
+from policysim.report.labels import format_difference, format_value, unit_kind
 
-__all__ = ["TableCell", "format_table", "render_report"]
+__all__ = ["TableCell", "format_table", "infer_units", "render_report"]
 
 logger = logging.getLogger(__name__)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MISSING = "—"
 
+#: A captioned table, optionally with the units of its columns (see :func:`format_table`).
+ReportTable = tuple[str, pd.DataFrame] | tuple[str, pd.DataFrame, Mapping[str, str]]
+
 #: Status cell colours: background and text (Okabe-Ito colours, as in the figures).
 STATUS_STYLES: dict[str, tuple[str, str]] = {
     "met": ("#009E73", "#ffffff"),
     "at risk": ("#E69F00", "#000000"),
     "missed": ("#D55E00", "#ffffff"),
+    "likely met": ("#009E73", "#ffffff"),
+    "uncertain": ("#E69F00", "#000000"),
+    "likely not met": ("#D55E00", "#ffffff"),
 }
 
 # Interval column pairs merged into one column: (low, high, header, kind).
@@ -52,8 +60,8 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
 _ID_COLUMNS = frozenset({"year", "code", "replication", "seed", "county_code", "township_code"})
 
 _CSS = """
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "PingFang SC", "Microsoft YaHei",
-       sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
+body { font-family: "Noto Sans", "Helvetica Neue", Arial, "policysim-cjk", "PingFang SC",
+       "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
        line-height: 1.45; }
 h1 { font-size: 1.7rem; border-bottom: 2px solid #0072B2; padding-bottom: .3rem; }
 h2 { font-size: 1.3rem; margin-top: 2.2rem; color: #0b3a5c; }
@@ -79,6 +87,9 @@ p.empty { color: #666; font-style: italic; }
 """
 
 
+_FONT_FACE_SLOT = "/*policysim-font-face*/"
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
@@ -95,20 +106,6 @@ def _as_float(value: object) -> float | None:
     if isinstance(value, (int, float, np.integer, np.floating)):
         return float(value)
     return None
-
-
-def _percent(value: object) -> str:
-    number = _as_float(value)
-    if number is None:
-        return MISSING if _is_missing(value) else str(value)
-    return f"{100.0 * number:.1f}%"
-
-
-def _points(value: object) -> str:
-    number = _as_float(value)
-    if number is None:
-        return MISSING if _is_missing(value) else str(value)
-    return f"{100.0 * number:+.1f} pp"
 
 
 def _number(value: object, column: str = "") -> str:
@@ -136,22 +133,71 @@ def _number(value: object, column: str = "") -> str:
     return str(value)
 
 
-def _kind(column: str) -> str:
-    if column == "status":
-        return "status"
-    if column in {"probability", "ci_low", "ci_high"} or column.startswith("p_"):
-        return "probability"
-    if column.startswith("diff_"):
-        return "difference"
-    return "number"
+#: Columns holding a level of the row's metric (when the table has a ``metric`` column).
+_LEVEL_COLUMNS = frozenset(
+    {"mean", "median", "p05", "p25", "p50", "p75", "p95", "threshold", "metric_median"}
+)
 
 
-def _formatter(kind: str, column: str) -> Callable[[object], str]:
-    if kind == "probability":
-        return _percent
-    if kind == "difference":
-        return _points
-    return lambda value: _number(value, column)
+def _is_difference(column: str) -> bool:
+    return column.startswith("diff_") or "_diff_" in column or column == "spread"
+
+
+def infer_units(columns: Sequence[str]) -> dict[str, str]:
+    """Unit of each column that has one, from the column names of a table.
+
+    ``probability``, ``ci_low``, ``ci_high``, ``p_*`` and ``spread`` are probabilities;
+    ``diff_*`` are probability differences when the table has a ``probability`` column (a
+    comparison of attainment), else differences of the row's metric when it has a ``metric``
+    column, else plain numbers; ``metric_*`` and the levels (``mean``, ``median``, ``p05``...,
+    ``threshold``) are in the row's metric unit (``"@metric"``) when there is a ``metric``
+    column. Never pp for a count.
+    """
+    cols = set(columns)
+    has_metric = "metric" in cols
+    units: dict[str, str] = {}
+    for column in columns:
+        if column in {"probability", "ci_low", "ci_high", "spread"} or column.startswith("p_"):
+            units[column] = "probability"
+        elif column.startswith("metric_") and column != "metric":
+            if has_metric:
+                units[column] = "@metric"
+        elif column.startswith("diff_"):
+            if "probability" in cols:
+                units[column] = "probability"
+            elif has_metric:
+                units[column] = "@metric"
+            else:
+                units[column] = "ratio"
+        elif column in _LEVEL_COLUMNS and has_metric:
+            units[column] = "@metric"
+    return units
+
+
+def _cell_formatter(column: str, unit: str | None) -> Callable[[Any, object], str]:
+    """``fmt(row, value)``: the text of one value of ``column`` in ``unit`` (a unit kind of
+    :mod:`policysim.report.labels`, ``"@<column>"`` = the unit of the metric named in that
+    column of the row, or None = a plain readable number)."""
+    diff = _is_difference(column)
+    if unit is None:
+        return lambda row, value: _number(value, column)
+
+    def fmt(row: Any, value: object) -> str:
+        number = _as_float(value)
+        if number is None:
+            return MISSING if _is_missing(value) else str(value)
+        metric: str | None = None
+        kind = unit
+        if unit.startswith("@"):
+            metric = str(row[unit[1:]])
+            kind = unit_kind(metric)
+        if kind == "probability" and column == "spread":
+            return f"{100.0 * number:.1f} pp"
+        if diff:
+            return format_difference(number, kind, metric)
+        return format_value(number, kind, metric, words=False)
+
+    return fmt
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,17 +206,23 @@ class TableCell:
     css: str
 
 
-def format_table(frame: pd.DataFrame) -> tuple[list[str], list[list[TableCell]]]:
-    """Format a table for display: percentages, merged intervals, coloured statuses.
+def format_table(
+    frame: pd.DataFrame, units: Mapping[str, str] | None = None
+) -> tuple[list[str], list[list[TableCell]]]:
+    """Format a table for display: values in their units, merged intervals, coloured statuses.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Any table. Columns ``probability``, ``ci_low``, ``ci_high`` and ``p_*`` are fractions
-        shown as percent; ``diff_*`` are differences of fractions shown in percentage points;
-        the pairs ``ci_low/ci_high``, ``diff_ci_low/diff_ci_high``, ``p05/p95`` and
-        ``metric_diff_ci_low/metric_diff_ci_high`` become one interval column; ``status`` cells get a colour class. A named or non-default index is
-        shown as columns.
+        Any table. The pairs ``ci_low/ci_high``, ``diff_ci_low/diff_ci_high``, ``p05/p95`` and
+        ``metric_diff_ci_low/metric_diff_ci_high`` become one interval column; ``status`` and
+        ``verdict`` cells get a colour class. A named or non-default index is shown as columns.
+    units : mapping of str to str, optional
+        Unit of a column: a unit kind (``probability``, ``share_pct``, ``count``,
+        ``money_100m_cny``, ``money_cny``, ``index``, ``ratio``) or ``"@metric"`` (the unit of
+        the metric named in the row's ``metric`` column). Added to those inferred by
+        :func:`infer_units`. Differences (``diff_*``, ``*_diff_*``) are written signed:
+        percentage points only for probabilities and percent shares, counts in counts.
 
     Returns
     -------
@@ -180,30 +232,31 @@ def format_table(frame: pd.DataFrame) -> tuple[list[str], list[list[TableCell]]]
     if not isinstance(frame.index, pd.RangeIndex) or any(n is not None for n in frame.index.names):
         frame = frame.reset_index()
     columns = [str(c) for c in frame.columns]
-    merged: dict[str, tuple[str, str, str]] = {}
+    column_units = {**infer_units(columns), **(units or {})}
+    merged: dict[str, tuple[str, str]] = {}
     skip: set[str] = set()
-    for low, high, header, kind in _INTERVALS:
+    for low, high, header, _ in _INTERVALS:
         if low in columns and high in columns:
-            merged[low] = (high, header, kind)
+            merged[low] = (high, header)
             skip.add(high)
     headers: list[str] = []
     plan: list[tuple[str, Callable[[Any], TableCell]]] = []
     for column in columns:
         if column in skip:
             continue
+        fmt = _cell_formatter(column, column_units.get(column))
         if column in merged:
-            high, header, kind = merged[column]
-            fmt = _formatter(kind, column)
+            high, header = merged[column]
 
             def cell(row: Any, low: str = column, high: str = high, fmt: Any = fmt) -> TableCell:
                 a, b = row[low], row[high]
                 if _is_missing(a) and _is_missing(b):
                     return TableCell(MISSING, "num")
-                return TableCell(f"[{fmt(a)}, {fmt(b)}]", "num")
+                return TableCell(f"[{fmt(row, a)}, {fmt(row, b)}]", "num")
 
             headers.append(header)
             plan.append((column, cell))
-        elif _kind(column) == "status":
+        elif column in {"status", "verdict"}:
 
             def status_cell(row: Any, column: str = column) -> TableCell:
                 value = row[column]
@@ -216,12 +269,11 @@ def format_table(frame: pd.DataFrame) -> tuple[list[str], list[list[TableCell]]]
             headers.append(column)
             plan.append((column, status_cell))
         else:
-            fmt = _formatter(_kind(column), column)
 
             def plain_cell(row: Any, column: str = column, fmt: Any = fmt) -> TableCell:
                 value = row[column]
                 numeric = _as_float(value) is not None or _is_missing(value)
-                return TableCell(fmt(value), "num" if numeric else "")
+                return TableCell(fmt(row, value), "num" if numeric else "")
 
             headers.append(column)
             plan.append((column, plain_cell))
@@ -285,7 +337,7 @@ def _write_body(
     *,
     title: str,
     summary: Mapping[str, str],
-    tables: Sequence[tuple[str, pd.DataFrame]],
+    tables: Sequence[ReportTable],
     figures: Sequence[tuple[str, Path]],
     manifest: Mapping[str, object],
     notes: Sequence[str],
@@ -293,12 +345,13 @@ def _write_body(
     w = out.write
     w('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
     w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
-    w(f"<title>{_esc(title)}</title>\n<style>{_CSS}{_status_css()}</style>\n</head>\n<body>\n")
+    w(f"<title>{_esc(title)}</title>\n<style>{_FONT_FACE_SLOT}{_CSS}{_status_css()}</style>\n")
+    w("</head>\n<body>\n")
     w(f"<h1>{_esc(title)}</h1>\n")
     w("<nav><ol>\n")
     if summary:
         w('<li><a href="#summary">Summary</a></li>\n')
-    for i, (caption, _) in enumerate(tables):
+    for i, (caption, *_) in enumerate(tables):
         w(f'<li><a href="#{_slug("table", i)}">{_esc(caption)}</a></li>\n')
     for i, (caption, _) in enumerate(figures):
         w(f'<li><a href="#{_slug("figure", i)}">{_esc(caption)}</a></li>\n')
@@ -310,7 +363,9 @@ def _write_body(
         for key, value in summary.items():
             w(f"<dt>{_esc(key)}</dt><dd>{_esc(value)}</dd>\n")
         w("</dl>\n</section>\n")
-    for i, (caption, frame) in enumerate(tables):
+    for i, entry in enumerate(tables):
+        caption, frame = entry[0], entry[1]
+        units: Mapping[str, str] | None = entry[2] if len(entry) == 3 else None
         if not isinstance(frame, pd.DataFrame):
             raise DataError(
                 f"<report table {caption!r}>",
@@ -320,7 +375,7 @@ def _write_body(
         if frame.empty:
             w('<p class="empty">(no rows)</p>\n</section>\n')
             continue
-        headers, rows = format_table(frame)
+        headers, rows = format_table(frame, units)
         w(f"<table>\n<caption>{_esc(caption)}</caption>\n<thead><tr>")
         w("".join(f"<th>{_esc(h)}</th>" for h in headers))
         w("</tr></thead>\n<tbody>\n")
@@ -352,7 +407,7 @@ def render_report(
     *,
     title: str,
     summary: Mapping[str, str],
-    tables: Sequence[tuple[str, pd.DataFrame]],
+    tables: Sequence[ReportTable],
     figures: Sequence[tuple[str, Path]],
     manifest: Mapping[str, object],
     notes: Sequence[str] = (),
@@ -399,8 +454,9 @@ def render_report(
     with atomic_output(target) as raw:
         out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         try:
+            buffer = io.StringIO()
             _write_body(
-                out,
+                buffer,
                 title=title,
                 summary=summary,
                 tables=tables,
@@ -408,6 +464,9 @@ def render_report(
                 manifest=manifest,
                 notes=notes,
             )
+            page = buffer.getvalue()
+            # the glyphs of the page's Chinese (and other non-ASCII) text, embedded
+            out.write(page.replace(_FONT_FACE_SLOT, font_face_css(page), 1))
         finally:
             out.detach()  # flushes; leaves closing the file to atomic_output
     logger.info("report written to %s (%d tables, %d figures)", target, len(tables), len(figures))

@@ -32,6 +32,7 @@ from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments import EnsembleResult, report_years, run_ensemble
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.studies.marginal import MarginalValue, marginal_value
+from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
 
 __all__ = [
     "DEADLINE_METRICS",
@@ -227,6 +228,7 @@ def compare_scenarios(
     progress: bool = False,
     marginal_replications: int | None = None,
     delta_100m_cny: float | None = None,
+    marginal: bool = True,
 ) -> ComparisonResult:
     """Run scenarios on common random numbers and compare them with the first.
 
@@ -252,6 +254,9 @@ def compare_scenarios(
     delta_100m_cny : float, optional
         Extra funds per county and year in the perturbation runs, 亿元 (default
         :data:`policysim.studies.marginal.DEFAULT_DELTA_100M_CNY`).
+    marginal : bool
+        Run the marginal value study (False: no ``marginal_*`` county columns, ``marginal`` is
+        None; the ``compare`` command runs it only with ``--marginal``).
 
     Returns
     -------
@@ -280,7 +285,11 @@ def compare_scenarios(
         logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
         t0 = time.perf_counter()
         results[name] = run_ensemble(
-            ls, replications=n_runs, seed=root_seed, workers=workers, progress=progress
+            ls,
+            replications=n_runs,
+            seed=root_seed,
+            workers=workers,
+            progress=f"compare: {name} ({ls.scenario.allocation.strategy})" if progress else False,
         )
         seconds[name] = time.perf_counter() - t0
         failed = results[name].failures
@@ -308,22 +317,24 @@ def compare_scenarios(
         counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(
             dtype=np.float64
         )
-    optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
-    t0 = time.perf_counter()
-    from policysim.studies import marginal as _marginal
+    mv: MarginalValue | None = None
+    if marginal:
+        optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
+        t0 = time.perf_counter()
+        from policysim.studies import marginal as _marginal
 
-    mv = marginal_value(
-        results[baseline],
-        replications=marginal_replications,
-        delta_100m_cny=(
-            _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
-        ),
-        workers=workers,
-        optimal=optimal,
-    )
-    seconds["marginal"] = time.perf_counter() - t0
-    extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
-    counties = counties.merge(extra, on="code", how="left")
+        mv = marginal_value(
+            results[baseline],
+            replications=marginal_replications,
+            delta_100m_cny=(
+                _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
+            ),
+            workers=workers,
+            optimal=optimal,
+        )
+        seconds["marginal"] = time.perf_counter() - t0
+        extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
+        counties = counties.merge(extra, on="code", how="left")
     return ComparisonResult(
         results=results,
         table=table,
@@ -343,8 +354,9 @@ def compare_scenarios(
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     from policysim.experiments.store import write_bytes
+    from policysim.report.tables import csv_bytes
 
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(frame))
     return path
 
 
@@ -388,7 +400,9 @@ def _manifest(result: ComparisonResult) -> dict[str, Any]:
     }
 
 
-def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]:
+def write_comparison(
+    result: ComparisonResult, out_dir: Path, lang: str = "both"
+) -> dict[str, Path]:
     """Write the comparison's tables, figures and report.
 
     Parameters
@@ -396,6 +410,8 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
     result : ComparisonResult
     out_dir : pathlib.Path
         Output folder (created if missing).
+    lang : {"both", "zh", "en"}
+        Language of ``briefing.html`` / ``briefing.txt``.
 
     Returns
     -------
@@ -407,6 +423,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         ``map_<scenario>``, ``map_disagreement``, and ``report`` (report.html). Every file is
         written atomically.
     """
+    from policysim.experiments.outputs import map_note, prefecture_of
     from policysim.plotting import (
         county_map,
         fan_chart,
@@ -414,7 +431,9 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         save_figure,
         strategy_bars,
     )
+    from policysim.plotting.io import VECTOR_FORMATS
     from policysim.report import render_report
+    from policysim.report.html import ReportTable
     from policysim.simulation import baseline_for
 
     out = Path(out_dir)
@@ -437,13 +456,17 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
     figures: list[tuple[str, Path]] = []
     if len(result.table):
         fig = strategy_bars(result.table)
-        written["strategy_bars"] = save_figure(fig, figdir / "strategy_bars.png")
+        written["strategy_bars"] = save_figure(
+            fig, figdir / "strategy_bars.png", vector=VECTOR_FORMATS
+        )
         figures.append(
             ("Probability of meeting each target, by strategy", written["strategy_bars"])
         )
         if len(names) > 1:
             fig = paired_difference_plot(result.table, baseline=result.baseline)
-            written["paired_difference"] = save_figure(fig, figdir / "paired_difference.png")
+            written["paired_difference"] = save_figure(
+                fig, figdir / "paired_difference.png", vector=VECTOR_FORMATS
+            )
             figures.append(
                 (
                     f"Paired difference in attainment against {result.baseline} (95% interval)",
@@ -460,7 +483,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
             overlays=overlays,
         )
         key = f"fan_{metric}"
-        written[key] = save_figure(fig, figdir / f"{key}.png")
+        written[key] = save_figure(fig, figdir / f"{key}.png", vector=VECTOR_FORMATS)
         figures.append((f"Fan charts of {metric}, strategies overlaid", written[key]))
     boundaries = baseline_for(base).boundaries
     if boundaries is not None:
@@ -470,20 +493,30 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
                 boundaries,
                 values,
                 title=f"{name}: P(provincial innovative county by {result.year})",
-                label=f"P(designated by {result.year})",
+                label=f"P(provincial innovative county in {result.year})",
+                annotate=True,
+                prefectures=prefecture_of(baseline_for(base)),
+                note=map_note(baseline_for(base)),
             )
             key = f"map_{name}"
-            written[key] = save_figure(fig, figdir / f"map_{_safe(name)}.png")
+            written[key] = save_figure(
+                fig, figdir / f"map_{_safe(name)}.png", vector=VECTOR_FORMATS
+            )
             figures.append((f"{name}: county designation probability", written[key]))
         spread = result.counties.set_index("code")["spread"]
         fig = county_map(
             boundaries,
             spread,
             title=f"Where the strategies disagree: max - min P(designated by {result.year})",
-            label="spread of probability",
+            label="spread of probability (max - min over strategies)",
             cmap="magma",
+            annotate=True,
+            prefectures=prefecture_of(baseline_for(base)),
+            note=map_note(baseline_for(base)),
         )
-        written["map_disagreement"] = save_figure(fig, figdir / "map_disagreement.png")
+        written["map_disagreement"] = save_figure(
+            fig, figdir / "map_disagreement.png", vector=VECTOR_FORMATS
+        )
         figures.append(("Disagreement between strategies", written["map_disagreement"]))
 
     manifest = _manifest(result)
@@ -494,8 +527,11 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         written["manifest"],
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
-    tables: list[tuple[str, pd.DataFrame]] = [
-        ("Attainment and paired difference against the baseline (95% intervals)", result.table),
+    target_metric = {t.name: t.metric for t in base.targets}
+    shown = result.table.copy()
+    shown.insert(2, "metric", shown["target"].map(target_metric))
+    tables: list[ReportTable] = [
+        ("Attainment and paired difference against the baseline (95% intervals)", shown),
         ("Province metrics at the deadlines, paired differences (95% t intervals)", result.metrics),
         (
             f"Counties where the strategies disagree most (P designated by {result.year})",
@@ -549,6 +585,11 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
             "is the value of one more 亿元 in the first year for counties funded strictly "
             "between their floor and ceiling in the optimal plan."
         )
+    from policysim.experiments import write_briefing
+    from policysim.report.briefing import briefing_for_comparison
+
+    written.update(write_briefing(briefing_for_comparison(result, out), out, lang))
+    written["workbook"] = _write_comparison_workbook(result, out)
     written["report"] = render_report(
         out / "report.html",
         title="policysim: strategy comparison",
@@ -560,6 +601,53 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
     )
     logger.info("wrote %d files to %s", len(written), out)
     return written
+
+
+def _write_comparison_workbook(result: ComparisonResult, out: Path) -> Path:
+    from policysim.analysis import first_year_met
+    from policysim.report.tables import unit_table, write_workbook
+    from policysim.simulation import baseline_for
+
+    base = result.results[result.baseline]
+    sc = base.loaded.scenario
+    baseline = baseline_for(sc)
+    sheets: list[tuple[str, pd.DataFrame, str]] = [
+        (
+            "comparison",
+            result.table,
+            "Per scenario and target: probability (0-1), paired difference against the "
+            "baseline (probability units, Newcombe 95% interval), metric median and paired "
+            "metric difference (metric unit, t interval).",
+        ),
+        ("attainment", base.attainment(), f"Attainment of the baseline {result.baseline}."),
+    ]
+    if sc.targets:
+        sheets.append(
+            (
+                "first_year",
+                first_year_met(base.metrics, sc.targets),
+                "First year each target is met in the baseline's runs (shares 0-1).",
+            )
+        )
+    sheets += [
+        (
+            "metrics",
+            result.metrics,
+            "Province metrics at the deadlines; differences paired, in the metric's unit.",
+        ),
+        (
+            "counties",
+            unit_table(result.counties, baseline.counties, "county"),
+            f"Probability (0-1) per county of being a provincial innovative county in "
+            f"{result.year}, by scenario, with prefecture; funds in CNY.",
+        ),
+    ]
+    return write_workbook(
+        out / "results.xlsx",
+        sheets,
+        title=f"policysim comparison against {result.baseline}, root seed {result.root_seed}",
+        notes=[SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH],
+    )
 
 
 def _province_rows(metrics: pd.DataFrame, metric: str) -> pd.DataFrame:

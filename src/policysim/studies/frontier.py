@@ -27,6 +27,7 @@ import pandas as pd
 
 from policysim.errors import ScenarioError
 from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 
 __all__ = [
@@ -232,7 +233,11 @@ def budget_frontier(
         loaded = load_scenario(base.path, (*base.overrides, override))
         logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
         result = run_ensemble(
-            loaded, replications=replications, seed=root_seed, workers=workers, progress=progress
+            loaded,
+            replications=replications,
+            seed=root_seed,
+            workers=workers,
+            progress=f"frontier: budget {b:g} 亿元" if progress else False,
         )
         results[b] = result
         attain = result.attainment()
@@ -324,7 +329,7 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     written["frontier"] = out / "frontier.csv"
-    write_bytes(written["frontier"], result.table.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["frontier"], csv_bytes(result.table))
     smallest = pd.DataFrame(
         {
             "target": list(result.smallest),
@@ -335,7 +340,7 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
         }
     )
     written["smallest"] = out / "smallest_budget.csv"
-    write_bytes(written["smallest"], smallest.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["smallest"], csv_bytes(smallest))
     fig = frontier_plot(result.table, level=result.level)
     written["figure"] = save_figure(fig, out / "figures" / "frontier.png")
     first = next(iter(result.results.values()), None)

@@ -35,6 +35,7 @@ from policysim.errors import DataError
 from policysim.experiments import EnsembleResult, build_manifest, run_ensemble
 from policysim.experiments.store import write_bytes
 from policysim.metrics import hindcast_indicators
+from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 
@@ -457,7 +458,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     ens = result.ensemble
     sc = ens.loaded.scenario
     written["hindcast"] = out / "hindcast.csv"
-    write_bytes(written["hindcast"], result.table.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["hindcast"], csv_bytes(result.table))
     overall = result.overall()
     payload = {
         "scenario": sc.metadata.name,
@@ -483,7 +484,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
     written["draws"] = out / "draws.csv"
-    write_bytes(written["draws"], ens.draws.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["draws"], csv_bytes(ens.draws))
     figures: list[tuple[str, Path]] = []
     for indicator in dict.fromkeys(result.table["indicator"]):
         quantiles = _quantile_frame(ens.metrics, str(indicator))

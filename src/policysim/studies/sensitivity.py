@@ -47,6 +47,7 @@ from policysim.analysis import (
 from policysim.errors import ScenarioError
 from policysim.experiments import ChunkTask, preflight, report_years, run_chunk, run_ensemble
 from policysim.experiments.runner import concat_frames
+from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 from policysim.studies.discovery import describe_miss, discover_runs
@@ -611,7 +612,7 @@ def scenario_sensitivity(
                 draws=design,
                 store=store,
                 resume=store is not None and (Path(store) / ".parts").is_dir(),
-                progress=progress,
+                progress="sensitivity: design runs" if progress else False,
             )
             metrics, failures = result.metrics, result.failures
             draws = result.draws.drop(columns=["seed_key"])
@@ -775,12 +776,12 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     path = out / "sensitivity_indices.csv"
-    write_bytes(path, result.indices.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(result.indices))
     written["indices"] = path
     runs = pd.concat([result.design, result.outputs], axis=1)
     runs.insert(0, "run", np.arange(len(runs)))
     path = out / "sensitivity_runs.csv"
-    write_bytes(path, runs.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, csv_bytes(runs))
     written["runs"] = path
     figures: list[tuple[str, Path]] = []
     varying = result.indices[~result.indices["constant"]]
@@ -833,7 +834,7 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
             columns=["target", "parameter", "lower", "upper", "coverage", "density", "support"],
         )
         path = out / "discovery.csv"
-        write_bytes(path, discovery.to_csv(index=False).encode("utf-8"))
+        write_bytes(path, csv_bytes(discovery))
         written["discovery"] = path
         tables.append(("Scenario discovery: boxes where runs miss a target", discovery))
     index_cols = ["output", "parameter"] + (
