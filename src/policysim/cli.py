@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import check_cli_counts, err, fail_os, out, timestamped_dir
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
@@ -167,6 +167,14 @@ def run(
         bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder policysim did not create, or replace the run it holds "
+            "(deletes only the files that run wrote).",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario's ensemble, estimate the probability of reaching each target, and write
     the results, figures and an HTML report.
@@ -184,29 +192,45 @@ def run(
         policysim run scenarios/jiangxi_baseline.yaml --scheduler tcp://127.0.0.1:8786
     """
     from policysim.experiments import run_ensemble, write_outputs
-    from policysim.experiments.store import PartsStore
+    from policysim.experiments.rundir import RunDirectory, check_output_dir
+    from policysim.experiments.runner import check_scheduler, resume_key
+    from policysim.experiments.store import PARTS_DIR, PartsStore
     from policysim.scenario import load_scenario
 
     try:
+        if out_dir is not None:
+            check_output_dir(out_dir)  # before any work
+        check_cli_counts(replications=replications, workers=workers)
+        check_scheduler(scheduler)
         loaded = load_scenario(scenario, overrides or ())
         target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
         if resume and out_dir is None:
             raise_missing_out(scenario)
-        result = run_ensemble(
-            loaded,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            precision=precision,
-            store=target,
-            resume=resume,
-            progress=not quiet,
-        )
-        written = write_outputs(result, target)
-        PartsStore(target).remove()
+        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        key = resume_key(loaded, root_seed)
+        with RunDirectory(
+            target, command="run", resume=resume, force=force, key=key, resumable=True
+        ) as rundir:
+            result = run_ensemble(
+                loaded,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                scheduler=scheduler,
+                precision=precision,
+                store=target,
+                # an interrupted directory with no stored chunk yet starts afresh
+                resume=resume and (target / PARTS_DIR / "config.json").is_file(),
+                progress=not quiet,
+            )
+            written = write_outputs(result, target)
+            rundir.complete(written)
+            PartsStore(target).remove()
     except PolicysimError as exc:
         _fail(exc)
+        return
+    except OSError as exc:
+        fail_os(exc, target if "target" in locals() else None)
         return
     if not quiet:
         _print_summary(result, written)
@@ -301,11 +325,12 @@ def _fmt(v: object) -> str:
 
 def _register_commands() -> None:
     """Add the study commands (compare, frontier, sensitivity, hindcast, calibrate)."""
-    from policysim.commands import compare, hindcast, sensitivity
+    from policysim.commands import compare, hindcast, maintenance, sensitivity
 
     compare.register(app)
     sensitivity.register(app)
     hindcast.register(app)
+    maintenance.register(app)
 
 
 _register_commands()
