@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from policysim.commands._common import check_cli_counts, err, fail_os, out, timestamped_dir
+from policysim.commands._common import check_cli_counts, err, fail_os, out, plain, timestamped_dir
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
@@ -50,6 +50,7 @@ def validate(
 
         policysim validate scenarios/jiangxi_baseline.yaml --set ensemble.replications=50
     """
+    from policysim.experiments.runner import preflight
     from policysim.scenario import load_scenario
 
     failed = 0
@@ -58,13 +59,25 @@ def validate(
             loaded = load_scenario(f, overrides or ())
         except PolicysimError as exc:
             failed += 1
-            err.print(Text.assemble(("INVALID ", "red"), str(exc)), highlight=False)
+            err.print(Text.assemble(("INVALID ", "red"), plain(exc)), highlight=False)
             continue
         s = loaded.scenario
+        try:
+            # what `run` checks before any run: the baseline, the allocation's feasibility
+            preflight(s)
+        except PolicysimError as exc:
+            failed += 1
+            err.print(Text.assemble(("INVALID ", "red"), plain(exc)), highlight=False)
+            continue
         out.print(
-            f"[green]ok[/] {f}: {s.metadata.name} ({s.allocation.strategy}, "
-            f"{s.horizon.base_year}-{s.horizon.end_year}, {len(s.targets)} targets, "
-            f"{len(s.uncertainties)} uncertainties)",
+            Text.assemble(
+                ("ok", "green"),
+                plain(
+                    f" {f}: {s.metadata.name} ({s.allocation.strategy}, "
+                    f"{s.horizon.base_year}-{s.horizon.end_year}, {len(s.targets)} targets, "
+                    f"{len(s.uncertainties)} uncertainties)"
+                ),
+            ),
             highlight=False,
         )
     if failed:
@@ -279,7 +292,7 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         line += f"; precision {result.precision:g} asked, largest half-width {hw}"
     out.print(line, highlight=False)
     if n_ok and result.loaded.scenario.targets:
-        table = Table(title=f"Targets: {result.loaded.name}")
+        table = Table(title=Text(plain(f"Targets: {result.loaded.name}")))
         for col, justify in (
             ("target", "left"),
             ("year", "right"),
@@ -299,9 +312,9 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
             )
             status = str(row["status"])
             table.add_row(
-                str(row["target"]),
+                Text(plain(row["target"])),
                 str(row["year"]),
-                cond,
+                Text(plain(cond)),
                 f"{row['probability']:.0%}",
                 f"{row['ci_low']:.0%}-{row['ci_high']:.0%}",
                 f"{_fmt(float(row['median']))} [{_fmt(float(row['p05']))}, {_fmt(float(row['p95']))}]",
@@ -310,7 +323,7 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         out.print(table)
     out.print("Written:", highlight=False)
     for name, path in written.items():
-        out.print(f"  {name}: {path}", highlight=False)
+        out.print(Text(plain(f"  {name}: {path}")), highlight=False)
 
 
 def _fmt(v: object) -> str:

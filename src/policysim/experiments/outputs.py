@@ -29,7 +29,7 @@ from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
 
-__all__ = ["build_manifest", "write_outputs"]
+__all__ = ["build_manifest", "spreadsheet_safe", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +118,30 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
     }
 
 
+#: First characters that make a spreadsheet read a cell as a formula.
+_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that start with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage return)
+    prefixed with ``'``, so that a spreadsheet shows them as text instead of running a formula
+    (names from a scenario are data). Numeric columns are left as they are."""
+    out = None
+    for col in frame.columns:
+        series = frame[col]
+        textual = series.dtype.kind in "OSU" or isinstance(series.dtype, pd.CategoricalDtype)
+        if not textual and not pd.api.types.is_string_dtype(series.dtype):
+            continue
+        text = series.astype("object")
+        risky = text.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        if risky.any():
+            out = frame.copy() if out is None else out
+            out[col] = text.where(~risky, "'" + text.astype(str))
+    return frame if out is None else out
+
+
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, spreadsheet_safe(frame).to_csv(index=False).encode("utf-8"))
     return path
 
 

@@ -707,9 +707,13 @@ def run_ensemble(
                 for ids in _chunks(pending, n_workers):
                     d = draws_of(ids)
                     pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
-                    params = tuple(
-                        {c: float(v) for c, v in zip(pcols, row, strict=True)}
-                        for row in d[pcols].itertuples(index=False, name=None)
+                    params = (
+                        tuple(
+                            {c: float(v) for c, v in zip(pcols, row, strict=True)}
+                            for row in d[pcols].itertuples(index=False, name=None)
+                        )
+                        if pcols
+                        else tuple({} for _ in ids)  # no uncertainties: the default values
                     )
                     tasks.append(
                         ChunkTask(
