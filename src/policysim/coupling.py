@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -407,7 +408,7 @@ def _load_npz(path: Path, key: str) -> dict[str, Any] | None:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         stored = str(arrays.pop("_sha256"))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         logger.warning("ignoring the unreadable cache entry %s: %s", path, exc)
         stored, arrays = "", {}
     if not arrays or stored != _arrays_digest(key, arrays):

@@ -315,7 +315,10 @@ def check_finite(columns: MetricColumns) -> None:
     value = columns.value
     if np.isfinite(value).all():
         return
-    i = int(np.flatnonzero(~np.isfinite(value))[0])
+    bad = np.flatnonzero(~np.isfinite(value))
+    # name the most specific unit first (a county's NaN spreads to the province total)
+    rank = np.where(columns.level[bad] == LEVELS.index("province"), 1, 0)
+    i = int(bad[np.lexsort((columns.year[bad], rank))[0]])
     level = LEVELS[int(columns.level[i])]
     unit = int(columns.unit[i])
     code = str(columns.codes[unit])
