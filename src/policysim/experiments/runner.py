@@ -284,6 +284,11 @@ def preflight(scenario: Scenario) -> None:
     from policysim.simulation import baseline_for
 
     baseline = baseline_for(scenario)
+    if scenario.outputs.figures and baseline.boundaries is not None:
+        # the county map is drawn after the ensemble: a broken boundary file fails now
+        from policysim.plotting.maps import read_boundaries
+
+        read_boundaries(Path(baseline.boundaries))
     values = scenario.parameters()
     ss = np.random.SeedSequence(0)
     model = PolicyModel(scenario, baseline, values, np.random.default_rng(ss), zero_allocator)
