@@ -131,7 +131,7 @@ def data(
     except PolicysimError as exc:
         _fail(exc)
         return
-    table = Table(title=f"Baseline: {baseline.name}, base year {baseline.base_year}")
+    table = Table(title=Text(plain(f"Baseline: {baseline.name}, base year {baseline.base_year}")))
     for col in summary.columns:
         table.add_column(str(col), justify="right" if summary[col].dtype.kind in "fi" else "left")
     for row in summary.itertuples(index=False):
@@ -139,7 +139,7 @@ def data(
         if "status" in summary.columns:  # keep the table narrow: the first words of the status
             i = list(summary.columns).index("status")
             cells[i] = cells[i].split(" (")[0]
-        table.add_row(*cells)
+        table.add_row(*(Text(plain(c)) for c in cells))  # names from files are data
     out.print(table)
     synth = ", ".join(f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v)
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)

@@ -466,7 +466,12 @@ class _Backend:
         pool = self._local_pool()
         # a finished future holds its result: forget each one once received, or the parent
         # would keep every chunk's output (Parquet bytes included) until the batch ends
-        pending = {pool.submit(run_chunk, t): t for t in tasks}
+        try:
+            pending = {pool.submit(run_chunk, t): t for t in tasks}
+        except BrokenProcessPool:  # a worker died before the batch (e.g. while warming up)
+            self.worker_deaths += 1
+            self._drop_pool()
+            return list(tasks)
         try:
             for fut in as_completed(list(pending)):
                 task = pending.pop(fut)

@@ -29,6 +29,7 @@ import pandas as pd
 from policysim.analysis import mean_difference_interval, paired_comparison, unit_disagreement
 from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments import EnsembleResult, report_years, run_ensemble
+from policysim.experiments.outputs import spreadsheet_safe
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.studies.marginal import MarginalValue, marginal_value
 
@@ -343,7 +344,7 @@ def compare_scenarios(
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     from policysim.experiments.store import write_bytes
 
-    write_bytes(path, frame.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, spreadsheet_safe(frame).to_csv(index=False).encode("utf-8"))
     return path
 
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from policysim.errors import ScenarioError
 from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.experiments.outputs import spreadsheet_safe
 from policysim.scenario import LoadedScenario, load_scenario
 
 __all__ = [
@@ -324,7 +325,9 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     written["frontier"] = out / "frontier.csv"
-    write_bytes(written["frontier"], result.table.to_csv(index=False).encode("utf-8"))
+    write_bytes(
+        written["frontier"], spreadsheet_safe(result.table).to_csv(index=False).encode("utf-8")
+    )
     smallest = pd.DataFrame(
         {
             "target": list(result.smallest),
@@ -335,7 +338,7 @@ def write_frontier(result: FrontierResult, out_dir: Path) -> dict[str, Path]:
         }
     )
     written["smallest"] = out / "smallest_budget.csv"
-    write_bytes(written["smallest"], smallest.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["smallest"], spreadsheet_safe(smallest).to_csv(index=False).encode("utf-8"))
     fig = frontier_plot(result.table, level=result.level)
     written["figure"] = save_figure(fig, out / "figures" / "frontier.png")
     first = next(iter(result.results.values()), None)

@@ -33,6 +33,7 @@ import pandas as pd
 from policysim.analysis import fan_quantiles, read_observed, score_hindcast
 from policysim.errors import DataError
 from policysim.experiments import EnsembleResult, build_manifest, run_ensemble
+from policysim.experiments.outputs import spreadsheet_safe
 from policysim.experiments.store import write_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
@@ -464,7 +465,9 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     ens = result.ensemble
     sc = ens.loaded.scenario
     written["hindcast"] = out / "hindcast.csv"
-    write_bytes(written["hindcast"], result.table.to_csv(index=False).encode("utf-8"))
+    write_bytes(
+        written["hindcast"], spreadsheet_safe(result.table).to_csv(index=False).encode("utf-8")
+    )
     overall = result.overall()
     payload = {
         "scenario": sc.metadata.name,
@@ -490,7 +493,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
     written["draws"] = out / "draws.csv"
-    write_bytes(written["draws"], ens.draws.to_csv(index=False).encode("utf-8"))
+    write_bytes(written["draws"], spreadsheet_safe(ens.draws).to_csv(index=False).encode("utf-8"))
     figures: list[tuple[str, Path]] = []
     for indicator in dict.fromkeys(result.table["indicator"]):
         quantiles = _quantile_frame(ens.metrics, str(indicator))

@@ -46,6 +46,7 @@ from policysim.analysis import (
 )
 from policysim.errors import ScenarioError
 from policysim.experiments import ChunkTask, preflight, report_years, run_chunk, run_ensemble
+from policysim.experiments.outputs import spreadsheet_safe
 from policysim.experiments.runner import concat_frames
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
@@ -774,12 +775,12 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     path = out / "sensitivity_indices.csv"
-    write_bytes(path, result.indices.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, spreadsheet_safe(result.indices).to_csv(index=False).encode("utf-8"))
     written["indices"] = path
     runs = pd.concat([result.design, result.outputs], axis=1)
     runs.insert(0, "run", np.arange(len(runs)))
     path = out / "sensitivity_runs.csv"
-    write_bytes(path, runs.to_csv(index=False).encode("utf-8"))
+    write_bytes(path, spreadsheet_safe(runs).to_csv(index=False).encode("utf-8"))
     written["runs"] = path
     figures: list[tuple[str, Path]] = []
     varying = result.indices[~result.indices["constant"]]
@@ -832,7 +833,7 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
             columns=["target", "parameter", "lower", "upper", "coverage", "density", "support"],
         )
         path = out / "discovery.csv"
-        write_bytes(path, discovery.to_csv(index=False).encode("utf-8"))
+        write_bytes(path, spreadsheet_safe(discovery).to_csv(index=False).encode("utf-8"))
         written["discovery"] = path
         tables.append(("Scenario discovery: boxes where runs miss a target", discovery))
     index_cols = ["output", "parameter"] + (
