@@ -41,8 +41,18 @@ def validate(
         list[str] | None,
         typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
     ] = None,
+    schema_only: Annotated[
+        bool,
+        typer.Option(
+            "--schema-only",
+            help="Check the files against the schema only, not the pre-flight checks of `run` "
+            "(baseline, boundary file, allocation feasibility).",
+        ),
+    ] = False,
 ) -> None:
-    """Check scenario files and print one verdict per file.
+    """Check scenario files and print one verdict per file: "ok" means the scenario runs (the
+    schema and the pre-flight checks of `run`: baseline, boundary file, feasibility of the
+    allocation).
 
     Examples:
 
@@ -64,7 +74,8 @@ def validate(
         s = loaded.scenario
         try:
             # what `run` checks before any run: the baseline, the allocation's feasibility
-            preflight(s)
+            if not schema_only:
+                preflight(s)
         except PolicysimError as exc:
             failed += 1
             err.print(Text.assemble(("INVALID ", "red"), plain(exc)), highlight=False)

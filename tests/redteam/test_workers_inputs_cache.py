@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import redteam_killer
-from redteam_helpers import SCENARIO, write_baseline
+from redteam_helpers import SCENARIO
 from typer.testing import CliRunner
 
 import policysim.coupling as coupling
@@ -205,26 +205,37 @@ def test_scenario_without_uncertainties_runs(tiny: tuple[str, ...]) -> None:
     assert list(res.draws.columns) == ["replication", "seed_key"]
 
 
-def test_non_finite_state_fails_the_run_naming_unit_and_year(tmp_path: Path) -> None:
-    """A county with zero GDP: the runs fail naming the unit and year, never a NaN counted as
-    "target missed"."""
-    root = write_baseline(
-        tmp_path / "zero",
-        economy=(
-            "code,gdp_cny,rd_enterprise_cny,n_enterprises,hnte_count\n"
-            "990101,3.0e10,2.0e8,120,12\n"
-            "990121,0,5.0e7,80,3\n"
-        ),
-    )
-    overrides = (f"baseline.source={root}", "horizon.end_year=2020", "targets=[]")
-    res = run_ensemble(SCENARIO, replications=2, overrides=overrides)
+def test_non_finite_state_fails_the_run_naming_unit_and_year(
+    tiny: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NaN in a county's state stops the run, naming the unit and year: it fails (recorded,
+    exit 1), never a NaN counted as "target missed". (A zero GDP, the session's way to make
+    one, is now refused at load: tests/redteam/test_baseline_inputs.py.)"""
+    import policysim.simulation as simulation
+    from policysim.experiments.worker import check_finite
+
+    sc = load_scenario(SCENARIO, tiny).scenario
+    result = simulation.simulate(sc, 0)
+    check_finite(result.columns)  # a normal run passes
+    cols = result.columns
+    county = np.flatnonzero((cols.level == 1) & (cols.year == 2019))[0]
+    province = np.flatnonzero((cols.level == 0) & (cols.year == 2018))[0]
+    cols.value[[county, province]] = np.nan
+    with pytest.raises(FloatingPointError, match=r"non-finite .* for county 9901\d\d .* in 2019"):
+        check_finite(cols)
+
+    real = simulation.simulate
+
+    def poisoned(*args: object, **kwargs: object) -> simulation.SimulationResult:
+        out = real(*args, **kwargs)  # type: ignore[arg-type]
+        out.columns.value[-1] = np.inf
+        return out
+
+    monkeypatch.setattr(simulation, "simulate", poisoned)
+    res = run_ensemble(SCENARIO, replications=2, overrides=tiny)
     assert res.n_failed == 2
-    errors = res.failures["error"]
-    assert errors.str.contains("non-finite").all(), errors.tolist()
-    assert errors.str.contains(r"county 990121 乙县 in 2017").all(), errors.tolist()
-    code, output = _cli("run", SCENARIO, "--replications", "2", "--out", tmp_path / "run",
-                        "--quiet", *_sets(overrides))  # fmt: skip
-    assert code == 1 and "2 of 2 runs failed" in output
+    assert res.failures["error"].str.contains("non-finite").all()
+    assert len(res.metrics) == 0  # no row of a failed run is kept
 
 
 def test_validate_runs_the_preflight_checks() -> None:
@@ -257,6 +268,8 @@ def test_tampered_cached_plan_is_not_used(monkeypatch: pytest.MonkeyPatch) -> No
     """A cached plan altered on disk (flipped bytes, or twice the budget with a recomputed
     checksum) is never used: it is solved again and the same plan comes back."""
     sc = load_scenario(SCENARIO.with_name("jiangxi_optimal.yaml")).scenario
+    coupling._PLANS.clear()  # solved by an earlier test into another cache folder
+    coupling._RESPONSES.clear()
     plan, _ = coupling.optimal_plan_for(sc)
     key = coupling._cache_key(sc, "optimal-plan")
     path = coupling.cache_dir() / f"plan-{key}.npz"

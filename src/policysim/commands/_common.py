@@ -98,7 +98,9 @@ def check_input_file(path: Path, option: str) -> None:
     expected = f"a readable regular file of at most {MAX_INPUT_BYTES >> 20} MiB"
     p = Path(path)
     if not p.exists():
-        raise ScenarioError(None, "no such file", key_path=option, value=str(p), expected=expected)
+        raise ScenarioError(
+            None, "file not found", key_path=option, value=str(p), expected=expected
+        )
     if not p.is_file():
         raise ScenarioError(
             None, "not a regular file", key_path=option, value=str(p), expected=expected

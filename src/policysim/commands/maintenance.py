@@ -34,7 +34,13 @@ def status(
 
 
 cache_app = typer.Typer(
-    help="The cache of response curves and open-loop optimal plans.", no_args_is_help=True
+    help=(
+        "The cache of response curves and open-loop optimal plans (in the user's cache folder, "
+        "or POLICYSIM_CACHE).\n\nExamples:\n\n    policysim cache list\n\n    policysim cache "
+        "clear"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 
 

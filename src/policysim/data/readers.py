@@ -573,8 +573,17 @@ def parse_county_economy(table: RawTable, counties: pd.DataFrame) -> pd.DataFram
     for column in unknown_cols:
         if column in COUNTY_ECONOMY_MONEY_COLUMNS:
             values: npt.NDArray[np.float64] | npt.NDArray[np.int64] = _float_column(
-                table, column, upper=MAX_CNY, what=f"a non-negative amount in CNY <= {MAX_CNY:g}"
+                table, column, what="a non-negative amount in CNY"
             )
+            huge = _first_bad(values > MAX_CNY)
+            if huge is not None:
+                raise DataError(
+                    table.name,
+                    f"too large (expected an amount in CNY of at most {MAX_CNY:g})",
+                    row=_row(huge),
+                    column=column,
+                    value=str(table.frame[column].iloc[huge]),
+                )
             if column in ("gdp_cny", "fiscal_expenditure_cny"):  # shares are taken of them
                 zero = _first_bad(values <= 0)
                 if zero is not None:
