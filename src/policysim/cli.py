@@ -17,7 +17,16 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from policysim.commands._common import check_lang, err, out, print_briefing, timestamped_dir
+from policysim.commands._common import (
+    check_cli_counts,
+    check_lang,
+    err,
+    fail_os,
+    out,
+    plain,
+    print_briefing,
+    timestamped_dir,
+)
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
 
@@ -42,8 +51,18 @@ def validate(
         list[str] | None,
         typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
     ] = None,
+    schema_only: Annotated[
+        bool,
+        typer.Option(
+            "--schema-only",
+            help="Check the files against the schema only, not the pre-flight checks of `run` "
+            "(baseline, boundary file, allocation feasibility).",
+        ),
+    ] = False,
 ) -> None:
-    """Check scenario files and print one verdict per file.
+    """Check scenario files and print one verdict per file: "ok" means the scenario runs (the
+    schema and the pre-flight checks of `run`: baseline, boundary file, feasibility of the
+    allocation).
 
     Examples:
 
@@ -51,6 +70,7 @@ def validate(
 
         policysim validate scenarios/jiangxi_baseline.yaml --set ensemble.replications=50
     """
+    from policysim.experiments.runner import preflight
     from policysim.scenario import load_scenario
 
     failed = 0
@@ -59,13 +79,26 @@ def validate(
             loaded = load_scenario(f, overrides or ())
         except PolicysimError as exc:
             failed += 1
-            err.print(Text.assemble(("INVALID ", "red"), str(exc)), highlight=False)
+            err.print(Text.assemble(("INVALID ", "red"), plain(exc)), highlight=False)
             continue
         s = loaded.scenario
+        try:
+            # what `run` checks before any run: the baseline, the allocation's feasibility
+            if not schema_only:
+                preflight(s)
+        except PolicysimError as exc:
+            failed += 1
+            err.print(Text.assemble(("INVALID ", "red"), plain(exc)), highlight=False)
+            continue
         out.print(
-            f"[green]ok[/] {f}: {s.metadata.name} ({s.allocation.strategy}, "
-            f"{s.horizon.base_year}-{s.horizon.end_year}, {len(s.targets)} targets, "
-            f"{len(s.uncertainties)} uncertainties)",
+            Text.assemble(
+                ("ok", "green"),
+                plain(
+                    f" {f}: {s.metadata.name} ({s.allocation.strategy}, "
+                    f"{s.horizon.base_year}-{s.horizon.end_year}, {len(s.targets)} targets, "
+                    f"{len(s.uncertainties)} uncertainties)"
+                ),
+            ),
             highlight=False,
         )
     if failed:
@@ -119,7 +152,7 @@ def data(
     except PolicysimError as exc:
         _fail(exc)
         return
-    table = Table(title=f"Baseline: {baseline.name}, base year {baseline.base_year}")
+    table = Table(title=Text(plain(f"Baseline: {baseline.name}, base year {baseline.base_year}")))
     for col in summary.columns:
         table.add_column(str(col), justify="right" if summary[col].dtype.kind in "fi" else "left")
     for row in summary.itertuples(index=False):
@@ -127,7 +160,7 @@ def data(
         if "status" in summary.columns:  # keep the table narrow: the first words of the status
             i = list(summary.columns).index("status")
             cells[i] = cells[i].split(" (")[0]
-        table.add_row(*cells)
+        table.add_row(*(Text(plain(c)) for c in cells))  # names from files are data
     out.print(table)
     synth = ", ".join(f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v)
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)
@@ -176,6 +209,14 @@ def run(
     lang: Annotated[
         str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")
     ] = "both",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder policysim did not create, or replace the run it holds "
+            "(deletes only the files that run wrote).",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario's ensemble, estimate the probability of reaching each target, and write
     the results, figures and an HTML report.
@@ -193,32 +234,47 @@ def run(
         policysim run scenarios/jiangxi_baseline.yaml --scheduler tcp://127.0.0.1:8786
     """
     from policysim.experiments import run_ensemble, write_outputs
-    from policysim.experiments.store import PartsStore
+    from policysim.experiments.rundir import RunDirectory, check_output_dir
+    from policysim.experiments.runner import check_scheduler, resume_key
+    from policysim.experiments.store import PARTS_DIR, PartsStore
     from policysim.scenario import load_scenario
 
     target: Path | None = out_dir
     try:
         check_lang(lang)
+        if out_dir is not None:
+            check_output_dir(out_dir)  # before any work
+        check_cli_counts(replications=replications, workers=workers)
+        check_scheduler(scheduler)
         loaded = load_scenario(scenario, overrides or ())
         target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
         if resume and out_dir is None:
             raise_missing_out(scenario)
-        result = run_ensemble(
-            loaded,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            scheduler=scheduler,
-            precision=precision,
-            store=target,
-            resume=resume,
-            progress=False if quiet else f"run: {loaded.name}",
-        )
-        written = write_outputs(result, target, lang=lang)
-        PartsStore(target).remove()
+        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        key = resume_key(loaded, root_seed)
+        with RunDirectory(
+            target, command="run", resume=resume, force=force, key=key, resumable=True
+        ) as rundir:
+            result = run_ensemble(
+                loaded,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                scheduler=scheduler,
+                precision=precision,
+                store=target,
+                # an interrupted directory with no stored chunk yet starts afresh
+                resume=resume and (target / PARTS_DIR / "config.json").is_file(),
+                progress=False if quiet else f"run: {loaded.name}",
+            )
+            written = write_outputs(result, target, lang=lang)
+            rundir.complete(written)
+            PartsStore(target).remove()
     except PolicysimError as exc:
         _fail(exc)
         return
+    except OSError as exc:
+        fail_os(exc, target if "target" in locals() else None)
     except KeyboardInterrupt:
         extra = [
             *overrides_args(overrides),
@@ -307,7 +363,9 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         attain = result.attainment()
         # every target name whole (the conditions are in the briefing below); at 80 columns the
         # other cells wrap, never the names
-        table = Table(title=f"Targets: {result.loaded.name}", caption=f"verdict rule: {rule}")
+        table = Table(
+            title=Text(plain(f"Targets: {result.loaded.name}")), caption=f"verdict rule: {rule}"
+        )
         longest = max(len(str(t)) for t in attain["target"])
         table.add_column("target", no_wrap=True, min_width=longest)
         for col in ("year", "P(met)", "95% interval", "median [p05, p95]"):
@@ -317,7 +375,7 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         for row in attain.to_dict("records"):
             status = verdict(float(row["ci_low"]), float(row["ci_high"]))
             table.add_row(
-                str(row["target"]),
+                Text(plain(row["target"])),
                 str(row["year"]),
                 f"{row['probability']:.0%}",
                 f"{row['ci_low']:.0%}-{row['ci_high']:.0%}",
@@ -339,7 +397,7 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
         )
     out.print("Written:", highlight=False)
     for name, path in written.items():
-        out.print(f"  {name}: {path}", highlight=False)
+        out.print(Text(plain(f"  {name}: {path}")), highlight=False)
 
 
 def _fmt(v: object) -> str:
@@ -354,11 +412,12 @@ def _fmt(v: object) -> str:
 
 def _register_commands() -> None:
     """Add the study commands (compare, frontier, sensitivity, hindcast, calibrate)."""
-    from policysim.commands import compare, hindcast, sensitivity
+    from policysim.commands import compare, hindcast, maintenance, sensitivity
 
     compare.register(app)
     sensitivity.register(app)
     hindcast.register(app)
+    maintenance.register(app)
 
 
 _register_commands()

@@ -8,16 +8,17 @@ see Pyomo.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +36,7 @@ from policysim.allocation import (
     check_feasibility,
     plan_optimal,
     plan_rule,
+    plan_violations,
     read_fixed_plan,
 )
 from policysim.data import Baseline
@@ -323,13 +325,22 @@ def estimate_response(
     )
 
 
-def _cache_dir() -> Path:
-    """Folder of cached response curves and open-loop plans (``POLICYSIM_CACHE`` or the system
-    temporary folder). Entries are keyed by a hash of the scenario and code versions, written
-    atomically, and shared by the worker processes of an ensemble."""
+#: Format of the cache entries (part of every key).
+CACHE_FORMAT: Final = 2
+
+
+def cache_dir(create: bool = True) -> Path:
+    """Folder of cached response curves and open-loop plans: ``POLICYSIM_CACHE``, else the
+    user's cache folder (platform convention, e.g. ``~/.cache/policysim`` on Linux; private to
+    the user, never the shared temporary folder). Entries are keyed by the content of what they
+    depend on (scenario, baseline files, code), carry a checksum verified on every read, and are
+    written atomically and shared by the worker processes of an ensemble."""
+    import platformdirs
+
     root = os.environ.get("POLICYSIM_CACHE")
-    path = Path(root) if root else Path(tempfile.gettempdir()) / "policysim-cache"
-    path.mkdir(parents=True, exist_ok=True)
+    path = Path(root) if root else Path(platformdirs.user_cache_dir("policysim", appauthor=False))
+    if create:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
@@ -341,23 +352,47 @@ def _code_fingerprint() -> str:
 
     root = Path(policysim.__file__).parent
     digest = hashlib.sha256()
-    for pattern in ("model.py", "coupling.py", "agents/*.py", "allocation/*.py", "data/*.py"):
+    for pattern in (
+        "model.py",
+        "coupling.py",
+        "simulation.py",
+        "agents/*.py",
+        "allocation/*.py",
+        "data/*.py",
+        "scenario/*.py",
+    ):
         for path in sorted(root.glob(pattern)):
             digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """Hash of every policysim source file (the code version of a resume key)."""
+    import policysim
+
+    root = Path(policysim.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
 def _cache_key(scenario: Scenario, kind: str) -> str:
     from policysim import __version__
     from policysim.data import SYNTHESIS_VERSION
+    from policysim.simulation import baseline_for
 
     text = json.dumps(
         [
             kind,
+            CACHE_FORMAT,
             __version__,
             SYNTHESIS_VERSION,
             _code_fingerprint(),
             scenario.model_dump(mode="json"),
+            dict(baseline_for(scenario).checksums),  # edited baseline files: another key
         ],
         sort_keys=True,
         ensure_ascii=False,
@@ -365,11 +400,71 @@ def _cache_key(scenario: Scenario, kind: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _save_npz(path: Path, arrays: Mapping[str, Any]) -> None:
+def _arrays_digest(key: str, arrays: Mapping[str, Any]) -> str:
+    digest = hashlib.sha256(key.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(name.encode())
+        digest.update(str(a.dtype).encode())
+        digest.update(str(a.shape).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _save_npz(path: Path, arrays: Mapping[str, Any], key: str = "") -> None:
+    """Write a cache entry atomically, with the checksum of its arrays and key."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
+    entry = {**arrays, "_sha256": np.array(_arrays_digest(key, arrays))}
+    try:
+        with tmp.open("wb") as fh:
+            np.savez(fh, **entry)
+        os.replace(tmp, path)
+    except OSError as exc:  # a full or read-only cache folder: computed again next time
+        logger.warning("cannot write the cache entry %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _load_npz(path: Path, key: str) -> dict[str, Any] | None:
+    """A verified cache entry, or None (absent, unreadable or failing its checksum: the entry
+    is removed and recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        stored = str(arrays.pop("_sha256"))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.warning("ignoring the unreadable cache entry %s: %s", path, exc)
+        stored, arrays = "", {}
+    if not arrays or stored != _arrays_digest(key, arrays):
+        logger.warning("ignoring the cache entry %s: it fails its checksum", path)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    return arrays
+
+
+def cache_entries() -> list[tuple[Path, int, float]]:
+    """Cached entries ``(path, bytes, modification time)`` (``policysim cache list``)."""
+    root = cache_dir(create=False)
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.glob("*.npz")):
+        if p.name.startswith(("response-", "plan-")):
+            st = p.stat()
+            out.append((p, st.st_size, st.st_mtime))
+    return out
+
+
+def clear_cache() -> int:
+    """Delete the cached entries (only policysim's own files); the number removed."""
+    n = 0
+    for p, _, _ in cache_entries():
+        p.unlink(missing_ok=True)
+        n += 1
+    return n
 
 
 _RESPONSES: dict[str, ResponseCurves] = {}
@@ -382,16 +477,16 @@ def response_for(scenario: Scenario) -> ResponseCurves:
     key = _cache_key(scenario, "response")
     if key in _RESPONSES:
         return _RESPONSES[key]
-    path = _cache_dir() / f"response-{key}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            curves = ResponseCurves(
-                breakpoints_cny=z["breakpoints_cny"],
-                index_gain=z["index_gain"],
-                rd_gain_cny=z["rd_gain_cny"],
-                baseline_index=z["baseline_index"],
-                lag_years=int(z["lag_years"]),
-            )
+    path = cache_dir() / f"response-{key}.npz"
+    z = _load_npz(path, key)
+    if z is not None:
+        curves = ResponseCurves(
+            breakpoints_cny=z["breakpoints_cny"],
+            index_gain=z["index_gain"],
+            rd_gain_cny=z["rd_gain_cny"],
+            baseline_index=z["baseline_index"],
+            lag_years=int(z["lag_years"]),
+        )
     else:
         from policysim.simulation import baseline_for
 
@@ -412,6 +507,7 @@ def response_for(scenario: Scenario) -> ResponseCurves:
                 "baseline_index": curves.baseline_index,
                 "lag_years": np.array(curves.lag_years),
             },
+            key,
         )
     _RESPONSES[key] = curves
     return curves
@@ -425,12 +521,7 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
     key = _cache_key(scenario, "optimal-plan")
     if key in _PLANS:
         return _PLANS[key]
-    path = _cache_dir() / f"plan-{key}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            entry = (z["plan"], json.loads(str(z["solve"])))
-        _PLANS[key] = entry
-        return entry
+    path = cache_dir() / f"plan-{key}.npz"
     from policysim.simulation import baseline_for
 
     rules = allocation_rules(scenario)
@@ -442,6 +533,16 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
         np.random.default_rng(np.random.SeedSequence(int(scenario.ensemble.root_seed))),
     )
     facts = county_facts(start_model.summary())
+    z = _load_npz(path, key)
+    if z is not None:
+        # a cached plan must still keep the budget and every rule (or it is solved again)
+        broken = plan_violations(z["plan"], years, budget, facts, rules, rtol=1e-6)
+        if not broken:
+            entry = (z["plan"], json.loads(str(z["solve"])))
+            _PLANS[key] = entry
+            return entry
+        logger.warning("ignoring the cached plan %s: %s", path, "; ".join(broken[:2]))
+        path.unlink(missing_ok=True)
     _feasible(scenario, years, budget, facts, rules)
     solver = scenario.allocation.solver
     result = plan_optimal(
@@ -459,7 +560,7 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
     if result.duals and "budget" in result.duals:
         row["budget_dual_per_100m_cny"] = [float(d) * 1e8 for d in result.duals["budget"]]
     plan = np.asarray(result.plan_cny, dtype=np.float64)
-    _save_npz(path, {"plan": plan, "solve": np.array(json.dumps(row, default=str))})
+    _save_npz(path, {"plan": plan, "solve": np.array(json.dumps(row, default=str))}, key)
     _PLANS[key] = (plan, row)
     return plan, row
 

@@ -28,7 +28,9 @@ def _message(path: object) -> str:
 
 
 def test_validate_valid_files_prints_ok_per_file() -> None:
-    result = runner.invoke(app, ["validate", *map(str, VALID_FILES)])
+    # the corpus is schema-valid; two of its fixed plans break the allocation rules, which the
+    # pre-flight checks of a plain `validate` report (tests/redteam)
+    result = runner.invoke(app, ["validate", "--schema-only", *map(str, VALID_FILES)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == len(VALID_FILES)

@@ -3,25 +3,79 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import re
 from pathlib import Path
-from typing import NoReturn
+from typing import Final, NoReturn
 
 import typer
 from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
-from policysim.errors import PolicysimError
+from policysim.errors import PolicysimError, ScenarioError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+#: Caps of the CLI's counts (the schema's cap of ``ensemble.replications``; workers: each holds
+#: a model and a baseline, ~300 MB).
+MAX_REPLICATIONS: Final = 1_000_000
+MAX_WORKERS: Final = 256
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: object) -> str:
+    """Text from a scenario or a file, safe on a terminal: control characters and escape
+    sequences shown as ``\\xNN`` (rich markup is never interpreted where this is printed with
+    :class:`~rich.text.Text` or ``markup=False``)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def fail(exc: PolicysimError) -> NoReturn:
     """Print a user error as one line on stderr (no markup is interpreted) and exit with its
-    code."""
-    err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+    code (a note with exit code 0, e.g. a complete run asked to resume, goes to stdout)."""
+    if exc.exit_code == 0:
+        out.print(Text(plain(exc)), highlight=False)
+        raise typer.Exit(code=0)
+    err.print(Text.assemble(("error: ", "bold red"), plain(exc)), highlight=False)
     raise typer.Exit(code=exc.exit_code)
+
+
+def fail_os(exc: OSError, where: Path | None) -> NoReturn:
+    """A file-system failure (disk full, permissions, read-only) as one line, exit 3: the run
+    directory stays in progress and resumable."""
+    place = f"{where}: " if where is not None else ""
+    hint = " (free space, then --resume)" if exc.errno == errno.ENOSPC else ""
+    name = f" {exc.filename}" if exc.filename else ""
+    err.print(
+        Text.assemble(
+            ("error: ", "bold red"), plain(f"{place}cannot write{name}: {exc.strerror}{hint}")
+        ),
+        highlight=False,
+    )
+    raise typer.Exit(code=3)
+
+
+def check_cli_counts(*, replications: int | None = None, workers: int | None = None) -> None:
+    """``--replications`` and ``--workers`` within their caps (before any work)."""
+    if replications is not None and not 1 <= replications <= MAX_REPLICATIONS:
+        raise ScenarioError(
+            None,
+            "bad number of runs",
+            key_path="--replications",
+            value=replications,
+            expected=f"an integer from 1 to {MAX_REPLICATIONS:,}",
+        )
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ScenarioError(
+            None,
+            "bad worker count",
+            key_path="--workers",
+            value=workers,
+            expected=f"an integer from 1 to {MAX_WORKERS}",
+        )
 
 
 def timestamped_dir(base: Path, stem: str) -> Path:
@@ -54,3 +108,38 @@ def print_briefing(written: dict[str, Path]) -> None:
         indent = len(line) - len(line.lstrip(" "))
         text = Text(line.strip(), style="bold" if indent == 0 else "")
         out.print(Padding(text, (0, 0, 0, indent)), soft_wrap=False, highlight=False)
+
+
+#: Largest user input file read whole (an observed CSV): 64 MiB.
+MAX_INPUT_BYTES: Final = 64 << 20
+
+
+def check_input_file(path: Path, option: str) -> None:
+    """An input file must be a regular, readable file of a sane size (not a folder, not
+    ``/dev/zero``)."""
+    expected = f"a readable regular file of at most {MAX_INPUT_BYTES >> 20} MiB"
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(
+            None, "file not found", key_path=option, value=str(p), expected=expected
+        )
+    if not p.is_file():
+        raise ScenarioError(
+            None, "not a regular file", key_path=option, value=str(p), expected=expected
+        )
+    try:
+        size = p.stat().st_size
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        raise ScenarioError(
+            None,
+            f"cannot read it ({exc.strerror})",
+            key_path=option,
+            value=str(p),
+            expected=expected,
+        ) from None
+    if size > MAX_INPUT_BYTES:
+        raise ScenarioError(
+            None, f"too large ({size:,} bytes)", key_path=option, value=str(p), expected=expected
+        )

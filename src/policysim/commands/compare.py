@@ -12,9 +12,21 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from policysim.commands._common import check_lang, err, out, print_briefing, timestamped_dir
+from policysim.commands._common import (
+    check_cli_counts,
+    check_lang,
+    err,
+    fail_os,
+    out,
+    print_briefing,
+    timestamped_dir,
+)
 from policysim.commands._common import fail as _fail
-from policysim.errors import PolicysimError
+from policysim.errors import PolicysimError, ScenarioError
+from policysim.experiments.rundir import RunDirectory, check_output_dir
+
+#: Most budget levels of ``frontier --budgets`` (each level is a whole ensemble).
+MAX_BUDGET_LEVELS = 100
 
 __all__ = ["register"]
 
@@ -75,6 +87,13 @@ def compare(
         str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")
     ] = "both",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder policysim did not create, or replace what it holds.",
+        ),
+    ] = False,
 ) -> None:
     """Compare scenarios (allocation strategies) on common random numbers: attainment of every
     target with paired differences against the first scenario, province metrics at the
@@ -92,23 +111,30 @@ def compare(
     """
     from policysim.studies.compare import compare_scenarios, write_comparison
 
+    target = out_dir if out_dir is not None else _default_dir("compare")
     try:
         check_lang(lang)
-        result = compare_scenarios(
-            scenarios,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            overrides=tuple(overrides or ()),
-            progress=not quiet,
-            marginal_replications=marginal_replications,
-            delta_100m_cny=delta,
-            marginal=marginal,
-        )
-        target = out_dir if out_dir is not None else _default_dir("compare")
-        written = write_comparison(result, target, lang=lang)
+        check_output_dir(target)  # before any work
+        check_cli_counts(replications=replications, workers=workers)
+        with RunDirectory(target, command="compare", force=force) as rundir:
+            result = compare_scenarios(
+                scenarios,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                overrides=tuple(overrides or ()),
+                progress=not quiet,
+                marginal_replications=marginal_replications,
+                delta_100m_cny=delta,
+                marginal=marginal,
+            )
+            written = write_comparison(result, target, lang=lang)
+            rundir.complete(written)
     except PolicysimError as exc:
         _fail(exc)
+        return
+    except OSError as exc:
+        fail_os(exc, target)
         return
     if not quiet:
         table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
@@ -170,6 +196,13 @@ def frontier(
         typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into a folder policysim did not create, or replace what it holds.",
+        ),
+    ] = False,
 ) -> None:
     """Budget frontier: the probability of each target against the provincial budget, and the
     smallest budget on the grid that reaches --level (e.g. 80%) for each target. Writes
@@ -189,25 +222,40 @@ def frontier(
         write_frontier,
     )
 
+    target = out_dir if out_dir is not None else _default_dir("frontier")
     try:
+        check_output_dir(target)  # before any work
+        check_cli_counts(replications=replications, workers=workers)
         values = parse_budgets(budgets)
+        if len(values) > MAX_BUDGET_LEVELS:
+            raise ScenarioError(
+                None,
+                "too many budget levels",
+                key_path="--budgets",
+                value=budgets,
+                expected=f"at most {MAX_BUDGET_LEVELS} levels",
+            )
         if factors:
             base = first_year_budget(load_scenario(scenario, tuple(overrides or ())))
             values = [v * base for v in values]
-        result = budget_frontier(
-            scenario,
-            values,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            level=level,
-            overrides=tuple(overrides or ()),
-            progress=not quiet,
-        )
-        target = out_dir if out_dir is not None else _default_dir("frontier")
-        written = write_frontier(result, target)
+        with RunDirectory(target, command="frontier", force=force) as rundir:
+            result = budget_frontier(
+                scenario,
+                values,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                level=level,
+                overrides=tuple(overrides or ()),
+                progress=not quiet,
+            )
+            written = write_frontier(result, target)
+            rundir.complete(written)
     except PolicysimError as exc:
         _fail(exc)
+        return
+    except OSError as exc:
+        fail_os(exc, target)
         return
     if not quiet:
         table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")

@@ -14,9 +14,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from policysim.commands._common import err, out, timestamped_dir
+from policysim.commands._common import (
+    check_cli_counts,
+    check_input_file,
+    err,
+    fail_os,
+    out,
+    timestamped_dir,
+)
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
+from policysim.experiments.rundir import RunDirectory, check_output_dir, check_output_file
 
 __all__ = ["register"]
 
@@ -79,6 +87,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="Write into a folder policysim did not create, or replace what it holds.",
+            ),
+        ] = False,
     ) -> None:
         """Run a scenario's ensemble from its base year and score it against observed history.
 
@@ -105,6 +120,10 @@ def register(app: typer.Typer) -> None:
         )
 
         try:
+            if out_dir is not None:
+                check_output_dir(out_dir)  # before any work
+            check_cli_counts(replications=replications, workers=workers)
+            check_input_file(observed, "--observed")
             loaded = load_scenario(scenario, overrides or ())
             read_hindcast_observed(observed, loaded.scenario)  # fail before creating anything
             target = (
@@ -112,19 +131,24 @@ def register(app: typer.Typer) -> None:
                 if out_dir is not None
                 else _default_dir(Path(loaded.scenario.outputs.dir), loaded.name, "hindcast")
             )
-            result = run_hindcast(
-                loaded,
-                observed,
-                replications=replications,
-                seed=seed,
-                workers=workers,
-                store=target,
-                progress=not quiet,
-            )
-            written = write_hindcast(result, target)
-            PartsStore(target).remove()
+            with RunDirectory(target, command="hindcast", force=force) as rundir:
+                result = run_hindcast(
+                    loaded,
+                    observed,
+                    replications=replications,
+                    seed=seed,
+                    workers=workers,
+                    store=target,
+                    progress=not quiet,
+                )
+                written = write_hindcast(result, target)
+                rundir.complete(written)
+                PartsStore(target).remove()
         except PolicysimError as exc:
             _fail(exc)
+            return
+        except OSError as exc:
+            fail_os(exc, out_dir)
             return
         ens = result.ensemble
         if not quiet:
@@ -269,6 +293,10 @@ def register(app: typer.Typer) -> None:
                     value=shape,
                     expected="triangular or uniform",
                 )
+            if out_file is not None:
+                check_output_file(out_file)  # before any work
+            check_cli_counts(replications=replications, workers=workers)
+            check_input_file(observed, "--observed")
             loaded = load_scenario(scenario, overrides or ())
             read_hindcast_observed(observed, loaded.scenario)
             target = (
@@ -276,6 +304,7 @@ def register(app: typer.Typer) -> None:
                 if out_file is not None
                 else loaded.path.with_name(f"{loaded.path.stem}_calibrated.yaml")
             )
+            check_output_file(target)
             if target.suffix.lower() not in (".yaml", ".yml"):
                 raise ScenarioError(
                     None,

@@ -9,8 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from policysim.commands._common import fail, out, timestamped_dir
+from policysim.commands._common import check_cli_counts, fail, fail_os, out, timestamped_dir
 from policysim.errors import PolicysimError
+from policysim.experiments.rundir import RunDirectory, check_output_dir
+from policysim.experiments.runner import check_scheduler
 
 __all__ = ["register"]
 
@@ -65,6 +67,13 @@ def register(app: typer.Typer) -> None:
             typer.Option("--set", help="Override a key: `--set horizon.end_year=2025`."),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="Write into a folder policysim did not create, or replace what it holds.",
+            ),
+        ] = False,
     ) -> None:
         """Which uncertain parameters drive each target: global sensitivity of every target's
         attainment (0/1 per run) and of its metric in the target year, with 95% intervals; a
@@ -82,6 +91,10 @@ def register(app: typer.Typer) -> None:
         from policysim.studies.sensitivity import scenario_sensitivity, write_sensitivity
 
         try:
+            if out_dir is not None:
+                check_output_dir(out_dir)  # before any work
+            check_cli_counts(workers=workers)
+            check_scheduler(scheduler)
             loaded = load_scenario(scenario, overrides or ())
             if method not in ("sobol", "morris"):
                 from policysim.errors import ScenarioError
@@ -98,26 +111,30 @@ def register(app: typer.Typer) -> None:
                 if out_dir is not None
                 else _default_dir(loaded.scenario.outputs.dir, loaded.name, method)
             )
-            result = scenario_sensitivity(
-                loaded,
-                method="sobol" if method == "sobol" else "morris",
-                samples=samples,
-                seed=seed,
-                workers=workers,
-                scheduler=scheduler,
-                levers=levers,
-                store=None if levers else target / "runs",
-                progress=not quiet,
-            )
-            written = write_sensitivity(result, target)
-            if not levers:
-                from policysim.experiments.store import PartsStore
+            with RunDirectory(target, command="sensitivity", force=force) as rundir:
+                result = scenario_sensitivity(
+                    loaded,
+                    method="sobol" if method == "sobol" else "morris",
+                    samples=samples,
+                    seed=seed,
+                    workers=workers,
+                    scheduler=scheduler,
+                    levers=levers,
+                    store=None if levers else target / "runs",
+                    progress=not quiet,
+                )
+                written = write_sensitivity(result, target)
+                rundir.complete(written)
+                if not levers:
+                    from policysim.experiments.store import PartsStore
 
-                PartsStore(target / "runs").remove()
-                with contextlib.suppress(OSError):  # only if nothing else is in it
-                    (target / "runs").rmdir()
+                    PartsStore(target / "runs").remove()
+                    with contextlib.suppress(OSError):  # only if nothing else is in it
+                        (target / "runs").rmdir()
         except PolicysimError as exc:
             fail(exc)
+        except OSError as exc:
+            fail_os(exc, out_dir)
         if not quiet:
             out.print(
                 f"{result.n_runs} runs ({result.method}, N = {result.samples}, "

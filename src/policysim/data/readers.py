@@ -7,6 +7,7 @@ as a string, then converted column by column, so that the first bad cell can be 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import io
 import logging
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +93,20 @@ _COUNTY_REQUIRED = (
     "poverty_county",
     "population_2010_census",
 )
+_COUNTY_OPTIONAL = (
+    "poverty_exit_year",
+    "poverty_status_source",
+    "population_2020_census",
+    "functional_class",
+)
+#: Largest count in a baseline file (people, units, firms): beyond it int64 sums may overflow
+#: and arrays would not fit in memory.
+MAX_COUNT: Final = 10**10
+#: Largest number of enterprises of one county (each is an agent of the model; Jiangxi's
+#: largest counties have a few thousand R&D-relevant firms). Assumption, range 1e5-1e7.
+MAX_FIRMS_PER_COUNTY: Final = 1_000_000
+#: Largest amount in CNY (about 10x China's GDP): larger sums lose precision or overflow.
+MAX_CNY: Final = 1e15
 _TOWNSHIP_REQUIRED = ("code", "name", "county_code", "kind")
 _HISTORY_REQUIRED = ("indicator", "year", "value", "status", "source")
 _CHINA_REQUIRED = (
@@ -211,8 +227,19 @@ def _int_column(
             column=column,
             value=str(values[bad]),
         )
-    out = np.full(values.shape, -1, dtype=np.int64)
-    out[~blank] = values[~blank].astype(np.int64)
+    huge = _first_bad(~blank & (np.char.str_len(np.char.lstrip(values, "+-0")) > 10))
+    if huge is None:
+        out = np.full(values.shape, -1, dtype=np.int64)
+        out[~blank] = values[~blank].astype(np.int64)
+        huge = _first_bad(out > MAX_COUNT)
+    if huge is not None:
+        raise DataError(
+            table.name,
+            f"too large (expected a count of at most {MAX_COUNT:.0e})",
+            row=_row(huge),
+            column=column,
+            value=str(values[huge]),
+        )
     negative = _first_bad((out < 0) & ~blank)
     if negative is not None:
         raise DataError(
@@ -324,6 +351,18 @@ def parse_counties(table: RawTable) -> pd.DataFrame:
     for column in _COUNTY_REQUIRED:
         if column not in table.frame.columns:
             raise DataError(table.name, "missing required column", row=1, column=column)
+    for column in table.frame.columns:
+        if column not in (*_COUNTY_REQUIRED, *_COUNTY_OPTIONAL):
+            # a misspelt optional column would be silently ignored
+            close = difflib.get_close_matches(column, _COUNTY_OPTIONAL, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise DataError(
+                table.name,
+                f"unknown column ({hint}expected the required columns and any of "
+                f"{', '.join(_COUNTY_OPTIONAL)})",
+                row=1,
+                column=column,
+            )
     frame = table.frame
     codes = _code_column(table, "code", 6)
     _unique(table, "code", codes)
@@ -536,8 +575,36 @@ def parse_county_economy(table: RawTable, counties: pd.DataFrame) -> pd.DataFram
             values: npt.NDArray[np.float64] | npt.NDArray[np.int64] = _float_column(
                 table, column, what="a non-negative amount in CNY"
             )
+            huge = _first_bad(values > MAX_CNY)
+            if huge is not None:
+                raise DataError(
+                    table.name,
+                    f"too large (expected an amount in CNY of at most {MAX_CNY:g})",
+                    row=_row(huge),
+                    column=column,
+                    value=str(table.frame[column].iloc[huge]),
+                )
+            if column in ("gdp_cny", "fiscal_expenditure_cny"):  # shares are taken of them
+                zero = _first_bad(values <= 0)
+                if zero is not None:
+                    raise DataError(
+                        table.name,
+                        "zero (expected a positive amount in CNY)",
+                        row=_row(zero),
+                        column=column,
+                        value=str(table.frame[column].iloc[zero]),
+                    )
         elif column in COUNTY_ECONOMY_COUNT_COLUMNS:
             values = _int_column(table, column)
+            many = _first_bad(values > MAX_FIRMS_PER_COUNTY)
+            if many is not None:
+                raise DataError(
+                    table.name,
+                    f"too many (expected at most {MAX_FIRMS_PER_COUNTY:,} per county)",
+                    row=_row(many),
+                    column=column,
+                    value=str(table.frame[column].iloc[many]),
+                )
         else:
             values = _float_column(table, column, upper=1.0, what="a share between 0 and 1")
         series = np.empty(len(counties), dtype=values.dtype)

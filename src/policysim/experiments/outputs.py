@@ -36,10 +36,17 @@ from policysim.report.briefing import (
     render_briefing,
     verdict,
 )
-from policysim.report.tables import csv_bytes, unit_table, write_workbook
+from policysim.report.tables import csv_bytes, neutralise, unit_table, write_workbook
 from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
-__all__ = ["build_manifest", "map_note", "prefecture_of", "write_briefing", "write_outputs"]
+__all__ = [
+    "build_manifest",
+    "map_note",
+    "prefecture_of",
+    "spreadsheet_safe",
+    "write_briefing",
+    "write_outputs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +145,11 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
         },
         "warnings_in_runs": result.warnings,
     }
+
+
+#: First characters that make a spreadsheet read a cell as a formula.
+#: Text cells that could run as spreadsheet formulas get a leading ' (one rule: report.tables).
+spreadsheet_safe = neutralise
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -15,10 +15,14 @@ import datetime as dt
 import logging
 import math
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.spawn
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,7 +49,7 @@ from policysim.experiments.worker import (
     SOLVE_COLUMNS,
     ChunkOutput,
     ChunkTask,
-    ignore_interrupt,
+    failed_chunk,
     run_chunk,
     warm_worker,
 )
@@ -57,6 +61,7 @@ __all__ = [
     "ProgressCallback",
     "preflight",
     "report_years",
+    "resume_key",
     "run_ensemble",
 ]
 
@@ -65,6 +70,10 @@ logger = logging.getLogger(__name__)
 #: Runs per task sent to a worker: at most this many (the brief's 10-25; larger chunks mean
 #: fewer Parquet parts and less scheduling overhead, smaller ones a smoother progress bar).
 MAX_CHUNK: Final = 25
+#: Most local worker processes (each holds a model and a baseline, ~300 MB).
+MAX_WORKERS: Final = 256
+#: Most runs of one ensemble (the schema's cap of ``ensemble.replications``).
+MAX_RUNS: Final = 1_000_000
 #: Aim for about this many chunks per worker, so that workers finish together.
 CHUNKS_PER_WORKER: Final = 4
 #: Years of the per-unit designation probabilities (the policy's deadlines).
@@ -235,6 +244,33 @@ def _load(scenario: LoadedScenario | str | Path, overrides: Sequence[str]) -> Lo
     return load_scenario(Path(scenario), tuple(overrides))
 
 
+def resume_key(
+    loaded: LoadedScenario,
+    root_seed: int,
+    fixed_draws: pd.DataFrame | None = None,
+    user_files: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Everything the runs of an ensemble depend on: the resolved scenario, the seed and design,
+    the code version, the checksums of the baseline data and of any user files (an observed
+    file). ``--resume`` is refused, naming the part, when any of it changed."""
+    from policysim import __version__
+    from policysim.coupling import code_fingerprint
+    from policysim.experiments.rundir import file_sha256
+    from policysim.simulation import baseline_for
+
+    ens = loaded.scenario.ensemble
+    return {
+        "scenario_hash": loaded.hash,
+        "root_seed": root_seed,
+        "sampling": ens.sampling,
+        "batch_size": ens.batch_size,
+        "draws": "sampled" if fixed_draws is None else draws_fingerprint(fixed_draws),
+        "code_version": f"{__version__}+{code_fingerprint()}",
+        "baseline": dict(baseline_for(loaded.scenario).checksums),
+        "user_files": {str(p): file_sha256(Path(p)) for p in user_files},
+    }
+
+
 def preflight(scenario: Scenario) -> None:
     """Check a scenario before any run: build the allocator and plan the first year.
 
@@ -248,6 +284,11 @@ def preflight(scenario: Scenario) -> None:
     from policysim.simulation import baseline_for
 
     baseline = baseline_for(scenario)
+    if scenario.outputs.figures and baseline.boundaries is not None:
+        # the county map is drawn after the ensemble: a broken boundary file fails now
+        from policysim.plotting.maps import read_boundaries
+
+        read_boundaries(Path(baseline.boundaries))
     values = scenario.parameters()
     ss = np.random.SeedSequence(0)
     model = PolicyModel(scenario, baseline, values, np.random.default_rng(ss), zero_allocator)
@@ -273,29 +314,122 @@ def _chunks(runs: Sequence[int], workers: int) -> list[list[int]]:
     return out
 
 
+#: Name prefix of the local worker processes (see :func:`_preparation_data`).
+WORKER_NAME: Final = "policysim-worker"
+#: Times a chunk is run again after its worker process died before it is run alone, run by run.
+WORKER_RETRIES: Final = 1
+_original_preparation_data = multiprocessing.spawn.get_preparation_data
+
+
+def _preparation_data(name: str) -> dict[str, Any]:
+    """What a spawned process imports before it runs: for policysim's workers, not the parent's
+    ``__main__`` (they run only policysim's functions). A script that calls the ensemble without
+    an ``if __name__ == "__main__":`` guard is then not re-run in each worker."""
+    data: dict[str, Any] = _original_preparation_data(name)
+    if name.startswith(WORKER_NAME):
+        data.pop("init_main_from_name", None)
+        data.pop("init_main_from_path", None)
+    return data
+
+
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker named :data:`WORKER_NAME`-N."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = f"{WORKER_NAME}-{self.name}"
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    Process = _WorkerProcess
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent (``kill -9`` or Ctrl-C of the parent included).
+
+    On Linux the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``); on
+    every system a daemon thread also exits the worker once its parent is gone."""
+    import os
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - no prctl
+            pass
+    # Ctrl-C goes to the whole process group: the parent handles it and stops the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.getppid() != parent:
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="policysim-parent-watch", daemon=True).start()
+
+
+def check_scheduler(address: str | None) -> None:
+    """A Dask scheduler address must look like ``tcp://host:port`` (checked before any work)."""
+    if address is None:
+        return
+    if not re.fullmatch(r"(tcp|tls|ucx|ws|wss|inproc)://[^\s/:]+(:\d{1,5})?/?", address):
+        raise ScenarioError(
+            None,
+            "not a scheduler address",
+            key_path="--scheduler",
+            value=address,
+            expected="an address such as tcp://10.0.0.5:8786",
+        )
+
+
 class _Backend:
-    """Runs chunk tasks in-process, on a spawn process pool or on a Dask cluster."""
+    """Runs chunk tasks in-process, on a spawn process pool or on a Dask cluster.
+
+    A local worker process that dies (killed, out of memory) fails only its runs: the chunks it
+    held are run again; a chunk whose worker dies again is run alone, one run at a time, and a
+    run whose worker dies alone is recorded as failed, like a run that raised."""
 
     def __init__(self, workers: int, scheduler: str | None) -> None:
         self.workers = workers
         self.scheduler = scheduler
         self._pool: Executor | None = None
         self._client: Any = None
+        self.worker_deaths = 0
 
     def _local_pool(self) -> Executor:
         if self._pool is None:
+            import os
+
+            if multiprocessing.spawn.get_preparation_data is not _preparation_data:
+                multiprocessing.spawn.get_preparation_data = _preparation_data
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                # Ctrl-C is the parent's to handle: workers print no tracebacks
-                initializer=ignore_interrupt,
+                mp_context=_WorkerContext(),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
+    def _drop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
     def warm(self, scenario: Scenario) -> None:
         """Start the local worker processes now: they import the model and load the baseline
-        while the parent checks the scenario (the first chunks then start at once)."""
-        if self.scheduler is None and self.workers > 1:
+        while the parent checks the scenario (the first chunks then start at once). With a
+        scheduler, connect to it now (before anything is written)."""
+        if self.scheduler is not None:
+            self._connect()
+        elif self.workers > 1:
             pool = self._local_pool()
             for _ in range(self.workers):
                 pool.submit(warm_worker, scenario)
@@ -307,35 +441,72 @@ class _Backend:
             for t in tasks:
                 yield run_chunk(t)
         else:
-            self._pool = self._local_pool()
-            # a finished future holds its result: forget each one once received, or the parent
-            # would keep every chunk's output (Parquet bytes included) until the batch ends
-            pending = {self._pool.submit(run_chunk, t) for t in tasks}
-            try:
-                for fut in as_completed(pending):
-                    pending.discard(fut)
-                    out = fut.result()
-                    del fut
-                    yield out
-            finally:
-                for fut in pending:
-                    fut.cancel()
+            yield from self._local(tasks)
 
-    def _dask(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
+    def _local(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
+        todo = list(tasks)
+        for attempt in range(WORKER_RETRIES + 1):
+            lost = yield from self._batch(todo)
+            if not lost:
+                return
+            todo = lost
+            logger.warning(
+                "a worker process died: %d chunks run again (attempt %d)", len(lost), attempt + 2
+            )
+        # still dying: one run at a time, alone in the pool, so that only the culprit fails
+        for task in todo:
+            for i, run in enumerate(task.runs):
+                single = replace(task, runs=(run,), params=(task.params[i],))
+                lost = yield from self._batch([single])
+                if lost:
+                    yield failed_chunk(single, "WorkerDied: the worker process running it died")
+
+    def _batch(self, tasks: Sequence[ChunkTask]) -> Generator[ChunkOutput, None, list[ChunkTask]]:
+        """Run tasks on the pool; the tasks lost with a dead worker are returned."""
+        pool = self._local_pool()
+        # a finished future holds its result: forget each one once received, or the parent
+        # would keep every chunk's output (Parquet bytes included) until the batch ends
+        try:
+            pending = {pool.submit(run_chunk, t): t for t in tasks}
+        except BrokenProcessPool:  # a worker died before the batch (e.g. while warming up)
+            self.worker_deaths += 1
+            self._drop_pool()
+            return list(tasks)
+        try:
+            for fut in as_completed(list(pending)):
+                task = pending.pop(fut)
+                try:
+                    out = fut.result()
+                except BrokenProcessPool:
+                    self.worker_deaths += 1
+                    self._drop_pool()
+                    return [task, *pending.values()]
+                del fut
+                yield out
+        finally:
+            for fut in pending:
+                fut.cancel()
+        return []
+
+    def _connect(self) -> None:
         from distributed import Client
-        from distributed import as_completed as dask_completed
 
         if self._client is None:
             try:
                 self._client = Client(self.scheduler, timeout="20s")  # type: ignore[no-untyped-call]
-            except OSError as exc:
+            except (OSError, ValueError, TypeError) as exc:
                 raise ScenarioError(
                     None,
-                    f"cannot reach the Dask scheduler: {exc}",
+                    f"cannot reach the Dask scheduler: {' '.join(str(exc).split())}",
                     key_path="--scheduler",
                     value=self.scheduler,
                     expected="the address of a running scheduler, e.g. tcp://host:8786",
                 ) from None
+
+    def _dask(self, tasks: Sequence[ChunkTask]) -> Iterator[ChunkOutput]:
+        from distributed import as_completed as dask_completed
+
+        self._connect()
         # a future keeps its result in the cluster's memory: drop each one once received
         pending = set(self._client.map(run_chunk, list(tasks), pure=False))
         try:
@@ -441,6 +612,15 @@ def run_ensemble(
             value=workers,
             expected="an integer >= 1",
         )
+    if workers > MAX_WORKERS:
+        raise ScenarioError(
+            loaded.path,
+            "too many worker processes",
+            key_path="--workers",
+            value=workers,
+            expected=f"an integer from 1 to {MAX_WORKERS}",
+        )
+    check_scheduler(scheduler)
     if precision is not None and not 0.0 < precision < 0.5:
         raise ScenarioError(
             loaded.path,
@@ -469,13 +649,13 @@ def run_ensemble(
         n_target = len(fixed_draws)
     else:
         n_target = ens.replications if replications is None else int(replications)
-    if n_target < 1:
+    if not 1 <= n_target <= MAX_RUNS:
         raise ScenarioError(
             loaded.path,
-            "no runs requested",
+            "no runs requested" if n_target < 1 else "too many runs",
             key_path="--replications",
             value=n_target,
-            expected="an integer >= 1",
+            expected=f"an integer from 1 to {MAX_RUNS:,}",
         )
     cap = max(ens.max_replications, n_target)
     keep_years = report_years(sc)
@@ -512,13 +692,7 @@ def run_ensemble(
     t0 = time.perf_counter()
     if store is not None:
         parts = PartsStore(Path(store))
-        config = {
-            "scenario_hash": loaded.hash,
-            "root_seed": root_seed,
-            "sampling": ens.sampling,
-            "batch_size": ens.batch_size,
-            "draws": "sampled" if fixed_draws is None else draws_fingerprint(fixed_draws),
-        }
+        config = resume_key(loaded, root_seed, fixed_draws)
         parts.start(config, resume=resume)
         if resume:
             done = parts.read_completed()
@@ -544,9 +718,13 @@ def run_ensemble(
                 for ids in _chunks(pending, n_workers):
                     d = draws_of(ids)
                     pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
-                    params = tuple(
-                        {c: float(v) for c, v in zip(pcols, row, strict=True)}
-                        for row in d[pcols].itertuples(index=False, name=None)
+                    params = (
+                        tuple(
+                            {c: float(v) for c, v in zip(pcols, row, strict=True)}
+                            for row in d[pcols].itertuples(index=False, name=None)
+                        )
+                        if pcols
+                        else tuple({} for _ in ids)  # no uncertainties: the default values
                     )
                     tasks.append(
                         ChunkTask(

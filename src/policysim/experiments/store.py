@@ -12,13 +12,19 @@ Layout under the run directory::
     .parts/part-FIRST-LAST.parquet      all stored metrics of the chunk: written last, it marks
                                         the chunk complete
 
+    .parts/sums-FIRST-LAST.json         SHA-256 of each of the chunk's files, written after them
+
 Every file is written to a temporary name and moved into place with ``os.replace``; a chunk
-without its ``part-`` file is ignored (and rewritten) on resume. A store written before the
-``units-`` files existed kept the indicator rows in its ``kept-`` files; they are counted on resume.
+without its ``part-`` file is ignored (and rewritten) on resume. On resume every chunk's files
+are checked against its ``sums-`` file: a chunk with a missing, truncated or altered file (or no
+``sums-`` file) is damaged; it is deleted and recomputed (its runs are deterministic), never read
+as if whole. A store written before the ``units-`` files existed kept the indicator rows in its
+``kept-`` files; they are counted on resume.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -43,6 +49,11 @@ logger = logging.getLogger(__name__)
 
 PARTS_DIR: Final = ".parts"
 _PART = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
+#: Every file the store writes (and the only ones :meth:`PartsStore.remove` deletes).
+_OWN = re.compile(
+    r"^(?:(?:runs|kept|units|solves|alloc|part)-\d+-\d+\.parquet|sums-\d+-\d+\.json|config\.json)$"
+)
+_KINDS: Final = ("runs", "kept", "units", "solves", "alloc", "part")
 #: Parquet metadata key of the runs per indicator in a ``units-`` file.
 _UNIT_RUNS_KEY: Final = b"policysim.unit_runs"
 
@@ -51,6 +62,18 @@ def write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (temporary file, fsync, ``os.replace``)."""
     with atomic_output(path) as stream:
         stream.write(data)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _damaged(path: Path, what: str) -> ScenarioError:
+    return ScenarioError(
+        path,
+        f"damaged run directory: {what}",
+        expected="--force to start over, or another --out",
+    )
 
 
 def _frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -136,17 +159,12 @@ class PartsStore:
                     "nothing to resume: no interrupted ensemble in this directory",
                     expected=f"a run directory holding {PARTS_DIR}/config.json",
                 )
-            stored = json.loads(cfg_path.read_text(encoding="utf-8"))
-            for key, value in config.items():
-                if stored.get(key) != value:
-                    raise ScenarioError(
-                        cfg_path,
-                        "cannot resume: the ensemble differs from the interrupted one",
-                        key_path=key,
-                        value=value,
-                        expected=f"{stored.get(key)!r} as stored",
-                    )
+            stored = self.read_config()
+            from policysim.experiments.rundir import describe_key_change
+
+            describe_key_change(cfg_path, stored, config)
             self._clean_temporaries()
+            self._drop_damaged()
             return
         if self.has_parts():
             raise ScenarioError(
@@ -156,6 +174,66 @@ class PartsStore:
             )
         self.dir.mkdir(parents=True, exist_ok=True)
         write_bytes(cfg_path, json.dumps(dict(config), indent=1, sort_keys=True).encode())
+
+    def read_config(self) -> dict[str, Any]:
+        """The stored resume key (``config.json``).
+
+        Raises
+        ------
+        ScenarioError
+            The file cannot be read, is not JSON or is not a JSON object.
+        """
+        cfg_path = self.dir / "config.json"
+        try:
+            stored = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise _damaged(cfg_path, "the resume key is not readable JSON") from None
+        if not isinstance(stored, dict):
+            raise _damaged(cfg_path, "the resume key is not a JSON object")
+        return stored
+
+    # -- verification ----------------------------------------------------------------------------
+    def _chunk_problem(self, first: int, last: int) -> Path | None:
+        """The first missing or altered file of a completed chunk (None: whole)."""
+        sums_path = self._sums(first, last)
+        try:
+            sums = json.loads(sums_path.read_text(encoding="utf-8"))["files"]
+            if not isinstance(sums, dict):
+                return sums_path
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            return sums_path
+        for kind in ("runs", "kept", "units", "solves", "part"):
+            if f"{kind}-{first:07d}-{last:07d}.parquet" not in sums:
+                return sums_path
+        for name, sha in sums.items():
+            path = self.dir / str(name)
+            try:
+                if _sha256(path.read_bytes()) != sha:
+                    return path
+            except OSError:
+                return path
+        return None
+
+    def damaged_chunks(self) -> list[Path]:
+        """The first bad file of each completed chunk that fails its checksums."""
+        out = []
+        for first, last, _ in self.parts():
+            bad = self._chunk_problem(first, last)
+            if bad is not None:
+                out.append(bad)
+        return out
+
+    def _drop_damaged(self) -> None:
+        """Delete the files of each damaged chunk: its runs are recomputed."""
+        for first, last, _ in self.parts():
+            bad = self._chunk_problem(first, last)
+            if bad is None:
+                continue
+            logger.warning("damaged part %s: runs %d-%d are recomputed", bad, first, last)
+            self._aux("part", first, last).unlink(missing_ok=True)  # the completion mark first
+            for kind in _KINDS:
+                self._aux(kind, first, last).unlink(missing_ok=True)
+            self._sums(first, last).unlink(missing_ok=True)
 
     def _clean_temporaries(self) -> None:
         for tmp in self.dir.glob(f".*{TEMPORARY_SUFFIX}"):
@@ -177,21 +255,31 @@ class PartsStore:
     def _aux(self, kind: str, first: int, last: int) -> Path:
         return self.dir / f"{kind}-{first:07d}-{last:07d}.parquet"
 
+    def _sums(self, first: int, last: int) -> Path:
+        return self.dir / f"sums-{first:07d}-{last:07d}.json"
+
     def write_chunk(self, out: ChunkOutput) -> None:
         """Store a streamed chunk; the metrics part goes last and marks it complete."""
         if out.metrics_parquet is None:
             raise ValueError("write_chunk needs a streamed chunk (metrics_parquet)")
         first, last = min(out.runs), max(out.runs)
-        write_bytes(self._aux("runs", first, last), _frame_bytes(out.status))
-        write_bytes(self._aux("kept", first, last), _frame_bytes(out.kept))
-        write_bytes(self._aux("units", first, last), _units_bytes(out.units))
-        write_bytes(self._aux("solves", first, last), _frame_bytes(out.solves))
-        alloc = self._aux("alloc", first, last)
+        files: dict[str, bytes] = {
+            "runs": _frame_bytes(out.status),
+            "kept": _frame_bytes(out.kept),
+            "units": _units_bytes(out.units),
+            "solves": _frame_bytes(out.solves),
+        }
         if out.allocations_parquet is not None:
-            write_bytes(alloc, out.allocations_parquet)
+            files["alloc"] = out.allocations_parquet
         else:
-            alloc.unlink(missing_ok=True)
-        write_bytes(self._aux("part", first, last), out.metrics_parquet)
+            self._aux("alloc", first, last).unlink(missing_ok=True)
+        files["part"] = out.metrics_parquet
+        sums: dict[str, str] = {}
+        for kind, data in files.items():
+            path = self._aux(kind, first, last)
+            write_bytes(path, data)
+            sums[path.name] = _sha256(data)
+        write_bytes(self._sums(first, last), json.dumps({"files": sums}, indent=1).encode())
 
     def read_completed(self) -> StoredRuns:
         """Status, kept rows and solves of every completed chunk (not the unit counts)."""
@@ -201,11 +289,17 @@ class PartsStore:
         solves: list[pd.DataFrame] = []
         for first, last, _ in self.parts():
             bounds.append((first, last))
-            status.append(pd.read_parquet(self._aux("runs", first, last)))
-            rows = pd.read_parquet(self._aux("kept", first, last))
-            # an older store also kept the indicator rows: keep only the province rows
-            kept.append(rows[rows["level"] == "province"].reset_index(drop=True))
-            sol = pd.read_parquet(self._aux("solves", first, last))
+            path = self._aux("runs", first, last)
+            try:
+                status.append(pd.read_parquet(path))
+                path = self._aux("kept", first, last)
+                rows = pd.read_parquet(path)
+                # an older store also kept the indicator rows: keep only the province rows
+                kept.append(rows[rows["level"] == "province"].reset_index(drop=True))
+                path = self._aux("solves", first, last)
+                sol = pd.read_parquet(path)
+            except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+                raise _damaged(path, f"unreadable part ({type(exc).__name__})") from None
             solves.append(sol.reindex(columns=list(SOLVE_COLUMNS)))
         return StoredRuns(bounds=bounds, status=status, kept=kept, solves=solves)
 
@@ -250,9 +344,17 @@ class PartsStore:
         return [f for f in files if f.is_file()]
 
     def remove(self) -> None:
-        """Delete the parts (after the final outputs are written)."""
+        """Delete the parts (after the final outputs are written): only the files the store
+        writes (and its temporaries); the folder goes if nothing else is left in it."""
         if not self.dir.is_dir():
             return
+        # the completion marks first: a store interrupted here holds no chunk that looks whole
+        for _, _, path in self.parts():
+            path.unlink(missing_ok=True)
         for p in self.dir.iterdir():
-            p.unlink(missing_ok=True)
-        self.dir.rmdir()
+            if _OWN.match(p.name) or (p.name.startswith(".") and p.name.endswith(TEMPORARY_SUFFIX)):
+                p.unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            logger.warning("kept %s: it holds files policysim did not write", self.dir)

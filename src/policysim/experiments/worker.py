@@ -37,6 +37,7 @@ __all__ = [
     "ChunkOutput",
     "ChunkTask",
     "encode_parquet",
+    "failed_chunk",
     "run_chunk",
     "warm_worker",
 ]
@@ -318,6 +319,45 @@ def warm_worker(scenario: Scenario) -> None:
         baseline_arrays(baseline_for(scenario, seed))
 
 
+def check_finite(columns: MetricColumns) -> None:
+    """Stop a run whose state became non-finite (NaN or infinite): raise naming the unit, the
+    metric and the year, so that the run fails instead of counting as "target missed"."""
+    value = columns.value
+    if np.isfinite(value).all():
+        return
+    bad = np.flatnonzero(~np.isfinite(value))
+    # name the most specific unit first (a county's NaN spreads to the province total)
+    rank = np.where(columns.level[bad] == LEVELS.index("province"), 1, 0)
+    i = int(bad[np.lexsort((columns.year[bad], rank))[0]])
+    level = LEVELS[int(columns.level[i])]
+    unit = int(columns.unit[i])
+    code = str(columns.codes[unit])
+    name = str(columns.names[int(columns.name_of_unit[unit])])
+    raise FloatingPointError(
+        f"non-finite {columns.metrics[int(columns.metric[i])]} = {value[i]} for {level} "
+        f"{code} {name} in {int(columns.year[i])} (check the baseline and parameter values)"
+    )
+
+
+def failed_chunk(task: ChunkTask, error: str) -> ChunkOutput:
+    """The output of a chunk none of whose runs completed (e.g. their worker process died)."""
+    status = pd.DataFrame(
+        [{"replication": r, "seed_key": seed_key(r), "error": error} for r in task.runs],
+        columns=["replication", "seed_key", "error"],
+    )
+    empty = _Rows()
+    common = {
+        "runs": task.runs,
+        "status": status,
+        "kept": empty.frame(),
+        "units": UnitCounts.empty(),
+        "solves": _concat([], SOLVE_COLUMNS),
+    }
+    if task.stream:
+        return ChunkOutput(**common, metrics_parquet=empty.parquet())  # type: ignore[arg-type]
+    return ChunkOutput(**common, metrics=empty.frame())  # type: ignore[arg-type]
+
+
 def run_chunk(task: ChunkTask) -> ChunkOutput:
     """Simulate a chunk of runs; a run that raises is recorded, the others go on.
 
@@ -351,6 +391,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
                     township_metrics=(TOWNSHIP_METRIC,),
                     synthesis_seed=int(synthesis_seed),
                 )
+                check_finite(result.columns)
             for w in caught:
                 text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
                 seen_warnings[text] = seen_warnings.get(text, 0) + 1

@@ -402,6 +402,15 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     for p in parts:
         p = p.strip()
         path.append(int(p) if _INDEX.fullmatch(p) else p)
+    if path[0] == "extends":
+        # the chain is resolved before the overrides: an override of it would be ignored
+        raise ScenarioError(
+            "--set",
+            "extends cannot be overridden",
+            key_path="extends",
+            value=text,
+            expected="'extends:' in the scenario file",
+        )
     return tuple(path), value
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -277,7 +277,7 @@ class HnteRegime(_Strict):
 
 class HnteRules(_Strict):
     tax_rate: DatedSeries
-    regimes: tuple[HnteRegime, ...]
+    regimes: Annotated[tuple[HnteRegime, ...], Field(min_length=1)]
     validity_years: Annotated[int, Field(ge=1, le=10)] = 3
     #: one-off reward to a newly certified HNTE (provincial and local 高企 awards), CNY
     certification_reward_cny: DatedSeries | None = None
@@ -474,6 +474,12 @@ class Parameter(_Strict):
     source: str
 
 
+#: The keys of a distribution other than its name.
+_DISTRIBUTION_KEYS: Final = ("low", "high", "mode", "mean", "sd", "mean_log", "sd_log", "a", "b")
+#: Largest magnitude of a distribution's bounds and centre (beyond it draws overflow to inf).
+_MAX_BOUND: Final = 1e15
+
+
 class Distribution(_Strict):
     distribution: Literal["uniform", "triangular", "normal", "lognormal", "beta"]
     low: float | None = None
@@ -501,6 +507,18 @@ class Distribution(_Strict):
                 f"{self.distribution} distribution needs {', '.join(need)}; missing "
                 f"{', '.join(missing)}"
             )
+        # a normal may be truncated to [low, high]; any other key is a mistake, not ignored
+        allowed = {*need, *(("low", "high") if self.distribution == "normal" else ())}
+        stray = [n for n in _DISTRIBUTION_KEYS if n not in allowed and getattr(self, n) is not None]
+        if stray:
+            raise ValueError(
+                f"{self.distribution} distribution takes {', '.join(sorted(allowed))}; "
+                f"unexpected {', '.join(stray)}"
+            )
+        for n in _DISTRIBUTION_KEYS:
+            v = getattr(self, n)
+            if v is not None and abs(v) > _MAX_BOUND:
+                raise ValueError(f"{n} {v:g} is beyond +-{_MAX_BOUND:g}")
         if self.low is not None and self.high is not None and self.low >= self.high:
             raise ValueError(f"low {self.low:g} is not below high {self.high:g}")
         if (
@@ -552,8 +570,9 @@ class EnsembleSpec(_Strict):
     replications: Annotated[int, Field(ge=1, le=1_000_000)] = 200
     root_seed: Annotated[int, Field(ge=0)] = 20180101
     sampling: Literal["lhs", "monte_carlo"] = "lhs"
-    batch_size: Annotated[int, Field(ge=1)] = 100
-    max_replications: Annotated[int, Field(ge=1)] = 5000
+    #: at most 100,000 draws per batch (a batch is drawn whole: 100,000 x the parameters)
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    max_replications: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
 
 
 class OutputSpec(_Strict):
