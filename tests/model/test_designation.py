@@ -221,7 +221,7 @@ def test_zero_budget_launches_no_pilot() -> None:
 def test_county_that_cannot_match_is_never_a_pilot(baseline_scenario: LoadedScenario) -> None:
     sc = baseline_scenario.scenario
     base = baseline_for(sc)
-    # the best-endowed county of each class, made unable to carry the matching obligation
+    # the first county of each class, made unable to carry the matching obligation
     counties = base.counties.copy()
     poor = [
         int(counties.index[counties["functional_class"] == c][0])
