@@ -67,7 +67,7 @@ def bench_reference(n: int = 2000) -> None:
         credit_rd=rng.uniform(0, 1e4, n),
         boost=np.ones(n),
     )
-    draws = Draws(*(rng.random(n) for _ in range(4)))
+    draws = Draws(*(rng.random(n) for _ in range(5)))
     params = FirmParams.from_values(sc.parameters())
     rules = resolve_year(sc.policy, 2021)
     ref_model = ReferenceModel(firms)
@@ -84,7 +84,7 @@ def bench_reference(n: int = 2000) -> None:
     support_f = Support(
         voucher=np.zeros(nf), subsidy=np.zeros(nf), credit_rd=np.zeros(nf), boost=np.ones(nf)
     )
-    draws_f = Draws(*(rng.random(nf) for _ in range(4)))
+    draws_f = Draws(*(rng.random(nf) for _ in range(5)))
     t = time.perf_counter()
     for _ in range(20):
         enterprise_year(full, rules, support_f, params, draws_f)

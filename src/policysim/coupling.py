@@ -40,14 +40,12 @@ from policysim.allocation import (
 from policysim.data import Baseline
 from policysim.errors import AllocationError, InfeasibleAllocationError
 from policysim.model import CountySummary, PolicyModel, zero_allocator
-from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
+from policysim.scenario.schema import Scenario
+from policysim.vocabulary import allocator_class
 
 logger = logging.getLogger(__name__)
 
 FloatArray = NDArray[np.float64]
-
-if tuple(INSTRUMENTS) != tuple(INSTRUMENT_NAMES):  # pragma: no cover - a programming error
-    raise ImportError("allocation.INSTRUMENTS and scenario INSTRUMENT_NAMES differ in order")
 
 
 OPTIMISER_ENTRY_SCORE = INDEX_MEAN + INDEX_SD
@@ -537,10 +535,8 @@ def make_allocator(
     params: Mapping[str, float] | None = None,
     seed: np.random.SeedSequence | None = None,
 ) -> RuleAllocator | OptimalAllocator | ClosedLoopAllocator:
-    """The yearly allocator of the scenario's strategy."""
-    strategy = scenario.allocation.strategy
-    if strategy == "optimal":
-        return OptimalAllocator(scenario, baseline)
-    if strategy == "closed_loop":
-        return ClosedLoopAllocator(scenario, baseline)
-    return RuleAllocator(scenario, baseline)
+    """The yearly allocator of the scenario's strategy (the class the strategy registry,
+    :data:`policysim.vocabulary.STRATEGIES`, names for it)."""
+    cls = allocator_class(scenario.allocation.strategy)
+    allocator: RuleAllocator | OptimalAllocator | ClosedLoopAllocator = cls(scenario, baseline)
+    return allocator

@@ -42,7 +42,6 @@ from policysim.agents.counties import (
     fundable_pilots,
     relative_index,
     standing_growth,
-    starter_draws,
     support_plan,
 )
 from policysim.agents.enterprises import (
@@ -53,6 +52,8 @@ from policysim.agents.enterprises import (
     Support,
     b_index,
     band_threshold,
+    claims_deduction,
+    criteria_factor,
     enterprise_year,
     firm_tax,
     group_rate,
@@ -66,7 +67,8 @@ from policysim.agents.places import (
     township_criteria,
 )
 from policysim.data import FUNCTIONAL_CLASSES, SECTORS, Baseline
-from policysim.scenario.schema import INSTRUMENT_NAMES, Scenario
+from policysim.scenario.schema import Scenario
+from policysim.vocabulary import INSTRUMENTS
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +76,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-N_INSTRUMENTS = len(INSTRUMENT_NAMES)
+N_INSTRUMENTS = len(INSTRUMENTS)
 I_VOUCHERS, I_SUBSIDIES, I_PLATFORMS, I_COMMISSIONERS, I_CREDIT, I_POVERTY = range(N_INSTRUMENTS)
-VOUCHER_BASE_SHARE = 0.002  # assumption: a firm without R&D can claim vouchers for 0.2% of sales
+ABOVE_SCALE_SALES_CNY = 2.0e7  # 规模以上: main-business revenue >= 20 M CNY (NBS rule)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class CountySummary:
 
 
 Allocator = Callable[[int, CountySummary], FloatArray]
-"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENT_NAMES order."""
+"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENTS order (policysim.vocabulary)."""
 
 
 def zero_allocator(year: int, summary: CountySummary) -> FloatArray:
@@ -291,7 +293,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         support = self.scenario.designation.county.support
         self.support_shares = np.zeros(N_INSTRUMENTS)
         for name, share in support.instrument_shares.items():
-            self.support_shares[INSTRUMENT_NAMES.index(name)] = share
+            self.support_shares[INSTRUMENTS.index(name)] = share
 
     def _init_firms(self) -> None:
         e = baseline_arrays(self.baseline)
@@ -302,29 +304,63 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         r3 = e["rd_intensity_3y"]
         other_ok = e["other_criteria_ok"]
         theta = band_threshold(rules, sales)
-        # HNTE stock of the base year: an uncertain parameter. Certify the firms closest to
-        # (or above) their threshold among those meeting the other criteria.
-        k = round(self.params["hnte_stock_2017"] / self.weight)
-        score = r3 / theta + other_ok * 10.0
-        hnte = top_k(np.ones(n, bool), score, k)
+        ids = e["firm_id"]
+        p = self.params
+        # HNTE stock of the base year (an uncertain parameter), drawn at random among the firms
+        # meeting the other criteria for which the notch is within reach (annual intensity at
+        # least the notch window); firms below their threshold hold it by bunching at it, so the
+        # stock clusters just above the thresholds (Chen, Liu, Suarez Serrato & Xu 2021)
+        k = round(p["hnte_stock_2017"] / self.weight)
+        pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
+        u_sel = crn.uniforms(self.key, ids, self.year, crn.STREAM_SELECT)
+        if k <= int(pool.sum()):  # the usual case: a random draw from the pool
+            hnte = top_k(pool, u_sel, k)
+        else:
+            hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
         # certificate years spread over the validity window, drawn per firm identity
-        u_cert = crn.uniforms(self.key, e["firm_id"], self.year, crn.STREAM_CERT)
+        u_cert = crn.uniforms(self.key, ids, self.year, crn.STREAM_CERT)
         cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)
         expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
-        # HNTEs just above their threshold bunched: a share of their reported R&D is relabelled
-        near = hnte & (r3 < 1.2 * theta)
-        gap = np.where(near, self.params["hnte_relabel_share"], 0.0)
-        real = reported * (1.0 - gap)
+        # bunchers report their threshold; at most the share rho of it is relabelled, the rest
+        # real; other performers' reported R&D is scaled so that each county's base-year total
+        # is kept (in a county whose other performers could not give up half their R&D, the
+        # HNTEs keep their reported R&D)
+        rho = p["hnte_relabel_share"]
+        county = e["firm_county_idx"]
+        nc = self.n_counties
+        below = hnte & (np.maximum(reported / sales, r3) < theta)
+        rest = ~hnte & (reported > 0.0)
+        rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
+        added_c = np.bincount(
+            county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
+        )
+        ok_c = added_c <= 0.5 * rest_c
+        below &= ok_c[county]
+        added_c = np.where(ok_c, added_c, 0.0)
+        scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
+        reported = reported.copy()
+        r3 = r3.copy()
+        raised = np.where(below, theta * sales, reported)
+        reported[rest] *= scale_c[county[rest]]
+        r3[rest] *= scale_c[county[rest]]
+        real = reported.copy()
+        real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
+        reported[below] = raised[below]
+        r3[below] = theta[below]
+        gap = 1.0 - np.divide(real, reported, out=np.ones(n), where=reported > 0.0)
         tech_sme = (
             (sales <= TECH_SME_MAX_SALES_CNY)
             & (e["employees"] <= 500.0)
-            & (reported >= self.params["tech_sme_min_rd_share"] * sales)
+            & (reported >= p["tech_sme_min_rd_share"] * sales)
         )
         manufacturing = e["manufacturing"]
-        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
+        claim_u = crn.uniforms(self.key, ids, self.year, crn.STREAM_CLAIM)
+        u_cost = crn.uniforms(self.key, ids, self.year, crn.STREAM_CRITERIA)
+        claims = claims_deduction(claim_u, rules, p["loss_making_share"])
+        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing, claims)
         own = real / sales
         self.firms = Firms(
-            firm_id=e["firm_id"].copy(),
+            firm_id=ids.copy(),
             county=e["firm_county_idx"].copy(),
             township=e["township_idx"].copy(),
             sector=e["sector"].copy(),
@@ -346,6 +382,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             tech_sme=tech_sme,
             success=np.zeros(n, bool),
             patents=np.zeros(n),
+            claim_u=claim_u,
+            criteria_cost=criteria_factor(u_cost),
         )
         self.next_firm_id = int(self.firms.firm_id.max()) + 1 if self.firms.n else 0
         self.n_sectors = int(self.firms.sector.max()) + 1 if self.firms.n else 1
@@ -501,17 +539,17 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 crn.STREAM_UPGRADE,
             ),
         )
-        # HNTE cultivation (高企培育) of funded pilots: more R&D performers meet the criteria
-        # and the pilots' R&D coverage drive: more firms start R&D
+        # HNTE cultivation (高企培育) of funded pilots: more R&D performers reconsider meeting the
+        # non-R&D criteria (the enterprise rule decides whether it pays); the pilots' R&D
+        # coverage drive: more firms start R&D
         pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
         u_upgrade = cultivation_draws(u_upgrade, pilot_firm * p["pilot_hnte_cultivation_rate"])
-        u_start = starter_draws(u_start, pilot_firm * p["pilot_rd_start_rate"], p["rd_start_rate"])
-        self.firms = start_rd(
-            self.firms, p["rd_start_rate"], p["hnte_criteria_upgrade_rate"], u_start, u_upgrade
-        )
+        start_rate, uncounted = self._start_rate(rules)
+        start_rate = np.minimum(start_rate + pilot_firm * p["pilot_rd_start_rate"], 1.0)
+        self.firms = start_rd(self.firms, start_rate, u_start, uncounted)
         f = self.firms
         support = self._support(plan, rules)
-        draws = Draws(growth=ug, success=us, approval=ua, exit=ue)
+        draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
         sales_before = self.sales_county
         outcome = enterprise_year(f, rules, support, self.fp, draws)
         after = outcome.firms
@@ -569,6 +607,26 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     # ------------------------------------------------------------------------------------------
     # sub-steps
 
+    def _start_rate(self, rules: YearRules) -> tuple[FloatArray | float, BoolArray | None]:
+        """Yearly probability that a firm without R&D starts it: the spontaneous rate, and for
+        above-scale firms the rate at which the province's push closes the gap to the year's
+        R&D coverage of above-scale firms (when the calendar has one). Also the firms whose
+        starts are the statistics' coverage widening (R&D performed but not counted before),
+        or None."""
+        base = float(self.params["rd_start_rate"])
+        if np.isnan(rules.coverage):
+            return base, None
+        f = self.firms
+        above = (f.sales >= ABOVE_SCALE_SALES_CNY) & (f.township < self.n_townships)
+        n_above = int(above.sum())
+        if n_above == 0:
+            return base, None
+        share = float((above & (f.r0 > 0.0)).sum()) / n_above
+        push = max(rules.coverage - share, 0.0) / max(1.0 - share, 1e-9)
+        if push <= base:
+            return base, None
+        return np.where(above, push, base), above
+
     def _support(self, plan: FloatArray, rules: YearRules) -> Support:
         f = self.firms
         p = self.params
@@ -579,15 +637,16 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
         # each instrument is shared within the county in proportion to a weight; its caps are
         # proportional to the same weight, hence caps on the county's rate per unit of weight
-        # vouchers: SMEs, in proportion to their R&D plus a base claim for non-performers;
-        # a voucher pays at most the share c_v of the R&D it funds: v <= c_v / (1 - c_v) * w
+        # vouchers: SMEs that apply, i.e. perform or start R&D, in proportion to their planned
+        # own R&D; a voucher pays at most the share c_v of the R&D it funds:
+        # v <= c_v / (1 - c_v) * w
         def capped_rate(instrument: int, weights: FloatArray, max_share: float) -> FloatArray:
             rate = group_rate(plan[:, instrument] / self.weight, f.county, weights, nc)
             if max_share < 1:
                 np.minimum(rate, max_share / (1.0 - max_share), out=rate)
             return rate
 
-        w_v = (own_rd + VOUCHER_BASE_SHARE * f.sales) * sme
+        w_v = np.maximum(own_rd, f.r0 * f.sales) * sme
         rate_v = capped_rate(I_VOUCHERS, w_v, policy.voucher_max_share_of_rd)
         # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
         rate_s = capped_rate(I_SUBSIDIES, own_rd, policy.subsidy_max_share_of_rd)
@@ -600,7 +659,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         # county rates looked up per firm (np.take: faster than fancy indexing)
         voucher = w_v * np.take(rate_v, f.county)
         subsidy = own_rd * np.take(rate_s, f.county)
-        credit_rd = w_l * np.take(p["credit_rd_share"] * rate_l, f.county)
+        # (only R&D performers and starters put loans into R&D)
+        credit_rd = w_l * np.take(p["credit_rd_share"] * rate_l, f.county) * (f.r0 > 0.0)
         # local boost of innovation success: commissioners in the township (factors computed per
         # township, then looked up), sector clusters (HNTE density of the county and sector)
         boost_t = np.ones(self.n_townships + 1)
@@ -631,7 +691,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         n = int(counts.sum())
         township = np.repeat(np.arange(self.n_townships), counts)
         county = self.t_county[township]
-        u = rng.random((3, n))
+        u = rng.random((5, n))
         # inverse CDF of the county's sector mix: the number of its cumulative shares below u
         sector = np.searchsorted(self.sector_flat, county + u[0]) - county * self.n_sectors
         sector = np.minimum(sector, self.n_sectors - 1).astype(np.int64)
@@ -643,7 +703,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         manufacturing = sector != SECTORS.index("other")
         hnte = np.zeros(n, bool)
         tech_sme = r0 >= p["tech_sme_min_rd_share"]
-        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing)
+        claims = claims_deduction(u[3], rules, p["loss_making_share"])
+        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing, claims)
         ids = np.arange(self.next_firm_id, self.next_firm_id + n, dtype=np.int64)
         self.next_firm_id += n
         return Firms(
@@ -662,13 +723,16 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             gap=np.zeros(n),
             rd_real=r0 * sales,
             rd_reported=r0 * sales,
-            hist1=np.zeros(n),
+            # a firm registered less than 3 years counts the years since registration
+            hist1=r0.copy(),
             hist2=r0.copy(),
             hnte=hnte,
             hnte_expiry=np.full(n, -1, np.int64),
             tech_sme=tech_sme,
             success=np.zeros(n, bool),
             patents=np.zeros(n),
+            claim_u=u[3],
+            criteria_cost=criteria_factor(u[4]),
         )
 
     def _aggregate_firms(self, f: Firms) -> None:

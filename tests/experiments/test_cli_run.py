@@ -247,3 +247,17 @@ def test_resume_refuses_another_seed(
     )
     assert fresh.exit_code == 2
     assert "interrupted ensemble" in fresh.output
+
+
+def test_unit_tables_off_writes_no_probability_tables(tmp_path: Path) -> None:
+    """``outputs.unit_tables: false`` is read: no per-unit tables, the rest as usual."""
+    tiny = Path(__file__).resolve().parents[2] / "scenarios" / "tiny.yaml"
+    out = tmp_path / "run"
+    args = ["run", str(tiny), "--replications", "2", "--out", str(out), "--quiet"]
+    res = runner.invoke(
+        app, [*args, "--set", "outputs.unit_tables=false", "--set", "outputs.report=false"]
+    )
+    assert res.exit_code == 0, res.output
+    assert (out / "attainment.csv").exists()
+    assert not (out / "county_probabilities.parquet").exists()
+    assert not (out / "township_probabilities.parquet").exists()

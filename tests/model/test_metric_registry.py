@@ -62,6 +62,5 @@ def test_unknown_metric_names_the_alternatives() -> None:
 def test_docs_table_is_the_registry() -> None:
     text = DOCS.read_text(encoding="utf-8")
     assert metrics.markdown_table() in text, (
-        "docs/METRICS.md is out of date: regenerate it with "
-        "`python -c 'from policysim import metrics; print(metrics.markdown_table())'`"
+        "docs/METRICS.md is out of date: regenerate it with `python docs/regenerate.py`"
     )

@@ -266,7 +266,7 @@ def test_vectorised_rule_equals_per_object_reference(baseline_scenario: LoadedSc
         credit_rd=rng.uniform(0, 1e5, n) * (rng.random(n) < 0.2),
         boost=rng.uniform(1.0, 1.5, n),
     )
-    draws = Draws(*(rng.random(n) for _ in range(4)))
+    draws = Draws(*(rng.random(n) for _ in range(5)))
     params = FirmParams.from_values(sc.parameters())
     rules = resolve_year(sc.policy, 2021)
     fast = enterprise_year(firms, rules, support, params, draws)
@@ -327,7 +327,9 @@ def test_support_spends_county_funds_within_the_caps(baseline_scenario: LoadedSc
         plan[huge, INSTRUMENT_NAMES.index(k)] = 1e13
     support = model._support(plan, model.rules_of(2018))
     own_rd = f.own * f.sales
-    w_v = (own_rd + 0.002 * f.sales) * (f.sales <= 2e8)
+    # vouchers go to SMEs that apply: R&D performers and starters, by their planned own R&D
+    w_v = np.maximum(own_rd, f.r0 * f.sales) * (f.sales <= 2e8)
+    assert (support.voucher[f.r0 <= 0.0] == 0.0).all()
     c_v, c_s = sc.policy.voucher_max_share_of_rd, sc.policy.subsidy_max_share_of_rd
     assert (support.voucher <= c_v / (1 - c_v) * w_v * (1 + 1e-12)).all()
     assert (support.subsidy <= c_s / (1 - c_s) * own_rd * (1 + 1e-12)).all()

@@ -36,6 +36,12 @@ class YearRules:
         Validity of an HNTE certificate.
     hnte_reward : float, CNY
         One-off reward paid to a newly certified HNTE.
+    cultivation : float, share
+        Share of the cost of meeting the non-R&D HNTE criteria borne by cultivation programmes.
+    takeup : float, share
+        Share of eligible profitable firms claiming the super-deduction.
+    coverage : float, share or NaN
+        Share of above-scale firms performing R&D that the province's push reaches (NaN: none).
     """
 
     year: int
@@ -48,6 +54,9 @@ class YearRules:
     band_min_rd: FloatArray
     validity_years: int
     hnte_reward: float = 0.0
+    cultivation: float = 0.0
+    takeup: float = 1.0
+    coverage: float = float("nan")
 
 
 def _super_deduction(policy: PolicyCalendar, year: int, firms: str) -> float:
@@ -82,5 +91,18 @@ def resolve_year(policy: PolicyCalendar, year: int) -> YearRules:
             0.0
             if policy.hnte.certification_reward_cny is None
             else policy.hnte.certification_reward_cny.at(year)
+        ),
+        cultivation=(
+            0.0
+            if policy.hnte.cultivation_cost_share is None
+            else policy.hnte.cultivation_cost_share.at(year)
+        ),
+        takeup=(
+            1.0 if policy.super_deduction_takeup is None else policy.super_deduction_takeup.at(year)
+        ),
+        coverage=(
+            float("nan")
+            if policy.rd_coverage_above_scale is None
+            else policy.rd_coverage_above_scale.at(year)
         ),
     )

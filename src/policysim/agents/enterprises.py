@@ -9,15 +9,30 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
 - growth: ``g = mu + gain * success_prev + scale * s(size) * Laplace(u_g)``,
   ``sales' = sales * max(1 + g, 0.3)``
+- take-up: a firm is loss-making (no taxable profit) if ``claim_u < loss``; a profitable firm
+  claims the super-deduction if ``claim_u < loss + (1 - loss) * takeup(t)`` (fixed rank per firm)
 - user cost (B-index): ``B = (1 - tau * (1 + sd)) / (1 - tau)``, tau = 15% for an HNTE else the CIT
-  rate, sd = the largest super-deduction rate applicable to the firm's type and year
+  rate, sd = the largest super-deduction rate applicable to the firm's type and year if it claims,
+  else 0
 - own intensity (partial adjustment): ``r' = r + lambda * (r0 * (B / B0) ** eps - r)``
-- real R&D: ``own + a_v * voucher + a_s * subsidy + credit_rd``; reported = real / (1 - gap)
-- HNTE notch: an eligible firm whose 3-year reported intensity is within ``window`` of its band
-  threshold raises reported R&D to the threshold when the tax gain exceeds the after-tax cost of
-  the real part ``(1 - rho)`` (rho = relabelled share)
-- certification with probability ``approval`` if the 3-year intensity meets the threshold; valid
-  ``validity`` years
+- real R&D: ``own + a_v * voucher + a_s * subsidy + credit_rd``; reported = real unless bunching
+- HNTE value per year: ``V = (cit - t_hnte) * max(margin * sales - sd * real, 0)`` for a profitable
+  firm (0 if loss-making), plus ``reward / validity`` for a firm never certified
+- non-R&D criteria: a performer not meeting them (own intensity at least ``window`` times the
+  lowest threshold) reconsiders with probability
+  ``upgrade + (1 - upgrade) * cultivation(t)`` (on its own or recruited by the cultivation pool); it
+  meets them when ``validity * (V - C_R&D) > cost * criteria_cost * sales * (1 - cultivation(t))``
+  with ``C_R&D = B * max((1 - rho) * theta * sales - real, 0)`` (rho = relabelling share)
+- HNTE notch (3-year planning): a firm meeting the other criteria whose annual reported intensity
+  ``r`` is at least ``window * theta`` and below ``theta`` (or, for an applicant, whose 3-year
+  ratio is short) reports ``x_theta = max(theta, r)`` when that pays:
+  ``B * (real_theta - real) < V``, with ``real_x = max(real, (1 - rho) x sales)`` (of the
+  reported R&D at most ``rho`` is relabelled, the rest is real). A certified firm keeps complying
+  at ``theta``; an applicant catches up on its 3-year window, ``x = clip(3 theta - h1 - h2,
+  theta, (1 + catchup) theta)``, when ``B * (real_x - real_theta) < 2 V`` (two years of status
+  gained), else it reports ``theta`` and applies when the window is met
+- certification if the 3-year intensity meets the threshold, with probability ``renewal`` for a
+  certificate expiring this year and ``approval`` otherwise; valid ``validity`` years
 - innovation: ``P = 1 - exp(-zeta * 100 * real / sales * boost)``; success adds patents
 - exit: ``P = rate * clip((sales / 5e7) ** -0.2, 0.5, 2) * (0.5 if HNTE)``
 """
@@ -76,6 +91,8 @@ class Firms:
     tech_sme: BoolArray
     success: BoolArray  # innovated last year
     patents: FloatArray  # patents this year
+    claim_u: FloatArray  # fixed rank in [0, 1): loss-making below loss, then take-up order
+    criteria_cost: FloatArray  # relative cost of meeting the non-R&D criteria (median 1)
 
     @property
     def n(self) -> int:
@@ -129,6 +146,11 @@ class FirmParams:
     growth_scale: float
     exit_rate: float
     tech_sme_min_rd: float
+    catchup: float
+    renewal: float
+    criteria_cost: float
+    loss_share: float
+    upgrade: float
 
     @staticmethod
     def from_values(v: dict[str, float]) -> FirmParams:
@@ -148,6 +170,11 @@ class FirmParams:
             growth_scale=v["sales_growth_scale"],
             exit_rate=v["firm_exit_rate"],
             tech_sme_min_rd=v["tech_sme_min_rd_share"],
+            catchup=v["hnte_catchup"],
+            renewal=v["hnte_renewal_rate"],
+            criteria_cost=v["hnte_criteria_cost_share"],
+            loss_share=v["loss_making_share"],
+            upgrade=v["hnte_criteria_upgrade_rate"],
         )
 
 
@@ -172,6 +199,7 @@ class Draws:
     success: FloatArray
     approval: FloatArray
     exit: FloatArray
+    upgrade: FloatArray
 
 
 def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
@@ -184,32 +212,56 @@ def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
 
 
 def tax_table(rules: YearRules) -> tuple[FloatArray, FloatArray]:
-    """CIT rate and super-deduction rate of the 8 firm types, indexed by
-    ``4 * hnte + 2 * tech_sme + manufacturing`` (see :func:`firm_type`)."""
-    kind = np.arange(8)
-    hnte, tech_sme, manufacturing = kind >= 4, (kind // 2) % 2 == 1, kind % 2 == 1
+    """CIT rate and super-deduction rate of the 16 firm types, indexed by
+    ``8 * claims + 4 * hnte + 2 * tech_sme + manufacturing`` (see :func:`firm_type`); a firm that
+    does not claim the super-deduction (loss-making, or not yet taking it up) has rate 0."""
+    kind = np.arange(16)
+    claims = kind >= 8
+    hnte, tech_sme, manufacturing = (kind // 4) % 2 == 1, (kind // 2) % 2 == 1, kind % 2 == 1
     tau = np.where(hnte, rules.hnte_tax, rules.cit)
-    sd = np.full(8, rules.sd_all)
+    sd = np.full(16, rules.sd_all)
     sd = np.where(tech_sme, np.maximum(sd, rules.sd_tech_sme), sd)
     sd = np.where(manufacturing, np.maximum(sd, rules.sd_manufacturing), sd)
-    return tau, sd
+    return tau, np.where(claims, sd, 0.0)
 
 
-def firm_type(hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray) -> NDArray[np.uint8]:
-    """Index of each firm's type in :func:`tax_table`."""
+def firm_type(
+    hnte: BoolArray,
+    tech_sme: BoolArray,
+    manufacturing: BoolArray,
+    claims: BoolArray | None = None,
+) -> NDArray[np.uint8]:
+    """Index of each firm's type in :func:`tax_table` (``claims`` None: every firm claims)."""
     out: NDArray[np.uint8] = hnte.view(np.uint8) * np.uint8(4)
     out += tech_sme.view(np.uint8) * np.uint8(2)
     out += manufacturing.view(np.uint8)
+    if claims is None:
+        out += np.uint8(8)
+    else:
+        out += claims.view(np.uint8) * np.uint8(8)
+    return out
+
+
+def claims_deduction(claim_u: FloatArray, rules: YearRules, loss_share: float) -> BoolArray:
+    """Firms claiming the super-deduction in the year: profitable (``claim_u >= loss_share``) and
+    among the first ``takeup`` of the profitable ones in their fixed take-up order."""
+    out: BoolArray = (claim_u >= loss_share) & (
+        claim_u < loss_share + (1.0 - loss_share) * rules.takeup
+    )
     return out
 
 
 def firm_tax(
-    rules: YearRules, hnte: BoolArray, tech_sme: BoolArray, manufacturing: BoolArray
+    rules: YearRules,
+    hnte: BoolArray,
+    tech_sme: BoolArray,
+    manufacturing: BoolArray,
+    claims: BoolArray | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """CIT rate and super-deduction rate applicable to each firm (the largest super-deduction
-    rate among those of the firm's types applies)."""
+    rate among those of the firm's types applies; 0 if it does not claim)."""
     tau, sd = tax_table(rules)
-    kind = firm_type(hnte, tech_sme, manufacturing)
+    kind = firm_type(hnte, tech_sme, manufacturing, claims)
     return tau[kind], sd[kind]
 
 
@@ -234,32 +286,54 @@ def laplace_from_uniform(u: FloatArray) -> FloatArray:
     return out
 
 
+CRITERIA_COST_SIGMA = 1.0  # assumption: log-normal dispersion of the cost of the HNTE criteria
+
+
+def criteria_factor(u: FloatArray) -> FloatArray:
+    """Relative cost of meeting the non-R&D HNTE criteria (log-normal, median 1) from a
+    uniform."""
+    out: FloatArray = np.exp(CRITERIA_COST_SIGMA * ndtri(np.clip(u, 1e-12, 1.0 - 1e-12)))
+    return out
+
+
 START_INTENSITY_MEDIAN = 0.02  # assumption: median R&D/sales of a firm starting R&D
 START_INTENSITY_SIGMA = 0.5  # assumption: log-normal dispersion of that intensity
 
 
 def start_rd(
     f: Firms,
-    start_rate: float,
-    upgrade_rate: float,
+    start_rate: FloatArray | float,
     u_start: FloatArray,
-    u_upgrade: FloatArray,
+    uncounted: BoolArray | None = None,
 ) -> Firms:
-    """Firms without R&D that start it (a new own intensity ``r0``, log-normal), and R&D
-    performers that come to meet the non-R&D HNTE criteria (pure, element-wise).
+    """Firms without R&D that start it (a new own intensity ``r0``, log-normal, at which their
+    own intensity starts; pure, element-wise). ``start_rate`` is a rate per firm or one for all.
+
+    A starter in ``uncounted`` is a firm whose R&D the statistics begin to count (the coverage
+    of above-scale firms widens): it performed R&D before, so its past two years' intensity is
+    its intensity (``hist1 = hist2 = r0``); other starters have no R&D history.
 
     The intensity of a starter is drawn from ``u_start / start_rate``, uniform on [0, 1) given
     that the firm starts."""
-    starting = np.flatnonzero((f.r0 <= 0.0) & (u_start < start_rate))
+    rate = np.broadcast_to(np.asarray(start_rate, dtype=np.float64), f.r0.shape)
+    starting = np.flatnonzero((f.r0 <= 0.0) & (u_start < rate))
+    if not starting.size:
+        return f
     r0 = f.r0.copy()
-    if starting.size:
-        u_level = u_start[starting] / start_rate
-        r0[starting] = np.exp(
-            np.log(START_INTENSITY_MEDIAN)
-            + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
-        )
-    upgraded = ~f.other_ok & (r0 > 0.0) & (u_upgrade < upgrade_rate)
-    return replace(f, r0=r0, other_ok=f.other_ok | upgraded)
+    own = f.own.copy()
+    u_level = u_start[starting] / rate[starting]
+    r0[starting] = np.exp(
+        np.log(START_INTENSITY_MEDIAN)
+        + START_INTENSITY_SIGMA * ndtri(np.clip(u_level, 1e-12, 1.0 - 1e-12))
+    )
+    own[starting] = r0[starting]  # a new R&D activity starts at its chosen intensity
+    if uncounted is None:
+        return replace(f, r0=r0, own=own)
+    counted_now = starting[uncounted[starting]]
+    hist1, hist2 = f.hist1.copy(), f.hist2.copy()
+    hist1[counted_now] = r0[counted_now]
+    hist2[counted_now] = r0[counted_now]
+    return replace(f, r0=r0, own=own, hist1=hist1, hist2=hist2)
 
 
 @dataclass(frozen=True)
@@ -268,6 +342,26 @@ class YearOutcome:
     exits: BoolArray  # firms leaving at the end of the year
     bunched: BoolArray
     certified: BoolArray
+
+
+def _hnte_value(
+    f: Firms,
+    rules: YearRules,
+    p: FirmParams,
+    idx: IntArray,
+    sales: FloatArray,
+    real: FloatArray,
+    kind: NDArray[np.uint8],
+) -> FloatArray:
+    """Yearly value of HNTE status to the firms ``idx``: the tax saved on taxable profit after
+    the super-deduction (nothing for a loss-making firm), plus the first-certification reward
+    spread over the validity years for a firm never certified."""
+    sd = tax_table(rules)[1][kind[idx]]  # 0 for a firm not claiming
+    profitable = f.claim_u[idx] >= p.loss_share
+    taxable = np.maximum(p.margin * sales[idx] - sd * real[idx], 0.0) * profitable
+    value: FloatArray = (rules.cit - rules.hnte_tax) * taxable
+    value += (f.hnte_expiry[idx] < 0) * (rules.hnte_reward / rules.validity_years)
+    return value
 
 
 def enterprise_year(
@@ -293,8 +387,10 @@ def enterprise_year(
     # the tax of this year but due for renewal
     valid = f.hnte & (f.hnte_expiry >= year)
     lasting = f.hnte & (f.hnte_expiry > year)  # valid beyond this year: not up for renewal
-    # own R&D under this year's user cost (8 firm types: a table look-up)
-    b = b_index(*tax_table(rules))[firm_type(valid, f.tech_sme, f.manufacturing)]
+    # own R&D under this year's user cost (16 firm types: a table look-up)
+    claims = claims_deduction(f.claim_u, rules, p.loss_share)
+    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
+    b = b_index(*tax_table(rules))[kind]
     target = np.log(b / f.b0)
     target *= p.elasticity
     np.exp(target, out=target)
@@ -306,36 +402,77 @@ def enterprise_year(
         + p.subsidy_add * support.subsidy
         + support.credit_rd
     )
-    reported = real / (1.0 - f.gap)
-    gap = f.gap
-    # HNTE notch: bunching at the band threshold (decided on the few candidates only)
-    theta = band_threshold(rules, sales)
-    theta_low = theta * (1.0 - THRESHOLD_RTOL)
-    eligible = f.other_ok & ~lasting & (age >= 1.0)
+    reported = real.copy()
+    gap = np.zeros(f.n)
     r_now = reported / sales
-    hist_sum = f.hist1 + f.hist2
-    r3 = (hist_sum + r_now) / 3.0
-    candidates = np.flatnonzero(eligible & (r3 < theta_low) & (r3 >= p.window * theta))
+    other_ok = f.other_ok
+    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
+    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
+    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
+    # index subsets: thresholds are looked up only where needed
+    reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
+    # (a firm below the notch window of the lowest threshold cannot gain: not considered)
+    up = np.flatnonzero(~other_ok & (f.own >= p.window * float(rules.band_min_rd.min())))
+    up = up[(np.take(age, up) >= 1.0) & (np.take(u.upgrade, up) < reconsider)]
+    if up.size:
+        value = _hnte_value(f, rules, p, up, sales, real, kind)
+        s_u = sales[up]
+        th_u = band_threshold(rules, s_u)
+        rd_cost = b[up] * np.maximum((1.0 - p.relabel) * th_u * s_u - real[up], 0.0)
+        cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
+        meets = rules.validity_years * (value - rd_cost) > cost
+        other_ok = other_ok.copy()
+        other_ok[up[meets]] = True
+    # firms that may bunch or apply: meeting the other criteria, registered at least a year
+    sel = np.flatnonzero(other_ok)
+    sel = sel[np.take(age, sel) >= 1.0]
+    th_s = band_threshold(rules, sales[sel])
+    th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
+    hist_s = f.hist1[sel] + f.hist2[sel]
+    last_s = lasting[sel]
+    r_s = r_now[sel]
+    # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
+    # applicants whose 3-year window is short
+    short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
+    cand = np.flatnonzero(short & (r_s >= p.window * th_s))  # positions in sel
     bunched = np.zeros(f.n, dtype=bool)
-    if candidates.size:
+    if cand.size:
+        candidates = sel[cand]
+        value = _hnte_value(f, rules, p, candidates, sales, real, kind)
         s_c = sales[candidates]
-        extra = 3.0 * (theta[candidates] - r3[candidates]) * s_c
-        tax_gain = (rules.cit - rules.hnte_tax) * np.maximum(
-            p.margin * s_c - rules.sd_all * real[candidates], 0.0
-        ) * rules.validity_years + rules.hnte_reward
-        takes = tax_gain > (1.0 - p.relabel) * extra * b[candidates]
-        idx = candidates[takes]
-        extra = extra[takes]
+        th_c = th_s[cand]
+        real_c = real[candidates]
+        b_c = b[candidates]
+        r_c = r_s[cand]
+        # reporting (at least) the threshold every year, the plan over the 3-year window, must
+        # pay
+        x_th = np.maximum(th_c, r_c)
+        need_th = np.maximum((1.0 - p.relabel) * x_th * s_c, real_c)
+        takes = b_c * (need_th - real_c) < value
+        # an applicant also catches up on its window when the extra cost is below the value of
+        # the (up to) two years of status it gains by certifying now; certified firms keep
+        # complying at the threshold
+        catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
+        np.maximum(catch, r_c, out=catch)
+        need_x = np.maximum((1.0 - p.relabel) * catch * s_c, real_c)
+        up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
+        x = np.where(up_now, catch, x_th)
+        need = np.where(up_now, need_x, need_th)
+        moves = takes & (x > r_c)
+        idx = candidates[moves]
         bunched[idx] = True
-        real[idx] += (1.0 - p.relabel) * extra
-        reported[idx] += extra
-        gap = gap.copy()
+        reported[idx] = x[moves] * s_c[moves]
+        real[idx] = need[moves]
         gap[idx] = 1.0 - real[idx] / reported[idx]
-        r_now[idx] = reported[idx] / sales[idx]
-        r3[idx] = (hist_sum[idx] + r_now[idx]) / 3.0
-    # bunchers sit exactly at the threshold: compare with a relative tolerance so that rounding
-    # in sums (which depend on the order of firms) never decides a certification
-    certified = eligible & (r3 >= theta_low) & (u.approval < p.approval)
+        r_now[idx] = x[moves]
+        r_s[cand[moves]] = x[moves]
+    # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
+    # so that rounding in sums (which depend on the order of firms) never decides it
+    app = np.flatnonzero(~last_s & ((hist_s + r_s) / 3.0 >= th_low_s))
+    applicants = sel[app]
+    due = np.take(valid, applicants)  # valid and not lasting: up for renewal
+    certified = np.zeros(f.n, dtype=bool)
+    certified[applicants] = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
     hnte = lasting | certified
     expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
     tech_sme = (
@@ -370,6 +507,7 @@ def enterprise_year(
         rd_reported=reported,
         hist1=f.hist2,
         hist2=r_now,
+        other_ok=other_ok,
         hnte=hnte,
         hnte_expiry=expiry.astype(np.int64, copy=False),
         tech_sme=tech_sme,

@@ -37,6 +37,9 @@ STREAM_EXIT = 4
 STREAM_CERT = 6
 STREAM_START = 7
 STREAM_UPGRADE = 9
+STREAM_CLAIM = 12  # per firm, fixed: loss-making and super-deduction take-up rank
+STREAM_CRITERIA = 13  # per firm, fixed: cost of meeting the non-R&D HNTE criteria
+STREAM_SELECT = 14  # base year: which eligible firms hold an HNTE certificate
 
 
 def _mix(z: Any) -> Any:

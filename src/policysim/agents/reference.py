@@ -61,41 +61,75 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
         age = float(v["age"]) + 1.0  # type: ignore[arg-type]
         expiry0 = int(v["hnte_expiry"])  # type: ignore[call-overload]
         valid = bool(v["hnte"]) and expiry0 >= year
+        lasting = bool(v["hnte"]) and expiry0 > year
+        claim_u = float(v["claim_u"])  # type: ignore[arg-type]
+        profitable = claim_u >= p.loss_share
+        claims = profitable and claim_u < p.loss_share + (1.0 - p.loss_share) * rules.takeup
         tau = rules.hnte_tax if valid else rules.cit
         sd = rules.sd_all
         if bool(v["tech_sme"]):
             sd = max(sd, rules.sd_tech_sme)
         if bool(v["manufacturing"]):
             sd = max(sd, rules.sd_manufacturing)
+        if not claims:
+            sd = 0.0
         b = (1.0 - tau * (1.0 + sd)) / (1.0 - tau)
         target = float(v["r0"]) * math.exp(p.elasticity * math.log(b / float(v["b0"])))  # type: ignore[arg-type]
         own = float(v["own"]) + p.adjustment * (target - float(v["own"]))  # type: ignore[arg-type]
         real = own * sales + p.voucher_add * voucher + p.subsidy_add * subsidy + credit_rd
-        gap = float(v["gap"])  # type: ignore[arg-type]
-        reported = real / (1.0 - gap)
+        gap = 0.0
+        reported = real
         theta = float(rules.band_min_rd[-1])
         for max_sales, min_rd in zip(rules.band_max_sales, rules.band_min_rd, strict=True):
             if sales <= max_sales:
                 theta = float(min_rd)
                 break
-        eligible = bool(v["other_ok"]) and ((not valid) or expiry0 <= year) and age >= 1.0
+        theta_low = theta * (1.0 - THRESHOLD_RTOL)
+
+        def value() -> float:
+            taxable = max(p.margin * sales - sd * real, 0.0) if profitable else 0.0
+            reward = rules.hnte_reward / rules.validity_years if expiry0 < 0 else 0.0
+            return (rules.cit - rules.hnte_tax) * taxable + reward
+
+        other_ok = bool(v["other_ok"])
+        reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
+        reach = float(v["own"]) >= p.window * float(rules.band_min_rd.min())  # type: ignore[arg-type]
+        if not other_ok and reach and age >= 1.0 and u["upgrade"] < reconsider:
+            rd_cost = b * max((1.0 - p.relabel) * theta * sales - real, 0.0)
+            cost = (
+                p.criteria_cost
+                * float(v["criteria_cost"])  # type: ignore[arg-type]
+                * sales
+                * (1.0 - rules.cultivation)
+            )
+            other_ok = rules.validity_years * (value() - rd_cost) > cost
         h1, h2 = float(v["hist1"]), float(v["hist2"])  # type: ignore[arg-type]
-        r3 = (h1 + h2 + reported / sales) / 3.0
-        bunched = False
-        if eligible and p.window * theta <= r3 < theta * (1.0 - THRESHOLD_RTOL):
-            extra = 3.0 * (theta - r3) * sales
-            tax_gain = (rules.cit - rules.hnte_tax) * max(
-                p.margin * sales - rules.sd_all * real, 0.0
-            ) * rules.validity_years + rules.hnte_reward
-            if tax_gain > (1.0 - p.relabel) * extra * b:
-                bunched = True
-                real += (1.0 - p.relabel) * extra
-                reported += extra
-                gap = 1.0 - real / reported
         r_now = reported / sales
+        bunched = False
+        short = r_now < theta_low or (not lasting and h1 + h2 + r_now < 3.0 * theta_low)
+        if other_ok and age >= 1.0 and r_now >= p.window * theta and short:
+            gain = value()
+            x_th = max(theta, r_now)
+            need_th = max((1.0 - p.relabel) * x_th * sales, real)
+            if b * (need_th - real) < gain:
+                x, need = x_th, need_th
+                if not lasting:
+                    catch = min(max(3.0 * theta - (h1 + h2), theta), (1.0 + p.catchup) * theta)
+                    catch = max(catch, r_now)
+                    need_x = max((1.0 - p.relabel) * catch * sales, real)
+                    if b * (need_x - need_th) < 2.0 * gain:
+                        x, need = catch, need_x
+                if x > r_now:
+                    bunched = True
+                    reported = x * sales
+                    real = need
+                    gap = 1.0 - real / reported
+                    r_now = x
         r3 = (h1 + h2 + r_now) / 3.0
-        certified = eligible and r3 >= theta * (1.0 - THRESHOLD_RTOL) and u["approval"] < p.approval
-        hnte = (valid and expiry0 > year) or certified
+        applying = other_ok and not lasting and age >= 1.0 and r3 >= theta_low
+        pass_rate = p.renewal if valid and not lasting else p.approval
+        certified = applying and u["approval"] < pass_rate
+        hnte = lasting or certified
         expiry = year + rules.validity_years - 1 if certified else expiry0
         tech_sme = (
             sales <= TECH_SME_MAX_SALES_CNY
@@ -130,6 +164,7 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
             rd_reported=reported,
             hist1=h2,
             hist2=r_now,
+            other_ok=other_ok,
             hnte=hnte,
             hnte_expiry=expiry,
             tech_sme=tech_sme,
@@ -168,6 +203,7 @@ def reference_year(
             "success": float(u.success[i]),
             "approval": float(u.approval[i]),
             "exit": float(u.exit[i]),
+            "upgrade": float(u.upgrade[i]),
         }
         rows.append(
             agent.year(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from policysim import vocabulary
 from policysim.allocation.feasibility import check_feasibility, plan_violations
 from policysim.allocation.types import (
     INSTRUMENTS,
@@ -45,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RULE_STRATEGIES = ("factor_formula", "equal", "needs_weighted", "fixed")
+RULE_STRATEGIES = vocabulary.RULE_STRATEGIES
 
 FACTORS = ("research_capacity", "fiscal_st_spending", "management_capacity")
 """Factors of the provincial allocation formula (科研创新能力, 本级财政科技支出, 科技管理能力)."""

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from policysim import vocabulary
 from policysim.errors import AllocationError
 
 __all__ = [
@@ -41,29 +42,10 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-INSTRUMENTS: tuple[str, ...] = (
-    "vouchers",
-    "rd_subsidies",
-    "platforms",
-    "commissioners",
-    "credit",
-    "poverty_programme",
-)
-"""Funding instruments of the provincial S&T special funds; ``poverty_programme`` goes only to
-poverty counties."""
-
-POVERTY_INSTRUMENT = "poverty_programme"
-
-STRATEGIES: tuple[str, ...] = (
-    "factor_formula",
-    "equal",
-    "needs_weighted",
-    "fixed",
-    "optimal",
-    "closed_loop",
-)
-"""Allocation strategies: four rule strategies, the open-loop optimiser and the closed-loop
-(re-planning every year) optimiser."""
+#: Funding instruments and allocation strategies: the shared vocabularies (policysim.vocabulary).
+INSTRUMENTS: tuple[str, ...] = vocabulary.INSTRUMENTS
+POVERTY_INSTRUMENT = vocabulary.POVERTY_INSTRUMENT
+STRATEGIES: tuple[str, ...] = vocabulary.STRATEGY_NAMES
 
 CNY_PER_YI = 1e8
 """CNY in one 亿元 (unit definition)."""

@@ -28,6 +28,7 @@ from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
+from policysim.vocabulary import strategy
 
 __all__ = ["build_manifest", "write_outputs"]
 
@@ -56,7 +57,7 @@ def _versions() -> dict[str, str]:
 def _solver(result: EnsembleResult) -> dict[str, Any]:
     a = result.loaded.scenario.allocation
     info: dict[str, Any] = {"strategy": a.strategy}
-    if a.strategy in ("optimal", "closed_loop"):
+    if strategy(a.strategy).kind == "optimiser":
         info["name"] = "HiGHS (highspy) via Pyomo"
         for pkg in ("highspy", "pyomo"):
             try:
@@ -246,12 +247,13 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         if ok:
             county = result.unit_probabilities("county")
             township = result.unit_probabilities("township")
-            written["county_probabilities"] = _write_parquet_frame(
-                county, out / "county_probabilities.parquet", None
-            )
-            written["township_probabilities"] = _write_parquet_frame(
-                township, out / "township_probabilities.parquet", None
-            )
+            if sc.outputs.unit_tables:
+                written["county_probabilities"] = _write_parquet_frame(
+                    county, out / "county_probabilities.parquet", None
+                )
+                written["township_probabilities"] = _write_parquet_frame(
+                    township, out / "township_probabilities.parquet", None
+                )
             if sc.targets:
                 attain = result.attainment()
                 written["attainment"] = _write_csv(attain, out / "attainment.csv")

@@ -24,11 +24,13 @@ PROBABILITY_UNITS: Final = frozenset({"probability", "share", "share_of_rd", "ra
 BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
     # --- enterprises: R&D choice -------------------------------------------------------------
     "rd_user_cost_elasticity": ParameterDefault(
-        -1.0,
+        -1.8,
         "elasticity",
-        "Bloom, Griffith & Van Reenen (2002): about -1.0 in the long run",
-        -2.0,
-        -0.4,
+        "Qian, Zhan & Pan (2022): 1.58-2.05 (absolute) for the Chinese super-deduction "
+        "(PARAMETERS.md); Bloom, Griffith & Van Reenen (2002) about -1.0 in the long run as the "
+        "upper end",
+        -2.05,
+        -1.0,
     ),
     "rd_adjustment_speed": ParameterDefault(
         0.3,
@@ -41,17 +43,56 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
     "hnte_notch_window": ParameterDefault(
         0.5,
         "share",
-        "assumption: firms whose 3-year R&D/sales is at least this share of their band threshold "
-        "consider bunching at the HNTE notch (Chen, Liu, Suarez Serrato & Xu 2021 bunching)",
+        "assumption: firms whose annual R&D/sales is at least this share of their band threshold "
+        "consider bunching at the HNTE notch (Chen, Liu, Suarez Serrato & Xu 2021 bunching); "
+        "whether bunching pays is decided by cost and tax gain",
         0.3,
         0.8,
     ),
     "hnte_relabel_share": ParameterDefault(
         0.24,
         "share_of_rd",
-        "Chen, Liu, Suarez Serrato & Xu (AER 2021): relabelling is about 24% of reported R&D",
+        "Chen, Liu, Suarez Serrato & Xu (AER 2021): relabelling is about 24% of the reported R&D "
+        "of bunching firms (PARAMETERS.md); here the most a bunching firm relabels, as a share of "
+        "its reported R&D",
         0.10,
         0.35,
+    ),
+    "hnte_catchup": ParameterDefault(
+        0.3,
+        "share",
+        "assumption: a first applicant plans its R&D over the 3-year window and raises one year's "
+        "reported R&D/sales at most this share above its threshold to bring the 3-year ratio to "
+        "the threshold (else it reports the threshold and applies later)",
+        0.0,
+        0.6,
+    ),
+    "hnte_renewal_rate": ParameterDefault(
+        0.9,
+        "probability",
+        "assumption: share of renewal applications (重新认定) of complying HNTEs that pass; "
+        "certified firms keep complying (annual reports and checks, 国科发火〔2016〕32号 arts. "
+        "15-19) so most pass",
+        0.8,
+        0.98,
+    ),
+    "hnte_criteria_cost_share": ParameterDefault(
+        0.02,
+        "share",
+        "assumption: median one-off cost of meeting the non-R&D HNTE criteria (acquiring IP, "
+        "high-tech revenue share, S&T staff, intermediary fees) as a share of sales; log-normal "
+        "across firms (sigma 1)",
+        0.005,
+        0.05,
+    ),
+    "loss_making_share": ParameterDefault(
+        0.15,
+        "share",
+        "assumption: share of firms without taxable profit, which gain nothing from the "
+        "super-deduction or the HNTE rate (about 15% of above-scale industrial firms made losses "
+        "2018-2020 nationally, NBS, recalled)",
+        0.08,
+        0.20,
     ),
     "profit_margin": ParameterDefault(
         0.06, "share", "assumption: taxable profit / sales of Chinese industrial firms", 0.03, 0.10
@@ -189,10 +230,11 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
     "hnte_criteria_upgrade_rate": ParameterDefault(
         0.10,
         "rate_per_year",
-        "assumption: share of R&D performers not meeting the non-R&D HNTE criteria (high-tech "
-        "revenue, S&T staff, IP) that come to meet them each year",
+        "assumption: yearly probability that an R&D performer not meeting the non-R&D HNTE "
+        "criteria reconsiders meeting them (it does when the HNTE value over a certificate "
+        "exceeds its cost net of cultivation support)",
         0.0,
-        0.25,
+        0.5,
     ),
     "entrant_rd_share": ParameterDefault(
         0.25,
@@ -377,3 +419,18 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.06,
     ),
 }
+
+
+def parameters_markdown() -> str:
+    """The behaviour defaults as the Markdown table of ``docs/PARAMETERS.md`` (name, default,
+    unit, range, status, source); status is ``assumption`` when the source says so."""
+    lines = [
+        "| parameter | default | unit | range | status | source |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, p in BEHAVIOUR_DEFAULTS.items():
+        span = "" if p.low is None or p.high is None else f"{p.low:g} to {p.high:g}"
+        status = "assumption" if p.source.startswith("assumption") else "sourced"
+        source = p.source.replace("|", "/")
+        lines.append(f"| `{name}` | {p.value:g} | {p.unit} | {span} | {status} | {source} |")
+    return "\n".join(lines) + "\n"

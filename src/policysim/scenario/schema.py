@@ -14,22 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from policysim import vocabulary
 from policysim.metrics import target_metrics
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS, PROBABILITY_UNITS
+from policysim.vocabulary import INSTRUMENTS
 
-INSTRUMENT_NAMES = (
-    "vouchers",
-    "rd_subsidies",
-    "platforms",
-    "commissioners",
-    "credit",
-    "poverty_programme",
-)
+#: The instruments (one vocabulary, :mod:`policysim.vocabulary`); ``Instrument`` spells them for
+#: the type checker and for key-path errors on unknown keys (a test ties the two).
+INSTRUMENT_NAMES = INSTRUMENTS
 Instrument = Literal[
     "vouchers", "rd_subsidies", "platforms", "commissioners", "credit", "poverty_programme"
-]
-StrategyName = Literal[
-    "factor_formula", "equal", "needs_weighted", "fixed", "optimal", "closed_loop"
 ]
 Comparator = Literal[">=", ">", "<=", "<", "rising"]
 
@@ -191,7 +185,7 @@ def _default_instrument_shares() -> dict[Instrument, float]:
 
 
 class AllocationSpec(_Strict):
-    strategy: StrategyName = "factor_formula"
+    strategy: str = "factor_formula"
     factor_weights: FactorWeights = FactorWeights()
     instrument_shares: dict[Instrument, Share] = Field(default_factory=_default_instrument_shares)
     floor_100m_cny: NonNeg = 0.0
@@ -207,6 +201,16 @@ class AllocationSpec(_Strict):
     objective: ObjectiveSpec = ObjectiveSpec()
     solver: SolverSpec = SolverSpec()
     response: ResponseSpec = ResponseSpec()
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        try:
+            vocabulary.strategy(v)
+        except KeyError:
+            names = ", ".join(repr(s.name) for s in vocabulary.STRATEGIES)
+            raise ValueError(f"unknown strategy: expected one of {names}") from None
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> AllocationSpec:
@@ -247,6 +251,10 @@ class HnteRules(_Strict):
     validity_years: Annotated[int, Field(ge=1, le=10)] = 3
     #: one-off reward to a newly certified HNTE (provincial and local 高企 awards), CNY
     certification_reward_cny: DatedSeries | None = None
+    #: share of a firm's cost of meeting the non-R&D criteria (IP, high-tech revenue, staff)
+    #: borne by cultivation programmes (高企入库培育: pool, intermediaries, pre-certification
+    #: grants), 0..1
+    cultivation_cost_share: DatedSeries | None = None
 
     def regime(self, year: int) -> HnteRegime:
         chosen = self.regimes[0]
@@ -274,20 +282,35 @@ class PolicyCalendar(_Strict):
     cit_rate: DatedSeries
     hnte: HnteRules
     super_deduction: tuple[SuperDeductionRule, ...]
+    #: share of eligible profitable R&D performers that claim the super-deduction, 0..1
+    #: (absent: all claim)
+    super_deduction_takeup: DatedSeries | None = None
+    #: share of above-scale firms performing R&D the province's push reaches (R&D coverage of
+    #: above-scale firms), 0..1 (absent: no push beyond the spontaneous start rate)
+    rd_coverage_above_scale: DatedSeries | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> PolicyCalendar:
+        series = {
+            ("super_deduction_takeup",): self.super_deduction_takeup,
+            ("rd_coverage_above_scale",): self.rd_coverage_above_scale,
+            ("hnte", "cultivation_cost_share"): self.hnte.cultivation_cost_share,
+        }
+        for path, dated in series.items():
+            if dated is None:
+                continue
+            for year, value in dated.values.items():
+                if not 0.0 <= value <= 1.0:
+                    raise at_path(
+                        ("policy", *path, "values", year),
+                        f"value {value:g} in {year} is not a share (expected 0..1)",
+                    )
+        return self
+
     voucher_max_share_of_rd: Share = 0.5
     voucher_document: str = ""
     subsidy_max_share_of_rd: Share = 0.3
     subsidy_document: str = ""
-
-
-class InstrumentSpec(_Strict):
-    enabled: bool = True
-    description: str = ""
-    source: str = ""
-
-
-def _default_instruments() -> dict[Instrument, InstrumentSpec]:
-    return {name: InstrumentSpec() for name in INSTRUMENT_NAMES}  # type: ignore[misc]
 
 
 class IndexWeights(_Strict):
@@ -507,8 +530,7 @@ class OutputSpec(_Strict):
     dir: str = "results"
     figures: bool = True
     report: bool = True
-    unit_tables: bool = True
-    enterprises: bool = False
+    unit_tables: bool = True  # county and township probability tables
 
 
 class Scenario(_Strict):
@@ -521,7 +543,6 @@ class Scenario(_Strict):
     budget: Budget
     allocation: AllocationSpec = AllocationSpec()
     policy: PolicyCalendar
-    instruments: dict[Instrument, InstrumentSpec] = Field(default_factory=_default_instruments)
     designation: DesignationRules = DesignationRules()
     behaviour: dict[str, Parameter] = Field(default_factory=dict)
     uncertainties: dict[str, Distribution] = Field(default_factory=dict)

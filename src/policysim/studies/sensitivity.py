@@ -50,6 +50,7 @@ from policysim.experiments.runner import concat_frames
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 from policysim.studies.discovery import describe_miss, discover_runs
+from policysim.vocabulary import strategy
 
 __all__ = [
     "BUDGET_SCALE",
@@ -588,7 +589,7 @@ def scenario_sensitivity(
     k = len(names)
     rows = n * (k + 2) if m == "sobol" else n * (k + 1)
     logger.info("%s design: %d factors, N = %d, %d runs", m, k, n, rows)
-    if levers and sc.allocation.strategy in ("optimal", "closed_loop"):
+    if levers and strategy(sc.allocation.strategy).kind == "optimiser":
         logger.warning(
             "levers with the %s strategy: response curves are re-estimated for every run",
             sc.allocation.strategy,

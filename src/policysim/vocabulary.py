@@ -1,0 +1,129 @@
+"""The vocabularies every layer shares: funding instruments and allocation strategies.
+
+Each is defined here once; the scenario schema, the allocation model, the agent-based model and
+the coupling read them from here. The strategy registry names, for each strategy, the allocator
+class that carries it out (``module:Class``, resolved by :func:`policysim.coupling.make_allocator`
+through :func:`allocator_class`), so adding a strategy is one allocator class (following
+:class:`policysim.model.Allocator`: called with the year and the county summary, it returns the
+year's plan) and one line in :data:`STRATEGIES`.
+
+This module imports nothing from the package (every layer may use it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = [
+    "INSTRUMENTS",
+    "POVERTY_INSTRUMENT",
+    "RULE_STRATEGIES",
+    "STRATEGIES",
+    "STRATEGY_NAMES",
+    "StrategySpec",
+    "allocator_class",
+    "strategy",
+]
+
+#: Funding instruments of the provincial S&T special funds (赣府厅发〔2018〕4号), in the column order
+#: of every plan array (n_counties, n_instruments); ``poverty_programme`` goes only to poverty
+#: counties.
+INSTRUMENTS: Final[tuple[str, ...]] = (
+    "vouchers",  # 科技创新券 and other 后补助
+    "rd_subsidies",
+    "platforms",  # 众创空间, 星创天地, parks
+    "commissioners",  # 科技特派员
+    "credit",  # 科贷通 / 财园信贷通 risk pools
+    "poverty_programme",  # 科技精准扶贫 "个十百千", 25 poverty counties only
+)
+POVERTY_INSTRUMENT: Final = "poverty_programme"
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """One allocation strategy.
+
+    Attributes
+    ----------
+    name : str
+        The value of ``allocation.strategy`` in a scenario.
+    kind : {"rule", "optimiser"}
+        A rule applies a formula to the county facts of the year; an optimiser solves the
+        allocation model (Pyomo + HiGHS).
+    allocator : str
+        ``module:Class`` of the allocator, constructed as ``Class(scenario, baseline)``.
+    description : str
+        One line for help texts and reports.
+    replans : bool
+        Re-plans every simulated year from the model's state (closed loop).
+    """
+
+    name: str
+    kind: Literal["rule", "optimiser"]
+    allocator: str
+    description: str
+    replans: bool = False
+
+
+_RULE = "policysim.coupling:RuleAllocator"
+
+#: Every allocation strategy, in the order help texts list them.
+STRATEGIES: Final[tuple[StrategySpec, ...]] = (
+    StrategySpec(
+        "factor_formula",
+        "rule",
+        _RULE,
+        "the policy's own rule: shares by research capacity, own fiscal S&T spending and "
+        "management capacity",
+    ),
+    StrategySpec("equal", "rule", _RULE, "an equal share for every county"),
+    StrategySpec(
+        "needs_weighted",
+        "rule",
+        _RULE,
+        "shares by the distance of the county index from 100, poverty counties weighted up",
+    ),
+    StrategySpec("fixed", "rule", _RULE, "a plan read from a CSV file (allocation.fixed_plan)"),
+    StrategySpec(
+        "optimal",
+        "optimiser",
+        "policysim.coupling:OptimalAllocator",
+        "open-loop optimal plan of the allocation model, solved once for the horizon",
+    ),
+    StrategySpec(
+        "closed_loop",
+        "optimiser",
+        "policysim.coupling:ClosedLoopAllocator",
+        "the allocation model re-solved every year from the simulated state",
+        replans=True,
+    ),
+)
+
+STRATEGY_NAMES: Final[tuple[str, ...]] = tuple(s.name for s in STRATEGIES)
+RULE_STRATEGIES: Final[tuple[str, ...]] = tuple(s.name for s in STRATEGIES if s.kind == "rule")
+
+
+def strategy(name: str) -> StrategySpec:
+    """The registered strategy ``name``.
+
+    Raises
+    ------
+    KeyError
+        If no strategy has that name (the message lists them).
+    """
+    for spec in STRATEGIES:
+        if spec.name == name:
+            return spec
+    expected = ", ".join(repr(n) for n in STRATEGY_NAMES)
+    raise KeyError(f"unknown strategy {name!r} (expected one of {expected})")
+
+
+def allocator_class(name: str) -> type:
+    """The allocator class of strategy ``name`` (imported on first use)."""
+    module, _, qualname = strategy(name).allocator.partition(":")
+    cls = getattr(importlib.import_module(module), qualname)
+    if not isinstance(cls, type):
+        raise TypeError(f"strategy {name!r}: {strategy(name).allocator} is not a class")
+    return cls
