@@ -130,6 +130,11 @@ def data(
     out.print(table)
     synth = ", ".join(f"{k}: {len(v)} columns" for k, v in baseline.synthetic_columns.items() if v)
     out.print(f"Synthetic (seeded) columns: {synth}. See docs/DATA.md.", highlight=False)
+    from policysim.data import county_caveat
+
+    caveat = county_caveat(baseline)
+    if caveat is not None:
+        out.print(f"Note: {caveat}", highlight=False)
 
 
 @app.command()
@@ -284,6 +289,18 @@ def _print_summary(result: object, written: dict[str, Path]) -> None:
                 f"[{colours.get(status, 'white')}]{status}[/]",
             )
         out.print(table)
+    from policysim.data import county_caveat
+    from policysim.simulation import baseline_for
+
+    caveat = county_caveat(baseline_for(result.loaded.scenario))
+    if caveat is not None:
+        seeds = result.loaded.scenario.baseline.ensemble_seeds()
+        out.print(f"Note: {caveat}", highlight=False)
+        out.print(
+            f"Synthesis seeds sampled over the runs: {', '.join(map(str, seeds))}"
+            + (" (one fixed draw: intervals exclude this uncertainty)" if len(seeds) == 1 else ""),
+            highlight=False,
+        )
     out.print("Written:", highlight=False)
     for name, path in written.items():
         out.print(f"  {name}: {path}", highlight=False)

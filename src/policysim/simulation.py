@@ -74,11 +74,13 @@ def as_scenario(scenario: Scenario | LoadedScenario) -> Scenario:
     return scenario.scenario if isinstance(scenario, LoadedScenario) else scenario
 
 
-def baseline_for(scenario: Scenario) -> Baseline:
+def baseline_for(scenario: Scenario, synthesis_seed: int | None = None) -> Baseline:
+    """The scenario's baseline (cached), synthesised with ``synthesis_seed`` (default: the
+    scenario's ``baseline.synthesis_seed``)."""
     spec = scenario.baseline
     return load_baseline(
         spec.source,
-        synthesis_seed=spec.synthesis_seed,
+        synthesis_seed=spec.synthesis_seed if synthesis_seed is None else synthesis_seed,
         include_subdistricts=spec.include_subdistricts,
         enterprise_scale=spec.enterprise_scale,
     )
@@ -92,6 +94,7 @@ def simulate(
     enterprises: bool = False,
     allocator: Allocator | None = None,
     township_metrics: Collection[str] | None = None,
+    synthesis_seed: int | None = None,
 ) -> SimulationResult:
     """Run the model once from the base year to the end year.
 
@@ -109,6 +112,10 @@ def simulate(
     township_metrics : collection of str, optional
         Township metrics to build (default all of :data:`TOWNSHIP_METRICS`); an ensemble that
         keeps only some saves the work of the others.
+    synthesis_seed : int, optional
+        Seed of the synthetic county economy (default: the scenario's
+        ``baseline.synthesis_seed``); an ensemble passes each run's draw from
+        ``baseline.synthesis_seeds``.
     """
     from policysim.coupling import make_allocator
 
@@ -122,7 +129,7 @@ def simulate(
         if unknown:
             raise KeyError(f"unknown behaviour parameters: {sorted(unknown)}")
         values.update({k: float(v) for k, v in params.items()})
-    baseline = baseline_for(sc)
+    baseline = baseline_for(sc, synthesis_seed)
     alloc = allocator if allocator is not None else make_allocator(sc, baseline, values, alloc_ss)
     model = PolicyModel(
         sc, baseline, values, np.random.default_rng(model_ss), alloc, keep_enterprises=enterprises

@@ -16,6 +16,7 @@ import policysim.simulation
 from policysim.analysis import attainment, max_half_width, unit_probabilities
 from policysim.errors import InfeasibleAllocationError, ScenarioError
 from policysim.experiments import ChunkTask, EnsembleResult, report_years, run_chunk, run_ensemble
+from policysim.experiments.design import synthesis_seed_of
 from policysim.experiments.runner import _Backend
 from policysim.experiments.store import PARTS_DIR
 from policysim.scenario import LoadedScenario
@@ -108,12 +109,16 @@ def test_chunk_returns_province_rows_and_counts_of_fixed_size(small: LoadedScena
 
 
 def test_run_i_is_simulate_with_its_seed_and_draw(serial: EnsembleResult) -> None:
-    """Run 2 of the ensemble equals simulate() with SeedSequence(seed, spawn_key=(2,))."""
+    """Run 2 of the ensemble equals simulate() with SeedSequence(seed, spawn_key=(2,)), its draw
+    and its synthesis seed."""
     sc = serial.loaded.scenario
     row = serial.draws.iloc[2]
     params = {k: float(row[k]) for k in sc.uncertainties}
     one = policysim.simulation.simulate(
-        sc, np.random.SeedSequence(11, spawn_key=(2,)), params=params
+        sc,
+        np.random.SeedSequence(11, spawn_key=(2,)),
+        params=params,
+        synthesis_seed=synthesis_seed_of(sc.baseline, 11, 2),
     )
     prov = one.metrics[one.metrics["level"] == "province"]
     mine = serial.metrics[

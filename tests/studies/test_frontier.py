@@ -80,9 +80,18 @@ def test_frontier_monotone_within_its_intervals() -> None:
     assert len(t) == 3 * len(load_scenario(BASELINE).scenario.targets)
     assert list(t["scale"].unique()) == [0.5, 1.0, 2.0]
     assert frontier_violations(t).empty
-    # expected designations in 2030 never fall as the budget grows (paired runs)
-    ev = t[t["target"] == "counties_2030"].sort_values("budget_100m_cny")["expected_value"]
-    assert (np.diff(ev.to_numpy()) >= 0).all()
+
+    # expected designations in 2030 never fall as the budget grows, beyond Monte Carlo error of
+    # the paired runs (each run on its own synthetic province: the same one at every budget)
+    def counties_2030(b: float) -> np.ndarray:
+        m = fr.results[b].metrics
+        rows = m[(m["level"] == "province") & (m["metric"] == METRIC) & (m["year"] == 2030)]
+        return rows.sort_values("replication")["value"].to_numpy(dtype=float)
+
+    for lo, hi in ((1.6, 3.2), (3.2, 6.4)):
+        diff = counties_2030(hi) - counties_2030(lo)
+        se = float(np.std(diff, ddof=1)) / math.sqrt(diff.size)
+        assert diff.mean() >= -3.0 * se - 1e-12, (lo, hi, diff)
     for name, value in fr.smallest.items():
         rows = t[t["target"] == name].sort_values("budget_100m_cny")
         reached = rows[rows["probability"] >= 0.8]["budget_100m_cny"]

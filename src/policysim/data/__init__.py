@@ -7,6 +7,7 @@ mutate them in place.
 
 from __future__ import annotations
 
+from policysim.data.caveat import SYNTHETIC_CAVEAT, county_caveat, county_economy_synthetic
 from policysim.data.loader import load_baseline
 from policysim.data.schema import (
     BASE_YEAR,
@@ -23,9 +24,12 @@ __all__ = [
     "FUNCTIONAL_CLASSES",
     "SECTORS",
     "SYNTHESIS_VERSION",
+    "SYNTHETIC_CAVEAT",
     "Baseline",
     "SynthesisParameters",
     "SynthesisTargets",
+    "county_caveat",
+    "county_economy_synthetic",
     "hnte_threshold",
     "load_baseline",
     "province_summary",

@@ -5,6 +5,7 @@ directory of CSVs, completed by the synthesiser and cached.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from policysim.data.prefectures import PREFECTURE_FILE, prefecture_gdp
 from policysim.data.readers import (
     RawTable,
     embedded_file,
@@ -109,6 +111,19 @@ def _jiangxi_targets(history: pd.DataFrame) -> SynthesisTargets:
     )
 
 
+def _with_prefectures(
+    targets: SynthesisTargets, counties: pd.DataFrame, checksums: dict[str, str]
+) -> SynthesisTargets:
+    """Jiangxi's targets with the prefecture GDP shares of ``prefecture_indicators.csv`` (the
+    file's checksum is added to ``checksums``)."""
+    table = read_table(embedded_file(PREFECTURE_FILE), PREFECTURE_FILE)
+    checksums[PREFECTURE_FILE] = table.sha256
+    shares = prefecture_gdp(table, counties, BASE_YEAR)
+    return dataclasses.replace(
+        targets, prefecture_gdp_cny=tuple(shares.targets_cny(targets.gdp_cny).items())
+    )
+
+
 def _generate_townships(counties: pd.DataFrame) -> pd.DataFrame:
     """Township units generated from per-county counts: codes ``<county code><NNN>``, names
     ``<county>-T001``, kinds in the order towns, townships, subdistricts, other."""
@@ -187,12 +202,13 @@ def _assemble(
 def _load_embedded(seed: int, include_subdistricts: bool, enterprise_scale: float) -> Baseline:
     counties, townships, history, checksums = _jiangxi_units()
     boundaries = _real_path(embedded_file("jiangxi/counties_boundaries.geojson"))
+    targets = _with_prefectures(_jiangxi_targets(history), counties, checksums)
     return _assemble(
         EMBEDDED_NAME,
         counties,
         townships,
         history,
-        _jiangxi_targets(history),
+        targets,
         checksums,
         boundaries,
         seed=seed,
@@ -322,7 +338,9 @@ def _load_directory(
     )
 
 
-@functools.lru_cache(maxsize=16)
+#: room for the synthesis seeds an ensemble samples (at most MAX_SYNTHESIS_SEEDS = 16) plus a few
+#: other baselines (about 5 MB each for Jiangxi)
+@functools.lru_cache(maxsize=32)
 def _cached(
     kind: str,
     directory: str,

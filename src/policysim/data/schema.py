@@ -28,7 +28,7 @@ __all__ = [
 
 #: Version of the synthesis rules. Bump it whenever a rule or a default changes, so that a run
 #: manifest that records it (with the seed) identifies the synthetic baseline exactly.
-SYNTHESIS_VERSION: int = 1
+SYNTHESIS_VERSION: int = 2
 
 #: Base year of every shipped baseline (the policy 赣府厅发〔2018〕4号 was issued January 2018).
 BASE_YEAR: int = 2017

@@ -58,6 +58,11 @@ class SynthesisTargets:
     max_sales_cny : float
         Upper truncation of the firm-size distribution, CNY (assumption: 2e11 for Jiangxi, about
         the revenue of its largest group; 3e12 nationally).
+    prefecture_gdp_cny : tuple of (str, float)
+        GDP targets of prefectures, CNY, by ``prefecture_code``; the counties of a listed
+        prefecture sum to its target exactly, the counties of unlisted prefectures share the rest
+        of ``gdp_cny`` (Jiangxi: all 11, see :mod:`policysim.data.prefectures`). Empty: only the
+        province total is matched.
     """
 
     gdp_cny: float
@@ -66,6 +71,7 @@ class SynthesisTargets:
     n_firms: int
     hnte: int
     max_sales_cny: float = 2.0e11
+    prefecture_gdp_cny: tuple[tuple[str, float], ...] = ()
 
 
 def _default_sector_shares() -> tuple[float, ...]:
@@ -239,7 +245,39 @@ def _county_gdp(
     )
     raw = counties["population"].to_numpy(dtype=np.float64) * factor
     raw = raw * np.exp(p.gdp_sigma * rng.standard_normal(len(counties)))
-    gdp: FloatArray = raw / raw.sum() * targets.gdp_cny
+    return _scale_to_prefectures(raw, counties, targets)
+
+
+def _scale_to_prefectures(
+    raw: FloatArray, counties: pd.DataFrame, targets: SynthesisTargets
+) -> FloatArray:
+    """Scale raw county weights so that each listed prefecture sums to its GDP target and the
+    counties of unlisted prefectures share the rest of the province total (by their weights)."""
+    if not targets.prefecture_gdp_cny:
+        gdp: FloatArray = raw / raw.sum() * targets.gdp_cny
+        return gdp
+    wanted = dict(targets.prefecture_gdp_cny)
+    pref = counties["prefecture_code"].to_numpy(dtype=str)
+    codes, group = np.unique(pref, return_inverse=True)
+    listed = np.isin(codes, list(wanted))
+    missing = sorted(set(wanted) - set(codes.tolist()))
+    if missing:
+        raise DataError("prefecture GDP targets", f"prefecture {missing[0]} has no county unit")
+    goal = np.array([wanted.get(str(c), 0.0) for c in codes])
+    rest = targets.gdp_cny - float(goal.sum())
+    if rest < -1e-9 * targets.gdp_cny or (rest > 1e-9 * targets.gdp_cny and listed.all()):
+        raise DataError(
+            "prefecture GDP targets",
+            f"prefecture targets sum to {goal.sum() / 1e8:.2f}亿元, the province total is "
+            f"{targets.gdp_cny / 1e8:.2f}亿元 (expected them to add up, or to leave a positive "
+            "rest for unlisted prefectures)",
+        )
+    unlisted = ~listed[group]
+    sums = np.bincount(group, weights=raw, minlength=codes.size)
+    scale = np.divide(goal, sums, out=np.zeros(codes.size), where=sums > 0)
+    gdp = raw * scale[group]
+    if unlisted.any():
+        gdp[unlisted] = raw[unlisted] / raw[unlisted].sum() * max(rest, 0.0)
     return gdp
 
 

@@ -8,6 +8,12 @@ of ``batch_size`` points in the unit cube generated from
 distributions by :func:`policysim.analysis.transform_unit_samples`. Every batch is drawn whole,
 so adding batches (``--precision``) or resuming never changes an earlier run, and two scenarios
 with the same uncertainties and seed get the same seeds and draws (common random numbers).
+
+When the scenario samples the synthetic county economy (``baseline.synthesis_seeds``), run ``i``
+uses synthesis seed ``seeds[perm_b[i % count]]``, where ``perm_b`` is a permutation of
+``range(count)`` drawn from ``SeedSequence(root_seed, spawn_key=(SYNTHESIS_KEY, b))`` for block
+``b = i // count``: every block of ``count`` runs uses each seed once, in random order, and the
+choice depends on ``(root_seed, i)`` only (not on workers or chunks).
 """
 
 from __future__ import annotations
@@ -24,14 +30,18 @@ import pandas as pd
 from policysim.analysis import DistributionLike, latin_hypercube, transform_unit_samples
 from policysim.errors import ScenarioError
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS
+from policysim.scenario.schema import BaselineSpec
 
 __all__ = [
     "DRAW_KEY_OFFSET",
+    "SYNTHESIS_KEY",
     "draw_parameters",
     "draws_fingerprint",
     "explicit_draws",
     "run_seed",
     "seed_key",
+    "synthesis_seed_of",
+    "synthesis_seeds_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -41,7 +51,39 @@ logger = logging.getLogger(__name__)
 #: validated far below 1e9 by the schema's practical limits; 1e9 is a convention, not a source).
 DRAW_KEY_OFFSET: Final = 10**9
 
+#: First word of the spawn keys of the synthesis-seed blocks, ``(SYNTHESIS_KEY, block)``: a
+#: two-word key, so it never equals a run key ``(i,)`` or a draw-batch key
+#: ``(DRAW_KEY_OFFSET + b,)`` (a convention, not a source).
+SYNTHESIS_KEY: Final = 2 * 10**9
+
 Sampling = Literal["lhs", "monte_carlo"]
+
+
+def synthesis_seeds_of(
+    spec: BaselineSpec, root_seed: int, runs: Sequence[int] | npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """The synthesis seed of each run (see the module text); ``spec.synthesis_seed`` for every
+    run when the scenario samples none."""
+    ids = np.asarray(runs, dtype=np.int64)
+    seeds = np.asarray(spec.ensemble_seeds(), dtype=np.int64)
+    if seeds.size == 1:
+        return np.full(ids.size, seeds[0], dtype=np.int64)
+    count = seeds.size
+    out = np.empty(ids.size, dtype=np.int64)
+    blocks = ids // count
+    for b in np.unique(blocks):
+        rng = np.random.default_rng(
+            np.random.SeedSequence(root_seed, spawn_key=(SYNTHESIS_KEY, int(b)))
+        )
+        perm = rng.permutation(count)
+        rows = blocks == b
+        out[rows] = seeds[perm[ids[rows] % count]]
+    return out
+
+
+def synthesis_seed_of(spec: BaselineSpec, root_seed: int, run: int) -> int:
+    """The synthesis seed of run ``run`` (see :func:`synthesis_seeds_of`)."""
+    return int(synthesis_seeds_of(spec, root_seed, [run])[0])
 
 
 def run_seed(root_seed: int, run: int) -> np.random.SeedSequence:

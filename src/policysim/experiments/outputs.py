@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from policysim.analysis import first_year_met
-from policysim.experiments.design import DRAW_KEY_OFFSET
+from policysim.data.caveat import county_caveat, county_economy_synthetic
+from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY, synthesis_seeds_of
 from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
@@ -101,6 +102,18 @@ def build_manifest(result: EnsembleResult) -> dict[str, Any]:
         "data": {
             "baseline": baseline.name,
             "synthesis_seed": baseline.synthesis_seed,
+            "synthesis_seeds": list(sc.baseline.ensemble_seeds()),
+            "synthesis_seed_of_run": (
+                "baseline.synthesis_seed"
+                if sc.baseline.synthesis_seeds is None
+                else "seeds[permutation_b[replication % count]], permutation_b drawn from "
+                f"SeedSequence(root_seed, spawn_key=({SYNTHESIS_KEY}, replication // count))"
+            ),
+            "synthesis_seed_per_run": synthesis_seeds_of(
+                sc.baseline, result.root_seed, result.draws["replication"].to_numpy()
+            ).tolist(),
+            "county_economy_synthetic": county_economy_synthetic(baseline),
+            "caveat": county_caveat(baseline),
             "synthesis_version": baseline.synthesis_version,
             "checksums_sha256": dict(baseline.checksums),
         },
@@ -246,6 +259,9 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
         attain = pd.DataFrame()
         if ok:
             county = result.unit_probabilities("county")
+            caveat = county_caveat(baseline_for(sc))
+            if caveat is not None:  # the table says itself that county economics are synthetic
+                county = county.assign(caveat=caveat)
             township = result.unit_probabilities("township")
             if sc.outputs.unit_tables:
                 written["county_probabilities"] = _write_parquet_frame(
@@ -310,7 +326,11 @@ def write_outputs(result: EnsembleResult, out_dir: Path) -> dict[str, Path]:
             "sampling": f"{sc.ensemble.sampling} over {len(sc.uncertainties)} uncertainties",
             "scenario hash": result.loaded.hash[:16],
         }
+        caveat = county_caveat(baseline_for(sc))
+        if caveat is not None:
+            figures = [(f"{c} ({caveat})" if p.stem == "county_map" else c, p) for c, p in figures]
         notes = [
+            *([caveat] if caveat is not None else []),
             "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
             "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention).",
             "Unit designation probabilities count a county (township) holding the status in the "

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from policysim.analysis.targets import UnitCounts, unit_counts
-from policysim.experiments.design import run_seed, seed_key
+from policysim.experiments.design import run_seed, seed_key, synthesis_seeds_of
 from policysim.scenario.schema import Scenario
 from policysim.simulation import LEVELS, MetricColumns
 
@@ -301,11 +301,13 @@ _ALLOC_COLUMNS: Final = ("replication", "year", "county_code", "county_name", "i
 
 
 def warm_worker(scenario: Scenario) -> None:
-    """Import the model and load (and cache) the scenario's baseline in a new worker process."""
+    """Import the model and load (and cache) the scenario's baselines (one per synthesis seed an
+    ensemble samples) in a new worker process."""
     from policysim.model import baseline_arrays
     from policysim.simulation import baseline_for
 
-    baseline_arrays(baseline_for(scenario))
+    for seed in scenario.baseline.ensemble_seeds():
+        baseline_arrays(baseline_for(scenario, seed))
 
 
 def run_chunk(task: ChunkTask) -> ChunkOutput:
@@ -329,7 +331,8 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     solves: list[pd.DataFrame] = []
     allocs: list[pd.DataFrame] = []
     seen_warnings: dict[str, int] = {}
-    for run, params in zip(task.runs, task.params, strict=True):
+    synthesis = synthesis_seeds_of(task.scenario.baseline, task.root_seed, task.runs)
+    for run, params, synthesis_seed in zip(task.runs, task.params, synthesis, strict=True):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -338,6 +341,7 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
                     run_seed(task.root_seed, run),
                     params=params,
                     township_metrics=(TOWNSHIP_METRIC,),
+                    synthesis_seed=int(synthesis_seed),
                 )
             for w in caught:
                 text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"

@@ -69,11 +69,41 @@ class Horizon(_Strict):
         return range(self.base_year + 1, self.end_year + 1)
 
 
+#: Most synthesis seeds an ensemble may sample: each is a baseline cached in every worker
+#: process (about 5 MB and 0.05 s each for Jiangxi), so the number is kept small.
+MAX_SYNTHESIS_SEEDS = 16
+
+
+class SynthesisSeeds(_Strict):
+    """The synthesis seeds an ensemble samples: ``first, first + 1, ..., first + count - 1``.
+
+    Every run draws one of them (each equally often in every block of ``count`` runs; see
+    :func:`policysim.experiments.design.synthesis_seed_of`), so the ensemble's intervals include
+    the uncertainty of the synthetic county economy.
+    """
+
+    first: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=1, le=MAX_SYNTHESIS_SEEDS)]
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(range(self.first, self.first + self.count))
+
+
 class BaselineSpec(_Strict):
     source: Annotated[str, Field(min_length=1)] = "embedded"
+    #: seed of a single run (``simulate``) and of the tables shown by ``policysim data``
     synthesis_seed: Annotated[int, Field(ge=0)] = 2017
+    #: seeds sampled by an ensemble (None: every run uses ``synthesis_seed``)
+    synthesis_seeds: SynthesisSeeds | None = None
     include_subdistricts: bool = False
     enterprise_scale: Annotated[float, Field(gt=0, le=50)] = 1.0
+
+    def ensemble_seeds(self) -> tuple[int, ...]:
+        """The synthesis seeds an ensemble's runs use."""
+        if self.synthesis_seeds is None:
+            return (self.synthesis_seed,)
+        return self.synthesis_seeds.seeds
 
 
 class DatedSeries(_Strict):

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from policysim.analysis import mean_difference_interval, paired_comparison, unit_disagreement
+from policysim.data import county_caveat
 from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments import EnsembleResult, report_years, run_ensemble
 from policysim.scenario import LoadedScenario, load_scenario
@@ -422,7 +423,9 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
     written: dict[str, Path] = {}
     written["comparison"] = _write_csv(result.table, out / "comparison.csv")
     written["metrics"] = _write_csv(result.metrics, out / "comparison_metrics.csv")
-    written["counties"] = _write_csv(result.counties, out / "counties.csv")
+    caveat = county_caveat(baseline_for(result.results[result.baseline].loaded.scenario))
+    counties = result.counties if caveat is None else result.counties.assign(caveat=caveat)
+    written["counties"] = _write_csv(counties, out / "counties.csv")
     mv = result.marginal
     if mv is not None and len(mv.groups):
         written["marginal_groups"] = _write_csv(mv.groups, out / "marginal_groups.csv")
@@ -528,6 +531,7 @@ def write_comparison(result: ComparisonResult, out_dir: Path) -> dict[str, Path]
         "time": ", ".join(f"{k}: {v:.1f} s" for k, v in result.seconds.items()),
     }
     notes = [
+        *([caveat] if caveat is not None else []),
         "Every scenario runs with the same root seed and run ids (common random numbers): "
         "differences are taken run by run. Probability differences carry Newcombe's paired 95% "
         "interval; metric differences a paired t interval.",

@@ -43,6 +43,7 @@ import pandas as pd
 from policysim.analysis import mean_difference_interval
 from policysim.errors import ScenarioError
 from policysim.experiments import EnsembleResult, run_seed
+from policysim.experiments.design import synthesis_seed_of
 from policysim.scenario import INSTRUMENT_NAMES, LoadedScenario
 from policysim.scenario.schema import Scenario
 
@@ -215,11 +216,12 @@ def _run_perturbation(task: _PerturbTask) -> pd.DataFrame:
     from policysim.simulation import baseline_for, simulate
 
     sc = task.scenario
-    baseline = baseline_for(sc)
     rows: list[dict[str, Any]] = []
     for run, params in zip(task.runs, task.params, strict=True):
         ss = run_seed(task.root_seed, run)
         _, alloc_ss = ss.spawn(2)  # the allocator's stream, exactly as simulate() derives it
+        synthesis = synthesis_seed_of(sc.baseline, task.root_seed, run)  # as the paired base run
+        baseline = baseline_for(sc, synthesis)
         values = {**sc.parameters(), **params}
         inner = make_allocator(sc, baseline, values, alloc_ss)
         result = simulate(
@@ -227,6 +229,7 @@ def _run_perturbation(task: _PerturbTask) -> pd.DataFrame:
             run_seed(task.root_seed, run),
             params=params,
             allocator=PerturbedAllocator(inner, task.extra_cny),
+            synthesis_seed=synthesis,
         )
         m = result.metrics
         prov = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
