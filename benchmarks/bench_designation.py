@@ -192,6 +192,14 @@ def main() -> None:
             f"(p90 {np.percentile(ratio_f, 90):.2f}) vs unfunded {np.mean(ratio_u):.2f}; "
             f"share of runs with a pilot at >= +0.5 pt and HNTE x2: {strong / n:.2f}"
         )
+        gf, gu = np.array(gains_f), np.array(gains_u)
+        hf, hu = np.array(ratio_f), np.array(ratio_u)
+        print(
+            f"first-batch pilots (county-runs): >= +0.5 pt funded {np.mean(gf >= 0.5):.2f} vs "
+            f"unfunded {np.mean(gu >= 0.5):.2f}; >= +1.0 pt {np.mean(gf >= 1.0):.2f} vs "
+            f"{np.mean(gu >= 1.0):.2f}; HNTE >= x2 {np.mean(hf >= 2.0):.2f} vs "
+            f"{np.mean(hu >= 2.0):.2f}"
+        )
     print(f"({time.perf_counter() - t0:.0f} s)")
 
 
