@@ -95,6 +95,7 @@ def simulate(
     allocator: Allocator | None = None,
     township_metrics: Collection[str] | None = None,
     synthesis_seed: int | None = None,
+    extra_cny: np.ndarray[Any, np.dtype[np.float64]] | None = None,
 ) -> SimulationResult:
     """Run the model once from the base year to the end year.
 
@@ -116,6 +117,9 @@ def simulate(
         Seed of the synthetic county economy (default: the scenario's
         ``baseline.synthesis_seed``); an ensemble passes each run's draw from
         ``baseline.synthesis_seeds``.
+    extra_cny : (n_counties, n_instruments) float array, optional
+        A fixed plan (CNY per year) added to every year's allocation, outside the budget (the
+        perturbation of a marginal-value study).
     """
     from policysim.coupling import make_allocator
 
@@ -131,6 +135,8 @@ def simulate(
         values.update({k: float(v) for k, v in params.items()})
     baseline = baseline_for(sc, synthesis_seed)
     alloc = allocator if allocator is not None else make_allocator(sc, baseline, values, alloc_ss)
+    if extra_cny is not None:
+        alloc = PerturbedAllocator(alloc, extra_cny)
     model = PolicyModel(
         sc, baseline, values, np.random.default_rng(model_ss), alloc, keep_enterprises=enterprises
     )
@@ -383,3 +389,29 @@ def _allocation_frame(plans: Mapping[int, Any], model: PolicyModel) -> pd.DataFr
             "cny": stack.ravel(),
         }
     )
+
+
+class PerturbedAllocator:
+    """An allocator plus a fixed extra plan every year (outside the budget).
+
+    Parameters
+    ----------
+    inner : callable
+        The strategy's allocator ``(year, summary) -> (n_counties, n_instruments) CNY``.
+    extra_cny : (n_counties, n_instruments) float array, CNY per year
+        Added to every year's plan.
+    """
+
+    def __init__(self, inner: Allocator, extra_cny: np.ndarray[Any, np.dtype[np.float64]]) -> None:
+        self.inner = inner
+        self.extra_cny = np.asarray(extra_cny, dtype=np.float64)
+
+    @property
+    def solves(self) -> list[dict[str, Any]]:
+        """The inner allocator's solves."""
+        return list(getattr(self.inner, "solves", []))
+
+    def __call__(self, year: int, summary: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+        plan = np.asarray(self.inner(year, summary), dtype=np.float64)
+        out: np.ndarray[Any, np.dtype[np.float64]] = plan + self.extra_cny
+        return out

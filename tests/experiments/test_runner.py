@@ -17,7 +17,7 @@ from policysim.analysis import attainment, max_half_width, unit_probabilities
 from policysim.errors import InfeasibleAllocationError, ScenarioError
 from policysim.experiments import ChunkTask, EnsembleResult, report_years, run_chunk, run_ensemble
 from policysim.experiments.design import synthesis_seed_of
-from policysim.experiments.runner import _Backend
+from policysim.experiments.runner import Engine
 from policysim.experiments.store import PARTS_DIR
 from policysim.scenario import LoadedScenario
 
@@ -217,7 +217,7 @@ def test_process_pool_forgets_received_chunks(small: LoadedScenario) -> None:
         )
         for i in range(3)
     ]
-    backend = _Backend(workers=2, scheduler=None)
+    backend = Engine(workers=2, scheduler=None)
     try:
         seen: list[weakref.ref[Any]] = []
         for out in backend.run(tasks):

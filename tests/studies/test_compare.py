@@ -17,8 +17,6 @@ from policysim.scenario import INSTRUMENT_NAMES, load_scenario
 from policysim.studies.compare import ComparisonResult, compare_scenarios
 from policysim.studies.marginal import (
     OUTCOME_METRIC,
-    _PerturbTask,
-    _run_perturbation,
     extra_plan,
     marginal_value,
     response_slopes,
@@ -93,27 +91,35 @@ def test_extra_plan_known_answer() -> None:
 
 
 def test_zero_perturbation_reproduces_the_ensemble(base_ensemble: EnsembleResult) -> None:
-    """The perturbation runs are paired: with no extra money they equal the baseline runs."""
+    """The perturbation runs are paired: with no extra money they equal the baseline runs, and
+    a non-zero extra plan changes them (through the same engine as every ensemble)."""
     sc = base_ensemble.loaded.scenario
-    d = base_ensemble.draws
-    pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
-    task = _PerturbTask(
-        scenario=sc,
-        root_seed=base_ensemble.root_seed,
-        runs=(0, 2),
-        params=tuple({c: float(d.loc[i, c]) for c in pcols} for i in (0, 2)),
-        extra_cny=np.zeros((100, len(INSTRUMENT_NAMES))),
-        group="none",
-        years=(2020, 2030),
+    years = [2020, 2030]
+
+    def outcome(result: EnsembleResult) -> pd.Series:
+        m = result.metrics
+        rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
+        rows = rows[rows["year"].isin(years)]
+        return rows.set_index(["replication", "year"])["value"].sort_index()
+
+    zero = np.zeros((100, len(INSTRUMENT_NAMES)))
+    got = run_ensemble(
+        base_ensemble.loaded,
+        seed=base_ensemble.root_seed,
+        draws=base_ensemble.draws,
+        extra_cny=zero,
     )
-    got = _run_perturbation(task).set_index(["replication", "year"])["value"]
-    m = base_ensemble.metrics
-    ref = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
-    ref = ref[ref["year"].isin([2020, 2030]) & ref["replication"].isin([0, 2])]
-    ref_s = ref.set_index(["replication", "year"])["value"].sort_index()
-    got = got.sort_index()
-    assert [(int(a), int(b)) for a, b in got.index] == [(int(a), int(b)) for a, b in ref_s.index]
-    np.testing.assert_array_equal(got.to_numpy(dtype=float), ref_s.to_numpy(dtype=float))
+    ref, out = outcome(base_ensemble), outcome(got)
+    assert list(out.index) == list(ref.index)
+    np.testing.assert_array_equal(out.to_numpy(dtype=float), ref.to_numpy(dtype=float))
+    rich = extra_plan(sc, np.ones(100, dtype=bool), 5.0)
+    more = run_ensemble(
+        base_ensemble.loaded,
+        seed=base_ensemble.root_seed,
+        draws=base_ensemble.draws,
+        extra_cny=rich,
+    )
+    assert not np.array_equal(outcome(more).to_numpy(dtype=float), ref.to_numpy(dtype=float))
 
 
 def test_response_slopes_are_flat_beyond_the_curves(base_ensemble: EnsembleResult) -> None:

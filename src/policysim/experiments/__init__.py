@@ -10,6 +10,7 @@ from __future__ import annotations
 from policysim.experiments.design import draw_parameters, explicit_draws, run_seed, seed_key
 from policysim.experiments.outputs import build_manifest, write_briefing, write_outputs
 from policysim.experiments.runner import (
+    Engine,
     EnsembleResult,
     ProgressCallback,
     preflight,
@@ -21,6 +22,7 @@ from policysim.experiments.worker import ChunkOutput, ChunkTask, run_chunk
 __all__ = [
     "ChunkOutput",
     "ChunkTask",
+    "Engine",
     "EnsembleResult",
     "ProgressCallback",
     "build_manifest",

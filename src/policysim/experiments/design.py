@@ -29,6 +29,7 @@ import pandas as pd
 
 from policysim.analysis import DistributionLike, latin_hypercube, transform_unit_samples
 from policysim.errors import ScenarioError
+from policysim.scenario.levers import check_lever_names, is_lever
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS
 from policysim.scenario.schema import BaselineSpec
 
@@ -170,7 +171,8 @@ def explicit_draws(draws: pd.DataFrame, source: str = "draws") -> pd.DataFrame:
     ----------
     draws : DataFrame
         One row per run; each column a behaviour parameter (its unit as in
-        :data:`policysim.scenario.BEHAVIOUR_DEFAULTS`). Columns ``replication`` and ``seed_key``
+        :data:`policysim.scenario.BEHAVIOUR_DEFAULTS`) or a lever
+        (:mod:`policysim.scenario.levers`). Columns ``replication`` and ``seed_key``
         are ignored if present: run ``i`` is row ``i``.
     source : str
         Name used in error messages.
@@ -186,8 +188,9 @@ def explicit_draws(draws: pd.DataFrame, source: str = "draws") -> pd.DataFrame:
         For an unknown parameter name, a non-numeric or non-finite value, or no rows.
     """
     params = [c for c in draws.columns if c not in ("replication", "seed_key")]
+    check_lever_names([str(c) for c in params if is_lever(str(c))], source)
     for c in params:
-        if c not in BEHAVIOUR_DEFAULTS:
+        if c not in BEHAVIOUR_DEFAULTS and not is_lever(str(c)):
             raise ScenarioError(
                 source,
                 "unknown behaviour parameter",

@@ -12,6 +12,7 @@ in which chunks complete.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import math
 import multiprocessing
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,6 +55,7 @@ from policysim.experiments.worker import (
     warm_worker,
 )
 from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario.levers import is_lever
 from policysim.scenario.schema import Scenario
 
 __all__ = [
@@ -390,8 +392,11 @@ def check_scheduler(address: str | None) -> None:
         )
 
 
-class _Backend:
-    """Runs chunk tasks in-process, on a spawn process pool or on a Dask cluster.
+class Engine:
+    """The one ensemble engine: runs chunk tasks in-process, on a spawn process pool or on a Dask
+    cluster. Every study submits its runs here (through :func:`run_ensemble`); a study that runs
+    several ensembles can share one engine (``with Engine(workers, scheduler) as engine``) so that
+    its worker processes start once.
 
     A local worker process that dies (killed, out of memory) fails only its runs: the chunks it
     held are run again; a chunk whose worker dies again is run alone, one run at a time, and a
@@ -455,8 +460,8 @@ class _Backend:
             )
         # still dying: one run at a time, alone in the pool, so that only the culprit fails
         for task in todo:
-            for i, run in enumerate(task.runs):
-                single = replace(task, runs=(run,), params=(task.params[i],))
+            for i in range(len(task.runs)):
+                single = task.single(i)
                 lost = yield from self._batch([single])
                 if lost:
                     yield failed_chunk(single, "WorkerDied: the worker process running it died")
@@ -518,6 +523,12 @@ class _Backend:
             if pending:
                 self._client.cancel(list(pending))
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -549,6 +560,8 @@ def run_ensemble(
     resume: bool = False,
     progress: bool | str = False,
     callback: ProgressCallback | None = None,
+    extra_cny: np.ndarray[Any, np.dtype[np.float64]] | None = None,
+    engine: Engine | None = None,
 ) -> EnsembleResult:
     """Run a scenario's ensemble.
 
@@ -567,8 +580,10 @@ def run_ensemble(
     overrides : sequence of str
         ``key.path=value`` overrides applied to the scenario.
     draws : DataFrame, optional
-        Explicit parameter values, one row per run (columns: behaviour parameters); replaces
-        sampling from the scenario's uncertainties, and ``replications`` is its row count.
+        Explicit parameter values, one row per run (columns: behaviour parameters, and levers
+        named ``lever_*``, see :mod:`policysim.scenario.levers`, applied to the scenario run by
+        run); replaces sampling from the scenario's uncertainties, and ``replications`` is its
+        row count.
     precision : float, optional
         Add ``ensemble.batch_size`` runs at a time until every target's 95% Wilson half-width is
         at most this (probability units), or ``ensemble.max_replications`` runs.
@@ -582,6 +597,12 @@ def run_ensemble(
         its label (e.g. the strategy or the study).
     callback : callable, optional
         ``callback(runs_done, runs_total)`` after each chunk.
+    extra_cny : (n_counties, n_instruments) float array, optional
+        A fixed plan (CNY per year) added to every year's allocation of every run, outside the
+        budget (a marginal-value perturbation).
+    engine : Engine, optional
+        A running engine to submit the runs to (its workers and scheduler are used, and it is
+        left open); default: one of ``workers`` / ``scheduler`` for this ensemble.
 
     Returns
     -------
@@ -659,12 +680,17 @@ def run_ensemble(
         )
     cap = max(ens.max_replications, n_target)
     keep_years = report_years(sc)
-    backend = _Backend(workers, scheduler)
+    own_engine = engine is None
+    backend = Engine(workers, scheduler) if engine is None else engine
+    if not own_engine:
+        workers, scheduler = backend.workers, backend.scheduler
     try:
-        backend.warm(sc)
+        if own_engine:
+            backend.warm(sc)
         preflight(sc)  # before anything is written
     except BaseException:
-        backend.close()
+        if own_engine:
+            backend.close()
         raise
 
     def draws_of(ids: Sequence[int]) -> pd.DataFrame:
@@ -693,6 +719,10 @@ def run_ensemble(
     if store is not None:
         parts = PartsStore(Path(store))
         config = resume_key(loaded, root_seed, fixed_draws)
+        if extra_cny is not None:
+            config["extra_plan"] = hashlib.sha256(
+                np.ascontiguousarray(extra_cny, dtype=np.float64).tobytes()
+            ).hexdigest()
         parts.start(config, resume=resume)
         if resume:
             done = parts.read_completed()
@@ -717,7 +747,16 @@ def run_ensemble(
                 tasks = []
                 for ids in _chunks(pending, n_workers):
                     d = draws_of(ids)
-                    pcols = [c for c in d.columns if c not in ("replication", "seed_key")]
+                    lcols = [c for c in d.columns if is_lever(str(c))]
+                    pcols = [
+                        c
+                        for c in d.columns
+                        if c not in ("replication", "seed_key") and not is_lever(str(c))
+                    ]
+                    levers = tuple(
+                        {c: float(v) for c, v in zip(lcols, row, strict=True)}
+                        for row in d[lcols].itertuples(index=False, name=None)
+                    )
                     params = (
                         tuple(
                             {c: float(v) for c, v in zip(pcols, row, strict=True)}
@@ -734,6 +773,8 @@ def run_ensemble(
                             params=params,
                             keep_years=keep_years,
                             stream=parts is not None,
+                            levers=levers if lcols else (),
+                            extra_cny=extra_cny,
                         )
                     )
                 n_done = n_target - len(pending)
@@ -765,7 +806,8 @@ def run_ensemble(
                 break
             n_target = min(n_target + ens.batch_size, cap)
     finally:
-        backend.close()
+        if own_engine:
+            backend.close()
         bar.close()
 
     def select(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:

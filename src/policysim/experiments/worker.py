@@ -15,7 +15,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from policysim.analysis.targets import UnitCounts, unit_counts
 from policysim.experiments.design import run_seed, seed_key, synthesis_seeds_of
+from policysim.scenario.levers import apply_levers
 from policysim.scenario.schema import Scenario
 from policysim.simulation import LEVELS, MetricColumns
 
@@ -112,6 +113,12 @@ class ChunkTask:
     stream : bool
         True: return the run outputs as Parquet bytes for the store and only the kept rows as a
         frame. False: return everything as frames (an in-memory ensemble).
+    levers : tuple of dict
+        Lever values of each run (:mod:`policysim.scenario.levers`), aligned with ``runs``;
+        empty: no levers (every run uses ``scenario`` as it is).
+    extra_cny : (n_counties, n_instruments) float array, optional
+        A fixed plan added to every year's allocation of every run, outside the budget (the
+        perturbation of a marginal-value study).
     """
 
     scenario: Scenario
@@ -120,6 +127,21 @@ class ChunkTask:
     params: tuple[dict[str, float], ...]
     keep_years: tuple[int, ...]
     stream: bool
+    levers: tuple[dict[str, float], ...] = ()
+    extra_cny: NDArray[np.float64] | None = None
+
+    def scenario_of(self, i: int) -> Scenario:
+        """The scenario of the chunk's ``i``-th run (its levers applied)."""
+        return apply_levers(self.scenario, self.levers[i]) if self.levers else self.scenario
+
+    def single(self, i: int) -> ChunkTask:
+        """The chunk's ``i``-th run alone."""
+        return replace(
+            self,
+            runs=(self.runs[i],),
+            params=(self.params[i],),
+            levers=(self.levers[i],) if self.levers else (),
+        )
 
 
 @dataclass(frozen=True)
@@ -380,16 +402,19 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     allocs: list[pd.DataFrame] = []
     seen_warnings: dict[str, int] = {}
     synthesis = synthesis_seeds_of(task.scenario.baseline, task.root_seed, task.runs)
-    for run, params, synthesis_seed in zip(task.runs, task.params, synthesis, strict=True):
+    for i, (run, params, synthesis_seed) in enumerate(
+        zip(task.runs, task.params, synthesis, strict=True)
+    ):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = simulate(
-                    task.scenario,
+                    task.scenario_of(i),
                     run_seed(task.root_seed, run),
                     params=params,
                     township_metrics=(TOWNSHIP_METRIC,),
                     synthesis_seed=int(synthesis_seed),
+                    extra_cny=task.extra_cny,
                 )
                 check_finite(result.columns)
             for w in caught:

@@ -30,9 +30,7 @@ Three estimates, each answering the question from a different angle:
 from __future__ import annotations
 
 import logging
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,8 +40,7 @@ import pandas as pd
 
 from policysim.analysis import mean_difference_interval
 from policysim.errors import ScenarioError
-from policysim.experiments import EnsembleResult, run_seed
-from policysim.experiments.design import synthesis_seed_of
+from policysim.experiments import Engine, EnsembleResult, report_years, run_ensemble
 from policysim.scenario import INSTRUMENT_NAMES, LoadedScenario
 from policysim.scenario.schema import Scenario
 
@@ -173,72 +170,48 @@ def extra_plan(
     return out
 
 
-class PerturbedAllocator:
-    """The scenario's own allocator plus a fixed extra plan every year (outside the budget).
-
-    Parameters
-    ----------
-    inner : callable
-        The strategy's allocator ``(year, summary) -> (n_counties, n_instruments) CNY``.
-    extra_cny : (n_counties, n_instruments) float array, CNY per year
-        Added to every year's plan.
-    """
-
-    def __init__(self, inner: Any, extra_cny: FloatArray) -> None:
-        self.inner = inner
-        self.extra_cny = extra_cny
-
-    @property
-    def solves(self) -> list[dict[str, Any]]:
-        """The inner allocator's solves."""
-        return list(getattr(self.inner, "solves", []))
-
-    def __call__(self, year: int, summary: Any) -> FloatArray:
-        plan = np.asarray(self.inner(year, summary), dtype=np.float64)
-        out: FloatArray = plan + self.extra_cny
-        return out
-
-
-@dataclass(frozen=True)
-class _PerturbTask:
-    scenario: Scenario
-    root_seed: int
-    runs: tuple[int, ...]
-    params: tuple[dict[str, float], ...]
-    extra_cny: FloatArray
-    group: str
-    years: tuple[int, ...]
-
-
-def _run_perturbation(task: _PerturbTask) -> pd.DataFrame:
-    """Perturbed runs of one group: ``group, replication, year, value`` of the outcome metric."""
-    from policysim.coupling import make_allocator
-    from policysim.simulation import baseline_for, simulate
-
-    sc = task.scenario
-    rows: list[dict[str, Any]] = []
-    for run, params in zip(task.runs, task.params, strict=True):
-        ss = run_seed(task.root_seed, run)
-        _, alloc_ss = ss.spawn(2)  # the allocator's stream, exactly as simulate() derives it
-        synthesis = synthesis_seed_of(sc.baseline, task.root_seed, run)  # as the paired base run
-        baseline = baseline_for(sc, synthesis)
-        values = {**sc.parameters(), **params}
-        inner = make_allocator(sc, baseline, values, alloc_ss)
-        result = simulate(
-            sc,
-            run_seed(task.root_seed, run),
-            params=params,
-            allocator=PerturbedAllocator(inner, task.extra_cny),
-            synthesis_seed=synthesis,
-        )
-        m = result.metrics
-        prov = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
-        for year, value in zip(prov["year"], prov["value"], strict=True):
-            if int(year) in task.years:
-                rows.append(
-                    {"group": task.group, "replication": run, "year": int(year), "value": value}
+def _perturbed_outcomes(
+    base: EnsembleResult,
+    groups: npt.NDArray[Any],
+    n: int,
+    delta_100m_cny: float,
+    workers: int,
+    scheduler: str | None,
+) -> pd.DataFrame:
+    """The outcome of the first ``n`` baseline runs re-run with each group's extra funds:
+    ``group, replication, year, value``. Every group's runs go to one engine (the workers start
+    once); run ``i`` reuses the seed, synthesis seed and parameter draw of baseline run ``i``
+    (common random numbers), so a baseline run that failed has no pair and is left out."""
+    sc = base.loaded.scenario
+    years = report_years(sc)
+    draws = base.draws.sort_values("replication").iloc[:n].reset_index(drop=True)
+    unique = list(dict.fromkeys(groups))
+    logger.info("marginal value: %d groups x %d perturbed runs", len(unique), n)
+    frames: list[pd.DataFrame] = []
+    with Engine(workers, scheduler) as engine:
+        engine.warm(sc)
+        for g in unique:
+            result = run_ensemble(
+                base.loaded,
+                seed=base.root_seed,
+                draws=draws,
+                extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
+                engine=engine,
+            )
+            m = result.metrics
+            rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
+            rows = rows[rows["year"].isin(list(years))]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "group": str(g),
+                        "replication": rows["replication"].to_numpy(dtype=np.int64),
+                        "year": rows["year"].to_numpy(dtype=np.int64),
+                        "value": rows["value"].to_numpy(dtype=np.float64),
+                    }
                 )
-    return pd.DataFrame(rows, columns=["group", "replication", "year", "value"])
+            )
+    return pd.concat(frames, ignore_index=True)
 
 
 def _outcome_by_run(result: EnsembleResult, years: Sequence[int]) -> pd.DataFrame:
@@ -354,14 +327,6 @@ def _interior_counties(loaded: LoadedScenario) -> npt.NDArray[np.bool_]:
     return interior
 
 
-def _run_tasks(tasks: Sequence[_PerturbTask], workers: int) -> list[pd.DataFrame]:
-    if workers <= 1 or len(tasks) <= 1:
-        return [_run_perturbation(t) for t in tasks]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(_run_perturbation, tasks))
-
-
 def marginal_value(
     base: EnsembleResult,
     *,
@@ -369,6 +334,7 @@ def marginal_value(
     delta_100m_cny: float = DEFAULT_DELTA_100M_CNY,
     workers: int = 1,
     optimal: LoadedScenario | None = None,
+    scheduler: str | None = None,
 ) -> MarginalValue:
     """Marginal value of funds per county under the baseline strategy (see the module notes).
 
@@ -385,6 +351,8 @@ def marginal_value(
         Local processes for the perturbation runs (``spawn``).
     optimal : LoadedScenario, optional
         A scenario with strategy ``optimal`` whose duals fill ``optimal_dual_per_100m_cny``.
+    scheduler : str, optional
+        Dask scheduler address for the perturbation runs (overrides ``workers``).
 
     Returns
     -------
@@ -396,7 +364,6 @@ def marginal_value(
         For a non-positive delta, negative replications, or an ``optimal`` scenario of another
         strategy.
     """
-    from policysim.experiments import report_years
     from policysim.simulation import baseline_for
 
     loaded = base.loaded
@@ -435,27 +402,7 @@ def marginal_value(
     effect_lo = dict(effect)
     effect_hi = dict(effect)
     if n > 0:
-        ok = ok.iloc[:n]
-        pcols = [c for c in ok.columns if c not in ("replication", "seed_key")]
-        runs = tuple(int(r) for r in ok["replication"])
-        params = tuple(
-            {c: float(v) for c, v in zip(pcols, row, strict=True)}
-            for row in ok[pcols].itertuples(index=False, name=None)
-        )
-        tasks = [
-            _PerturbTask(
-                scenario=sc,
-                root_seed=base.root_seed,
-                runs=runs,
-                params=params,
-                extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
-                group=str(g),
-                years=tuple(years),
-            )
-            for g in dict.fromkeys(groups)
-        ]
-        logger.info("marginal value: %d groups x %d perturbed runs", len(tasks), n)
-        perturbed = pd.concat(_run_tasks(tasks, workers), ignore_index=True)
+        perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, workers, scheduler)
         reference = _outcome_by_run(base, years)
         n_years = len(sc.horizon.years)
         for g in dict.fromkeys(groups):

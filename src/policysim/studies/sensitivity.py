@@ -23,10 +23,7 @@ checked against functions with known indices (Ishigami).
 from __future__ import annotations
 
 import logging
-import math
-import multiprocessing
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -45,10 +42,10 @@ from policysim.analysis import (
     target_outcomes,
 )
 from policysim.errors import ScenarioError
-from policysim.experiments import ChunkTask, preflight, report_years, run_chunk, run_ensemble
-from policysim.experiments.runner import concat_frames
+from policysim.experiments import run_ensemble
 from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario.levers import LEVER_BUDGET, LEVER_WEIGHTS, apply_levers, is_lever
 from policysim.scenario.schema import Scenario
 from policysim.studies.discovery import describe_miss, discover_runs
 from policysim.vocabulary import strategy
@@ -90,12 +87,7 @@ BUDGET_SCALE: Final = DistributionSpec("uniform", low=0.5, high=1.5)
 #: the dominant share; only used when the scenario allocates by the factor formula.
 LEVER_WEIGHT: Final = DistributionSpec("uniform", low=0.1, high=1.0)
 #: Names of the lever factors (prefixed so they cannot clash with behaviour parameters).
-LEVER_BUDGET: Final = "lever_budget_scale"
-LEVER_WEIGHTS: Final = (
-    "lever_weight_research_capacity",
-    "lever_weight_fiscal_st_spending",
-    "lever_weight_management_capacity",
-)
+# (defined with the levers themselves in :mod:`policysim.scenario.levers`)
 #: Outputs with a variance below this (relative to the squared mean, or absolute for a zero
 #: mean) are treated as constant: Sobol' indices are undefined for them.
 CONSTANT_TOLERANCE: Final = 1e-12
@@ -376,71 +368,8 @@ def scenario_problem(scenario: Scenario, *, levers: bool = False) -> dict[str, A
 
 
 def _apply_levers(scenario: Scenario, row: Mapping[str, float]) -> Scenario:
-    """The scenario with a design row's lever values applied."""
-    update: dict[str, Any] = {}
-    if LEVER_BUDGET in row:
-        scale = float(row[LEVER_BUDGET])
-        budget = scenario.budget.model_copy(
-            update={"values": {y: v * scale for y, v in scenario.budget.values.items()}}
-        )
-        update["budget"] = budget
-    if all(w in row for w in LEVER_WEIGHTS):
-        raw = np.array([float(row[w]) for w in LEVER_WEIGHTS])
-        shares = raw / raw.sum()
-        weights = scenario.allocation.factor_weights.model_copy(
-            update={
-                "research_capacity": float(shares[0]),
-                "fiscal_st_spending": float(shares[1]),
-                "management_capacity": float(shares[2]),
-            }
-        )
-        update["allocation"] = scenario.allocation.model_copy(update={"factor_weights": weights})
-    return scenario.model_copy(update=update) if update else scenario
-
-
-def _run_with_levers(
-    loaded: LoadedScenario,
-    draws: pd.DataFrame,
-    root_seed: int,
-    workers: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run each design row with its own scenario (levers applied); seeds as in an ensemble.
-
-    Returns the kept long metrics and the status table (``replication, seed_key, error``).
-    """
-    sc = loaded.scenario
-    preflight(sc)
-    keep = report_years(sc)
-    lever_cols = [c for c in draws.columns if c.startswith("lever_")]
-    param_cols = [c for c in draws.columns if c not in ("replication", "seed_key", *lever_cols)]
-    tasks: list[ChunkTask] = []
-    for i, row in enumerate(draws.to_dict("records")):
-        levers = {c: float(row[c]) for c in lever_cols}
-        tasks.append(
-            ChunkTask(
-                scenario=_apply_levers(sc, levers),
-                root_seed=root_seed,
-                runs=(i,),
-                params=({c: float(row[c]) for c in param_cols},),
-                keep_years=keep,
-                stream=True,
-            )
-        )
-    kept: list[pd.DataFrame] = []
-    status: list[pd.DataFrame] = []
-    if workers <= 1:
-        outputs = (run_chunk(t) for t in tasks)
-        for out in outputs:
-            kept.append(out.kept)
-            status.append(out.status)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            chunk = max(1, math.ceil(len(tasks) / (workers * 4)))
-            for out in pool.map(run_chunk, tasks, chunksize=chunk):
-                kept.append(out.kept)
-                status.append(out.status)
-    return concat_frames(kept), concat_frames(status)
+    """The scenario with a design row's lever values applied (other columns ignored)."""
+    return apply_levers(scenario, {k: float(v) for k, v in row.items() if is_lever(str(k))})
 
 
 def target_output_table(
@@ -572,14 +501,6 @@ def scenario_sensitivity(
                 value=(),
                 expected="at least one target",
             )
-        if levers and scheduler is not None:
-            raise ScenarioError(
-                None,
-                "levers run one scenario per design row on local processes, not on Dask",
-                key_path="--scheduler",
-                value=scheduler,
-                expected="no --scheduler with --levers",
-            )
         problem = scenario_problem(sc, levers=levers)
     except ScenarioError as exc:
         raise ScenarioError(
@@ -598,24 +519,19 @@ def scenario_sensitivity(
     draws_holder: dict[str, pd.DataFrame] = {}
 
     def model(design: pd.DataFrame) -> pd.DataFrame:
-        draws = design.copy()
-        if levers:
-            draws.insert(0, "replication", np.arange(len(design), dtype=np.int64))
-            metrics, status = _run_with_levers(loaded, draws, root_seed, workers)
-            failures = status[status["error"].notna()] if len(status) else status
-        else:
-            result = run_ensemble(
-                loaded,
-                seed=root_seed,
-                workers=workers,
-                scheduler=scheduler,
-                draws=design,
-                store=store,
-                resume=store is not None and (Path(store) / ".parts").is_dir(),
-                progress="sensitivity: design runs" if progress else False,
-            )
-            metrics, failures = result.metrics, result.failures
-            draws = result.draws.drop(columns=["seed_key"])
+        # levers are design columns like the uncertainties: the engine applies them run by run
+        result = run_ensemble(
+            loaded,
+            seed=root_seed,
+            workers=workers,
+            scheduler=scheduler,
+            draws=design,
+            store=store,
+            resume=store is not None and (Path(store) / ".parts").is_dir(),
+            progress="sensitivity: design runs" if progress else False,
+        )
+        metrics, failures = result.metrics, result.failures
+        draws = result.draws.drop(columns=["seed_key"])
         if len(failures):
             first = failures.iloc[0]
             raise ScenarioError(
