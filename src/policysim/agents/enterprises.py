@@ -391,10 +391,15 @@ def enterprise_year(
     claims = claims_deduction(f.claim_u, rules, p.loss_share)
     kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
     b = b_index(*tax_table(rules))[kind]
-    target = np.log(b / f.b0)
-    target *= p.elasticity
-    np.exp(target, out=target)
-    target *= f.r0
+    # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
+    # firms): the transcendental functions run on the R&D performers alone
+    perf = np.flatnonzero(f.r0 > 0.0)
+    t_p = np.log(b[perf] / f.b0[perf])
+    t_p *= p.elasticity
+    np.exp(t_p, out=t_p)
+    t_p *= f.r0[perf]
+    target = np.zeros(f.n)
+    target[perf] = t_p
     own = f.own + p.adjustment * (target - f.own)
     real = (
         own * sales
@@ -481,21 +486,30 @@ def enterprise_year(
         & (r_now >= p.tech_sme_min_rd)
     )
     # innovation
-    prob = 1.0 - np.exp(-p.zeta * 100.0 * (real / sales) * support.boost)
-    success = u.success < prob
+    # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
+    # with R&D alone
+    active = np.flatnonzero(real > 0.0)
+    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * support.boost[active]
+    np.exp(prob_a, out=prob_a)
+    np.subtract(1.0, prob_a, out=prob_a)
+    u_a = u.success[active]
+    won_a = u_a < prob_a
+    success = np.zeros(f.n, dtype=bool)
+    success[active] = won_a
     patents = np.zeros(f.n)
-    won = np.flatnonzero(success)
-    patents[won] = poisson_quantile(
-        p.patents_per_success, np.take(u.success, won) / np.take(prob, won)
-    )
-    # exit at the end of the year
-    p_exit = np.log(sales * (1.0 / SIZE_REFERENCE_CNY))
+    won = active[won_a]
+    patents[won] = poisson_quantile(p.patents_per_success, u_a[won_a] / prob_a[won_a])
+    # exit at the end of the year; the size factor is at most 2, so only firms drawing below
+    # twice the rate can exit: the factor is computed for those alone
+    near = np.flatnonzero(u.exit < 2.0 * p.exit_rate)
+    p_exit = np.log(sales[near] * (1.0 / SIZE_REFERENCE_CNY))
     p_exit *= -0.2
     np.exp(p_exit, out=p_exit)
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
-    np.multiply(p_exit, 0.5, out=p_exit, where=hnte)  # halved for HNTEs
-    exits = u.exit < p_exit
+    np.multiply(p_exit, 0.5, out=p_exit, where=hnte[near])  # halved for HNTEs
+    exits = np.zeros(f.n, dtype=bool)
+    exits[near] = u.exit[near] < p_exit
     new = replace(
         f,
         sales=sales,
