@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -201,11 +202,22 @@ def test_levers_study_runs() -> None:
     assert res.draws is not None and LEVER_BUDGET in res.draws.columns
 
 
-def test_levers_refuse_dask() -> None:
-    with pytest.raises(ScenarioError, match="--scheduler"):
-        scenario_sensitivity(
-            SCENARIO, method="morris", samples=2, overrides=TWO, levers=True, scheduler="tcp://x:1"
-        )
+def test_levers_study_is_the_same_on_two_workers_and_resumed(tmp_path: Path) -> None:
+    """Levers go through the one engine: 2 workers and a resumed store give the same indices."""
+    kw: dict[str, Any] = {
+        "method": "morris",
+        "samples": 2,
+        "overrides": (*TWO, "allocation.strategy=equal"),
+        "levers": True,
+        "seed": 3,
+    }
+    one = scenario_sensitivity(SCENARIO, **kw)
+    two = scenario_sensitivity(SCENARIO, workers=2, store=tmp_path / "runs", **kw)
+    pd.testing.assert_frame_equal(one.indices, two.indices)
+    parts = sorted((tmp_path / "runs" / ".parts").glob("*"))
+    assert parts, "the levered runs streamed to the store"
+    again = scenario_sensitivity(SCENARIO, store=tmp_path / "runs", **kw)  # resumes: all done
+    pd.testing.assert_frame_equal(one.indices, again.indices)
 
 
 # -- scenario discovery -------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         scheduler: Annotated[
             str | None,
-            typer.Option(help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (no --levers)."),
+            typer.Option(help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786`."),
         ] = None,
         overrides: Annotated[
             list[str] | None,

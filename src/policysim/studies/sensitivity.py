@@ -454,10 +454,11 @@ def scenario_sensitivity(
     workers : int
         Local worker processes.
     scheduler : str, optional
-        Dask scheduler address (without levers only).
+        Dask scheduler address.
     levers : bool
         Add the budget scale and the factor-formula weights as factors (see :func:`lever_factors`);
-        runs then go one scenario per row through local processes.
+        they are design columns like the uncertainties, applied run by run by the engine
+        (:mod:`policysim.scenario.levers`), with the same workers, scheduler, store and resume.
     overrides : sequence of str
         ``key.path=value`` overrides.
     store : Path, optional
@@ -474,8 +475,8 @@ def scenario_sensitivity(
     Raises
     ------
     ScenarioError
-        Bad method or sample size, a scenario without uncertainties or targets, levers with a
-        Dask scheduler, or failed runs (the first error is named).
+        Bad method or sample size, a scenario without uncertainties or targets, or failed runs
+        (the first error is named).
     """
     import time
 
