@@ -100,3 +100,18 @@ def test_no_study_starts_its_own_pool() -> None:
         if p.name != "runner.py" and starts.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_workers_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """glibc accepts the allocator settings (it refuses an mmap threshold above 32 MiB, which
+    would silently leave the workers faulting memory in every year); the variable turns it off."""
+    import platform
+    import sys
+
+    from policysim.experiments.worker import keep_freed_memory
+
+    if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert keep_freed_memory() is True
+    monkeypatch.setenv("POLICYSIM_KEEP_MEMORY", "0")
+    assert keep_freed_memory() is False

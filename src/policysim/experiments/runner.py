@@ -51,6 +51,7 @@ from policysim.experiments.worker import (
     ChunkOutput,
     ChunkTask,
     failed_chunk,
+    keep_freed_memory,
     run_chunk,
     warm_worker,
 )
@@ -366,6 +367,7 @@ def _worker_init(parent: int) -> None:
             pass
     # Ctrl-C goes to the whole process group: the parent handles it and stops the workers
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
     if os.getppid() != parent:
         os._exit(1)
 
