@@ -115,3 +115,23 @@ def test_workers_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     assert keep_freed_memory() is True
     monkeypatch.setenv("POLICYSIM_KEEP_MEMORY", "0")
     assert keep_freed_memory() is False
+
+
+def test_an_api_store_is_locked(tiny: policysim.LoadedScenario, tmp_path: Path) -> None:
+    """Two ensembles streaming into one folder from Python: the second is refused, nothing of
+    it is written, and a finished ensemble leaves no lock behind."""
+    from policysim.experiments.rundir import StoreLock
+    from policysim.experiments.store import PARTS_DIR
+
+    store = tmp_path / "run"
+    holder = StoreLock(store / PARTS_DIR)
+    holder.acquire()
+    try:
+        with pytest.raises(ScenarioError, match="another ensemble is writing"):
+            run_ensemble(tiny, replications=2, seed=1, store=store)
+        assert not list((store / PARTS_DIR).glob("*.parquet"))
+    finally:
+        holder.release()
+    result = run_ensemble(tiny, replications=2, seed=1, store=store)
+    assert result.n_runs == 2
+    assert not (store / PARTS_DIR / ".lock").exists()

@@ -195,6 +195,45 @@ def lock_held(root: Path) -> bool:
     return False
 
 
+#: Lock of an ensemble store (``DIR/.parts``), held by :func:`~policysim.experiments.run_ensemble`
+#: while it writes there, from the CLI or the Python API alike.
+STORE_LOCK_FILE: Final = ".lock"
+
+
+class StoreLock:
+    """Exclusive use of an ensemble store by one ensemble (an ``flock`` the kernel releases when
+    the process dies). Two ensembles streaming into one folder would store each other's runs.
+
+    Raises
+    ------
+    ScenarioError
+        When another live ensemble holds the store.
+    """
+
+    def __init__(self, parts_dir: Path) -> None:
+        self.path = Path(parts_dir) / STORE_LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _try_lock(self.path)
+        if fd is None:
+            raise ScenarioError(
+                self.path.parent.parent,
+                "another ensemble is writing to this folder",
+                key_path="store",
+                expected="one ensemble at a time per run directory (another --out)",
+            )
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class RunDirectory:
     """Exclusive, checked access to a run directory for one command (a context manager).

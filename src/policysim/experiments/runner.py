@@ -45,6 +45,7 @@ from policysim.experiments.design import (
     draws_fingerprint,
     explicit_draws,
 )
+from policysim.experiments.rundir import StoreLock
 from policysim.experiments.store import PartsStore
 from policysim.experiments.worker import (
     SOLVE_COLUMNS,
@@ -718,21 +719,37 @@ def run_ensemble(
     warn_counts: dict[str, int] = {}
     started = _now()
     t0 = time.perf_counter()
+    lock: StoreLock | None = None
     if store is not None:
         parts = PartsStore(Path(store))
-        config = resume_key(loaded, root_seed, fixed_draws)
-        if extra_cny is not None:
-            config["extra_plan"] = hashlib.sha256(
-                np.ascontiguousarray(extra_cny, dtype=np.float64).tobytes()
-            ).hexdigest()
-        parts.start(config, resume=resume)
-        if resume:
-            done = parts.read_completed()
-            status, kept, solves = done.status, done.kept, done.solves
-            for (first, last), st in zip(done.bounds, done.status, strict=True):
-                ok = st.loc[st["error"].isna(), "replication"].to_numpy(dtype=np.int64)
-                stored_chunks.append((first, last, ok))
-            logger.info("resuming: %d chunks already complete", len(status))
+        lock = StoreLock(parts.dir)
+        try:
+            lock.acquire()
+        except BaseException:
+            if own_engine:
+                backend.close()
+            raise
+    try:
+        if parts is not None:
+            config = resume_key(loaded, root_seed, fixed_draws)
+            if extra_cny is not None:
+                config["extra_plan"] = hashlib.sha256(
+                    np.ascontiguousarray(extra_cny, dtype=np.float64).tobytes()
+                ).hexdigest()
+            parts.start(config, resume=resume)
+            if resume:
+                done = parts.read_completed()
+                status, kept, solves = done.status, done.kept, done.solves
+                for (first, last), st in zip(done.bounds, done.status, strict=True):
+                    ok = st.loc[st["error"].isna(), "replication"].to_numpy(dtype=np.int64)
+                    stored_chunks.append((first, last, ok))
+                logger.info("resuming: %d chunks already complete", len(status))
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        if own_engine:
+            backend.close()
+        raise
 
     def completed_ids() -> set[int]:
         return {int(r) for s in status for r in s["replication"]}
@@ -810,6 +827,8 @@ def run_ensemble(
     finally:
         if own_engine:
             backend.close()
+        if lock is not None:
+            lock.release()
         bar.close()
 
     def select(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
