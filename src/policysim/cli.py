@@ -1,5 +1,5 @@
 """Command-line interface: ``policysim validate | data | run | compare | frontier | sensitivity |
-hindcast | calibrate``.
+hindcast | calibrate | nowcast``.
 
 Only this module prints. User mistakes (:class:`~policysim.errors.PolicysimError`) are printed as
 one line on stderr with a non-zero exit code, never as a traceback.
@@ -411,12 +411,13 @@ def _fmt(v: object) -> str:
 
 
 def _register_commands() -> None:
-    """Add the study commands (compare, frontier, sensitivity, hindcast, calibrate)."""
-    from policysim.commands import compare, hindcast, maintenance, sensitivity
+    """Add the study commands (compare, frontier, sensitivity, hindcast, calibrate, nowcast)."""
+    from policysim.commands import compare, hindcast, maintenance, nowcast, sensitivity
 
     compare.register(app)
     sensitivity.register(app)
     hindcast.register(app)
+    nowcast.register(app)
     maintenance.register(app)
 
 

@@ -52,6 +52,7 @@ from numpy.typing import NDArray
 
 from policysim.agents.enterprises import FirmParams
 from policysim.analysis import fan_quantiles
+from policysim.analysis.intervals import wilson_interval
 from policysim.analysis.targets import attainment
 from policysim.coupling import make_allocator
 from policysim.errors import DataError, ScenarioError
@@ -104,6 +105,9 @@ EVENT_INDICATORS: Final = (
     "county_batch_size",
     "national_batch_size",
 )
+#: Order in which a year's events are applied: batch sizes (checked on the runs' own outcomes)
+#: before named counties (which may be forced).
+EVENT_ORDER: Final = ("county_batch_size", "national_batch_size", "pilot_county", "national_county")
 #: Indicators that count units (integers): their observation error has a floor of half a unit.
 COUNT_INDICATORS: Final = frozenset(
     {
@@ -580,7 +584,8 @@ def particle_filter(
             continue
         logw = np.zeros(n)
         # events: batch sizes are hard constraints; named counties forced or filtered
-        for kind in EVENT_INDICATORS:
+        # batch sizes first, on the runs' own outcomes; then the named counties
+        for kind in EVENT_ORDER:
             rows = ev_y[ev_y["indicator"] == kind]
             if rows.empty:
                 continue
@@ -837,17 +842,30 @@ class NowcastResult:
 
 
 def _attainment_table(
-    prior: pd.DataFrame, posterior: pd.DataFrame, scenario: Scenario, through: int
+    prior: pd.DataFrame,
+    posterior: pd.DataFrame,
+    scenario: Scenario,
+    through: int,
+    n_effective: float,
 ) -> pd.DataFrame:
+    """Attainment before and after conditioning. The posterior's Wilson interval counts
+    ``n_effective`` runs (the last step's effective sample size): copies of one run are not
+    independent evidence."""
     targets = list(scenario.targets)
     a = attainment(prior, targets)
     b = attainment(posterior, targets)
     out = a[["target", "metric", "year", "comparator", "threshold"]].copy()
     out["remaining"] = out["year"] > through
-    for side, t in (("prior", a), ("posterior", b)):
-        out[f"{side}_probability"] = t["probability"].to_numpy()
-        out[f"{side}_ci_low"] = t["ci_low"].to_numpy()
-        out[f"{side}_ci_high"] = t["ci_high"].to_numpy()
+    out["prior_probability"] = a["probability"].to_numpy()
+    out["prior_ci_low"] = a["ci_low"].to_numpy()
+    out["prior_ci_high"] = a["ci_high"].to_numpy()
+    p = b["probability"].to_numpy(dtype=np.float64)
+    n_eff = max(min(float(n_effective), float(b["n_runs"].max())), 1.0)
+    lo, hi = wilson_interval(p * n_eff, n_eff)
+    out["posterior_probability"] = p
+    out["posterior_ci_low"] = np.asarray(lo, dtype=np.float64)
+    out["posterior_ci_high"] = np.asarray(hi, dtype=np.float64)
+    out["posterior_n_effective"] = n_eff
     out["change"] = out["posterior_probability"] - out["prior_probability"]
     return out
 
@@ -976,7 +994,13 @@ def run_nowcast(
         through=last,
         scores=_scores(post.metrics, later),
         prior_scores=_scores(prior.metrics, later),
-        attainment=_attainment_table(prior.metrics, post.metrics, sc, last),
+        attainment=_attainment_table(
+            prior.metrics,
+            post.metrics,
+            sc,
+            last,
+            float(post.ess["ess"].iloc[-1]) if len(post.ess) else float(prior.n_runs),
+        ),
         parameters=_parameter_table(prior.draws, post.draws, names),
         obs_rel_sd=obs_rel_sd,
         events_mode=events,
