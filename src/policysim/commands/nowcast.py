@@ -80,8 +80,11 @@ def register(app: typer.Typer) -> None:
         ] = "force",
         obs_sd: Annotated[
             float,
-            typer.Option("--obs-sd", help="Relative standard deviation of the observation error."),
-        ] = 0.05,
+            typer.Option(
+                "--obs-sd",
+                help="Relative standard deviation of the observation error (model discrepancy included).",
+            ),
+        ] = 0.10,
         outlook: Annotated[
             bool,
             typer.Option(
