@@ -162,6 +162,34 @@ def test_a_batch_size_event_keeps_only_the_runs_that_carry_it(
     assert (national_batch(r.posterior.metrics, 2018) == value).all()
 
 
+def test_a_batch_size_no_run_produces_is_imposed_or_refused(
+    tiny: policysim.LoadedScenario, prior: EnsembleResult, tmp_path: Path
+) -> None:
+    """The tiny province's national batch is 0 or 1 county in every run; a batch of 3 can only
+    be imposed (force) or refused (filter), never silently dropped."""
+    assert national_batch(prior.metrics, 2018).max() <= 1
+    obs = write_obs(
+        tmp_path / "o.csv",
+        pd.DataFrame(
+            {
+                "indicator": ["national_batch_size", "national_county"],
+                "year": [2018, 2018],
+                "value": [3, 1],
+                "code": ["", "360622"],
+            }
+        ),
+    )
+    r = run_nowcast(tiny, obs, through=2018, prior=prior, events="force")
+    size = r.posterior.events.iloc[0]
+    assert size["carried"] == 0 and "size imposed" in size["handling"]
+    assert (national_batch(r.posterior.metrics, 2018) == 3).all()
+    nat = r.posterior.metrics
+    named = nat[(nat["metric"] == "national") & (nat["code"] == "360622") & (nat["year"] == 2018)]
+    assert (named["value"] == 1).all()  # 余江县 is one of the three in every run
+    with pytest.raises(DataError, match="national_batch_size 2018 = 3"):
+        run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
+
+
 def test_a_named_county_event_is_forced_or_filtered(
     tiny: policysim.LoadedScenario, prior: EnsembleResult, tmp_path: Path
 ) -> None:
@@ -189,6 +217,26 @@ def test_a_named_county_event_is_forced_or_filtered(
     else:
         filtered = run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
         assert filtered.posterior.events.iloc[0]["carried"] == ev["carried"]
+
+
+def test_rejuvenated_parameters_stay_in_the_prior_support(
+    tiny: policysim.LoadedScenario, prior: EnsembleResult, tmp_path: Path
+) -> None:
+    r = run_nowcast(tiny, truth_file(tmp_path, prior.metrics, 11), through=2020, prior=prior)
+    draws = r.posterior.draws
+    copies = draws["origin"].duplicated()
+    assert copies.any()  # the observations were informative: some runs were copied
+    for name, dist in tiny.scenario.uncertainties.items():
+        lo, hi = dist.support()
+        assert draws[name].between(lo, hi).all(), name
+    # the initial-state parameter is never moved: every value is its origin's prior value
+    origin_values = prior.draws.set_index("replication")["hnte_stock_2017"]
+    np.testing.assert_array_equal(
+        draws["hnte_stock_2017"].to_numpy(), origin_values[draws["origin"]].to_numpy()
+    )
+    # a moved parameter differs between copies of one run
+    moved = draws[draws["origin"] == draws["origin"][copies].iloc[0]]["rd_user_cost_elasticity"]
+    assert moved.nunique() == len(moved)
 
 
 # -- determinism, out of sample ---------------------------------------------------------------

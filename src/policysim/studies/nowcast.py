@@ -514,14 +514,62 @@ def _force(model: PolicyModel, kind: str, year: int, codes: Sequence[int], new: 
             if drop >= 0:
                 national[drop] = False
     if forced:
-        model.designation = dataclasses.replace(
-            d, pilot=pilot, pilot_since=since, start_score=start, national=national
-        )
-        last = model.records[-1]
-        model.records[-1] = dataclasses.replace(
-            last, provincial=pilot | d.designated, designated=d.designated.copy(), national=national
-        )
+        _commit(model, pilot=pilot, pilot_since=since, start_score=start, national=national)
     return forced
+
+
+_NAMED_OF: Final = {"county_batch_size": "pilot_county", "national_batch_size": "national_county"}
+
+
+def _commit(model: PolicyModel, **changes: Any) -> None:
+    """Replace designation arrays and correct this year's record accordingly."""
+    d = dataclasses.replace(model.designation, **changes)
+    model.designation = d
+    model.records[-1] = dataclasses.replace(
+        model.records[-1],
+        provincial=d.pilot | d.designated,
+        designated=d.designated.copy(),
+        national=d.national.copy(),
+    )
+
+
+def _force_size(
+    model: PolicyModel, kind: str, year: int, size: int, new: Any, keep: Sequence[int]
+) -> None:
+    """Impose a batch of ``size`` entrants in ``year``: drop the lowest-index new entrants (not
+    the named counties ``keep``), or add the highest-index candidates (national: provincial
+    pilots and designated counties first, as the model nominates; provincial: counties neither
+    pilot nor designated)."""
+    d = model.designation
+    index = model.index
+    entrants = np.flatnonzero(new)
+    k = entrants.size
+    if k == size:
+        return
+    protected = np.zeros(model.n_counties, bool)
+    protected[list(keep)] = True
+    if kind == "national_batch_size":
+        national = d.national.copy()
+        if k > size:
+            drop = entrants[~protected[entrants]]
+            national[drop[np.argsort(index[drop], kind="stable")][: k - size]] = False
+        else:
+            provincial = d.pilot | d.designated
+            pool = np.flatnonzero(~national)
+            rank = np.lexsort((-index[pool], ~provincial[pool]))  # provincial first, then index
+            national[pool[rank][: size - k]] = True
+        _commit(model, national=national)
+        return
+    pilot, since, start = d.pilot.copy(), d.pilot_since.copy(), d.start_score.copy()
+    if k > size:
+        drop = entrants[~protected[entrants]]
+        drop = drop[np.argsort(index[drop], kind="stable")][: k - size]
+        pilot[drop], since[drop], start[drop] = False, -1, np.nan
+    else:
+        pool = np.flatnonzero(~pilot & ~d.designated)
+        add = pool[np.argsort(-index[pool], kind="stable")][: size - k]
+        pilot[add], since[add], start[add] = True, year, index[add]
+    _commit(model, pilot=pilot, pilot_since=since, start_score=start)
 
 
 def particle_filter(
@@ -595,10 +643,19 @@ def particle_filter(
             if kind.endswith("batch_size"):
                 size = int(rows["value"].iloc[0])
                 ok = np.array([int(x.sum()) == size for x in new])
-                _event_row(event_rows, rows.iloc[0], ok, n, "weight 0 (then resampled)")
-                if not ok.any():
+                if (ok & np.isfinite(logw)).any():
+                    _event_row(event_rows, rows.iloc[0], ok, n, "weight 0 (then resampled)")
+                    logw[~ok] = -np.inf
+                elif events == "filter":
                     raise _no_carrier(observed.path, rows.iloc[0], n)
-                logw[~ok] = -np.inf
+                else:  # no run can produce it: the size is imposed on every run
+                    _event_row(
+                        event_rows, rows.iloc[0], ok, n, "forced (no run carried it; size imposed)"
+                    )
+                    named = ev_y[ev_y["indicator"] == _NAMED_OF[kind]]["code"]
+                    keep = [codes[str(c)] for c in named]
+                    for i, p in enumerate(particles):
+                        _force_size(p.model, kind, year, size, new[i], keep)
                 continue
             idx = [codes[str(c)] for c in rows["code"]]
             for k, (_, row) in enumerate(rows.iterrows()):
@@ -1109,15 +1166,20 @@ def posterior_figure(result: NowcastResult) -> Figure:
 
 
 def outlook_figure(table: pd.DataFrame) -> Figure:
-    """Probability of each remaining target by year of information, with 95% intervals."""
+    """Probability of each target still ahead (deadline after the last year of information)
+    by year of information, with 95% intervals."""
     fig = new_figure(7.0, 4.0)
     ax = fig.add_subplot(1, 1, 1)
-    for target, group in table.groupby("target", sort=True):
+    years = sorted({int(y) for y in table["through"]})
+    ahead = table[table["year"] > max(years)]
+    for target, group in ahead.groupby("target", sort=True):
         g = group.sort_values("through")
         x = g["through"].to_numpy()
         ax.plot(x, g["probability"].to_numpy(), marker="o", label=str(target))
         ax.fill_between(x, g["ci_low"].to_numpy(), g["ci_high"].to_numpy(), alpha=0.15)
     ax.set_ylim(0, 1)
+    ax.set_xticks(years)
+    ax.set_xticklabels([f"{y}\n(none)" if i == 0 else str(y) for i, y in enumerate(years)])
     ax.set_xlabel("statistics through (the first year: no conditioning)")
     ax.set_ylabel("probability the target is met")
     ax.set_title("Outlook by year of information")
@@ -1211,6 +1273,7 @@ def write_nowcast(
         rows = obs[obs["indicator"] == name][["year", "value"]]
         fig = hindcast_plot(_quantiles(post.metrics, name), rows, name)
         fig.axes[0].axvline(result.through + 0.5, color="#aa3333", lw=0.8, ls="--")
+        fig.axes[0].set_title(f"Nowcast through {result.through}: {name}")
         path = save_figure(fig, out / "figures" / f"nowcast_{name}.png")
         w[f"plot_{name}"] = path
         figures.append(
