@@ -622,12 +622,11 @@ def particle_filter(
     codes = {c: i for i, c in enumerate(particles[0].model.county_codes)} if n else {}
     ess_rows: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
-    for year in sc.horizon.years:
+    # lockstep up to the last year of information; then each run on its own (below)
+    for year in range(sc.horizon.base_year + 1, min(through, sc.horizon.end_year) + 1):
         before = [p.model.designation.national.copy() for p in particles]
         for p in particles:
             p.model.step()
-        if year > through:
-            continue
         obs_y = series[series["year"] == year]
         ev_y = ev[ev["year"] == year]
         if obs_y.empty and ev_y.empty:
@@ -707,9 +706,9 @@ def particle_filter(
         jitter = np.random.default_rng(
             np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 1, year))
         )
-        old = particles
+        _liu_west_apply(particles, new_particles, w, ancestors, ~first, sc, jitter)
         particles = new_particles
-        _liu_west_apply(old, particles, w, ancestors, ~first, sc, jitter)
+        del new_particles
         ess_rows.append(
             {
                 "year": year,
@@ -721,14 +720,24 @@ def particle_filter(
             }
         )
         logger.info("nowcast %d: ESS %.1f of %d", year, ess, n)
+    # after the last year of information the runs are independent: each is finished and reduced
+    # to its metrics in turn, and its state freed (the memory of one run, not of all of them)
     frames = []
-    for j, p in enumerate(particles):
+    origins = [p.origin for p in particles]
+    final_params = [p.params for p in particles]
+    queue = particles[::-1]
+    particles = []
+    for j in range(n):
+        p = queue.pop()
+        while p.model.year < sc.horizon.end_year:
+            p.model.step()
         cols = metric_columns(p.model.records, p.model, township_metrics=())
         keep = (cols.level == 0) | (
             (cols.level == 1)
             & np.isin(cols.metric, [cols.metric_code("designated"), cols.metric_code("national")])
         )
         frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
+        del p
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not metrics.empty:
         metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
@@ -736,8 +745,8 @@ def particle_filter(
     out_draws = pd.DataFrame(
         {
             "replication": np.arange(n, dtype=np.int64),
-            "origin": [p.origin for p in particles],
-            **{name: [p.params.get(name, math.nan) for p in particles] for name in pnames},
+            "origin": origins,
+            **{name: [v.get(name, math.nan) for v in final_params] for name in pnames},
         }
     )
     return FilterResult(
@@ -908,8 +917,8 @@ def _attainment_table(
     n_effective: float,
 ) -> pd.DataFrame:
     """Attainment before and after conditioning. The posterior's Wilson interval counts
-    ``n_effective`` runs (the last step's effective sample size): copies of one run are not
-    independent evidence."""
+    ``n_effective`` runs (the smallest effective sample size of the years of information):
+    copies of one run are not independent evidence."""
     targets = list(scenario.targets)
     a = attainment(prior, targets)
     b = attainment(posterior, targets)
@@ -1058,7 +1067,7 @@ def run_nowcast(
             post.metrics,
             sc,
             last,
-            float(post.ess["ess"].iloc[-1]) if len(post.ess) else float(prior.n_runs),
+            float(post.ess["ess"].min()) if len(post.ess) else float(prior.n_runs),
         ),
         parameters=_parameter_table(prior.draws, post.draws, names),
         obs_rel_sd=obs_rel_sd,
