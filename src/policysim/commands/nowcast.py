@@ -82,7 +82,8 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option(
                 "--obs-sd",
-                help="Relative standard deviation of the observation error (model discrepancy included).",
+                help="Relative standard deviation of the observation error (model "
+                "discrepancy included).",
             ),
         ] = 0.10,
         outlook: Annotated[

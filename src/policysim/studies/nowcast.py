@@ -11,11 +11,12 @@ Method (docs/NOWCAST.md): a bootstrap particle filter over whole model runs. The
 them) is stepped year by year in lockstep. At each year up to ``through`` that has observations,
 
 1. **events** are checked: a batch size (provincial pilots or Jiangxi's national nominees of the
-   year) is a hard constraint, so a run that contradicts it gets weight 0; a named county becoming
-   a pilot or a national innovative county is either a hard constraint too (``events="filter"``)
-   or imposed on the runs that did not produce it (``events="force"``, the default): the named
-   county takes the seat of the run's lowest-ranked new entrant of that year, so the batch keeps
-   its size;
+   year) is a hard constraint, so a run that contradicts it gets weight 0 (when no run carries
+   it, ``events="force"`` imposes the size on every run, ``"filter"`` refuses); a named county
+   becoming a pilot or a national innovative county is either a hard constraint too
+   (``events="filter"``) or imposed on the runs that did not produce it (``events="force"``,
+   the default): the named county takes the seat of the run's lowest-ranked new entrant of
+   that year, so the batch keeps its size;
 2. **province series** weight each run by a Gaussian likelihood of the observation with a
    relative observation error (:data:`OBS_REL_SD`);
 3. the effective sample size ``1 / sum(w^2)`` is recorded, the runs are **resampled**
@@ -632,8 +633,7 @@ def particle_filter(
         if obs_y.empty and ev_y.empty:
             continue
         logw = np.zeros(n)
-        # events: batch sizes are hard constraints; named counties forced or filtered
-        # batch sizes first, on the runs' own outcomes; then the named counties
+        # events: batch sizes first, on the runs' own outcomes; then the named counties
         for kind in EVENT_ORDER:
             rows = ev_y[ev_y["indicator"] == kind]
             if rows.empty:
