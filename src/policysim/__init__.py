@@ -36,6 +36,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ComparisonResult": ("policysim.studies.compare", "ComparisonResult"),
     "budget_frontier": ("policysim.studies.frontier", "budget_frontier"),
     "run_hindcast": ("policysim.studies.hindcast", "run_hindcast"),
+    "run_nowcast": ("policysim.studies.nowcast", "run_nowcast"),
+    "write_nowcast": ("policysim.studies.nowcast", "write_nowcast"),
+    "NowcastResult": ("policysim.studies.nowcast", "NowcastResult"),
     "verdict": ("policysim.report.briefing", "verdict"),
     "load_baseline": ("policysim.data", "load_baseline"),
 }

@@ -1,5 +1,5 @@
 """Command-line interface: ``policysim validate | data | run | compare | frontier | sensitivity |
-hindcast | calibrate``.
+hindcast | calibrate | nowcast``.
 
 Every command lives in a module of :mod:`policysim.commands` with a ``register(app)`` function,
 added here in one place. Only the CLI prints. User mistakes (:class:`~policysim.errors.PolicysimError`) are printed as
@@ -33,12 +33,13 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Add every command, one way: each module of :mod:`policysim.commands` has ``register``."""
-    from policysim.commands import compare, hindcast, maintenance, run, sensitivity
+    from policysim.commands import compare, hindcast, maintenance, nowcast, run, sensitivity
 
     run.register(app)
     compare.register(app)
     sensitivity.register(app)
     hindcast.register(app)
+    nowcast.register(app)
     maintenance.register(app)
 
 
