@@ -453,17 +453,18 @@ def enterprise_year(
     last_s = lasting[sel]
     r_s = r_now[sel]
     pool_s = np.take(cultivated, sel) if any_pool else np.zeros(sel.size, bool)
+    lower_s = p.window * th_s  # lowest annual intensity from which a firm considers the notch
     if any_pool:
         # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
         # restates their R&D up to the same relabelling share, at most to the threshold
-        restated = np.minimum(hist_s * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s)
-        np.maximum(restated, hist_s, out=restated)
-        hist_s = np.where(pool_s, restated, hist_s)
+        pi = np.flatnonzero(pool_s)
+        h = hist_s[pi]
+        hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
+        lower_s[pi] = p.pool_window * th_s[pi]
     # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
     # applicants whose 3-year window is short
     short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
-    window_s = np.where(pool_s, p.pool_window, p.window)
-    cand = np.flatnonzero(short & (r_s >= window_s * th_s))  # positions in sel
+    cand = np.flatnonzero(short & (r_s >= lower_s))  # positions in sel
     bunched = np.zeros(f.n, dtype=bool)
     if cand.size:
         candidates = sel[cand]
