@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import mesa
@@ -384,7 +384,16 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             patents=np.zeros(n),
             claim_u=claim_u,
             criteria_cost=criteria_factor(u_cost),
+            cultivated=np.zeros(n, bool),
         )
+        # the cultivation pool at the base year: the admissions of the certificate's validity
+        # years up to it (the calendar's value before its first year is its first value)
+        pool = self.scenario.policy.hnte.cultivation_pool_firms
+        if pool is not None:
+            span = range(self.year - rules.validity_years + 1, self.year + 1)
+            admitted = self._pool_admissions(rules, sum(pool.at(y) for y in span))
+            if admitted is not None:
+                self.firms = replace(self.firms, cultivated=admitted)
         self.next_firm_id = int(self.firms.firm_id.max()) + 1 if self.firms.n else 0
         self.n_sectors = int(self.firms.sector.max()) + 1 if self.firms.n else 1
         # sector mix of each county (cumulative), for entrants
@@ -673,7 +682,40 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
         boost = np.take(boost_t, f.township)
         boost *= np.take(1.0 + p["cluster_spillover"] * density, cs)
-        return Support(voucher=voucher, subsidy=subsidy, credit_rd=credit_rd, boost=boost)
+        return Support(
+            voucher=voucher,
+            subsidy=subsidy,
+            credit_rd=credit_rd,
+            boost=boost,
+            admitted=self._pool_admissions(rules, rules.cultivation_pool),
+        )
+
+    def _pool_admissions(self, rules: YearRules, firms: float) -> BoolArray | None:
+        """Firms admitted to the HNTE cultivation pool: ``firms`` admissions (province-wide;
+        in simulated firms ``firms / weight``) among the R&D performers not certified in
+        ``rules.year``, not yet in the pool and registered at least a year (scaled by
+        ``cultivation_pool_scale``), those with the
+        highest own intensity relative to their band threshold first (the programmes list the
+        most promising candidates). None if there are no admissions."""
+        k = round(firms * self.params["cultivation_pool_scale"] / self.weight)
+        if k <= 0:
+            return None
+        f = self.firms
+        floor = self.fp.pool_window * float(rules.band_min_rd.min())
+        # (filters on the index subset of performers within reach: cheaper than full masks)
+        cand = np.flatnonzero(f.own >= floor)
+        keep = ~np.take(f.cultivated, cand)
+        keep &= np.take(f.age, cand) >= 1.0
+        keep &= np.take(f.township, cand) < self.n_townships
+        keep &= ~(np.take(f.hnte, cand) & (np.take(f.hnte_expiry, cand) >= rules.year))
+        cand = cand[keep]
+        admitted = np.zeros(f.n, bool)
+        if cand.size <= k:
+            admitted[cand] = True
+            return admitted
+        score = f.own[cand] / band_threshold(rules, f.sales[cand])
+        admitted[cand[np.argpartition(-score, k - 1)[:k]]] = True
+        return admitted
 
     def _entrants(self, firms_t: FloatArray) -> Firms:
         p = self.params
@@ -733,6 +775,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             patents=np.zeros(n),
             claim_u=u[3],
             criteria_cost=criteria_factor(u[4]),
+            cultivated=np.zeros(n, bool),
         )
 
     def _aggregate_firms(self, f: Firms) -> None:

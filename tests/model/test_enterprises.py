@@ -70,6 +70,7 @@ def _firm(sales: float, r_now: float, hist: float, **over: object) -> Firms:
         "patents": np.array([0.0]),
         "claim_u": np.array([0.99]),
         "criteria_cost": np.array([1.0]),
+        "cultivated": np.array([False]),
     }
     values.update({k: np.array([v]) for k, v in over.items()})
     return Firms(**values)  # type: ignore[arg-type]
@@ -309,3 +310,96 @@ def test_share_series_out_of_range_is_an_error(key: str) -> None:
         load_scenario(BASELINE, (f"{key}=1.5",))
     message = str(err.value)
     assert "1.5" in message and "expected 0..1" in message and "\n" not in message.strip()
+
+
+def test_pool_firm_restated_history_certifies_now(baseline_scenario: LoadedScenario) -> None:
+    """At 0.55 theta for three years (margin 3%): outside the pool the notch (relabelling at
+    most 24%) costs real R&D of (0.76 - 0.55) theta * sales, more than the tax saved. In the
+    cultivation pool (relabelling 40%) the special audit restates the past two years to
+    1.1 theta / 0.6 = 1.833 theta, so the applicant catches up with x = 3 theta - 1.833 theta =
+    1.167 theta (below the 1.3 theta cap), of which 60% is real, and is certified now."""
+    rules = _rules(baseline_scenario, hnte_reward=0.0)
+    p = _params(
+        baseline_scenario, window=0.5, relabel=0.24, pool_relabel=0.4, pool_window=0.3, margin=0.03
+    )
+    theta, sales = 0.03, 3e8
+    f = _b0(rules, _firm(sales, 0.55 * theta, 0.55 * theta))
+    value = (rules.cit - rules.hnte_tax) * (p.margin - rules.sd_all * 0.55 * theta) * sales
+    assert float(f.b0[0]) * (0.76 - 0.55) * theta * sales > value  # the premise
+    out = enterprise_year(f, rules, NO_SUPPORT, p, PASS)
+    assert not out.bunched[0] and not out.certified[0]
+    admitted = dataclasses.replace(NO_SUPPORT, admitted=np.array([True]))
+    pool = enterprise_year(f, rules, admitted, p, PASS)
+    assert pool.firms.cultivated[0]
+    assert pool.bunched[0] and pool.certified[0]
+    x = 3.0 * theta - 1.1 * theta / 0.6
+    assert pool.firms.rd_reported[0] == pytest.approx(x * sales, rel=1e-9)
+    assert pool.firms.rd_real[0] == pytest.approx(0.6 * x * sales, rel=1e-9)
+    # the published history is not rewritten (the audit serves the application only)
+    assert pool.firms.hist1[0] == pytest.approx(0.55 * theta)
+    # a pool firm below the pool window (0.25 < 0.3 theta) does not consider the notch
+    low = _b0(rules, _firm(sales, 0.25 * theta, 0.25 * theta, cultivated=True))
+    assert not enterprise_year(low, rules, NO_SUPPORT, p, PASS).bunched[0]
+
+
+def test_reference_equals_vectorised_with_cultivation_pool(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    """The per-object reference equals the vectorised rule when some firms are in the
+    cultivation pool and others are admitted this year."""
+    sc = baseline_scenario.scenario
+    model = PolicyModel(sc, baseline_for(sc), sc.parameters(), np.random.default_rng(0))
+    f = model.firms.take(np.arange(800))
+    rng = np.random.default_rng(5)
+    n = f.n
+    f = dataclasses.replace(f, cultivated=f.cultivated | (rng.random(n) < 0.2))
+    admitted = rng.random(n) < 0.2
+    support = Support(np.zeros(n), np.zeros(n), np.zeros(n), np.ones(n), admitted=admitted)
+    draws = Draws(*(rng.random(n) for _ in range(5)))
+    p = dataclasses.replace(FirmParams.from_values(sc.parameters()), upgrade=0.3)
+    rules = dataclasses.replace(resolve_year(sc.policy, 2019), takeup=0.7, cultivation=0.5)
+    fast = enterprise_year(f, rules, support, p, draws)
+    slow = reference_year(ReferenceModel(f), rules, support, p, draws)
+    for field in dataclasses.fields(fast.firms):
+        np.testing.assert_allclose(
+            getattr(fast.firms, field.name), getattr(slow.firms, field.name), rtol=1e-10
+        )
+    assert np.array_equal(fast.bunched, slow.bunched)
+    assert np.array_equal(fast.certified, slow.certified)
+    pool = f.cultivated | admitted
+    assert (fast.certified & pool & ~f.hnte).any()  # the pool certifies some first applicants
+
+
+def test_pool_admissions_pick_the_closest_uncertified_performers(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    """Admissions: round(firms * scale / weight) R&D performers not certified, not yet in the
+    pool, at least a year old, with the highest own intensity relative to their threshold."""
+    sc = baseline_scenario.scenario
+    values = dict(sc.parameters(), cultivation_pool_scale=0.5)
+    model = PolicyModel(sc, baseline_for(sc), values, np.random.default_rng(1))
+    rules = model.rules_of(2019)
+    f = model.firms
+    admitted = model._pool_admissions(rules, 600.0)
+    assert admitted is not None
+    assert int(admitted.sum()) == round(600.0 * 0.5 / model.weight)
+    assert not (admitted & f.cultivated).any()
+    assert not (admitted & f.hnte & (f.hnte_expiry >= 2019)).any()
+    assert (f.age[admitted] >= 1.0).all()
+    score = f.own / band_threshold(rules, f.sales)
+    eligible = (
+        ~f.cultivated
+        & ~(f.hnte & (f.hnte_expiry >= 2019))
+        & (f.age >= 1.0)
+        & (f.own >= model.fp.pool_window * float(rules.band_min_rd.min()))
+        & (f.township < model.n_townships)
+    )
+    assert score[admitted].min() >= score[eligible & ~admitted].max()
+    assert model._pool_admissions(rules, 0.0) is None
+
+
+def test_negative_pool_admissions_are_an_error() -> None:
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(BASELINE, ("policy.hnte.cultivation_pool_firms.values.2019=-5",))
+    message = str(err.value)
+    assert "cultivation_pool_firms" in message and "-5" in message and "0..1e7" in message

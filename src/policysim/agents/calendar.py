@@ -38,6 +38,8 @@ class YearRules:
         One-off reward paid to a newly certified HNTE.
     cultivation : float, share
         Share of the cost of meeting the non-R&D HNTE criteria borne by cultivation programmes.
+    cultivation_pool : float, count
+        Firms admitted to the HNTE cultivation pool in the year (province-wide).
     takeup : float, share
         Share of eligible profitable firms claiming the super-deduction.
     coverage : float, share or NaN
@@ -55,6 +57,7 @@ class YearRules:
     validity_years: int
     hnte_reward: float = 0.0
     cultivation: float = 0.0
+    cultivation_pool: float = 0.0
     takeup: float = 1.0
     coverage: float = float("nan")
 
@@ -96,6 +99,11 @@ def resolve_year(policy: PolicyCalendar, year: int) -> YearRules:
             0.0
             if policy.hnte.cultivation_cost_share is None
             else policy.hnte.cultivation_cost_share.at(year)
+        ),
+        cultivation_pool=(
+            0.0
+            if policy.hnte.cultivation_pool_firms is None
+            else policy.hnte.cultivation_pool_firms.at(year)
         ),
         takeup=(
             1.0 if policy.super_deduction_takeup is None else policy.super_deduction_takeup.at(year)

@@ -93,6 +93,7 @@ class Firms:
     patents: FloatArray  # patents this year
     claim_u: FloatArray  # fixed rank in [0, 1): loss-making below loss, then take-up order
     criteria_cost: FloatArray  # relative cost of meeting the non-R&D criteria (median 1)
+    cultivated: BoolArray  # admitted to the HNTE cultivation pool (高企入库培育)
 
     @property
     def n(self) -> int:
@@ -151,6 +152,8 @@ class FirmParams:
     criteria_cost: float
     loss_share: float
     upgrade: float
+    pool_relabel: float
+    pool_window: float
 
     @staticmethod
     def from_values(v: dict[str, float]) -> FirmParams:
@@ -175,6 +178,8 @@ class FirmParams:
             criteria_cost=v["hnte_criteria_cost_share"],
             loss_share=v["loss_making_share"],
             upgrade=v["hnte_criteria_upgrade_rate"],
+            pool_relabel=v["hnte_pool_relabel_share"],
+            pool_window=v["hnte_pool_window"],
         )
 
 
@@ -186,6 +191,8 @@ class Support:
     subsidy: FloatArray
     credit_rd: FloatArray
     boost: FloatArray
+    #: firms admitted to the HNTE cultivation pool this year (None: none)
+    admitted: BoolArray | None = None
 
 
 @dataclass(frozen=True)
@@ -411,21 +418,35 @@ def enterprise_year(
     gap = np.zeros(f.n)
     r_now = reported / sales
     other_ok = f.other_ok
+    # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
+    # programme help them with the criteria (they reconsider every year) and with the R&D
+    # accounts (relabelling up to ``pool_relabel``; the notch is considered from
+    # ``pool_window`` of the threshold)
+    cultivated = f.cultivated if support.admitted is None else f.cultivated | support.admitted
+    any_pool = bool(cultivated.any())
     # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
     # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
     # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
     # index subsets: thresholds are looked up only where needed
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
     # (a firm below the notch window of the lowest threshold cannot gain: not considered)
-    up = np.flatnonzero(~other_ok & (f.own >= p.window * float(rules.band_min_rd.min())))
-    up = up[(np.take(age, up) >= 1.0) & (np.take(u.upgrade, up) < reconsider)]
+    reach = min(p.window, p.pool_window) if any_pool else p.window
+    up = np.flatnonzero(~other_ok & (f.own >= reach * float(rules.band_min_rd.min())))
+    up = up[(np.take(age, up) >= 1.0)]
+    pool_u = np.take(cultivated, up)
+    up = up[(np.take(u.upgrade, up) < reconsider) | pool_u]
     if up.size:
+        pool_u = np.take(cultivated, up)
         value = _hnte_value(f, rules, p, up, sales, real, kind)
         s_u = sales[up]
         th_u = band_threshold(rules, s_u)
-        rd_cost = b[up] * np.maximum((1.0 - p.relabel) * th_u * s_u - real[up], 0.0)
+        rho_u = np.where(pool_u, p.pool_relabel, p.relabel)
+        w_u = np.where(pool_u, p.pool_window, p.window)
+        rd_cost = b[up] * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
         cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
-        meets = rules.validity_years * (value - rd_cost) > cost
+        meets = (rules.validity_years * (value - rd_cost) > cost) & (
+            f.own[up] >= w_u * float(rules.band_min_rd.min())
+        )
         other_ok = other_ok.copy()
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
@@ -436,10 +457,19 @@ def enterprise_year(
     hist_s = f.hist1[sel] + f.hist2[sel]
     last_s = lasting[sel]
     r_s = r_now[sel]
+    pool_s = np.take(cultivated, sel) if any_pool else np.zeros(sel.size, bool)
+    lower_s = p.window * th_s  # lowest annual intensity from which a firm considers the notch
+    if any_pool:
+        # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
+        # restates their R&D up to the same relabelling share, at most to the threshold
+        pi = np.flatnonzero(pool_s)
+        h = hist_s[pi]
+        hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
+        lower_s[pi] = p.pool_window * th_s[pi]
     # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
     # applicants whose 3-year window is short
     short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
-    cand = np.flatnonzero(short & (r_s >= p.window * th_s))  # positions in sel
+    cand = np.flatnonzero(short & (r_s >= lower_s))  # positions in sel
     bunched = np.zeros(f.n, dtype=bool)
     if cand.size:
         candidates = sel[cand]
@@ -449,17 +479,18 @@ def enterprise_year(
         real_c = real[candidates]
         b_c = b[candidates]
         r_c = r_s[cand]
+        keep = 1.0 - np.where(pool_s[cand], p.pool_relabel, p.relabel)  # real share of reports
         # reporting (at least) the threshold every year, the plan over the 3-year window, must
         # pay
         x_th = np.maximum(th_c, r_c)
-        need_th = np.maximum((1.0 - p.relabel) * x_th * s_c, real_c)
+        need_th = np.maximum(keep * x_th * s_c, real_c)
         takes = b_c * (need_th - real_c) < value
         # an applicant also catches up on its window when the extra cost is below the value of
         # the (up to) two years of status it gains by certifying now; certified firms keep
         # complying at the threshold
         catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
         np.maximum(catch, r_c, out=catch)
-        need_x = np.maximum((1.0 - p.relabel) * catch * s_c, real_c)
+        need_x = np.maximum(keep * catch * s_c, real_c)
         up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
         x = np.where(up_now, catch, x_th)
         need = np.where(up_now, need_x, need_th)
@@ -522,6 +553,7 @@ def enterprise_year(
         hist1=f.hist2,
         hist2=r_now,
         other_ok=other_ok,
+        cultivated=cultivated,
         hnte=hnte,
         hnte_expiry=expiry.astype(np.int64, copy=False),
         tech_sme=tech_sme,

@@ -44,6 +44,7 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
         boost: float,
         p: FirmParams,
         u: dict[str, float],
+        admitted: bool = False,
     ) -> dict[str, object]:
         """Apply one year of the enterprise rule to this firm; returns its new values and the
         flags exits, bunched and certified."""
@@ -92,10 +93,13 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
             return (rules.cit - rules.hnte_tax) * taxable + reward
 
         other_ok = bool(v["other_ok"])
+        cultivated = bool(v["cultivated"]) or admitted
+        rho = p.pool_relabel if cultivated else p.relabel
+        window = p.pool_window if cultivated else p.window
         reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
-        reach = float(v["own"]) >= p.window * float(rules.band_min_rd.min())  # type: ignore[arg-type]
-        if not other_ok and reach and age >= 1.0 and u["upgrade"] < reconsider:
-            rd_cost = b * max((1.0 - p.relabel) * theta * sales - real, 0.0)
+        reach = float(v["own"]) >= window * float(rules.band_min_rd.min())  # type: ignore[arg-type]
+        if not other_ok and reach and age >= 1.0 and (cultivated or u["upgrade"] < reconsider):
+            rd_cost = b * max((1.0 - rho) * theta * sales - real, 0.0)
             cost = (
                 p.criteria_cost
                 * float(v["criteria_cost"])  # type: ignore[arg-type]
@@ -104,19 +108,22 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
             )
             other_ok = rules.validity_years * (value() - rd_cost) > cost
         h1, h2 = float(v["hist1"]), float(v["hist2"])  # type: ignore[arg-type]
+        hsum = h1 + h2
+        if cultivated:  # special audit: past two years restated, at most to the threshold
+            hsum = max(min(hsum / (1.0 - p.pool_relabel), 2.0 * theta), hsum)
         r_now = reported / sales
         bunched = False
-        short = r_now < theta_low or (not lasting and h1 + h2 + r_now < 3.0 * theta_low)
-        if other_ok and age >= 1.0 and r_now >= p.window * theta and short:
+        short = r_now < theta_low or (not lasting and hsum + r_now < 3.0 * theta_low)
+        if other_ok and age >= 1.0 and r_now >= window * theta and short:
             gain = value()
             x_th = max(theta, r_now)
-            need_th = max((1.0 - p.relabel) * x_th * sales, real)
+            need_th = max((1.0 - rho) * x_th * sales, real)
             if b * (need_th - real) < gain:
                 x, need = x_th, need_th
                 if not lasting:
-                    catch = min(max(3.0 * theta - (h1 + h2), theta), (1.0 + p.catchup) * theta)
+                    catch = min(max(3.0 * theta - hsum, theta), (1.0 + p.catchup) * theta)
                     catch = max(catch, r_now)
-                    need_x = max((1.0 - p.relabel) * catch * sales, real)
+                    need_x = max((1.0 - rho) * catch * sales, real)
                     if b * (need_x - need_th) < 2.0 * gain:
                         x, need = catch, need_x
                 if x > r_now:
@@ -125,7 +132,7 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
                     real = need
                     gap = 1.0 - real / reported
                     r_now = x
-        r3 = (h1 + h2 + r_now) / 3.0
+        r3 = (hsum + r_now) / 3.0
         applying = other_ok and not lasting and age >= 1.0 and r3 >= theta_low
         pass_rate = p.renewal if valid and not lasting else p.approval
         certified = applying and u["approval"] < pass_rate
@@ -165,6 +172,7 @@ class FirmAgent(mesa.Agent):  # type: ignore[misc]
             hist1=h2,
             hist2=r_now,
             other_ok=other_ok,
+            cultivated=cultivated,
             hnte=hnte,
             hnte_expiry=expiry,
             tech_sme=tech_sme,
@@ -214,6 +222,7 @@ def reference_year(
                 float(support.boost[i]),
                 p,
                 draws,
+                admitted=support.admitted is not None and bool(support.admitted[i]),
             )
         )
     names = [f.name for f in fields(Firms)]
@@ -225,6 +234,7 @@ def reference_year(
         "hnte_expiry": np.int64,
         "manufacturing": bool,
         "other_ok": bool,
+        "cultivated": bool,
         "hnte": bool,
         "tech_sme": bool,
         "success": bool,

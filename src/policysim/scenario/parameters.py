@@ -67,6 +67,32 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.0,
         0.6,
     ),
+    "hnte_pool_relabel_share": ParameterDefault(
+        0.4,
+        "share_of_rd",
+        "assumption: the most a firm in the HNTE cultivation pool (高企入库培育) relabels, as a "
+        "share of its reported R&D: intermediaries collect its R&D accounts (研发费用归集) for "
+        "the application; at least the 24% of Chen, Liu, Suarez Serrato & Xu (AER 2021) for "
+        "bunching firms in general (PARAMETERS.md)",
+        0.24,
+        0.5,
+    ),
+    "cultivation_pool_scale": ParameterDefault(
+        1.0,
+        "ratio",
+        "assumption: level of the HNTE cultivation pool admissions relative to the calendar's "
+        "policy.hnte.cultivation_pool_firms (whose yearly values are assumptions, +-50%)",
+        0.5,
+        1.5,
+    ),
+    "hnte_pool_window": ParameterDefault(
+        0.3,
+        "share",
+        "assumption: a firm in the HNTE cultivation pool considers reaching the notch from this "
+        "share of its band threshold (guided by the programme; hnte_notch_window for others)",
+        0.2,
+        0.5,
+    ),
     "hnte_renewal_rate": ParameterDefault(
         0.9,
         "probability",

@@ -285,6 +285,10 @@ class HnteRules(_Strict):
     #: borne by cultivation programmes (高企入库培育: pool, intermediaries, pre-certification
     #: grants), 0..1
     cultivation_cost_share: DatedSeries | None = None
+    #: firms admitted each year to the HNTE cultivation pool (高企入库培育: provincial,
+    #: prefecture and county reserve lists of candidate firms), count; admitted firms are the
+    #: R&D performers closest to their R&D threshold that are not yet certified
+    cultivation_pool_firms: DatedSeries | None = None
 
     def regime(self, year: int) -> HnteRegime:
         chosen = self.regimes[0]
@@ -326,6 +330,14 @@ class PolicyCalendar(_Strict):
             ("rd_coverage_above_scale",): self.rd_coverage_above_scale,
             ("hnte", "cultivation_cost_share"): self.hnte.cultivation_cost_share,
         }
+        pool = self.hnte.cultivation_pool_firms
+        if pool is not None:
+            for year, value in pool.values.items():
+                if not 0.0 <= value <= 1e7:
+                    raise at_path(
+                        ("policy", "hnte", "cultivation_pool_firms", "values", year),
+                        f"value {value:g} in {year} is not a count of firms (expected 0..1e7)",
+                    )
         for path, dated in series.items():
             if dated is None:
                 continue
