@@ -35,6 +35,7 @@ draws.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -498,8 +499,8 @@ def calibration_table(
                 rows.append(
                     {
                         "deadline": int(d),
-                        "bin_low": float(edges[b]),
-                        "bin_high": float(edges[b + 1]),
+                        "bin_low": round(float(edges[b]), 6),
+                        "bin_high": round(float(edges[b + 1]), 6),
                         "n": int(sel.sum()),
                         "mean_predicted": float(p[sel].mean()),
                         "realised_share": float(y[sel].mean()),
@@ -851,7 +852,10 @@ def _key(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+@functools.cache
 def _own_fingerprint() -> str:
+    """Hash of this module as imported (a verified plan is reused only by the code that made
+    it; read once, so that editing the file under a running ensemble changes no key)."""
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
@@ -925,3 +929,6 @@ class VerifiedAllocator:
 class VerifiedClosedLoopAllocator(VerifiedAllocator):
     """Strategy ``closed_loop``: the verified open-loop mix, moved toward the yearly re-plan
     where that wins in the model."""
+
+    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
+        return super().__call__(year, summary)
