@@ -287,6 +287,8 @@ def decision_line(rec: Mapping[str, Any]) -> str:
             f"{label} on {rec['target']}: {rec['scenario']} (P = {float(rec['probability']):.2f}), "
             f"vs runner-up {rec['versus']}: {gap}"
         )
+    if kind == "objective":
+        return f"objective: {rec['scenario']} vs {rec['versus']}: {gap}"
     return f"{label}, {rec['target']}: {rec['scenario']} vs {rec['versus']}: {gap}"
 
 
