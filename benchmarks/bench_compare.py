@@ -59,6 +59,11 @@ def main() -> None:
     for name, seconds in result.seconds.items():
         if name == "marginal":
             continue
+        if name.endswith("(verification)"):
+            print(
+                f"  {name:28s} {seconds:8.1f} s  (plan verified in the model, {args.workers} workers)"
+            )
+            continue
         r = result.results[name]
         print(
             f"  {name:28s} {seconds:8.1f} s  {r.n_runs / seconds:6.2f} runs/s  "

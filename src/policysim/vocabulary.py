@@ -91,14 +91,17 @@ STRATEGIES: Final[tuple[StrategySpec, ...]] = (
     StrategySpec(
         "optimal",
         "optimiser",
-        "policysim.coupling:OptimalAllocator",
-        "open-loop optimal plan of the allocation model, solved once for the horizon",
+        "policysim.experiments.verify:VerifiedAllocator",
+        "open-loop plan of the allocation model, verified and improved in the agent-based model "
+        "on common random numbers against the rule strategies (never worse than the best rule "
+        "on the verification draws)",
     ),
     StrategySpec(
         "closed_loop",
         "optimiser",
-        "policysim.coupling:ClosedLoopAllocator",
-        "the allocation model re-solved every year from the simulated state",
+        "policysim.experiments.verify:VerifiedClosedLoopAllocator",
+        "the verified open-loop plan moved toward the allocation model re-solved every year from "
+        "the simulated state, where that wins in the agent-based model",
         replans=True,
     ),
 )

@@ -264,3 +264,23 @@ def test_water_fill_matches_bisection(data: list[tuple[float, float, float]], fi
     assert x.sum() == pytest.approx(total, rel=1e-12, abs=1e-6)
     assert (x >= lo - 1e-6).all() and (x <= hi + 1e-6).all()
     np.testing.assert_allclose(x, _bisection_fill(w, lo, hi, total), rtol=1e-9, atol=1e-3)
+
+
+def test_needs_weighted_poverty_split_is_never_negative() -> None:
+    """Regression (found by Hypothesis in test_rule_plans_respect_every_rule): one poverty county
+    whose poverty-programme share is water-filled up to its whole total; the rounding residue
+    made the rest of that county -1e-9 CNY, split among the other instruments."""
+    f = facts(
+        5,
+        poverty=[False, False, False, True, False],
+        index=[85.96, 85.39, 56.35, 94.16, 57.32],
+        fiscal=[74396000.0, 67739000.0, 72672000.0, 29359000.0, 75204000.0],
+        designated=[False, False, True, False, True],
+    )
+    rules = AllocationRules(floor_cny=1e5, absorptive_multiple=5.0, spend_all=True)
+    budget = np.array([385100000.0, 927000000.0, 748000000.0, 676400000.0])
+    years = (2019, 2020, 2021, 2022)
+    res = plan_rule("needs_weighted", years, budget, f, rules, instrument_shares=SHARES)
+    assert res.plan_cny.min() >= 0.0
+    assert plan_violations(res.plan_cny, years, budget, f, rules) == []
+    np.testing.assert_allclose(res.plan_cny.sum(axis=(1, 2)), budget, rtol=1e-12)

@@ -22,6 +22,12 @@ def test_scenarios_are_shipped() -> None:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_shipped_scenario_runs(path: Path) -> None:
     loaded = policysim.load_scenario(path)
+    if loaded.scenario.allocation.strategy in ("optimal", "closed_loop"):
+        # the verification in the model, cut to a few runs (the full one is benchmarked)
+        loaded = policysim.load_scenario(
+            path,
+            ("allocation.verification.replications=2", "allocation.verification.max_iterations=1"),
+        )
     sc = loaded.scenario
     result = policysim.simulate(loaded, seed=0)
     prov = result.province()

@@ -21,6 +21,7 @@ SMALL = {
     "POLICYSIM_NB_SA_SAMPLES": "2",
     "POLICYSIM_NB_DASK_WORKERS": "2",
     "POLICYSIM_NB_MARGINAL_REPLICATIONS": "0",
+    "POLICYSIM_NB_VERIFY_REPLICATIONS": "2",
 }
 #: Notebooks that write outputs, and the folder under POLICYSIM_NB_OUT.
 WRITES = {

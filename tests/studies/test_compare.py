@@ -234,3 +234,96 @@ def test_cli_help_has_examples() -> None:
     register(app)
     res = CliRunner().invoke(app, ["compare", "--help"])
     assert res.exit_code == 0 and "policysim compare" in res.output
+
+
+def test_self_comparison_decisions(self_comparison: ComparisonResult) -> None:
+    """Best strategy per target and on the objective: a tie, named as such, with zero paired
+    differences; no optimiser, so no value-of-optimisation rows."""
+    d = self_comparison.decisions
+    n_targets = len(load_scenario(BASELINE).scenario.targets)
+    assert set(d["kind"]) == {"objective", "best"}
+    best = d[d["kind"] == "best"]
+    assert len(best) == n_targets + 1
+    assert (best["diff"] == 0.0).all()
+    assert (best["diff_ci_low"] == 0.0).all() and (best["diff_ci_high"] == 0.0).all()
+    assert (best["scenario"] == "jiangxi_baseline").all()  # ties go to the first
+    assert best[best["target"] != "objective"]["note"].eq("tied with the runner-up").all()
+
+
+def test_decisions_value_of_optimisation_and_replanning_known_answer() -> None:
+    """Hand-made runs: the optimiser meets one target in 3 of 4 runs where the best rule meets it
+    in 1 of 4; the value of optimisation on that target is +0.5 and on the objective (share of
+    the targets met) +0.5 / n_targets."""
+    from policysim.studies.compare import decisions
+
+    loaded_rule = load_scenario(BASELINE)
+    loaded_opt = load_scenario(ROOT / "scenarios" / "jiangxi_optimal.yaml")
+    loaded_cl = load_scenario(ROOT / "scenarios" / "jiangxi_closed_loop.yaml")
+    sc = loaded_rule.scenario
+    target = sc.targets[0]
+
+    def metrics(values: list[float]) -> pd.DataFrame:
+        cells: dict[tuple[int, int, str], float] = {}
+        for rep, v in enumerate(values):
+            for t in sc.targets:
+                for year in (sc.horizon.base_year, *sc.horizon.years):
+                    cells.setdefault((rep, year, t.metric), float(year) - 3000.0)
+            cells[(rep, target.year, target.metric)] = v
+        rows = [(r, y, "province", "", "", m, v) for (r, y, m), v in cells.items()]
+        return pd.DataFrame(
+            rows, columns=["replication", "year", "level", "code", "name", "metric", "value"]
+        )
+
+    class R:
+        def __init__(self, values: list[float]) -> None:
+            self.metrics = metrics(values)
+
+    thr = float(target.threshold)
+    results = {
+        "rule": R([thr, thr - 1, thr - 1, thr - 1]),
+        "opt": R([thr, thr, thr, thr - 1]),
+        "cl": R([thr, thr, thr, thr - 1]),
+    }
+    d = decisions(results, [loaded_rule, loaded_opt, loaded_cl])  # type: ignore[arg-type]
+    vo = d[(d["kind"] == "value_of_optimisation") & (d["target"] == target.name)].iloc[0]
+    assert vo["scenario"] == "opt" and vo["versus"] == "rule"
+    assert vo["diff"] == pytest.approx(0.5)
+    obj = d[(d["kind"] == "value_of_optimisation") & (d["target"] == "objective")].iloc[0]
+    assert obj["diff"] == pytest.approx(0.5 / len(sc.targets))
+    vr = d[(d["kind"] == "value_of_replanning") & (d["target"] == "objective")].iloc[0]
+    assert vr["diff"] == pytest.approx(0.0) and "same solver mode" in vr["note"]
+    best = d[(d["kind"] == "best") & (d["target"] == target.name)].iloc[0]
+    assert best["scenario"] == "opt" and best["probability"] == pytest.approx(0.75)
+
+
+def test_marginal_standout_only_where_the_interval_excludes_zero() -> None:
+    from policysim.studies.marginal import MarginalValue, standout
+
+    counties = pd.DataFrame(
+        {
+            "code": ["a", "b"],
+            "name": ["A", "B"],
+            "group": ["g1", "g2"],
+            "group_ci_low": [-0.5, 0.1],
+            "group_ci_high": [1.5, 0.9],
+            "rank": [1, 2],
+        }
+    )
+    groups = pd.DataFrame(
+        {
+            "group": ["g1", "g2"],
+            "year": [2030, 2030],
+            "replications": [20, 20],
+            "designations_per_100m_cny": [0.5, 0.5],
+            "ci_low_per_100m_cny": [-0.5, 0.1],
+            "ci_high_per_100m_cny": [1.5, 0.9],
+        }
+    )
+    mv = MarginalValue(counties, groups, pd.DataFrame(), 0.01, 2030)
+    shown, sentence = standout(mv)
+    assert list(shown["code"]) == ["b"] and "stand out" in sentence
+    mv2 = MarginalValue(counties.iloc[:1], groups.iloc[:1], pd.DataFrame(), 0.01, 2030)
+    shown2, sentence2 = standout(mv2)
+    assert len(shown2) == 0 and "No county stands out" in sentence2
+    # half-width 1.0 at 20 runs for an effect of 0.5: 20 * (1.0 / 0.5)^2 = 80 runs
+    assert "about 80 paired runs" in sentence2

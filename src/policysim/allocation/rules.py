@@ -275,8 +275,13 @@ def _split_instruments(
     pp = inst[k_pp]
     out = np.zeros((facts.n, len(INSTRUMENTS)))
     if pp > 0:
-        out[facts.poverty, k_pp] = pp * totals[facts.poverty] / pov_total
-    rest = totals - out[:, k_pp]
+        # pp may exceed the poverty counties' total by rounding (water-filling up to that
+        # total): a county never gets more poverty programme than its own total, and the rest
+        # of a county is never negative
+        out[facts.poverty, k_pp] = np.minimum(
+            pp * totals[facts.poverty] / pov_total, totals[facts.poverty]
+        )
+    rest = np.maximum(totals - out[:, k_pp], 0.0)
     others = [k for k in range(len(INSTRUMENTS)) if k != k_pp]
     other_total = float(inst[others].sum())
     if other_total > 0:

@@ -109,7 +109,12 @@ def compare(
 
         policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_optimal.yaml --replications 20 --marginal --marginal-replications 0
     """
-    from policysim.studies.compare import compare_scenarios, write_comparison
+    from policysim.studies.compare import (
+        compare_scenarios,
+        decision_line,
+        standout,
+        write_comparison,
+    )
 
     target = out_dir if out_dir is not None else _default_dir("compare")
     try:
@@ -149,10 +154,15 @@ def compare(
                 f"[{100 * float(rec['diff_ci_low']):+.1f}, {100 * float(rec['diff_ci_high']):+.1f}]",
             )
         out.print(table)
+        for rec in result.decisions.to_dict("records"):
+            out.print(escape(decision_line({str(k): v for k, v in rec.items()})), highlight=False)
         if result.marginal is not None:
-            top = result.counties.sort_values("marginal_rank").head(5)
-            names = ", ".join(f"{c} {n}" for c, n in zip(top["code"], top["name"], strict=True))
-            out.print(f"Where an extra yuan matters most: {escape(names)}", highlight=False)
+            shown, sentence = standout(result.marginal)
+            if len(shown):
+                top = shown.sort_values("rank").head(5)
+                names = ", ".join(f"{c} {n}" for c, n in zip(top["code"], top["name"], strict=True))
+                out.print(f"Where an extra yuan matters most: {escape(names)}", highlight=False)
+            out.print(escape(sentence), highlight=False)
         print_briefing(written)
     out.print(
         f"Wrote {len(written)} files to {escape(str(written['report'].parent))}", highlight=False

@@ -27,6 +27,7 @@ from policysim.data.caveat import county_caveat, county_economy_synthetic
 from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY, synthesis_seeds_of
 from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
+from policysim.experiments.verify import verified_policy_for
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
 from policysim.report._atomic import atomic_output
 from policysim.report.briefing import (
@@ -85,6 +86,43 @@ def _solver(result: EnsembleResult) -> dict[str, Any]:
         info["name"] = "none (rule strategy, closed-form plan)"
         info["options"] = {}
     return info
+
+
+def _write_verification(sc: Any, out: Path, written: dict[str, Path]) -> dict[str, Any] | None:
+    """An optimiser's verification in the run directory: ``optimiser_iterations.csv`` (the
+    rounds and their paired gains), ``optimiser_vs_rules.csv``, ``surrogate_calibration.csv`` and
+    ``surrogate_brier.csv``; returns the manifest's ``optimiser`` entry (None for a rule)."""
+    if strategy(sc.allocation.strategy).kind != "optimiser":
+        return None
+    v = verified_policy_for(sc)
+    written["optimiser_iterations"] = _write_csv(v.iterations(), out / "optimiser_iterations.csv")
+    written["optimiser_vs_rules"] = _write_csv(
+        pd.DataFrame(v.record["vs_rules"]), out / "optimiser_vs_rules.csv"
+    )
+    written["surrogate_calibration"] = _write_csv(
+        v.calibration(), out / "surrogate_calibration.csv"
+    )
+    written["surrogate_brier"] = _write_csv(v.brier(), out / "surrogate_brier.csv")
+    keep = ("calibration",)
+    return {k: val for k, val in v.record.items() if k not in keep}
+
+
+def _verification_tables(sc: Any) -> list[tuple[str, pd.DataFrame]]:
+    v = verified_policy_for(sc)
+    kind = v.record["objective_kind"]
+    return [
+        (
+            f"Optimiser verified in the model ({kind} objective, "
+            f"{v.record['verification_runs']} paired runs per plan): rounds and paired gains",
+            v.iterations(),
+        ),
+        (
+            "Verified plan against each rule (paired, verification draws)",
+            pd.DataFrame(v.record["vs_rules"]),
+        ),
+        ("Surrogate's Brier score (predicted vs realised designation, out of sample)", v.brier()),
+        ("Surrogate's calibration table", v.calibration()),
+    ]
 
 
 def build_manifest(result: EnsembleResult) -> dict[str, Any]:
@@ -354,7 +392,10 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
     if streamed is not None:
         written = {**streamed.result(), **written}
     copier.shutdown()
+    optimiser = _write_verification(sc, out, written)
     manifest = build_manifest(result)
+    if optimiser is not None:
+        manifest["optimiser"] = optimiser
     written["manifest"] = out / "manifest.json"
     write_bytes(
         written["manifest"],
@@ -375,6 +416,8 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
             tables.append(("Target attainment (95% Wilson intervals)", shown))
         if result.n_failed:
             tables.append(("Failed runs", result.failures))
+        if optimiser is not None:
+            tables += _verification_tables(sc)
         counties_named, _ = unit_tables(baseline_for(sc), county, township)
         deadline = report_years(sc)[-1]
         column = f"p_{deadline}"

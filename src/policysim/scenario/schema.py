@@ -179,6 +179,29 @@ class ObjectiveSpec(_Strict):
     deadline_weights: dict[Year, NonNeg] = Field(default_factory=lambda: {2020: 1.0, 2030: 1.0})
     rd_weight: NonNeg = 0.0
     index_weight: NonNeg = 0.01
+    #: what the optimiser's plans are verified against in the agent-based model: "targets" (the
+    #: weighted probability of meeting the scenario's targets at their deadlines, with the
+    #: targets' own definitions) or "designations" (expected provincial innovative counties at
+    #: the deadlines, weighted by deadline_weights)
+    kind: Literal["designations", "targets"] = "designations"
+    #: weight of each target (by name) in the "targets" objective; a target not named weighs 1
+    target_weights: dict[str, NonNeg] = Field(default_factory=dict)
+
+
+class VerificationSpec(_Strict):
+    """How an optimised plan is checked in the agent-based model (common random numbers)."""
+
+    #: paired model runs per candidate plan (seeds and draws apart from any ensemble's)
+    replications: Annotated[int, Field(ge=2, le=1000)] = 24
+    #: improvement rounds of the trust-region search (0: only the surrogate and the rules)
+    max_iterations: Annotated[int, Field(ge=0, le=50)] = 3
+    #: first trust-region radius: the share of the plan moved toward a direction in one step
+    radius: Annotated[float, Field(gt=0, le=1)] = 0.5
+    #: the search stops when a failed round halves the radius below this
+    min_radius: Annotated[float, Field(gt=0, le=1)] = 0.125
+    #: a step is accepted only if its paired gain on the smoothed objective exceeds this many
+    #: standard errors (and the exact objective does not fall)
+    min_t: NonNeg = 1.0
 
 
 class SolverSpec(_Strict):
@@ -187,6 +210,10 @@ class SolverSpec(_Strict):
     #: closed-loop re-planning: "lp" relaxes the designation binaries to [0, 1] (read as
     #: designation probabilities; about 0.1 s a re-solve), "mip" keeps them binary (exact, slower)
     closed_loop_mode: Literal["lp", "mip"] = "lp"
+    #: the open-loop surrogate plan (strategy "optimal"): "mip" (exact, default) or "lp"; the
+    #: closed loop's own open-loop stage uses closed_loop_mode, so that re-planning is compared
+    #: with the open loop in the same solver mode
+    open_loop_mode: Literal["lp", "mip"] = "mip"
 
 
 class ResponseSpec(_Strict):
@@ -231,6 +258,7 @@ class AllocationSpec(_Strict):
     objective: ObjectiveSpec = ObjectiveSpec()
     solver: SolverSpec = SolverSpec()
     response: ResponseSpec = ResponseSpec()
+    verification: VerificationSpec = VerificationSpec()
 
     @field_validator("strategy")
     @classmethod

@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -27,17 +27,25 @@ import numpy as np
 import pandas as pd
 
 from policysim.analysis import mean_difference_interval, paired_comparison, unit_disagreement
+from policysim.analysis.intervals import paired_proportion_difference
+from policysim.analysis.targets import target_outcomes
 from policysim.data import county_caveat
 from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments import EnsembleResult, report_years, run_ensemble
+from policysim.experiments.verify import RunOutcomes, objective_of_runs, verified_policy_for
+from policysim.experiments.verify import deadlines as verify_deadlines
 from policysim.scenario import LoadedScenario, load_scenario
-from policysim.studies.marginal import MarginalValue, marginal_value
-from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
+from policysim.scenario.schema import Scenario
+from policysim.studies.marginal import MarginalValue, marginal_value, standout
+from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
 __all__ = [
     "DEADLINE_METRICS",
     "ComparisonResult",
     "compare_scenarios",
+    "decision_line",
+    "decisions",
+    "standout",
     "write_comparison",
 ]
 
@@ -108,6 +116,180 @@ class ComparisonResult:
     root_seed: int = 0
     year: int = 2030
     seconds: dict[str, float] = field(default_factory=dict)
+    decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+DECISION_COLUMNS: Final = (
+    "kind",
+    "target",
+    "scenario",
+    "versus",
+    "probability",
+    "versus_probability",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "note",
+)
+"""Rows of ``comparison.csv`` after the attainment rows (``kind`` says which):
+``objective`` (each scenario's value of the objective, against the baseline), ``best`` (the best
+strategy on a target or on the objective, against the runner-up), ``value_of_optimisation``
+(``optimal`` against the best rule on the objective) and ``value_of_replanning`` (``closed_loop``
+against ``optimal``). Probabilities as fractions; target differences with Newcombe's paired 95%
+interval, objective differences with a paired t interval."""
+
+
+def _objective_spec(loaded: Sequence[LoadedScenario]) -> tuple[Scenario, str]:
+    """The scenario whose objective the comparison scores (the first optimiser's, else the
+    baseline's targets, equally weighted) and a description."""
+    for ls in loaded:
+        if strategy(ls.scenario.allocation.strategy).kind == "optimiser":
+            return (
+                ls.scenario,
+                f"the objective of {ls.name} ({ls.scenario.allocation.objective.kind})",
+            )
+    base = loaded[0].scenario
+    obj = base.allocation.objective.model_copy(update={"kind": "targets", "target_weights": {}})
+    alloc = base.allocation.model_copy(update={"objective": obj})
+    return base.model_copy(update={"allocation": alloc}), "share of targets met (equal weights)"
+
+
+def _run_outcomes(sc: Scenario, metrics: pd.DataFrame) -> tuple[pd.Index, RunOutcomes]:
+    flags: list[pd.Series] = []
+    values: list[pd.Series] = []
+    for t in sc.targets:
+        f, v = target_outcomes(metrics, t)
+        flags.append(f)
+        values.append(v)
+    index = flags[0].index if flags else pd.Index([])
+    prov = metrics[
+        (metrics["level"] == "province") & (metrics["metric"] == "provincial_innovative_counties")
+    ]
+    wide = prov.pivot_table(index="replication", columns="year", values="value", observed=True)
+    deadlines = list(verify_deadlines(sc))
+    counties = wide.reindex(index=index, columns=deadlines).to_numpy(dtype=np.float64)
+    out = RunOutcomes(
+        np.column_stack([f.reindex(index).to_numpy(bool) for f in flags]),
+        np.column_stack([v.reindex(index).to_numpy(np.float64) for v in values]),
+        counties,
+        np.zeros((len(index), len(deadlines), 0), bool),
+    )
+    return index, out
+
+
+def decisions(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenario]) -> pd.DataFrame:
+    """The best strategy per target and on the objective, the value of optimisation and the
+    value of re-planning (:data:`DECISION_COLUMNS`), from paired runs."""
+    names = list(results)
+    if not names:
+        return pd.DataFrame(columns=list(DECISION_COLUMNS))
+    obj_sc, obj_desc = _objective_spec(loaded)
+    by_name = dict(zip(names, loaded, strict=True))
+    outcomes = {n: _run_outcomes(obj_sc, results[n].metrics) for n in names}
+    common = outcomes[names[0]][0]
+    for n in names[1:]:
+        common = common.intersection(outcomes[n][0])
+
+    def rows_of(n: str) -> RunOutcomes:
+        idx, o = outcomes[n]
+        pos = idx.get_indexer(common)
+        return RunOutcomes(o.met[pos], o.value[pos], o.counties[pos], o.provincial[pos])
+
+    aligned = {n: rows_of(n) for n in names}
+    objective = {n: objective_of_runs(obj_sc, aligned[n])[0] for n in names}
+    targets = [t.name for t in obj_sc.targets]
+    out: list[dict[str, Any]] = []
+
+    def target_row(kind: str, j: int, a: str, b: str, note: str = "") -> dict[str, Any]:
+        x, y = aligned[a].met[:, j], aligned[b].met[:, j]
+        diff, lo, hi = paired_proportion_difference(x, y)
+        return {
+            "kind": kind,
+            "target": targets[j],
+            "scenario": a,
+            "versus": b,
+            "probability": float(x.mean()),
+            "versus_probability": float(y.mean()),
+            "diff": diff,
+            "diff_ci_low": lo,
+            "diff_ci_high": hi,
+            "note": note,
+        }
+
+    def objective_row(kind: str, a: str, b: str, note: str = "") -> dict[str, Any]:
+        diff, lo, hi = mean_difference_interval(objective[a] - objective[b])
+        return {
+            "kind": kind,
+            "target": "objective",
+            "scenario": a,
+            "versus": b,
+            "probability": float(objective[a].mean()),
+            "versus_probability": float(objective[b].mean()),
+            "diff": diff,
+            "diff_ci_low": lo,
+            "diff_ci_high": hi,
+            "note": note or obj_desc,
+        }
+
+    for n in names:
+        out.append(objective_row("objective", n, names[0]))
+
+    def ranked(score: dict[str, float]) -> list[str]:
+        return sorted(names, key=lambda n: (-score[n], names.index(n)))
+
+    for j, _ in enumerate(targets):
+        order = ranked({n: float(aligned[n].met[:, j].mean()) for n in names})
+        best, second = order[0], order[1] if len(order) > 1 else order[0]
+        tie = aligned[best].met[:, j].mean() == aligned[second].met[:, j].mean()
+        out.append(target_row("best", j, best, second, "tied with the runner-up" if tie else ""))
+    order = ranked({n: float(objective[n].mean()) for n in names})
+    out.append(objective_row("best", order[0], order[1] if len(order) > 1 else order[0]))
+
+    rules = [n for n in names if strategy(by_name[n].scenario.allocation.strategy).kind == "rule"]
+    optimal = [n for n in names if by_name[n].scenario.allocation.strategy == "optimal"]
+    closed = [n for n in names if by_name[n].scenario.allocation.strategy == "closed_loop"]
+    if rules:
+        best_rule = max(rules, key=lambda n: (float(objective[n].mean()), -names.index(n)))
+        for o in optimal:
+            note = f"best rule on the objective: {best_rule}"
+            out.append(objective_row("value_of_optimisation", o, best_rule, f"{obj_desc}; {note}"))
+            for j, _ in enumerate(targets):
+                out.append(target_row("value_of_optimisation", j, o, best_rule, note))
+    for c in closed:
+        for o in optimal:
+            cm = by_name[c].scenario.allocation.solver.closed_loop_mode
+            om = by_name[o].scenario.allocation.solver.open_loop_mode
+            note = (
+                f"same solver mode ({cm})"
+                if cm == om
+                else f"solver modes differ: closed loop {cm}, open loop {om} (not only re-planning)"
+            )
+            out.append(objective_row("value_of_replanning", c, o, f"{obj_desc}; {note}"))
+            for j, _ in enumerate(targets):
+                out.append(target_row("value_of_replanning", j, c, o, note))
+    return pd.DataFrame(out, columns=list(DECISION_COLUMNS))
+
+
+def decision_line(rec: Mapping[str, Any]) -> str:
+    """One line of terminal text for a row of :func:`decisions`."""
+    kind = str(rec["kind"])
+    d, lo, hi = (100 * float(rec[k]) for k in ("diff", "diff_ci_low", "diff_ci_high"))
+    unit = "pp" if rec["target"] != "objective" else "points (x100)"
+    gap = f"{d:+.1f} {unit} [{lo:+.1f}, {hi:+.1f}]"
+    label = {
+        "objective": "objective",
+        "best": "best",
+        "value_of_optimisation": "value of optimisation",
+        "value_of_replanning": "value of re-planning",
+    }.get(kind, kind)
+    if kind == "best":
+        return (
+            f"{label} on {rec['target']}: {rec['scenario']} (P = {float(rec['probability']):.2f}), "
+            f"vs runner-up {rec['versus']}: {gap}"
+        )
+    if kind == "objective":
+        return f"objective: {rec['scenario']} vs {rec['versus']}: {gap}"
+    return f"{label}, {rec['target']}: {rec['scenario']} vs {rec['versus']}: {gap}"
 
 
 def _load_all(
@@ -284,6 +466,11 @@ def compare_scenarios(
     for name, ls in zip(names, loaded, strict=True):
         logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
         t0 = time.perf_counter()
+        if strategy(ls.scenario.allocation.strategy).kind == "optimiser":
+            # verified once here with every worker (the ensemble's workers then read the cache)
+            verified_policy_for(ls.scenario, workers=workers)
+            seconds[f"{name} (verification)"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
         results[name] = run_ensemble(
             ls,
             replications=n_runs,
@@ -317,6 +504,7 @@ def compare_scenarios(
         counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(
             dtype=np.float64
         )
+    decided = decisions(results, loaded)
     mv: MarginalValue | None = None
     if marginal:
         optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
@@ -345,6 +533,7 @@ def compare_scenarios(
         root_seed=root_seed,
         year=int(year),
         seconds=seconds,
+        decisions=decided,
     )
 
 
@@ -440,7 +629,18 @@ def write_comparison(
     out.mkdir(parents=True, exist_ok=True)
     figdir = out / "figures"
     written: dict[str, Path] = {}
-    written["comparison"] = _write_csv(result.table, out / "comparison.csv")
+    written["comparison"] = _write_csv(
+        pd.concat(
+            [
+                result.table.assign(kind="attainment"),
+                result.decisions.rename(columns={"diff": "diff_vs_baseline"}).assign(year=np.nan),
+            ],
+            ignore_index=True,
+        )
+        if len(result.decisions)
+        else result.table,
+        out / "comparison.csv",
+    )
     written["metrics"] = _write_csv(result.metrics, out / "comparison_metrics.csv")
     caveat = county_caveat(baseline_for(result.results[result.baseline].loaded.scenario))
     counties = result.counties if caveat is None else result.counties.assign(caveat=caveat)
@@ -538,8 +738,20 @@ def write_comparison(
             result.counties[["code", "name", *[f"p_{n}" for n in names], "spread"]].head(15),
         ),
     ]
+    if len(result.decisions):
+        tables.insert(
+            1,
+            (
+                "Which strategy is best (per target and on the objective, against the runner-up), "
+                "the value of optimisation (optimal vs the best rule) and of re-planning (closed "
+                "loop vs open loop); paired 95% intervals",
+                result.decisions,
+            ),
+        )
     if mv is not None:
-        ranked = result.counties.sort_values("marginal_rank").head(15)
+        shown_mv, mv_sentence = standout(mv)
+        ranked = result.counties[result.counties["code"].isin(shown_mv["code"])]
+        ranked = ranked.sort_values("marginal_rank").head(15)
         cols = [
             "marginal_rank",
             "code",
@@ -550,7 +762,13 @@ def write_comparison(
             "slope_index_per_100m_cny",
             "optimal_dual_per_100m_cny",
         ]
-        tables.append(("Where an extra yuan matters most (top 15)", ranked[cols]))
+        tables.append(
+            (
+                "Where an extra yuan matters most (top 15; only counties whose prefecture's "
+                "interval excludes zero)",
+                ranked[cols],
+            )
+        )
         if len(mv.groups):
             tables.append(("Paired perturbation by prefecture", mv.groups))
         if len(mv.duals):
@@ -575,6 +793,8 @@ def write_comparison(
         f"designated) in {result.year}; the spread is max - min over strategies.",
         "Funds are mean provincial funds received over the planning years, CNY.",
     ]
+    if mv is not None:
+        notes.append(mv_sentence)
     if mv is not None:
         notes.append(
             "Marginal value: every county of one prefecture gets "

@@ -53,6 +53,7 @@ __all__ = [
     "extra_plan",
     "marginal_value",
     "response_slopes",
+    "standout",
 ]
 
 logger = logging.getLogger(__name__)
@@ -472,4 +473,53 @@ def marginal_value(
         duals=duals,
         delta_100m_cny=float(delta_100m_cny),
         outcome_year=int(outcome_year),
+    )
+
+
+def standout(mv: MarginalValue) -> tuple[pd.DataFrame, str]:
+    """The counties whose marginal value stands out at this sample size, and a sentence.
+
+    A county stands out only if the paired interval of its group's effect (prefecture, at the
+    outcome year) excludes zero. Otherwise the sentence says that no county stands out and how
+    many perturbed runs per group would be needed for the clearest group effect to stand clear of
+    zero (half-width of the interval shrinking as 1/sqrt(runs)).
+    """
+    t = mv.counties
+    lo = t["group_ci_low"].to_numpy(dtype=np.float64)
+    hi = t["group_ci_high"].to_numpy(dtype=np.float64)
+    clear = np.isfinite(lo) & np.isfinite(hi) & ((lo > 0) | (hi < 0))
+    if clear.any():
+        shown = t[clear]
+        n_groups = shown["group"].nunique()
+        return shown, (
+            f"{len(shown)} counties in {n_groups} prefectures stand out: their prefecture's "
+            f"paired 95% interval of provincial innovative counties per extra 亿元 by "
+            f"{mv.outcome_year} excludes zero."
+        )
+    g = mv.groups
+    if not len(g):
+        return t.iloc[0:0], (
+            "No county stands out: no perturbation runs were made (--marginal-replications 0), "
+            "so the marginal value has no interval; the response-curve slopes only rank counties "
+            "within the allocation model."
+        )
+    g = g[g["year"] == mv.outcome_year]
+    mean = g["designations_per_100m_cny"].to_numpy(dtype=np.float64)
+    half = (g["ci_high_per_100m_cny"] - g["ci_low_per_100m_cny"]).to_numpy(dtype=np.float64) / 2
+    runs = g["replications"].to_numpy(dtype=np.float64)
+    ok = np.isfinite(mean) & np.isfinite(half) & (np.abs(mean) > 0)
+    n = int(runs.max()) if runs.size else 0
+    if not ok.any():
+        return t.iloc[0:0], (
+            f"No county stands out at this sample size ({n} paired runs per prefecture): every "
+            "prefecture's effect is zero."
+        )
+    need = runs[ok] * (half[ok] / np.abs(mean[ok])) ** 2
+    i = int(np.argmin(need))
+    return t.iloc[0:0], (
+        f"No county stands out at this sample size ({n} paired runs per prefecture): every "
+        f"prefecture's 95% interval of the effect by {mv.outcome_year} includes zero. The "
+        f"clearest ({g['group'].to_numpy()[ok][i]}, {mean[ok][i]:+.3g} counties per extra 亿元) "
+        f"would need about {int(np.ceil(need[i]))} paired runs per prefecture to stand clear of "
+        "zero."
     )
