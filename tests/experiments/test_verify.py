@@ -193,3 +193,17 @@ def test_verified_plan_never_worse_than_its_starting_rule(
     assert exact[0] >= exact[1 + RULES.index(best)] - 1e-12
     assert exact[0] >= max(exact[1:]) - 1e-12
     assert v.record["objective_value"] == pytest.approx(exact[0])
+
+
+def test_verification_runs_identical_on_the_engine_for_any_worker_count() -> None:
+    """The verification runs of several mixes go to the one engine: 1 and 2 workers give the
+    same outcomes, run for run."""
+    sc = _tiny("allocation.verification.replications=3")
+    mixes = [Mix.vertex(r, SHARES) for r in RULES]
+    one = evaluate_mixes(sc, mixes, None, workers=1)
+    two = evaluate_mixes(sc, mixes, None, workers=2)
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a.met, b.met)
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_array_equal(a.counties, b.counties)
+        np.testing.assert_array_equal(a.provincial, b.provincial)

@@ -526,6 +526,27 @@ class Engine:
             if pending:
                 self._client.cancel(list(pending))
 
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Apply a picklable ``fn`` to every item on the engine's backend (in-process, the
+        worker pool or the Dask cluster); results in the order of ``items``. For work that is
+        not a chunk of ensemble runs (e.g. the optimiser's verification runs of several plans
+        on common draws); a worker that dies fails the call."""
+        if self.scheduler is not None:
+            self._connect()
+            futures = self._client.map(fn, list(items), pure=False)
+            try:
+                return list(self._client.gather(futures))
+            finally:
+                self._client.cancel(futures)
+        if self.workers <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        try:
+            return list(self._local_pool().map(fn, items))
+        except BrokenProcessPool:
+            self.worker_deaths += 1
+            self._drop_pool()
+            raise
+
     def __enter__(self) -> Engine:
         return self
 

@@ -40,10 +40,8 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -59,6 +57,7 @@ from policysim.analysis.targets import target_outcomes
 from policysim.data import Baseline
 from policysim.errors import ScenarioError
 from policysim.experiments.design import draw_parameters, run_seed, synthesis_seeds_of
+from policysim.experiments.runner import Engine
 from policysim.model import CountySummary, PolicyModel
 from policysim.scenario.schema import Scenario
 from policysim.simulation import baseline_for, simulate
@@ -423,9 +422,8 @@ def evaluate_mixes(
         for c in chunks
         if len(c)
     ]
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        parts = list(pool.map(_run_task, tasks))
+    with Engine(workers, None) as engine:
+        parts = engine.map(_run_task, tasks)
     return [_concat([p[i] for p in parts]) for i in range(len(mixes))]
 
 
