@@ -404,11 +404,12 @@ def held_out_scores(
 # outputs
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """A summary made JSON-safe: numpy scalars as Python numbers, non-finite floats as null."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float | np.floating):
         v = float(value)
         return v if math.isfinite(v) else None
@@ -417,7 +418,8 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _quantile_frame(metrics: pd.DataFrame, indicator: str) -> pd.DataFrame:
+def quantile_frame(metrics: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    """Yearly 5/25/50/75/95% quantiles of a province indicator across runs (``year, p05..p95``)."""
     q = fan_quantiles(_province(metrics), indicator)
     return pd.DataFrame(
         {
@@ -474,7 +476,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     written["summary"] = out / "hindcast_summary.json"
     write_bytes(
         written["summary"],
-        json.dumps(_json_safe(payload), indent=1, ensure_ascii=False).encode("utf-8"),
+        json.dumps(json_safe(payload), indent=1, ensure_ascii=False).encode("utf-8"),
     )
     manifest = build_manifest(ens)
     manifest["observed_file"] = payload["observed_file"]
@@ -487,7 +489,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     write_bytes(written["draws"], csv_bytes(ens.draws))
     figures: list[tuple[str, Path]] = []
     for indicator in dict.fromkeys(result.table["indicator"]):
-        quantiles = _quantile_frame(ens.metrics, str(indicator))
+        quantiles = quantile_frame(ens.metrics, str(indicator))
         obs = result.observed[result.observed["indicator"] == indicator][["year", "value"]]
         fig = hindcast_plot(quantiles, obs, str(indicator))
         path = save_figure(fig, out / "figures" / f"hindcast_{indicator}.png")

@@ -52,7 +52,6 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from policysim.agents.enterprises import FirmParams
-from policysim.analysis import fan_quantiles
 from policysim.analysis.intervals import wilson_interval
 from policysim.analysis.targets import attainment
 from policysim.coupling import make_allocator
@@ -69,7 +68,7 @@ from policysim.report.tables import csv_bytes
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.scenario.schema import Scenario
 from policysim.simulation import baseline_for, metric_columns
-from policysim.studies.hindcast import score_ensemble
+from policysim.studies.hindcast import json_safe, quantile_frame, score_ensemble
 from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
 
 __all__ = [
@@ -1117,34 +1116,6 @@ def outlook(
 # outputs
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return v if math.isfinite(v) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
-
-
-def _quantiles(metrics: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    province = metrics[metrics["level"] == "province"]
-    q = fan_quantiles(province, indicator)
-    return pd.DataFrame(
-        {
-            "year": q.index.to_numpy(dtype=np.int64),
-            "p05": q[0.05].to_numpy(),
-            "p25": q[0.25].to_numpy(),
-            "p50": q[0.5].to_numpy(),
-            "p75": q[0.75].to_numpy(),
-            "p95": q[0.95].to_numpy(),
-        }
-    )
-
-
 def posterior_figure(result: NowcastResult) -> Figure:
     """Prior and posterior 5-95% ranges and medians of the uncertain parameters, each scaled
     to its prior range (0 = prior 5%, 1 = prior 95%)."""
@@ -1269,7 +1240,7 @@ def write_nowcast(
     w["summary"] = out / "nowcast_summary.json"
     write_bytes(
         w["summary"],
-        json.dumps(_json_safe(summary), indent=1, ensure_ascii=False).encode("utf-8"),
+        json.dumps(json_safe(summary), indent=1, ensure_ascii=False).encode("utf-8"),
     )
     figures: list[tuple[str, Path]] = []
     w["plot_parameters"] = save_figure(
@@ -1280,7 +1251,7 @@ def write_nowcast(
     for indicator in dict.fromkeys(obs["indicator"]):
         name = str(indicator)
         rows = obs[obs["indicator"] == name][["year", "value"]]
-        fig = hindcast_plot(_quantiles(post.metrics, name), rows, name)
+        fig = hindcast_plot(quantile_frame(post.metrics, name), rows, name)
         fig.axes[0].axvline(result.through + 0.5, color="#aa3333", lw=0.8, ls="--")
         fig.axes[0].set_title(f"Nowcast through {result.through}: {name}")
         path = save_figure(fig, out / "figures" / f"nowcast_{name}.png")
