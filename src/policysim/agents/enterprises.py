@@ -528,8 +528,10 @@ def enterprise_year(
     success = np.zeros(f.n, dtype=bool)
     success[active] = won_a
     patents = np.zeros(f.n)
-    won = active[won_a]
-    patents[won] = poisson_quantile(p.patents_per_success, u_a[won_a] / prob_a[won_a])
+    won_i = np.flatnonzero(won_a)
+    patents[active[won_i]] = poisson_quantile(
+        p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
+    )
     # exit at the end of the year; the size factor is at most 2, so only firms drawing below
     # twice the rate can exit: the factor is computed for those alone
     near = np.flatnonzero(u.exit < 2.0 * p.exit_rate)

@@ -104,14 +104,25 @@ def uniforms(key: int, ids: NDArray[np.int64], year: int, stream: int) -> NDArra
 
 def poisson_quantile(mean: float, u: NDArray[np.float64], kmax: int = 30) -> NDArray[np.float64]:
     """Poisson draws of one ``mean`` by inversion: the smallest k with P(X <= k) > u, capped at
-    ``kmax`` (a binary search in the CDF table; equals :func:`poisson_from_uniform`)."""
+    ``kmax`` (equals :func:`poisson_from_uniform`).
+
+    The draw is the number of CDF entries at or below ``u``: counted by one comparison per
+    entry up to the first one above the largest ``u`` (a few passes for the model's small
+    means), which beats a binary search per element."""
     pmf = [math.exp(-mean)]
     for i in range(1, kmax + 1):
         pmf.append(pmf[-1] * mean / i)
     cdf = np.cumsum(pmf)
-    out: NDArray[np.float64] = np.minimum(np.searchsorted(cdf, u, side="right"), kmax).astype(
-        np.float64
-    )
+    out: NDArray[np.float64] = np.zeros(u.shape)
+    if not u.size:
+        return out
+    top = float(u.max())
+    hit = np.empty(u.shape, dtype=bool)
+    for c in cdf[:kmax]:  # (at most kmax entries: the cap)
+        if c > top:
+            break
+        np.greater_equal(u, c, out=hit)
+        out += hit
     return out
 
 
