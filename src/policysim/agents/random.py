@@ -110,7 +110,7 @@ def poisson_quantile(mean: float, u: NDArray[np.float64], kmax: int = 30) -> NDA
     entry up to the first one above the largest ``u`` (a few passes for the model's small
     means), which beats a binary search per element."""
     pmf = [math.exp(-mean)]
-    for i in range(1, kmax + 1):
+    for i in range(1, kmax):  # P(X <= k) for k < kmax: the cap needs no further entry
         pmf.append(pmf[-1] * mean / i)
     cdf = np.cumsum(pmf)
     out: NDArray[np.float64] = np.zeros(u.shape)
@@ -118,7 +118,7 @@ def poisson_quantile(mean: float, u: NDArray[np.float64], kmax: int = 30) -> NDA
         return out
     top = float(u.max())
     hit = np.empty(u.shape, dtype=bool)
-    for c in cdf[:kmax]:  # (at most kmax entries: the cap)
+    for c in cdf:
         if c > top:
             break
         np.greater_equal(u, c, out=hit)
