@@ -234,6 +234,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self._rules: dict[int, YearRules] = {}
         # values of an empty slot of the firm arrays: no township, no county, harmless numbers
+        self._firms: Firms
+        self._entering: Firms | None = None  # entrants not yet placed in free slots
         self._empty_slot: dict[str, float] = {
             "township": len(baseline.townships),
             "county": len(baseline.counties),
@@ -444,6 +446,20 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             pilot_support_cny=self.pilot_support(self.year + 1),
         )
 
+    @property
+    def firms(self) -> Firms:
+        """The firm population: every slot, with empty slots (township ``n_townships``) free
+        for entrants; the year's entrants are placed when the population is first read."""
+        if self._entering is not None:
+            free = np.flatnonzero(self._firms.township == self.n_townships)
+            self._firms = self._firms.place(free, self._entering, self._empty_slot)
+            self._entering = None
+        return self._firms
+
+    @firms.setter
+    def firms(self, value: Firms) -> None:
+        self._firms = value
+
     def pilot_support(self, year: int) -> FloatArray:
         """Provincial funds of the support packages paid in ``year``, CNY per county: every
         pilot in its build cycle after its batch year. They never exceed the year's budget."""
@@ -555,7 +571,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         u_upgrade = cultivation_draws(u_upgrade, pilot_firm * p["pilot_hnte_cultivation_rate"])
         start_rate, uncounted = self._start_rate(rules)
         start_rate = np.minimum(start_rate + pilot_firm * p["pilot_rd_start_rate"], 1.0)
-        self.firms = start_rd(self.firms, start_rate, u_start, uncounted)
+        self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
         f = self.firms
         support = self._support(plan, rules)
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
@@ -582,8 +598,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         entrants = self._entrants(firms_t)
         self.count_t = self.count_t + self._per_township(entrants.township, None)
         self.sales_county = self.sales_county + self._per_county(entrants.county, entrants.sales)
-        free = np.flatnonzero(after.township == self.n_townships)
-        self.firms = after.place(free, entrants, self._empty_slot)
+        # entrants take their slots when the firms are next read (the next step): after the
+        # last year nobody reads them, which saves that year's placing (often an append)
+        self._entering = entrants
 
         # 5. county GDP and R&D
         growth = (
@@ -637,39 +654,46 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         return np.where(above, push, base), above
 
     def _support(self, plan: FloatArray, rules: YearRules) -> Support:
+        """The year's support to firms, for the R&D performers alone (``r0 > 0``: only they
+        apply for vouchers and subsidies, put loans into R&D or can innovate; see
+        :class:`Support`)."""
         f = self.firms
         p = self.params
         policy = self.scenario.policy
         nc = self.n_counties
-        sme = f.sales <= TECH_SME_MAX_SALES_CNY
-        own_rd = f.own * f.sales
+        perf = np.flatnonzero(f.r0 > 0.0)
+        county = np.take(f.county, perf)
+        sales = np.take(f.sales, perf)
+        sme = sales <= TECH_SME_MAX_SALES_CNY
+        own_rd = np.take(f.own, perf) * sales
 
         # each instrument is shared within the county in proportion to a weight; its caps are
-        # proportional to the same weight, hence caps on the county's rate per unit of weight
+        # proportional to the same weight, hence caps on the county's rate per unit of weight.
+        # Firms without R&D have weight 0 for vouchers and subsidies: the sums over performers
+        # are the sums over all firms.
         # vouchers: SMEs that apply, i.e. perform or start R&D, in proportion to their planned
         # own R&D; a voucher pays at most the share c_v of the R&D it funds:
         # v <= c_v / (1 - c_v) * w
         def capped_rate(instrument: int, weights: FloatArray, max_share: float) -> FloatArray:
-            rate = group_rate(plan[:, instrument] / self.weight, f.county, weights, nc)
+            rate = group_rate(plan[:, instrument] / self.weight, county, weights, nc)
             if max_share < 1:
                 np.minimum(rate, max_share / (1.0 - max_share), out=rate)
             return rate
 
-        w_v = np.maximum(own_rd, f.r0 * f.sales) * sme
+        w_v = np.maximum(own_rd, np.take(f.r0, perf) * sales) * sme
         rate_v = capped_rate(I_VOUCHERS, w_v, policy.voucher_max_share_of_rd)
         # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
         rate_s = capped_rate(I_SUBSIDIES, own_rd, policy.subsidy_max_share_of_rd)
-        # credit programmes: loans = leverage × fiscal deposit, to SMEs by sales; a share of
-        # the loans funds R&D
-        w_l = f.sales * sme
+        # credit programmes: loans = leverage × fiscal deposit, to SMEs (all of them) by sales;
+        # a share of the loans funds R&D (only R&D performers put loans into R&D)
+        w_l = f.sales * (f.sales <= TECH_SME_MAX_SALES_CNY)
         rate_l = group_rate(
             p["credit_leverage"] * plan[:, I_CREDIT] / self.weight, f.county, w_l, nc
         )
         # county rates looked up per firm (np.take: faster than fancy indexing)
-        voucher = w_v * np.take(rate_v, f.county)
-        subsidy = own_rd * np.take(rate_s, f.county)
-        # (only R&D performers and starters put loans into R&D)
-        credit_rd = w_l * np.take(p["credit_rd_share"] * rate_l, f.county) * (f.r0 > 0.0)
+        voucher = w_v * np.take(rate_v, county)
+        subsidy = own_rd * np.take(rate_s, county)
+        credit_rd = (sales * sme) * np.take(p["credit_rd_share"] * rate_l, county)
         # local boost of innovation success: commissioners in the township (factors computed per
         # township, then looked up), sector clusters (HNTE density of the county and sector)
         boost_t = np.ones(self.n_townships + 1)
@@ -680,14 +704,15 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
         count = by_hnte.sum(axis=1)
         density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
-        boost = np.take(boost_t, f.township)
-        boost *= np.take(1.0 + p["cluster_spillover"] * density, cs)
+        boost = np.take(boost_t, np.take(f.township, perf))
+        boost *= np.take(1.0 + p["cluster_spillover"] * density, np.take(cs, perf))
         return Support(
             voucher=voucher,
             subsidy=subsidy,
             credit_rd=credit_rd,
             boost=boost,
             admitted=self._pool_admissions(rules, rules.cultivation_pool),
+            performers=perf,
         )
 
     def _pool_admissions(self, rules: YearRules, firms: float) -> BoolArray | None:
@@ -793,7 +818,11 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             )
             return out
 
-        rd_t = by_township(f.rd_reported)
+        # reported and real R&D are 0 outside the R&D performers (r0 > 0): summed over them
+        # alone (the same sums: the terms left out are zeros)
+        perf = np.flatnonzero(f.r0 > 0.0)
+        t_perf = np.take(t, perf)
+        rd_t = self._per_township(t_perf, np.take(f.rd_reported, perf))
         sales_t = by_township(f.sales)
         # firms by township and status (neither, HNTE only, tech SME only, both): one count
         kind = t * 4
@@ -807,7 +836,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         tsme_t: FloatArray = (by_kind[:, 2] + by_kind[:, 3]) * w
         self.status_t = (self.count_t - by_kind[:, 0]) * w
         self.rd_rep_county = to_county(rd_t) * w
-        self.rd_real_county = self._per_county(f.county, f.rd_real) * w
+        self.rd_real_county = (
+            self._per_county(np.take(f.county, perf), np.take(f.rd_real, perf)) * w
+        )
         self.sales_county = to_county(sales_t)
         self.hnte_county = to_county(self.hnte_t)
         self.tsme_county = to_county(tsme_t)

@@ -40,6 +40,7 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -185,7 +186,12 @@ class FirmParams:
 
 @dataclass(frozen=True)
 class Support:
-    """Support reaching each firm in one year (CNY) and the local innovation boost (factor >= 1)."""
+    """Support reaching each firm in one year (CNY) and the local innovation boost (factor >= 1).
+
+    Only R&D performers (``r0 > 0``) receive support or can innovate, so the model passes the
+    arrays for them alone: with ``performers`` (the indices of the firms with ``r0 > 0``, in
+    order) ``voucher``, ``subsidy``, ``credit_rd`` and ``boost`` have one element per performer
+    (every other firm gets no support). Without it they have one element per firm."""
 
     voucher: FloatArray
     subsidy: FloatArray
@@ -193,6 +199,8 @@ class Support:
     boost: FloatArray
     #: firms admitted to the HNTE cultivation pool this year (None: none)
     admitted: BoolArray | None = None
+    #: indices of the R&D performers the arrays above refer to (None: every firm)
+    performers: IntArray | None = None
 
 
 @dataclass(frozen=True)
@@ -221,15 +229,37 @@ def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
 def tax_table(rules: YearRules) -> tuple[FloatArray, FloatArray]:
     """CIT rate and super-deduction rate of the 16 firm types, indexed by
     ``8 * claims + 4 * hnte + 2 * tech_sme + manufacturing`` (see :func:`firm_type`); a firm that
-    does not claim the super-deduction (loss-making, or not yet taking it up) has rate 0."""
+    does not claim the super-deduction (loss-making, or not yet taking it up) has rate 0.
+    (Read-only arrays, built once per set of rates.)"""
+    tau, sd, _ = _tax_tables(
+        rules.hnte_tax, rules.cit, rules.sd_all, rules.sd_tech_sme, rules.sd_manufacturing
+    )
+    return tau, sd
+
+
+def b_table(rules: YearRules) -> FloatArray:
+    """B-index (:func:`b_index`) of the 16 firm types of :func:`tax_table` (read-only)."""
+    return _tax_tables(
+        rules.hnte_tax, rules.cit, rules.sd_all, rules.sd_tech_sme, rules.sd_manufacturing
+    )[2]
+
+
+@functools.lru_cache(maxsize=64)
+def _tax_tables(
+    hnte_tax: float, cit: float, sd_all: float, sd_tech_sme: float, sd_manufacturing: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
     kind = np.arange(16)
     claims = kind >= 8
     hnte, tech_sme, manufacturing = (kind // 4) % 2 == 1, (kind // 2) % 2 == 1, kind % 2 == 1
-    tau = np.where(hnte, rules.hnte_tax, rules.cit)
-    sd = np.full(16, rules.sd_all)
-    sd = np.where(tech_sme, np.maximum(sd, rules.sd_tech_sme), sd)
-    sd = np.where(manufacturing, np.maximum(sd, rules.sd_manufacturing), sd)
-    return tau, np.where(claims, sd, 0.0)
+    tau = np.where(hnte, hnte_tax, cit)
+    sd = np.full(16, sd_all)
+    sd = np.where(tech_sme, np.maximum(sd, sd_tech_sme), sd)
+    sd = np.where(manufacturing, np.maximum(sd, sd_manufacturing), sd)
+    sd = np.where(claims, sd, 0.0)
+    b = b_index(tau, sd)
+    for table in (tau, sd, b):
+        table.flags.writeable = False
+    return tau, sd, b
 
 
 def firm_type(
@@ -312,6 +342,8 @@ def start_rd(
     start_rate: FloatArray | float,
     u_start: FloatArray,
     uncounted: BoolArray | None = None,
+    *,
+    inplace: bool = False,
 ) -> Firms:
     """Firms without R&D that start it (a new own intensity ``r0``, log-normal, at which their
     own intensity starts; pure, element-wise). ``start_rate`` is a rate per firm or one for all.
@@ -321,13 +353,14 @@ def start_rd(
     its intensity (``hist1 = hist2 = r0``); other starters have no R&D history.
 
     The intensity of a starter is drawn from ``u_start / start_rate``, uniform on [0, 1) given
-    that the firm starts."""
+    that the firm starts. With ``inplace`` the arrays of ``f`` are updated (the model's own
+    population, which no one else holds) instead of copied."""
     rate = np.broadcast_to(np.asarray(start_rate, dtype=np.float64), f.r0.shape)
     starting = np.flatnonzero((f.r0 <= 0.0) & (u_start < rate))
     if not starting.size:
         return f
-    r0 = f.r0.copy()
-    own = f.own.copy()
+    r0 = f.r0 if inplace else f.r0.copy()
+    own = f.own if inplace else f.own.copy()
     u_level = u_start[starting] / rate[starting]
     r0[starting] = np.exp(
         np.log(START_INTENSITY_MEDIAN)
@@ -337,7 +370,7 @@ def start_rd(
     if uncounted is None:
         return replace(f, r0=r0, own=own)
     counted_now = starting[uncounted[starting]]
-    hist1, hist2 = f.hist1.copy(), f.hist2.copy()
+    hist1, hist2 = (f.hist1, f.hist2) if inplace else (f.hist1.copy(), f.hist2.copy())
     hist1[counted_now] = r0[counted_now]
     hist2[counted_now] = r0[counted_now]
     return replace(f, r0=r0, own=own, hist1=hist1, hist2=hist2)
@@ -397,23 +430,35 @@ def enterprise_year(
     # own R&D under this year's user cost (16 firm types: a table look-up)
     claims = claims_deduction(f.claim_u, rules, p.loss_share)
     kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
-    b = b_index(*tax_table(rules))[kind]
+    b = b_table(rules)[kind]
     # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
     # firms): the transcendental functions run on the R&D performers alone
-    perf = np.flatnonzero(f.r0 > 0.0)
+    perf = np.flatnonzero(f.r0 > 0.0) if support.performers is None else support.performers
     t_p = np.log(b[perf] / f.b0[perf])
     t_p *= p.elasticity
     np.exp(t_p, out=t_p)
     t_p *= f.r0[perf]
-    target = np.zeros(f.n)
-    target[perf] = t_p
-    own = f.own + p.adjustment * (target - f.own)
-    real = (
-        own * sales
-        + p.voucher_add * support.voucher
-        + p.subsidy_add * support.subsidy
-        + support.credit_rd
-    )
+    # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
+    own = f.own.copy()
+    own_p = own[perf]
+    t_p -= own_p
+    t_p *= p.adjustment
+    own_p += t_p
+    own[perf] = own_p
+    real = own * sales
+    if support.performers is None:
+        real += p.voucher_add * support.voucher
+        real += p.subsidy_add * support.subsidy
+        real += support.credit_rd
+        boost_of = support.boost
+    else:  # support reaches performers alone: the others keep real = own * sales (= 0)
+        real_p = real[perf]
+        real_p += p.voucher_add * support.voucher
+        real_p += p.subsidy_add * support.subsidy
+        real_p += support.credit_rd
+        real[perf] = real_p
+        boost_of = np.ones(f.n)
+        boost_of[perf] = support.boost
     reported = real.copy()
     gap = np.zeros(f.n)
     r_now = reported / sales
@@ -520,7 +565,7 @@ def enterprise_year(
     # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
     # with R&D alone
     active = np.flatnonzero(real > 0.0)
-    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * support.boost[active]
+    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * boost_of[active]
     np.exp(prob_a, out=prob_a)
     np.subtract(1.0, prob_a, out=prob_a)
     u_a = u.success[active]

@@ -48,6 +48,16 @@ def _mix(z: Any) -> Any:
     return z ^ (z >> _S31)
 
 
+def _mix_inplace(z: NDArray[np.uint64], work: NDArray[np.uint64]) -> None:
+    """:func:`_mix` of ``z`` in place (``work``: a scratch array of the same shape)."""
+    for shift, mult in ((_S30, _M1), (_S27, _M2)):
+        np.right_shift(z, shift, out=work)
+        z ^= work
+        z *= mult
+    np.right_shift(z, _S31, out=work)
+    z ^= work
+
+
 def uniform_streams(
     key: int, ids: NDArray[np.int64], year: int, streams: tuple[int, ...]
 ) -> list[NDArray[np.float64]]:
@@ -57,12 +67,18 @@ def uniform_streams(
     Cheaper than :func:`uniforms` per stream, with the same identity properties."""
     with np.errstate(over="ignore"):
         base = _mix(np.uint64(key & 0xFFFFFFFFFFFFFFFF) ^ (np.uint64(year) * _GOLDEN))
-        h = _mix(ids.astype(np.uint64) * _GOLDEN + base)
         n_pairs = (len(streams) + 1) // 2
         z = np.empty((n_pairs, ids.shape[0]), dtype="<u8")
-        z[0] = h  # the identity hash is itself a full SplitMix64 output
+        work = np.empty(ids.shape[0], dtype="<u8")
+        h = z[0]  # the identity hash is itself a full SplitMix64 output
+        # (int64 to uint64 keeps the bits, negative ids included: a view needs no copy)
+        as_u64 = ids.view(np.uint64) if ids.dtype == np.int64 else ids.astype(np.uint64)
+        np.multiply(as_u64, _GOLDEN, out=h)
+        h += base
+        _mix_inplace(h, work)
         for j in range(1, n_pairs):
-            z[j] = _mix(h ^ (np.uint64(streams[2 * j]) * _M2))
+            np.bitwise_xor(h, np.uint64(streams[2 * j]) * _M2, out=z[j])
+            _mix_inplace(z[j], work)
     # the high and low 32-bit halves of each hash, converted in one pass (little-endian view:
     # the low half comes first)
     halves = z.view("<u4").astype(np.float64).reshape(n_pairs, -1, 2)
