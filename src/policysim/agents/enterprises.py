@@ -39,8 +39,8 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
