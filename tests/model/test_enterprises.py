@@ -23,7 +23,7 @@ from policysim.agents.enterprises import (
 )
 from policysim.agents.reference import ReferenceModel, reference_year
 from policysim.errors import ScenarioError
-from policysim.model import PolicyModel
+from policysim.model import N_INSTRUMENTS, PolicyModel
 from policysim.scenario import LoadedScenario, load_scenario
 from policysim.simulation import baseline_for
 
@@ -403,3 +403,26 @@ def test_negative_pool_admissions_are_an_error() -> None:
         load_scenario(BASELINE, ("policy.hnte.cultivation_pool_firms.values.2019=-5",))
     message = str(err.value)
     assert "cultivation_pool_firms" in message and "-5" in message and "0..1e7" in message
+
+
+def test_support_for_performers_alone_gives_the_per_firm_numbers(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    """The model passes support for the R&D performers alone (``Support.performers``): the
+    rule gives exactly the numbers of the same support spread over every firm."""
+    sc = baseline_scenario.scenario
+    model = PolicyModel(sc, baseline_for(sc), sc.parameters(), np.random.default_rng(0))
+    plan = np.full((model.n_counties, N_INSTRUMENTS), 2e6)
+    rules = model.rules_of(2018)
+    support = model._support(plan, rules)
+    f = model.firms
+    assert support.performers is not None
+    np.testing.assert_array_equal(support.performers, np.flatnonzero(f.r0 > 0.0))
+    assert support.voucher.any() and support.subsidy.any() and support.credit_rd.any()
+    draws = Draws(*(np.random.default_rng(5).random(f.n) for _ in range(5)))
+    a = enterprise_year(f, rules, support, model.fp, draws)
+    b = enterprise_year(f, rules, support.per_firm(f.n), model.fp, draws)
+    for name in ("own", "rd_real", "rd_reported", "hnte", "success", "patents", "tech_sme"):
+        np.testing.assert_array_equal(getattr(a.firms, name), getattr(b.firms, name))
+    np.testing.assert_array_equal(a.exits, b.exits)
+    np.testing.assert_array_equal(a.bunched, b.bunched)

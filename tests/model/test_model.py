@@ -325,7 +325,7 @@ def test_support_spends_county_funds_within_the_caps(baseline_scenario: LoadedSc
     for k in ("vouchers", "rd_subsidies"):
         plan[small, INSTRUMENT_NAMES.index(k)] = 1e5
         plan[huge, INSTRUMENT_NAMES.index(k)] = 1e13
-    support = model._support(plan, model.rules_of(2018))
+    support = model._support(plan, model.rules_of(2018)).per_firm(f.n)
     own_rd = f.own * f.sales
     # vouchers go to SMEs that apply: R&D performers and starters, by their planned own R&D
     w_v = np.maximum(own_rd, f.r0 * f.sales) * (f.sales <= 2e8)

@@ -202,6 +202,26 @@ class Support:
     #: indices of the R&D performers the arrays above refer to (None: every firm)
     performers: IntArray | None = None
 
+    def per_firm(self, n: int) -> Support:
+        """The same support with one element per firm of a population of ``n`` (no support and
+        a boost of 1 outside the performers)."""
+        if self.performers is None:
+            return self
+        idx = self.performers
+
+        def spread(values: FloatArray, fill: float) -> FloatArray:
+            out = np.full(n, fill)
+            out[idx] = values
+            return out
+
+        return Support(
+            voucher=spread(self.voucher, 0.0),
+            subsidy=spread(self.subsidy, 0.0),
+            credit_rd=spread(self.credit_rd, 0.0),
+            boost=spread(self.boost, 1.0),
+            admitted=self.admitted,
+        )
+
 
 @dataclass(frozen=True)
 class Draws:
