@@ -71,6 +71,7 @@ def _runs(sc: Any, n: int, extra: dict[str, float] | None = None) -> list[dict[s
                 "pilots": pilots,
                 "rd": wide("rd_intensity_pct"),
                 "hnte": wide("hnte_count"),
+                "funds": wide("funds_cny"),
             }
         )
     # class per code, from the baseline table (robust to column order)
@@ -112,6 +113,31 @@ def _first_batch(row: dict[str, Any]) -> list[str]:
     return [str(c) for c in first.index[first.to_numpy() > 0]]
 
 
+def _where_money_goes(formula: list[dict[str, Any]], equal: list[dict[str, Any]]) -> None:
+    """Do the factor formula and the equal split differ where their money goes? Per county:
+    the paired difference (equal - formula) in provincial funds received 2018-2030 against the
+    difference in P(provincial innovative county by 2030), over the runs."""
+    from scipy.stats import spearmanr
+
+    def funds(rows: list[dict[str, Any]]) -> Any:
+        return np.mean([r["funds"].loc[2018:2030].sum(axis=0) for r in rows], axis=0)
+
+    def p_designated(rows: list[dict[str, Any]]) -> Any:
+        return np.mean([r["pilots"].loc[2030] > 0 for r in rows], axis=0)
+
+    d_funds = funds(equal) - funds(formula)
+    d_p = p_designated(equal) - p_designated(formula)
+    rho = spearmanr(d_funds, d_p).statistic
+    gain = d_funds > np.percentile(d_funds, 75)
+    loss = d_funds < np.percentile(d_funds, 25)
+    print(
+        f"equal split - factor formula, per county: Spearman(funds difference, P(county 2030) "
+        f"difference) = {rho:+.2f}; counties gaining most money (top quarter, "
+        f"{np.mean(d_funds[gain]) / 1e6:+.1f} M CNY) P {np.mean(d_p[gain]):+.3f}, losing most "
+        f"(bottom quarter, {np.mean(d_funds[loss]) / 1e6:+.1f} M CNY) P {np.mean(d_p[loss]):+.3f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--replications", type=int, default=100)
@@ -144,6 +170,8 @@ def main() -> None:
     for label, r in rows.items():
         e = _v(r, "provincial_designated_counties", 2030)
         print(f"  passed-only 2030 {label:<12} mean {e.mean():5.1f}")
+
+    _where_money_goes(rows["baseline"], rows["equal split"])
 
     noise = {sd: _runs(base, n, {"index_noise_sd": sd}) for sd in (0.0, 4.0)}
     p0 = _p(noise[0.0], "provincial_innovative_counties", 2020, 20)

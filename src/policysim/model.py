@@ -976,9 +976,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         )
 
     def _indicators(self, growth: FloatArray) -> CountyIndicators:
-        f = self.firms
         if not hasattr(self, "rd_rep_county"):
-            self._aggregate_firms(f)
+            self._aggregate_firms(self.firms)
         xz = np.maximum(self.n_xz, 1.0)
         innov_c = np.bincount(
             self.t_county, weights=self.innovative & self.t_host, minlength=self.n_counties
