@@ -27,6 +27,7 @@ from policysim.agents.counties import (
     split_batch,
     starter_draws,
     zscores,
+    zscores_rows,
 )
 from policysim.agents.places import CountyIndicators
 from policysim.model import N_INSTRUMENTS, CountySummary, PolicyModel
@@ -171,6 +172,22 @@ def test_zscores_invariant_to_offset_and_scale(offset: float, scale: float) -> N
     x = np.array([1.0, 2.0, 4.0, 8.0, 3.0])
     np.testing.assert_allclose(zscores(offset + scale * x), zscores(x), atol=1e-6)
     assert not zscores(np.full(4, 7.0)).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3100),
+    flat=st.lists(st.integers(0, 4), max_size=3),
+)
+def test_zscores_of_rows_equal_zscores_row_by_row(seed: int, n: int, flat: list[int]) -> None:
+    """The index scores its ten indicators in one pass over the rows: exactly the numbers of
+    :func:`zscores` row by row (constant rows included), at Jiangxi and national sizes."""
+    rng = np.random.default_rng(seed)
+    x = rng.lognormal(0.0, 1.5, (5, n)) * rng.uniform(1e-3, 1e9, (5, 1))
+    for row in flat:
+        x[row] = 3.0
+    np.testing.assert_array_equal(zscores_rows(x), np.vstack([zscores(r) for r in x]))
 
 
 @settings(max_examples=40, deadline=None)
