@@ -580,7 +580,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         after = outcome.firms
         self.firms = after
         self.year = year
-        self._aggregate_firms(after)
+        self._aggregate_firms(after, support.performers)
         if self.keep_enterprises:
             self._keep_firm_rows(after)
         # firms that exit free their slot: they belong to no township or county from now on,
@@ -803,8 +803,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             cultivated=np.zeros(n, bool),
         )
 
-    def _aggregate_firms(self, f: Firms) -> None:
-        """Township sums over firms (one pass per quantity), then county sums over townships."""
+    def _aggregate_firms(self, f: Firms, performers: IntArray | None = None) -> None:
+        """Township sums over firms (one pass per quantity), then county sums over townships.
+        ``performers``: the firms with ``r0 > 0`` if known (the year's rule keeps them)."""
         w = self.weight
         nc, nt = self.n_counties, self.n_townships
         t = f.township
@@ -820,7 +821,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
         # reported and real R&D are 0 outside the R&D performers (r0 > 0): summed over them
         # alone (the same sums: the terms left out are zeros)
-        perf = np.flatnonzero(f.r0 > 0.0)
+        perf = np.flatnonzero(f.r0 > 0.0) if performers is None else performers
         t_perf = np.take(t, perf)
         rd_t = self._per_township(t_perf, np.take(f.rd_reported, perf))
         sales_t = by_township(f.sales)
