@@ -567,10 +567,24 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         # HNTE cultivation (高企培育) of funded pilots: more R&D performers reconsider meeting the
         # non-R&D criteria (the enterprise rule decides whether it pays); the pilots' R&D
         # coverage drive: more firms start R&D
+        # (computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
+        # draws stay as they are and the start rate is min(rate, 1))
         pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
-        u_upgrade = cultivation_draws(u_upgrade, pilot_firm * p["pilot_hnte_cultivation_rate"])
+        in_pilot = np.flatnonzero(pilot_firm)
+        extra = np.take(pilot_firm, in_pilot)
+        u_upgrade[in_pilot] = cultivation_draws(
+            np.take(u_upgrade, in_pilot), extra * p["pilot_hnte_cultivation_rate"]
+        )
         start_rate, uncounted = self._start_rate(rules)
-        start_rate = np.minimum(start_rate + pilot_firm * p["pilot_rd_start_rate"], 1.0)
+        rate_of_pilots = np.minimum(
+            np.take(np.broadcast_to(start_rate, pilot_firm.shape), in_pilot)
+            + extra * p["pilot_rd_start_rate"],
+            1.0,
+        )
+        start_rate = np.minimum(start_rate, 1.0)
+        if in_pilot.size:
+            start_rate = np.array(np.broadcast_to(start_rate, pilot_firm.shape))
+            start_rate[in_pilot] = rate_of_pilots
         self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
         f = self.firms
         support = self._support(plan, rules)

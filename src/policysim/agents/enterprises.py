@@ -573,9 +573,11 @@ def enterprise_year(
     applicants = sel[app]
     due = np.take(valid, applicants)  # valid and not lasting: up for renewal
     certified = np.zeros(f.n, dtype=bool)
-    certified[applicants] = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
+    approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
+    certified[applicants] = approved
     hnte = lasting | certified
-    expiry = np.where(certified, year + rules.validity_years - 1, f.hnte_expiry)
+    expiry = f.hnte_expiry.astype(np.int64)  # (a copy)
+    expiry[applicants[approved]] = year + rules.validity_years - 1
     tech_sme = (
         (sales <= TECH_SME_MAX_SALES_CNY)
         & (employees <= TECH_SME_MAX_EMPLOYEES)
@@ -622,7 +624,7 @@ def enterprise_year(
         other_ok=other_ok,
         cultivated=cultivated,
         hnte=hnte,
-        hnte_expiry=expiry.astype(np.int64, copy=False),
+        hnte_expiry=expiry,
         tech_sme=tech_sme,
         success=success,
         patents=patents,
