@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policysim.agents.calendar import resolve_year
 from policysim.agents.counties import DesignationState, designation_year
@@ -128,3 +130,34 @@ def test_poisson_inversion_mean() -> None:
     k = poisson_from_uniform(np.full(u.size, 3.0), u)
     assert k.mean() == pytest.approx(3.0, abs=0.02)
     assert k.var() == pytest.approx(3.0, abs=0.05)
+
+
+def _top_k_by_stable_sort(candidates: np.ndarray, score: np.ndarray, k: int) -> np.ndarray:
+    """Reference: the first k candidates of a stable sort by descending score."""
+    chosen = np.zeros(candidates.shape, dtype=bool)
+    idx = np.flatnonzero(candidates)
+    if k > 0 and idx.size:
+        chosen[idx[np.argsort(-score[idx], kind="stable")[:k]]] = True
+    return chosen
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.sampled_from([0.0, -0.0, 1.0, 2.5, -3.0, 7.0, float("nan"), float("inf")])
+            | st.floats(-10, 10),
+        ),
+        max_size=60,
+    ),
+    k=st.integers(-1, 70),
+)
+def test_top_k_equals_a_stable_sort(data: list[tuple[bool, float]], k: int) -> None:
+    """top_k picks by partition: exactly the set of a stable sort, ties broken by position
+    (many ties, signed zeros, infinities and NaN scores included)."""
+    candidates = np.array([c for c, _ in data], dtype=bool)
+    score = np.array([s for _, s in data], dtype=np.float64)
+    np.testing.assert_array_equal(
+        top_k(candidates, score, k), _top_k_by_stable_sort(candidates, score, k)
+    )

@@ -46,8 +46,21 @@ def top_k(candidates: BoolArray, score: FloatArray, k: int) -> BoolArray:
     if k <= 0 or not candidates.any():
         return chosen
     idx = np.flatnonzero(candidates)
-    order = np.argsort(-score[idx], kind="stable")
-    chosen[idx[order[:k]]] = True
+    if k >= idx.size:
+        chosen[idx] = True
+        return chosen
+    neg = -score[idx]
+    if np.isnan(neg).any():  # (NaN scores sort last: the full stable sort says where)
+        order = np.argsort(neg, kind="stable")
+        chosen[idx[order[:k]]] = True
+        return chosen
+    # the k-th best score by partition, then the ties at it by position: the set of a stable
+    # sort of every candidate, without the sort
+    kth = np.partition(neg, k - 1)[k - 1]
+    better = neg < kth
+    chosen[idx[better]] = True
+    tied = np.flatnonzero(neg == kth)
+    chosen[idx[tied[: k - int(np.count_nonzero(better))]]] = True
     return chosen
 
 
