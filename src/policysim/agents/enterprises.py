@@ -496,10 +496,13 @@ def enterprise_year(
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
     # (a firm below the notch window of the lowest threshold cannot gain: not considered)
     reach = min(p.window, p.pool_window) if any_pool else p.window
-    up = np.flatnonzero(~other_ok & (f.own >= reach * float(rules.band_min_rd.min())))
-    up = up[(np.take(age, up) >= 1.0)]
-    pool_u = np.take(cultivated, up)
-    up = up[(np.take(u.upgrade, up) < reconsider) | pool_u]
+    # (one mask over every firm, one index: cheaper than gathers of the filtered subsets)
+    registered = age >= 1.0
+    considers = f.own >= reach * float(rules.band_min_rd.min())
+    considers &= registered
+    considers &= ~other_ok
+    considers &= (u.upgrade < reconsider) | cultivated
+    up = np.flatnonzero(considers)
     if up.size:
         pool_u = np.take(cultivated, up)
         value = _hnte_value(f, rules, p, up, sales, real, kind)
@@ -515,8 +518,7 @@ def enterprise_year(
         other_ok = other_ok.copy()
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
-    sel = np.flatnonzero(other_ok)
-    sel = sel[np.take(age, sel) >= 1.0]
+    sel = np.flatnonzero(other_ok & registered)
     th_s = band_threshold(rules, sales[sel])
     th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
     hist_s = f.hist1[sel] + f.hist2[sel]
