@@ -23,7 +23,7 @@ from policysim.view.county import (
     trajectory_figure,
 )
 from policysim.view.runs import RunJob, RunOutcome, attainment_of, find_runs, side_by_side
-from policysim.view.words import attainment_html, say, table_html
+from policysim.view.words import attainment_html, page_font_css, say, table_html
 
 #: Figures of a run directory shown after a run, in this order (those present).
 FIGURES = ("attainment_bars", "county_map")
@@ -316,6 +316,9 @@ def County() -> None:
 def Page() -> None:
     """The app: three tabs."""
     solara.Title("policysim view")
+    css = page_font_css(get_config().scenario_dir)
+    if css:
+        solara.Style(css)
     with solara.Column(style={"padding": "12px"}):
         solara.Text("policysim", style={"font-size": "22px", "font-weight": "bold"})
         with solara.lab.Tabs():

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from policysim.view import config
 from policysim.view.security import TokenMiddleware
+from policysim.view.words import page_font_css
 
 __all__ = ["SOLARA_ENV", "build_app", "serve"]
 
@@ -59,6 +61,10 @@ def serve(settings: config.ViewConfig, *, on_ready: Callable[[], None] | None = 
 
     config.set_config(settings)
     app = build_app(settings.token)
+    # the page's embedded CJK glyphs are subset once, while the server starts
+    threading.Thread(
+        target=page_font_css, args=(settings.scenario_dir,), name="policysim-font", daemon=True
+    ).start()
     server = uvicorn.Server(
         uvicorn.Config(
             app,

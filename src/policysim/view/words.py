@@ -3,13 +3,23 @@ HTML with the briefing's verdict words. No UI framework here."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
 
-__all__ = ["attainment_html", "say", "table_html", "verdict_words"]
+__all__ = [
+    "attainment_html",
+    "page_font_css",
+    "page_glyphs",
+    "say",
+    "table_html",
+    "verdict_words",
+]
 
 #: Rule of the verdict, as the briefing states it.
 RULE_EN: Final = (
@@ -87,3 +97,48 @@ def table_html(
         parts.append("<tr>" + "".join(f"<td {cell}>{esc(str(c))}</td>" for c in row) + "</tr>")
     parts.append("</table>")
     return "".join(parts)
+
+
+def _cjk(text: str) -> set[str]:
+    return {ch for ch in text if ord(ch) > 0x7F and not ch.isspace()}
+
+
+def page_glyphs(scenario_dir: Path | None = None) -> str:
+    """Every non-ASCII character the page may show: its own words (the view's modules), the
+    metric labels and verdicts, the embedded county and prefecture names, the synthetic-data
+    caveat, and the scenario files offered."""
+    from importlib import resources
+
+    from policysim import metrics
+    from policysim.report.briefing import VERDICTS
+    from policysim.vocabulary import SYNTHETIC_CAVEAT_ZH
+
+    chars: set[str] = set()
+    here = Path(__file__).parent
+    for module in here.glob("*.py"):
+        chars |= _cjk(module.read_text(encoding="utf-8"))
+    for m in metrics.METRICS:
+        chars |= _cjk(m.label_zh)
+    chars |= _cjk("".join(VERDICTS.values()) + SYNTHETIC_CAVEAT_ZH)
+    data = resources.files("policysim.data")
+    for name in ("jiangxi/counties.csv", "jiangxi/prefecture_indicators.csv"):
+        with contextlib.suppress(OSError):
+            chars |= _cjk(data.joinpath(name).read_text(encoding="utf-8-sig"))
+    if scenario_dir is not None and scenario_dir.is_dir():
+        for file in scenario_dir.rglob("*.yaml"):
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                chars |= _cjk(file.read_text(encoding="utf-8"))
+    return "".join(sorted(chars))
+
+
+@functools.cache
+def page_font_css(scenario_dir: Path | None = None) -> str:
+    """CSS embedding the CJK glyphs of :func:`page_glyphs` (the briefing's font, subset), so
+    that Chinese renders in a browser without Chinese fonts; the page's text falls back to it."""
+    from policysim.report.fonts import EMBEDDED_FAMILY, font_face_css
+
+    face = font_face_css(page_glyphs(scenario_dir))
+    if not face:
+        return ""
+    family = f'Roboto, "{EMBEDDED_FAMILY}", sans-serif'
+    return face + f".v-application, .v-application * {{ font-family: {family} !important; }}\n"
