@@ -64,6 +64,19 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             command = page.locator("pre").first.inner_text()
             text = table.inner_text()
             page.screenshot(path=str(ARTIFACTS / "explore.png"), full_page=True)
+            # browse: the new run, its attainment, its downloads
+            page.get_by_text("浏览运行结果 / Browse runs", exact=True).click()
+            page.locator("table.side-by-side").wait_for(timeout=30_000)
+            browse = page.locator("table.side-by-side").inner_text()
+            page.get_by_text("⬇ briefing.html").first.wait_for()
+            page.screenshot(path=str(ARTIFACTS / "browse.png"), full_page=True)
+            # one county: search, pick, trajectories
+            page.get_by_text("单个县 / One county", exact=True).click()
+            _input(page, "搜索：名称、代码或设区市 / search: name, code or prefecture", "安源")
+            _select(page, "县（市、区） / county", "安源区")
+            page.locator(".policysim-county-figure img").wait_for(timeout=60_000)
+            page.get_by_text("县域经济数据为合成数据", exact=False).first.wait_for()
+            page.screenshot(path=str(ARTIFACTS / "county.png"), full_page=True)
         finally:
             browser.close()
     assert "allocation.strategy=equal" in command
@@ -73,4 +86,5 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
     assert (runs[0] / "manifest.json").is_file()
     assert (runs[0] / "briefing.html").is_file()
     assert "counties_2020" in text
+    assert "counties_2020" in browse
     assert any(w in text for w in ("likely met", "uncertain", "likely not met"))

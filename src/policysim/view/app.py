@@ -8,6 +8,7 @@ Loaded by Solara's server through ``SOLARA_APP`` (see :mod:`policysim.view.serve
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import solara
 import solara.lab
@@ -225,16 +226,23 @@ def Explore() -> None:
 # browse
 
 
+def _latest_run() -> str:
+    """The run directory the explore page wrote last ("" before any): listings depend on it."""
+    value = run_task.value if run_task.finished else None
+    return str(value.directory) if isinstance(value, RunOutcome) else ""
+
+
 @solara.component  # type: ignore[untyped-decorator]
 def Browse() -> None:
     """Open existing run directories, their attainment side by side, and their files."""
     cfg = get_config()
     refresh = solara.use_reactive(0)
     runs = solara.use_memo(
-        lambda: find_runs(cfg.results_dir, cfg.runs), dependencies=[refresh.value]
+        lambda: find_runs(cfg.results_dir, cfg.runs), dependencies=[refresh.value, _latest_run()]
     )
     names = [str(p) for p in runs]
-    chosen = solara.use_reactive(names[:2])
+    picked = solara.use_reactive(cast("list[str] | None", None))
+    chosen = names[:2] if picked.value is None else picked.value
     solara.Button(
         _t("Refresh the list", "刷新列表"), on_click=lambda: refresh.set(refresh.value + 1)
     )
@@ -243,8 +251,10 @@ def Browse() -> None:
             _t(f"No run directories in {cfg.results_dir}.", f"{cfg.results_dir} 中没有运行结果。")
         )
         return
-    solara.SelectMultiple(_t("runs", "运行结果"), values=chosen, all_values=names)
-    selected = [Path(n) for n in chosen.value if n in names]
+    solara.SelectMultiple(
+        _t("runs", "运行结果"), values=chosen, all_values=names, on_value=picked.set
+    )
+    selected = [Path(n) for n in chosen if n in names]
     if not selected:
         return
     table = side_by_side(selected)
@@ -273,22 +283,23 @@ def Browse() -> None:
 def County() -> None:
     """Search a county of a run and see its trajectories."""
     cfg = get_config()
-    runs = solara.use_memo(lambda: find_runs(cfg.results_dir, cfg.runs), dependencies=[])
+    runs = solara.use_memo(
+        lambda: find_runs(cfg.results_dir, cfg.runs), dependencies=[_latest_run()]
+    )
     names = [str(p) for p in runs if (p / "metrics.parquet").is_file()]
-    run = solara.use_reactive(names[0] if names else "")
+    picked = solara.use_reactive("")
+    run = picked.value if picked.value in names else (names[0] if names else "")
     query = solara.use_reactive("")
     code = solara.use_reactive("")
-    counties = solara.use_memo(
-        lambda: county_list(Path(run.value)) if run.value else None, dependencies=[run.value]
-    )
+    counties = solara.use_memo(lambda: county_list(Path(run)) if run else None, dependencies=[run])
     frame = solara.use_memo(
-        lambda: county_trajectories(Path(run.value), code.value) if code.value else None,
-        dependencies=[run.value, code.value],
+        lambda: county_trajectories(Path(run), code.value) if run and code.value else None,
+        dependencies=[run, code.value],
     )
     if not names or counties is None:
         solara.Info(_t("No run directory with metrics yet.", "尚无含指标数据的运行结果。"))
         return
-    solara.Select(_t("run", "运行结果"), values=names, value=run)
+    solara.Select(_t("run", "运行结果"), values=names, value=run, on_value=picked.set)
     solara.InputText(
         _t("search: name, code or prefecture", "搜索：名称、代码或设区市"), value=query
     )
@@ -309,7 +320,8 @@ def County() -> None:
     if frame is None:
         return
     name = next((k for k, v in labels.items() if v == code.value), code.value)
-    solara.FigureMatplotlib(trajectory_figure(frame, name, _lang()), format="png")
+    with solara.Column(classes=["policysim-county-figure"]):
+        solara.FigureMatplotlib(trajectory_figure(frame, name, _lang()), format="png")
 
 
 @solara.component  # type: ignore[untyped-decorator]
