@@ -81,9 +81,24 @@ def _drive(url: str, replications: int, screenshot: Path | None) -> float:
         page.locator("img.policysim-figure, .policysim-figure img").first.wait_for()
         seconds = time.perf_counter() - t0
         if screenshot is not None:
+            page.evaluate(
+                "() => { window.scrollTo(0, 0); document.querySelectorAll('*')"
+                ".forEach(e => { if (e.scrollTop) e.scrollTop = 0; }); }"
+            )
+            page.wait_for_timeout(300)
             page.screenshot(path=str(screenshot))
+            _shrink(screenshot)
         browser.close()
     return seconds
+
+
+def _shrink(path: Path) -> None:
+    """Keep the README's screenshot small: 80% size, 96 colours (about 120 KB)."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    image = image.resize((image.width * 4 // 5, image.height * 4 // 5), Image.Resampling.LANCZOS)
+    image.quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def main() -> None:
