@@ -29,6 +29,8 @@ def test_controls_show_units_defaults_sources(tiny: object) -> None:
     assert "allocation.instrument_shares.vouchers" in keys
     batch = next(c for c in controls if c.key == "designation.county.batches.0.size")
     assert batch.default == "1" and batch.unit == "count" and "assumption" in batch.source
+    low = next(c for c in controls if c.key == "uncertainties.rd_user_cost_elasticity.low")
+    assert low.default == "-2" and low.unit == "elasticity" and "Qian" in low.source
     assert "equal" in ctl.strategy_names() and "factor_formula" in ctl.strategy_names()
 
 
@@ -68,6 +70,7 @@ def test_overrides_and_command(tiny: object) -> None:
         ({"designation.county.batches.0.size": "-3"}, None, "designation.county.batches.0.size"),
         ({"designation.county.batches.0.size": "two"}, None, "designation.county.batches.0.size"),
         ({"allocation.instrument_shares.vouchers": "0.9"}, None, "instrument_shares"),
+        ({"uncertainties.county_batch_size.low": "20"}, None, "uncertainties.county_batch_size"),
     ],
 )
 def test_bad_values_give_one_line_errors(

@@ -94,6 +94,9 @@ def view(
             )
     except PolicysimError as exc:
         _fail(exc)
+    from policysim.view.server import solara_environment
+
+    solara_environment()  # before solara reads its settings
     try:
         import solara  # noqa: F401
     except ImportError:

@@ -33,6 +33,13 @@ __all__ = [
 
 #: Name of the budget-scale control (a multiplier of every year's budget value).
 BUDGET_SCALE: Final = "budget_scale"
+#: Uncertainties whose range the page offers (when the scenario samples them with low/high).
+KEY_UNCERTAINTIES: Final = (
+    "rd_user_cost_elasticity",
+    "county_batch_size",
+    "county_matching_rate",
+    "hnte_stock_2017",
+)
 #: Most replications and workers a page may ask for (the page runs on a laptop).
 MAX_PAGE_REPLICATIONS: Final = 10_000
 MAX_PAGE_WORKERS: Final = 64
@@ -81,8 +88,8 @@ def _text(value: float) -> str:
 
 def lever_controls(loaded: LoadedScenario) -> list[Control]:
     """The levers of a scenario with their units, defaults and sources: the budget scale, the
-    sizes of the documented county and township batches, and the instrument shares (the
-    strategy is chosen from :func:`strategy_names`)."""
+    sizes of the documented county and township batches, the ranges of the key uncertainties
+    and the instrument shares (the strategy is chosen from :func:`strategy_names`)."""
     sc = loaded.scenario
     budget = ", ".join(f"{y}: {v:g}" for y, v in sorted(sc.budget.values.items()))
     controls = [
@@ -111,6 +118,7 @@ def lever_controls(loaded: LoadedScenario) -> list[Control]:
                     batch.source,
                 )
             )
+    controls += _uncertainty_controls(loaded)
     for name, share in sc.allocation.instrument_shares.items():
         controls.append(
             Control(
@@ -123,6 +131,33 @@ def lever_controls(loaded: LoadedScenario) -> list[Control]:
             )
         )
     return controls
+
+
+def _uncertainty_controls(loaded: LoadedScenario) -> list[Control]:
+    """Low and high ends of the key uncertainties' ranges, with the parameter's unit and
+    source (:data:`policysim.scenario.parameters.BEHAVIOUR_DEFAULTS`)."""
+    from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS
+
+    out: list[Control] = []
+    for name in KEY_UNCERTAINTIES:
+        dist = loaded.scenario.uncertainties.get(name)
+        if dist is None or dist.low is None or dist.high is None:
+            continue
+        meta = BEHAVIOUR_DEFAULTS.get(name)
+        unit = meta.unit if meta is not None else ""
+        source = meta.source if meta is not None else ""
+        for end, zh, value in (("low", "下限", dist.low), ("high", "上限", dist.high)):
+            out.append(
+                Control(
+                    f"uncertainties.{name}.{end}",
+                    f"range of {name.replace('_', ' ')} ({dist.distribution}): {end}",
+                    f"不确定参数 {name} 取值范围{zh}",
+                    unit,
+                    _text(value),
+                    source,
+                )
+            )
+    return out
 
 
 def strategy_names() -> list[str]:

@@ -18,7 +18,7 @@ from policysim.view import config
 from policysim.view.security import TokenMiddleware
 from policysim.view.words import page_font_css
 
-__all__ = ["SOLARA_ENV", "build_app", "serve"]
+__all__ = ["SOLARA_ENV", "build_app", "serve", "solara_environment"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,16 +26,22 @@ logger = logging.getLogger(__name__)
 SOLARA_ENV: dict[str, str] = {
     "SOLARA_APP": "policysim.view.app",
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-    "SOLARA_ASSETS_PROXY": "False",
+    "SOLARA_ASSETS_PROXY": "True",  # served from solara-assets' bundle, fetched only if missing
     "SOLARA_THEME_SHOW_BANNER": "False",
     "SOLARA_MODE": "production",
 }
 
 
-def build_app(token: str | None) -> Any:
-    """The ASGI application: Solara's Starlette app, behind the token check when given."""
+def solara_environment() -> None:
+    """Set :data:`SOLARA_ENV` (values already in the environment win); call before the first
+    import of ``solara``, which reads its settings once."""
     for key, value in SOLARA_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def build_app(token: str | None) -> Any:
+    """The ASGI application: Solara's Starlette app, behind the token check when given."""
+    solara_environment()
     import warnings
 
     # plain http on loopback: Solara falls back to SameSite=Lax cookies, which is what we want
