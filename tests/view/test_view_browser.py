@@ -68,7 +68,7 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             page.get_by_text("浏览运行结果 / Browse runs", exact=True).click()
             page.locator("table.side-by-side").wait_for(timeout=30_000)
             browse = page.locator("table.side-by-side").inner_text()
-            page.get_by_text("⬇ briefing.html").first.wait_for()
+            page.get_by_text("briefing.html").first.wait_for()
             page.screenshot(path=str(ARTIFACTS / "browse.png"), full_page=True)
             # one county: search, pick, trajectories
             page.get_by_text("单个县 / One county", exact=True).click()

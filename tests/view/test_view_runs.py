@@ -60,3 +60,24 @@ def test_browse_and_county(finished: Path) -> None:
     assert set(traj["metric"]) == {"index", "rd_100m_cny", "hnte_count", "funds_cny", "designated"}
     p = traj[traj["metric"] == "designated"]["median"]
     assert ((p >= 0) & (p <= 1)).all()
+
+
+def test_comparison_directory_side_by_side(tmp_path: Path) -> None:
+    """A compare directory: one column per scenario, its attainment rows only, in pp."""
+    import pandas as pd
+
+    cmp = tmp_path / "cmp"
+    cmp.mkdir()
+    pd.DataFrame(
+        [
+            {"scenario": "base", "target": "t1", "probability": 0.5, "diff_vs_baseline": 0.0,
+             "kind": "attainment"},
+            {"scenario": "equal", "target": "t1", "probability": 0.7, "diff_vs_baseline": 0.2,
+             "kind": "attainment"},
+            {"scenario": "equal", "target": "t1", "probability": None, "diff_vs_baseline": 0.2,
+             "kind": "best"},
+        ]
+    ).to_csv(cmp / "comparison.csv", index=False)  # fmt: skip
+    table = side_by_side([cmp], lang="en")
+    assert list(table.columns) == ["target", "cmp: base", "cmp: equal"]
+    assert table.loc[0, "cmp: equal"] == "70%, +20.0 pp vs baseline"

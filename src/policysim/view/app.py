@@ -124,7 +124,7 @@ def DownloadLinks(run_dir: Path) -> None:
         for name in ("briefing.html", "results.xlsx", "report.html"):
             path = run_dir / name
             if path.is_file():
-                solara.FileDownload(lambda p=path: p.read_bytes(), filename=name, label=f"⬇ {name}")
+                solara.FileDownload(lambda p=path: p.read_bytes(), filename=name, label=name)
 
 
 @solara.component  # type: ignore[untyped-decorator]
@@ -257,7 +257,7 @@ def Browse() -> None:
     selected = [Path(n) for n in chosen if n in names]
     if not selected:
         return
-    table = side_by_side(selected)
+    table = side_by_side(selected, _lang())
     if len(table):
         head = [str(c) for c in table.columns]
         rows = [[str(v) for v in r] for r in table.itertuples(index=False, name=None)]

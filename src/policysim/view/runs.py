@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -173,24 +173,39 @@ def attainment_of(path: Path) -> pd.DataFrame:
     return table
 
 
-def side_by_side(runs: Sequence[Path]) -> pd.DataFrame:
-    """P(met) with its 95% interval and verdict of each run, on the targets they share: one row
-    per target, one column per run."""
+def _cell(row: Mapping[Any, Any], lang: str) -> str:
+    """``P (low-high) verdict`` of one attainment row (the interval and verdict when known)."""
+    from policysim.view.words import verdict_words
+
+    text = f"{float(row['probability']):.0%}"
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+        text += f" ({float(low):.0%}-{float(high):.0%})"
+    if "diff_vs_baseline" in row and not pd.isna(row["diff_vs_baseline"]):
+        text += f", {float(row['diff_vs_baseline']) * 100:+.1f} pp vs baseline"
+    words = verdict_words(str(row.get("verdict", "") or ""), lang)
+    return f"{text} {words}".strip()
+
+
+def side_by_side(runs: Sequence[Path], lang: str = "en") -> pd.DataFrame:
+    """P(met) with its 95% interval and verdict (in ``lang``) of each run, on the targets they
+    share: one row per target, one column per run (per scenario of a comparison)."""
     columns: dict[str, pd.Series] = {}
     common: set[str] | None = None
     for path in runs:
         table = attainment_of(path)
-        if "scenario" in table.columns:  # a comparison: the first scenario's rows
-            table = table[table["scenario"] == table["scenario"].iloc[0]]
-        if not {"target", "probability", "ci_low", "ci_high"} <= set(table.columns):
+        if not {"target", "probability"} <= set(table.columns):
             continue
-        cells = {
-            str(r["target"]): f"{r['probability']:.0%} ({r['ci_low']:.0%}-{r['ci_high']:.0%}) "
-            f"{r.get('verdict', '')}".strip()
-            for r in table.to_dict("records")
-        }
-        common = set(cells) if common is None else common & set(cells)
-        columns[run_label(path)] = pd.Series(cells)
+        if "kind" in table:  # a comparison: its attainment rows (then best strategies etc.)
+            table = table[table["kind"].isna() | (table["kind"] == "attainment")]
+        table = table[table["probability"].notna()]
+        # a comparison holds one scenario per strategy: each is a column of its own
+        groups = table.groupby("scenario", sort=False) if "scenario" in table else [("", table)]
+        for scenario, rows in groups:
+            cells = {str(r["target"]): _cell(r, lang) for r in rows.to_dict("records")}
+            common = set(cells) if common is None else common & set(cells)
+            name = run_label(path) + (f": {scenario!s}" if str(scenario) else "")
+            columns[name] = pd.Series(cells)
     if not columns or not common:
         return pd.DataFrame()
     frame = pd.DataFrame(columns).loc[sorted(common)]

@@ -44,6 +44,8 @@ def verdict_words(verdict: str, lang: str) -> str:
     """The briefing's verdict (``likely met``...) in the page's language."""
     from policysim.report.briefing import VERDICTS
 
+    if not verdict:
+        return ""
     return say(verdict, VERDICTS.get(verdict, verdict), lang)
 
 
