@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from policysim.commands._common import check_lang, err, out
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
+
+if TYPE_CHECKING:
+    from policysim.view.config import ViewConfig
 
 __all__ = ["register"]
 
@@ -79,19 +82,8 @@ def view(
 
         policysim view --host 0.0.0.0 --token auto     # reachable from the network, with a token
     """
-    from policysim.view.security import check_bind, port_free
-
     try:
-        check_lang(lang)
-        given, runs = _split(paths or [])
-        if not 1 <= port <= 65535:
-            raise PolicysimError(f"--port {port}: expected a port from 1 to 65535")
-        required = check_bind(host, None if token == "auto" else token, generate=token == "auto")
-        if not port_free(host, port):
-            raise PolicysimError(
-                f"--port {port}: {host}:{port} is in use (expected a free port, e.g. --port "
-                f"{port + 1})"
-            )
+        given, runs, required = _check(paths or [], port, host, token, lang)
     except PolicysimError as exc:
         _fail(exc)
     from policysim.view.server import solara_environment
@@ -119,18 +111,38 @@ def view(
         scenario_dir=scenarios,
         results_dir=results,
     )
-
-    def ready() -> None:
-        out.print(f"policysim view: {settings.url()}", highlight=False, markup=False)
-        if required is not None:
-            out.print(
-                "requests without this token are refused (HTTP 403)", highlight=False, markup=False
-            )
-        out.print("Ctrl-C to stop", highlight=False, markup=False)
-        sys.stdout.flush()
-
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the server
-        serve(settings, on_ready=ready)
+        serve(settings, on_ready=lambda: _announce(settings))
+
+
+def _check(
+    paths: list[Path], port: int, host: str, token: str | None, lang: str
+) -> tuple[tuple[Path, ...], tuple[Path, ...], str | None]:
+    """The arguments checked before anything starts: scenarios, run directories and the token
+    to require (one-line :class:`PolicysimError` otherwise)."""
+    from policysim.view.security import check_bind, port_free
+
+    check_lang(lang)
+    given, runs = _split(paths)
+    if not 1 <= port <= 65535:
+        raise PolicysimError(f"--port {port}: expected a port from 1 to 65535")
+    required = check_bind(host, None if token == "auto" else token, generate=token == "auto")
+    if not port_free(host, port):
+        raise PolicysimError(
+            f"--port {port}: {host}:{port} is in use (expected a free port, e.g. --port {port + 1})"
+        )
+    return given, runs, required
+
+
+def _announce(settings: ViewConfig) -> None:
+    """Print the address once the server listens."""
+    out.print(f"policysim view: {settings.url()}", highlight=False, markup=False)
+    if settings.token is not None:
+        out.print(
+            "requests without this token are refused (HTTP 403)", highlight=False, markup=False
+        )
+    out.print("Ctrl-C to stop", highlight=False, markup=False)
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

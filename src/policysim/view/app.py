@@ -127,6 +127,48 @@ def DownloadLinks(run_dir: Path) -> None:
                 solara.FileDownload(lambda p=path: p.read_bytes(), filename=name, label=name)
 
 
+def start_run(
+    loaded: LoadedScenario,
+    path: Path,
+    values: dict[str, str],
+    strategy: str | None,
+    counts: tuple[str, str],
+) -> str | None:
+    """Check the page's values as the CLI would and start the run; the one-line error, or None
+    when the run started."""
+    try:
+        overrides = ctl.build_overrides(loaded, values, strategy)
+        n, w = ctl.check_counts(*counts)
+        checked = ctl.check_controls(path, overrides)
+    except PolicysimError as exc:
+        return ctl.one_line(exc)
+    cfg = get_config()
+    last_command.set(ctl.cli_command(path, overrides, replications=n, workers=w, lang=cfg.lang))
+    job = RunJob(checked, n, w, lang=cfg.lang, results_dir=cfg.results_dir)
+    current_job.set(job)
+    run_task(job)
+    return None
+
+
+@solara.component  # type: ignore[untyped-decorator]
+def RunStatus() -> None:
+    """Progress of the page's run, the command that reproduces it, then its result."""
+    with solara.Column():
+        if run_task.pending:
+            done = run_task.progress or 0.0
+            solara.Text(_t(f"running... {done:.0f}% of the runs", f"运行中……已完成 {done:.0f}%"))
+            solara.ProgressLinear(done or True)
+        if last_command.value:
+            solara.Text(_t("The same run from the command line:", "命令行中的同一运行："))
+            solara.Preformatted(last_command.value)
+        if run_task.error:
+            exc = run_task.exception
+            text = ctl.one_line(exc) if isinstance(exc, PolicysimError) else repr(exc)
+            solara.Error(text)
+        elif run_task.finished and run_task.value is not None:
+            RunResult(run_task.value)
+
+
 @solara.component  # type: ignore[untyped-decorator]
 def Explore() -> None:
     """Pick a scenario, change its levers, run an ensemble, see the answer."""
@@ -156,20 +198,14 @@ def Explore() -> None:
 
     def start() -> None:
         assert isinstance(loaded, LoadedScenario)  # the button exists only then
-        path = Path(choice.value)
-        try:
-            overrides = ctl.build_overrides(loaded, values.value, strategy.value or None)
-            n, w = ctl.check_counts(replications.value, workers.value)
-            checked = ctl.check_controls(path, overrides)
-        except PolicysimError as exc:
-            error.set(ctl.one_line(exc))
-            return
-        error.set("")
-        cfg = get_config()
-        last_command.set(ctl.cli_command(path, overrides, replications=n, workers=w, lang=cfg.lang))
-        job = RunJob(checked, n, w, lang=cfg.lang, results_dir=cfg.results_dir)
-        current_job.set(job)
-        run_task(job)
+        problem = start_run(
+            loaded,
+            Path(choice.value),
+            values.value,
+            strategy.value or None,
+            (replications.value, workers.value),
+        )
+        error.set(problem or "")
 
     def cancel() -> None:
         if current_job.value is not None:
@@ -207,19 +243,7 @@ def Explore() -> None:
             with solara.Row():
                 solara.Button(_t("Run", "运行"), on_click=start, disabled=running, color="primary")
                 solara.Button(_t("Cancel", "取消"), on_click=cancel, disabled=not running)
-        with solara.Column():
-            if running:
-                solara.Text(_t("running...", "运行中……"))
-                solara.ProgressLinear(run_task.progress or True)
-            if last_command.value:
-                solara.Text(_t("The same run from the command line:", "命令行中的同一运行："))
-                solara.Preformatted(last_command.value)
-            if run_task.error:
-                exc = run_task.exception
-                text = ctl.one_line(exc) if isinstance(exc, PolicysimError) else repr(exc)
-                solara.Error(text)
-            elif run_task.finished and run_task.value is not None:
-                RunResult(run_task.value)
+        RunStatus()
 
 
 # -----------------------------------------------------------------------------------------------
