@@ -56,6 +56,13 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             error = page.locator(".policysim-control-error")
             error.wait_for(timeout=30_000)
             assert "--replications" in error.inner_text()
+            # a run cancelled between chunks keeps what it finished, resumable
+            _input(page, "运行次数 / replications", "12")
+            page.get_by_text("运行 / Run", exact=True).click()
+            page.get_by_text("取消 / Cancel", exact=True).click()
+            page.get_by_text("Cancelled; the finished runs are kept", exact=False).wait_for(
+                timeout=120_000
+            )
             _input(page, "运行次数 / replications", "3")
             page.get_by_text("运行 / Run", exact=True).click()
             table = page.locator("table.attainment")
@@ -81,10 +88,12 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             browser.close()
     assert "allocation.strategy=equal" in command
     assert "--replications 3" in command
-    runs = list((workdir / "results").glob("tiny-*"))
-    assert len(runs) == 1, runs
-    assert (runs[0] / "manifest.json").is_file()
-    assert (runs[0] / "briefing.html").is_file()
+    from policysim.experiments.rundir import directory_state
+
+    states = sorted(directory_state(p).state for p in (workdir / "results").glob("tiny-*"))
+    assert states == ["complete", "in progress"], states
+    done = next(p for p in (workdir / "results").glob("tiny-*") if (p / "manifest.json").is_file())
+    assert (done / "briefing.html").is_file()
     assert "counties_2020" in text
     assert "counties_2020" in browse
     assert any(w in text for w in ("likely met", "uncertain", "likely not met"))
