@@ -56,9 +56,11 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             error = page.locator(".policysim-control-error")
             error.wait_for(timeout=30_000)
             assert "--replications" in error.inner_text()
-            # a run cancelled between chunks keeps what it finished, resumable
-            _input(page, "运行次数 / replications", "12")
+            # a run cancelled between chunks (of 6 runs) keeps what it finished, resumable
+            _input(page, "运行次数 / replications", "24")
             page.get_by_text("运行 / Run", exact=True).click()
+            # once the page shows the run (the error above is gone, the buttons have moved)
+            page.get_by_text("running...", exact=False).wait_for(timeout=60_000)
             page.get_by_text("取消 / Cancel", exact=True).click()
             page.get_by_text("Cancelled; the finished runs are kept", exact=False).wait_for(
                 timeout=120_000
@@ -84,6 +86,9 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             page.locator(".policysim-county-figure img").wait_for(timeout=60_000)
             page.get_by_text("县域经济数据为合成数据", exact=False).first.wait_for()
             page.screenshot(path=str(ARTIFACTS / "county.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
     assert "allocation.strategy=equal" in command
