@@ -52,21 +52,20 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             _select(page, "分配方式 / allocation strategy", "equal")
             # a bad value is refused beside the controls, with the CLI's one-line error
             _input(page, "运行次数 / replications", "0")
-            page.get_by_text("运行 / Run", exact=True).click()
+            page.get_by_role("button", name="运行 / Run", exact=True).click()
             error = page.locator(".policysim-control-error")
             error.wait_for(timeout=30_000)
             assert "--replications" in error.inner_text()
             # a run cancelled between chunks (of 6 runs) keeps what it finished, resumable
             _input(page, "运行次数 / replications", "24")
-            page.get_by_text("运行 / Run", exact=True).click()
-            # once the page shows the run (the error above is gone, the buttons have moved)
-            page.get_by_text("running...", exact=False).wait_for(timeout=60_000)
-            page.get_by_text("取消 / Cancel", exact=True).click()
+            page.get_by_role("button", name="运行 / Run", exact=True).click()
+            # the button, not its label: Playwright then waits until the page enables it
+            page.get_by_role("button", name="取消 / Cancel", exact=True).click(timeout=60_000)
             page.get_by_text("Cancelled; the finished runs are kept", exact=False).wait_for(
                 timeout=120_000
             )
             _input(page, "运行次数 / replications", "3")
-            page.get_by_text("运行 / Run", exact=True).click()
+            page.get_by_role("button", name="运行 / Run", exact=True).click()
             table = page.locator("table.attainment")
             table.wait_for(timeout=240_000)
             page.locator("img").first.wait_for(timeout=30_000)

@@ -7,6 +7,7 @@ Loaded by Solara's server through ``SOLARA_APP`` (see :mod:`policysim.view.serve
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import cast
 
@@ -25,6 +26,8 @@ from policysim.view.county import (
 )
 from policysim.view.runs import RunJob, RunOutcome, attainment_of, find_runs, side_by_side
 from policysim.view.words import attainment_html, page_font_css, say, table_html
+
+logger = logging.getLogger(__name__)
 
 #: Figures of a run directory shown after a run, in this order (those present).
 FIGURES = ("attainment_bars", "county_map")
@@ -50,6 +53,7 @@ def run_task(job: RunJob) -> RunOutcome:
     """Run the page's ensemble in a thread (progress 0-100 on the task)."""
 
     def progress(done: int, total: int) -> None:
+        logger.debug("%d of %d runs done", done, total)
         run_task.progress = 100.0 * done / max(total, 1)
 
     job.progress = progress
@@ -208,8 +212,10 @@ def Explore() -> None:
         error.set(problem or "")
 
     def cancel() -> None:
-        if current_job.value is not None:
-            current_job.value.cancel()
+        job = current_job.value
+        if job is not None:
+            logger.info("cancel asked: the run into %s stops after its chunk", job.directory)
+            job.cancel()
 
     with solara.Columns([1, 2]):
         with solara.Column():
