@@ -71,7 +71,7 @@ def _drive(url: str, replications: int, screenshot: Path | None) -> float:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1050})
         page.goto(url)
-        run = page.get_by_text("运行 / Run", exact=True)
+        run = page.get_by_role("button", name="运行 / Run", exact=True)
         run.wait_for(timeout=60_000)
         page.locator(".v-select", has_text="情景 / scenario").first.click()
         page.locator(

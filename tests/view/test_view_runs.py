@@ -49,7 +49,11 @@ def test_cancel_keeps_a_resumable_run(tmp_path: Path) -> None:
 
 def test_browse_and_county(finished: Path) -> None:
     assert find_runs(finished.parent) == [finished]
-    table = side_by_side([finished, finished])
+    study = finished.parent / "frontier-study"  # no attainment: listed, not compared
+    study.mkdir(exist_ok=True)
+    (study / "report.html").write_text("<html></html>", encoding="utf-8")
+    assert study in find_runs(finished.parent)
+    table = side_by_side([finished, finished, study])
     assert "counties_2020" in set(table["target"])
     counties = county_list(finished)
     assert {"code", "name", "prefecture"} <= set(counties.columns)

@@ -125,11 +125,19 @@ class RunJob:
 # reading run directories
 
 
+#: Files that make a folder a finished run directory of some command (run, compare, frontier,
+#: sensitivity, hindcast, nowcast all write a manifest or a report).
+RUN_MARKERS: Final = ("attainment.csv", "comparison.csv", "manifest.json", "report.html")
+
+
 def is_run_dir(path: Path) -> bool:
-    """A folder holding a finished run's attainment (or a comparison table)."""
-    return path.is_dir() and (
-        (path / "attainment.csv").is_file() or (path / "comparison.csv").is_file()
-    )
+    """A folder holding a finished run of some command (see :data:`RUN_MARKERS`)."""
+    return path.is_dir() and any((path / name).is_file() for name in RUN_MARKERS)
+
+
+def has_attainment(path: Path) -> bool:
+    """A run directory with an attainment table (a run) or a comparison table."""
+    return (path / "attainment.csv").is_file() or (path / "comparison.csv").is_file()
 
 
 def find_runs(results_dir: Path, extra: Sequence[Path] = ()) -> list[Path]:
@@ -193,6 +201,8 @@ def side_by_side(runs: Sequence[Path], lang: str = "en") -> pd.DataFrame:
     columns: dict[str, pd.Series] = {}
     common: set[str] | None = None
     for path in runs:
+        if not has_attainment(path):  # a frontier, sensitivity or hindcast study
+            continue
         table = attainment_of(path)
         if not {"target", "probability"} <= set(table.columns):
             continue
