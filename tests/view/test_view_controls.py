@@ -121,3 +121,16 @@ def test_attainment_table_words() -> None:
     assert "30%" in html and "10%–60%" in html
     assert verdict_words("likely met", "zh") == "很可能实现"
     assert "<script>" not in attainment_html(table.assign(target="<script>"), "en")
+
+
+def test_cli_import_does_not_load_the_ui() -> None:
+    """The CLI stays fast: Solara is imported only when `policysim view` runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, policysim.cli; "
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('solara', 'uvicorn', 'reacton')]; "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
