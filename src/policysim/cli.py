@@ -33,7 +33,7 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     """Add every command, one way: each module of :mod:`policysim.commands` has ``register``."""
-    from policysim.commands import compare, hindcast, maintenance, nowcast, run, sensitivity
+    from policysim.commands import compare, hindcast, maintenance, nowcast, run, sensitivity, view
 
     run.register(app)
     compare.register(app)
@@ -41,6 +41,7 @@ def _register_commands() -> None:
     hindcast.register(app)
     nowcast.register(app)
     maintenance.register(app)
+    view.register(app)
 
 
 _register_commands()

@@ -9,7 +9,7 @@ Layers, each allowed to import only the ones listed for it (besides itself and t
 - ``allocation`` alone (leaves only): the optimiser never sees the agent-based model;
 - ``coupling`` is the only bridge between ``allocation`` and the model;
 - ``analysis`` and ``report`` are free of experiments and the model; ``plotting`` also;
-- ``experiments``, ``studies``, ``commands`` and ``cli`` above them.
+- ``experiments``, ``studies``, ``commands``, ``view`` and ``cli`` above them.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ ALLOWED: dict[str, set[str]] = {
         "experiments", "plotting", "report", "studies",
     },
 }  # fmt: skip
+ALLOWED["commands"].add("view")  # `policysim view` starts the view
+# the browser view (issue 18): a UI over the same engine and outputs as the commands
+ALLOWED["view"] = ALLOWED["commands"] - {"view"} | {"commands"}
 ALLOWED["cli"] = ALLOWED["commands"] | {"commands"}
 ALLOWED["__init__"] = {"scenario", "simulation"}
 
