@@ -262,6 +262,10 @@ def test_run_writes_and_prints_the_briefing(tmp_path: Path) -> None:
     for name in ("attainment.csv", "first_year.csv", "draws.csv", "solves.csv"):
         assert (out / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
     assert "结论" in res.output and "Verdicts" in res.output
+    # observed history on the fan charts of the province metrics the package has it for
+    for metric in ("rd_expenditure_100m_cny", "rd_intensity_pct", "gdp_100m_cny", "hnte_count"):
+        assert (out / "figures" / f"fan_{metric}.png").stat().st_size > 1000, metric
+    assert "observed history (filled points: sourced" in (out / "report.html").read_text("utf-8")
 
 
 def test_progress_bar_is_labelled_and_says_elapsed_and_left() -> None:
