@@ -561,7 +561,7 @@ _TEMPLATE: Final = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>{{ font_face | safe }}
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "{{ family }}", "PingFang SC",
+body { font-family: "{{ family }}", "Noto Sans", "Helvetica Neue", Arial, "PingFang SC",
        "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 48rem; padding: 0 1rem;
        color: #1a1a1a; line-height: 1.55; }
 .zh { font-family: "{{ family }}", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",

@@ -60,7 +60,7 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
 _ID_COLUMNS = frozenset({"year", "code", "replication", "seed", "county_code", "township_code"})
 
 _CSS = """
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "policysim-cjk", "PingFang SC",
+body { font-family: "policysim-cjk", "Noto Sans", "Helvetica Neue", Arial, "PingFang SC",
        "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
        line-height: 1.45; }
 h1 { font-size: 1.7rem; border-bottom: 2px solid #0072B2; padding-bottom: .3rem; }
