@@ -292,3 +292,30 @@ def test_progress_bar_is_labelled_and_says_elapsed_and_left() -> None:
         assert default._progress.tasks[0].description == "ensemble"
     finally:
         default.close()
+
+
+def test_progress_clocks_stay_whole_on_a_narrow_terminal() -> None:
+    """At 100 columns a study label cut the elapsed clock to "0:00:…"; the bar gives way now,
+    and label and clocks stay whole."""
+    import io
+
+    from rich.console import Console
+
+    from policysim.experiments.runner import _ProgressBar
+
+    label = "compare: jiangxi_baseline (factor_formula)"
+    bar = _ProgressBar(label)
+    try:
+        progress = bar._progress
+        progress.update(bar._task, total=6, completed=4, rate="3.9 runs/s")
+        for width in (100, 120):
+            sink = io.StringIO()
+            Console(file=sink, width=width, color_system=None).print(
+                progress.make_tasks_table(progress.tasks)
+            )
+            line = sink.getvalue()
+            assert line.startswith(label), line
+            assert re.search(r"elapsed \d:\d\d:\d\d · left (\d:\d\d:\d\d|-:--:--)", line), line
+            assert len(line.rstrip("\n")) <= width
+    finally:
+        bar.close()
