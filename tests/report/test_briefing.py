@@ -319,3 +319,30 @@ def test_progress_clocks_stay_whole_on_a_narrow_terminal() -> None:
             assert len(line.rstrip("\n")) <= width
     finally:
         bar.close()
+
+
+def test_observed_history_of_another_province_is_not_scored(tmp_path: Path) -> None:
+    """tiny.yaml sits beside scenarios/observed/ (Jiangxi's history): its briefing scored ten
+    counties against Jiangxi's R&D and said the model misses every series."""
+    from policysim.report.briefing import other_province
+
+    table = pd.DataFrame(
+        {
+            "indicator": ["rd_expenditure_100m_cny", "rd_intensity_pct", "gdp_100m_cny"],
+            "year": [2017, 2017, 2018],
+            "observed": [255.8, 1.28, 21984.8],
+            "median": [255.8, 1.23, 2000.0],  # a later year is a forecast, not the start
+        }
+    )
+    assert other_province(table, 2017) is None
+    tiny = table.assign(median=[23.0, 1.2, 2000.0])
+    assert "rd_expenditure_100m_cny 2017" in str(other_province(tiny, 2017))
+    out = tmp_path / "tiny"
+    res = CliRunner().invoke(
+        app,
+        ["run", str(ROOT / "scenarios" / "tiny.yaml"), "--replications", "2", "--out", str(out),
+         "--quiet", "--lang", "en"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = (out / "briefing.txt").read_text(encoding="utf-8")
+    assert "observed values inside the model's 90% band" not in text
