@@ -12,8 +12,8 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-#: Sizes for the suite: a few runs each (the notebooks default to 16; full sizes by the same
-#: variables).
+#: Sizes for the suite: a few runs each (the notebooks default to sizes that mean something,
+#: 100-200 runs, 20 Morris trajectories; the same variables set them).
 SMALL = {
     "POLICYSIM_NB_REPLICATIONS": "4",
     "POLICYSIM_NB_WORKERS": "1",
@@ -29,6 +29,19 @@ WRITES = {
     "02_comparing_strategies.ipynb": "comparison",
     "04_sensitivity.ipynb": "sensitivity",
 }
+
+
+def test_committed_notebooks_are_small_and_have_no_warnings() -> None:
+    """The notebooks are committed with their outputs (they read on GitHub): figures as PNG,
+    the folder under 3 MB, no warnings or errors in the stored outputs."""
+    assert sum(p.stat().st_size for p in NOTEBOOKS.glob("*.ipynb")) < 3_000_000
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                assert output.get("output_type") != "error", name
+                if output.get("output_type") == "stream":
+                    assert "Warning" not in output.get("text", ""), (name, output["text"][:200])
 
 
 def test_the_five_notebooks_exist() -> None:
@@ -64,6 +77,15 @@ def test_notebook_runs(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         o for c in code_cells for o in c.get("outputs", []) if o.get("output_type") == "error"
     ]
     assert not errors
+    # no warnings in the outputs (pandas FutureWarnings, widget warnings...): they read as
+    # problems on GitHub, where the notebooks are committed with their outputs
+    warned = [
+        o.get("text", "")
+        for c in code_cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    assert not [w for w in warned if "Warning" in w], warned
     # every notebook shows at least one result (a table or a figure)
     rich = [
         o

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,7 +131,10 @@ def test_county_fan_chart_labels_by_code_without_cjk_font(
 def test_county_fan_chart_adds_chinese_name_when_cjk_font_exists(
     metrics: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(common, "cjk_font", lambda: Path("/fonts/any-cjk.ttf"))
+    # a real font file: the figure is laid out (drawn) to place its legend
+    font = common.cjk_font()
+    assert font is not None  # the packaged Noto Sans CJK SC (mplfonts)
+    monkeypatch.setattr(common, "cjk_font", lambda: font)
     fig = fan_chart(metrics, "rd_intensity_pct", level="county", code="360102")
     assert fig.axes[0].get_title().endswith("360102 东湖区")
 

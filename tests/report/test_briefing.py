@@ -262,6 +262,10 @@ def test_run_writes_and_prints_the_briefing(tmp_path: Path) -> None:
     for name in ("attainment.csv", "first_year.csv", "draws.csv", "solves.csv"):
         assert (out / name).read_bytes().startswith(b"\xef\xbb\xbf"), name
     assert "结论" in res.output and "Verdicts" in res.output
+    # observed history on the fan charts of the province metrics the package has it for
+    for metric in ("rd_expenditure_100m_cny", "rd_intensity_pct", "gdp_100m_cny", "hnte_count"):
+        assert (out / "figures" / f"fan_{metric}.png").stat().st_size > 1000, metric
+    assert "observed history (filled points: sourced" in (out / "report.html").read_text("utf-8")
 
 
 def test_progress_bar_is_labelled_and_says_elapsed_and_left() -> None:
@@ -288,3 +292,57 @@ def test_progress_bar_is_labelled_and_says_elapsed_and_left() -> None:
         assert default._progress.tasks[0].description == "ensemble"
     finally:
         default.close()
+
+
+def test_progress_clocks_stay_whole_on_a_narrow_terminal() -> None:
+    """At 100 columns a study label cut the elapsed clock to "0:00:…"; the bar gives way now,
+    and label and clocks stay whole."""
+    import io
+
+    from rich.console import Console
+
+    from policysim.experiments.runner import _ProgressBar
+
+    label = "compare: jiangxi_baseline (factor_formula)"
+    bar = _ProgressBar(label)
+    try:
+        progress = bar._progress
+        progress.update(bar._task, total=6, completed=4, rate="3.9 runs/s")
+        for width in (100, 120):
+            sink = io.StringIO()
+            Console(file=sink, width=width, color_system=None).print(
+                progress.make_tasks_table(progress.tasks)
+            )
+            line = sink.getvalue()
+            assert line.startswith(label), line
+            assert re.search(r"elapsed \d:\d\d:\d\d · left (\d:\d\d:\d\d|-:--:--)", line), line
+            assert len(line.rstrip("\n")) <= width
+    finally:
+        bar.close()
+
+
+def test_observed_history_of_another_province_is_not_scored(tmp_path: Path) -> None:
+    """tiny.yaml sits beside scenarios/observed/ (Jiangxi's history): its briefing scored ten
+    counties against Jiangxi's R&D and said the model misses every series."""
+    from policysim.report.briefing import other_province
+
+    table = pd.DataFrame(
+        {
+            "indicator": ["rd_expenditure_100m_cny", "rd_intensity_pct", "gdp_100m_cny"],
+            "year": [2017, 2017, 2018],
+            "observed": [255.8, 1.28, 21984.8],
+            "median": [255.8, 1.23, 2000.0],  # a later year is a forecast, not the start
+        }
+    )
+    assert other_province(table, 2017) is None
+    tiny = table.assign(median=[23.0, 1.2, 2000.0])
+    assert "rd_expenditure_100m_cny 2017" in str(other_province(tiny, 2017))
+    out = tmp_path / "tiny"
+    res = CliRunner().invoke(
+        app,
+        ["run", str(ROOT / "scenarios" / "tiny.yaml"), "--replications", "2", "--out", str(out),
+         "--quiet", "--lang", "en"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = (out / "briefing.txt").read_text(encoding="utf-8")
+    assert "observed values inside the model's 90% band" not in text

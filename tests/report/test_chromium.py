@@ -7,6 +7,8 @@ The screenshots are kept in ``test-artifacts/`` at the repository root.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -106,3 +108,63 @@ def test_embedded_font_renders_chinese(run_dir: Path, name: str, tmp_path: Path)
     assert ink > 1000  # something is drawn
     if not has_system_cjk:
         assert np.abs(with_font - without).mean() > 1e-3, "the embedded face changed nothing"
+
+
+_CELLS = """<script>
+document.fonts.ready.then(() => {
+  const cells = [...document.querySelectorAll('td.num')]
+    .filter(td => td.textContent.trim().endsWith('亿元'))
+    .map(td => { const r = td.getBoundingClientRect();
+                 return [r.right, r.top, r.bottom, td.textContent.trim()]; });
+  const out = document.createElement('pre');
+  out.id = 'cells';
+  out.textContent = JSON.stringify(cells);
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def unit_glyphs_differ(page: Path, tmp_path: Path, size: str = "1000,3000") -> list[str]:
+    """Cells of ``page`` ending in the same Chinese unit (亿元) whose unit is drawn differently
+    from the first such cell's: boxes in some cells, glyphs in others."""
+    text = page.read_text(encoding="utf-8")
+    probed = tmp_path / f"cells-{page.name}"
+    probed.write_text(text.replace("</body>", _CELLS + "</body>"), encoding="utf-8")
+    dom = _chromium(f"--window-size={size}", "--dump-dom", probed.as_uri()).stdout
+    found = re.search(r'<pre id="cells">(.*?)</pre>', dom, re.S)
+    assert found is not None, dom[-2000:]
+    cells = json.loads(html.unescape(found.group(1)))
+    height = int(size.split(",")[1])
+    cells = [c for c in cells if c[2] < height]
+    assert len(cells) >= 2, cells  # the money columns of the attainment table
+    shot = _screenshot(page, tmp_path / f"cells-{page.stem}.png", size)
+    grey = shot.mean(axis=2)
+
+    def crop(cell: list[float], dx: int = 0, dy: int = 0) -> np.ndarray:
+        # the unit is the last two characters of a right-aligned cell: 40 px left of the
+        # padding, on the cell's middle line
+        right, top, bottom = (round(v) for v in cell[:3])
+        middle = (top + bottom) // 2 + dy
+        return np.asarray(grey[middle - 9 : middle + 9, right - 48 + dx : right - 8 + dx])
+
+    def distance(cell: list[float]) -> float:
+        # sub-pixel placement moves the anti-aliasing: the best of one-pixel shifts
+        first = crop(cells[0])
+        return min(
+            float(np.abs(crop(cell, dx, dy) - first).mean())
+            for dx in (-1, 0, 1)
+            for dy in (-1, 0, 1)
+        )
+
+    return [str(cell[3]) for cell in cells[1:] if distance(cell) > UNIT_TOLERANCE]
+
+
+#: Mean absolute grey difference (0-1) above which two drawings of a unit differ: boxes against
+#: glyphs measured 0.20, the same glyphs at other sub-pixel places 0.02-0.035.
+UNIT_TOLERANCE = 0.08
+
+
+def test_the_same_unit_is_drawn_the_same_in_every_cell(run_dir: Path, tmp_path: Path) -> None:
+    # 亿元 in one cell was drawn as boxes while the next row's was right (the embedded face was
+    # a fallback family; now it is the first one, for non-ASCII code points)
+    assert unit_glyphs_differ(run_dir / "report.html", tmp_path) == []

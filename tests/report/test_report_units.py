@@ -122,3 +122,27 @@ def test_every_metric_has_a_kind_and_both_labels() -> None:
     assert metric_label("provincial_innovative_counties", "zh").startswith("省级创新型县")
     assert metric_label("some_new_metric") == "some new metric"
     assert format_value(math.nan, "count") == "—"
+
+
+def test_best_strategy_table_probabilities_and_their_difference_in_pp() -> None:
+    """The compare report's best-strategy table showed 'versus_probability' as 0.688 and its
+    'diff' as a bare 0 beside a CI in pp."""
+    frame = pd.DataFrame(
+        {
+            "kind": ["best", "objective"],
+            "target": ["counties_2030", "objective"],
+            "scenario": ["jiangxi_equal", "jiangxi_equal"],
+            "versus": ["jiangxi_baseline", "jiangxi_baseline"],
+            "probability": [0.55, 0.6875],
+            "versus_probability": [0.5, 0.625],
+            "diff": [0.05, 0.0625],
+            "diff_ci_low": [-0.02, 0.0],
+            "diff_ci_high": [0.12, 0.125],
+            "note": ["", "share of targets met (equal weights)"],
+        }
+    )
+    best, objective = _texts(frame)
+    assert best["versus_probability"] == "50.0%"
+    assert best["diff"] == "+5.0 pp"
+    assert objective["versus_probability"] == "62.5%"
+    assert objective["diff"] == "+6.2 pp"

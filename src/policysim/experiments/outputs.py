@@ -23,12 +23,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from policysim.analysis import first_year_met
+from policysim.analysis.history import observed_series, read_history
 from policysim.data.caveat import county_caveat, county_economy_synthetic
+from policysim.data.loader import EMBEDDED_NAME
+from policysim.errors import DataError
 from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY, synthesis_seeds_of
 from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.verify import verified_policy_for
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
+from policysim.metrics import by_level
 from policysim.report._atomic import atomic_output
 from policysim.report.briefing import (
     Briefing,
@@ -261,8 +265,36 @@ def _copy_parts(store: PartsStore, out: Path, runs: set[int]) -> dict[str, Path]
     return written
 
 
-def _fan_metrics(result: EnsembleResult) -> list[str]:
-    return list(dict.fromkeys(t.metric for t in result.loaded.scenario.targets))
+def observed_history(baseline: Any, scenario_path: Path) -> list[pd.DataFrame]:
+    """Observed province history for the run's fan charts, most authoritative first.
+
+    The baseline's ``province_history.csv`` (the embedded Jiangxi history up to 2017), then, for
+    the embedded Jiangxi baseline, the observed file next to the scenario file
+    ``scenario_path`` (``observed/*.csv``,
+    as shipped in ``scenarios/observed/``) with the most province values: the file the
+    briefing's hindcast record scores against. Files that cannot be read are skipped (figures
+    only; the hindcast command checks them)."""
+    tables = [baseline.history] if len(baseline.history) else []
+    folder = Path(scenario_path).parent / "observed"
+    if baseline.name != EMBEDDED_NAME or not folder.is_dir():
+        return tables  # the shipped observed files are Jiangxi's
+    best = pd.DataFrame()
+    for path in sorted(folder.glob("*.csv")):
+        try:
+            table = read_history(path, by_level("province"))
+        except DataError as exc:
+            logger.debug("observed file %s not drawn: %s", path, exc)
+            continue
+        if len(table) > len(best):
+            best = table
+    return [*tables, best] if len(best) else tables
+
+
+def _fan_metrics(result: EnsembleResult, history: Sequence[pd.DataFrame] = ()) -> list[str]:
+    """The scenario's target metrics, then the province metrics with observed history."""
+    names = [t.metric for t in result.loaded.scenario.targets]
+    names += [m for m in by_level("province") if len(observed_series(history, m))]
+    return list(dict.fromkeys(names))
 
 
 def write_briefing(briefing: Briefing, out: Path, lang: str = "both") -> dict[str, Path]:
@@ -353,8 +385,15 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
             # figures
             if sc.outputs.figures:
                 figdir = out / "figures"
-                for metric in _fan_metrics(result):
-                    fig = fan_chart(result.metrics, metric, targets=sc.targets)
+                history = observed_history(baseline_for(sc), result.loaded.path)
+                for metric in _fan_metrics(result, history):
+                    observed = observed_series(history, metric)
+                    fig = fan_chart(
+                        result.metrics,
+                        metric,
+                        targets=sc.targets,
+                        observed=observed if len(observed) else None,
+                    )
                     written[f"fan_{metric}"] = save_figure(
                         fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
                     )
@@ -563,7 +602,11 @@ def _write_workbook(
 
 def _caption(name: str) -> str:
     if name.startswith("fan_"):
-        return f"Fan chart of {name[4:]} (median, 50% and 90% bands over runs) with targets"
+        return (
+            f"Fan chart of {name[4:]} (median, 50% and 90% bands over runs) with targets and, "
+            "where the package has it, observed history (filled points: sourced; hollow: "
+            "recalled or derived)"
+        )
     if name == "attainment_bars":
         return "Probability of meeting each target"
     if name == "county_map":

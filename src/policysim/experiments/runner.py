@@ -915,18 +915,27 @@ class _ProgressBar:
                 TimeElapsedColumn,
                 TimeRemainingColumn,
             )
+            from rich.table import Column
+
+            # the label and the clocks keep their width and the bar takes the room that is
+            # left (at 100 columns the clocks of a long study label read "0:00:…")
+            def clock() -> Column:
+                return Column(min_width=7, no_wrap=True, overflow="crop")
 
             self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
+                TextColumn(
+                    "{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")
+                ),
+                BarColumn(bar_width=None, table_column=Column(ratio=1)),
                 MofNCompleteColumn(),
-                TextColumn("runs {task.fields[rate]}"),
-                TextColumn("elapsed"),
-                TimeElapsedColumn(),
-                TextColumn("· left"),
-                TimeRemainingColumn(),
+                TextColumn("runs {task.fields[rate]}", table_column=Column(no_wrap=True)),
+                TextColumn("elapsed", table_column=Column(no_wrap=True)),
+                TimeElapsedColumn(table_column=clock()),
+                TextColumn("· left", table_column=Column(no_wrap=True)),
+                TimeRemainingColumn(table_column=clock()),
                 console=Console(stderr=True),
                 transient=False,
+                expand=True,
             )
             self._progress.start()
             label = enabled if isinstance(enabled, str) and enabled else "ensemble"

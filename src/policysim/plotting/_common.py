@@ -12,14 +12,20 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, fontManager
 from matplotlib.ft2font import FT2Font
+from matplotlib.legend import Legend
+from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 
 from policysim.errors import DataError
 
@@ -29,8 +35,10 @@ __all__ = [
     "STATUS_ORDER",
     "cjk_font",
     "county_label",
+    "legend_covers",
     "new_figure",
     "normalise_status",
+    "place_legend",
     "plain_text",
     "require_columns",
     "require_probabilities",
@@ -252,6 +260,128 @@ def county_label(code: str, name: str | None) -> tuple[str, FontProperties | Non
     if cjk is None or not name:
         return code, None
     return f"{code} {name}", FontProperties(fname=cjk)
+
+
+#: Corners tried, in order, for a legend inside the axes before it goes to their right.
+Corner = Literal[
+    "upper left",
+    "lower right",
+    "upper right",
+    "lower left",
+    "center left",
+    "center right",
+    "upper center",
+    "lower center",
+]
+LEGEND_CORNERS: tuple[Corner, ...] = (
+    "upper left",
+    "lower right",
+    "upper right",
+    "lower left",
+    "center left",
+    "center right",
+    "upper center",
+    "lower center",
+)
+_NO_LINE = {"None", "none", "", " "}
+
+
+def _boxes_overlap(a: Bbox, b: Bbox) -> bool:
+    return bool(a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1)
+
+
+def legend_covers(ax: Axes, box: Bbox) -> list[Artist]:
+    """The artists of ``ax`` that a legend with window extent ``box`` would cover.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes already laid out (drawn once).
+    box : matplotlib.transforms.Bbox
+        The legend's extent in display coordinates.
+
+    Returns
+    -------
+    list of Artist
+        Filled areas (bands, bars) whose outline or inside meets the box, lines passing through
+        it, markers within it (their size included) and texts overlapping it.
+    """
+    covered: list[Artist] = []
+    renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    for collection in ax.collections:
+        transform = collection.get_transform()
+        if any(p.transformed(transform).intersects_bbox(box, filled=True)
+               for p in collection.get_paths()):  # fmt: skip
+            covered.append(collection)
+    for patch in ax.patches:
+        if _boxes_overlap(patch.get_window_extent(renderer), box):
+            covered.append(patch)
+    for line in ax.lines:
+        if not isinstance(line, Line2D) or not line.get_visible():
+            continue
+        path = line.get_transform().transform_path(line.get_path())
+        vertices = np.asarray(path.vertices, dtype=float)
+        drawn_line = str(line.get_linestyle()) not in _NO_LINE and len(vertices) > 1
+        if drawn_line and path.intersects_bbox(box, filled=False):
+            covered.append(line)
+            continue
+        if str(line.get_marker()) not in _NO_LINE and len(vertices):
+            pad = float(line.get_markersize()) * ax.figure.dpi / 72.0 / 2.0
+            grown = box.padded(pad)
+            inside = (
+                (vertices[:, 0] > grown.x0)
+                & (vertices[:, 0] < grown.x1)
+                & (vertices[:, 1] > grown.y0)
+                & (vertices[:, 1] < grown.y1)
+            )
+            if inside.any():
+                covered.append(line)
+    for text in ax.texts:
+        if (
+            text.get_visible()
+            and text.get_text()
+            and _boxes_overlap(text.get_window_extent(renderer), box)
+        ):
+            covered.append(text)
+    return covered
+
+
+def place_legend(
+    ax: Axes,
+    handles: Sequence[Artist],
+    labels: Sequence[str],
+    **kwargs: Any,
+) -> Legend:
+    """Add a legend where it covers no data: the first free corner inside the axes
+    (:data:`LEGEND_CORNERS`), else to the right of the axes.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes with everything else drawn on them (bands, lines, labels).
+    handles, labels : sequence
+        Legend entries.
+    **kwargs
+        Passed to :meth:`matplotlib.axes.Axes.legend` (font, title...; not ``loc``).
+
+    Returns
+    -------
+    matplotlib.legend.Legend
+        The legend.
+    """
+    figure = ax.get_figure(root=True)
+    if figure is None:
+        raise ValueError("place_legend: the axes belong to no figure")
+    for corner in LEGEND_CORNERS:
+        legend: Legend = ax.legend(handles, labels, loc=corner, **kwargs)
+        figure.draw_without_rendering()
+        if not legend_covers(ax, legend.get_window_extent()):
+            return legend
+        legend.remove()
+    outside: Legend = ax.legend(
+        handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs
+    )
+    return outside
 
 
 def require_columns(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

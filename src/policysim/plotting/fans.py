@@ -8,22 +8,33 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from policysim.analysis.history import is_sourced
 from policysim.errors import DataError
 from policysim.metrics import METRICS
 from policysim.plotting._common import (
     PALETTE,
     county_label,
     new_figure,
+    place_legend,
     require_columns,
     shared_font,
     text_font,
 )
 
-__all__ = ["METRIC_LABELS", "TargetLike", "fan_chart", "hindcast_plot", "metric_label"]
+__all__ = [
+    "METRIC_LABELS",
+    "OBSERVED_LABEL",
+    "OBSERVED_UNSOURCED_LABEL",
+    "TargetLike",
+    "fan_chart",
+    "hindcast_plot",
+    "metric_label",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +43,14 @@ QUANTILE_COLUMNS = ("year", "p05", "p25", "p50", "p75", "p95")
 
 #: Axis labels, with units, of the province metrics (from the metric registry).
 METRIC_LABELS: dict[str, str] = {m.name: m.label_en for m in METRICS if m.level == "province"}
+
+#: Legend entries of observed history on a fan chart (English and Chinese, as the briefing):
+#: sourced values (verified or documented) as filled points on the line, the others as hollow
+#: points.
+OBSERVED_LABEL = "observed, sourced (filled) 观测值（有出处）"
+OBSERVED_UNSOURCED_LABEL = "observed, recalled or derived (hollow) 观测值（回忆或推算）"
+#: Colour of observed history (Okabe-Ito vermillion; the bands use the blue).
+OBSERVED_COLOUR = PALETTE[3]
 
 _UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("_pct", "%"),
@@ -201,6 +220,56 @@ def _draw_target(ax: Axes, target: TargetLike, colour: str) -> None:
     )
 
 
+def _draw_observed(ax: Axes, observed: pd.DataFrame) -> list[tuple[Artist, str]]:
+    """Observed history over the bands; returns the legend handles and labels."""
+    require_columns(observed, ("year", "value"), "fan chart observed history")
+    obs = observed.assign(value=pd.to_numeric(observed["value"], errors="coerce"))
+    obs = obs.loc[np.isfinite(obs["value"].to_numpy(dtype=float))].sort_values("year")
+    if obs.empty:
+        return []
+    if "sourced" in obs.columns:
+        sourced = obs["sourced"].astype(bool).to_numpy()
+    elif "status" in obs.columns:
+        sourced = np.array([is_sourced(s) for s in obs["status"]], dtype=bool)
+    else:
+        sourced = np.ones(len(obs), dtype=bool)
+    years = obs["year"].to_numpy(dtype=float)
+    values = obs["value"].to_numpy(dtype=float)
+    out: list[tuple[Artist, str]] = []
+    # the line through every observed value, with filled markers on the sourced ones only
+    (line,) = ax.plot(
+        years,
+        values,
+        color=OBSERVED_COLOUR,
+        linewidth=1.2,
+        marker="o",
+        markersize=4.5,
+        markeredgecolor="black",
+        markeredgewidth=0.6,
+        markevery=[int(i) for i in np.flatnonzero(sourced)],
+        zorder=4,
+        label=OBSERVED_LABEL,
+        gid="observed",
+    )
+    out.append((line, OBSERVED_LABEL))
+    if (~sourced).any():
+        (hollow,) = ax.plot(
+            years[~sourced],
+            values[~sourced],
+            linestyle="none",
+            marker="o",
+            markersize=4.5,
+            markerfacecolor="white",
+            markeredgecolor=OBSERVED_COLOUR,
+            markeredgewidth=1.2,
+            zorder=4.5,
+            label=OBSERVED_UNSOURCED_LABEL,
+            gid="observed_unsourced",
+        )
+        out.append((hollow, OBSERVED_UNSOURCED_LABEL))
+    return out
+
+
 def fan_chart(
     metrics: pd.DataFrame,
     metric: str,
@@ -210,6 +279,7 @@ def fan_chart(
     targets: Sequence[TargetLike] = (),
     title: str | None = None,
     overlays: Mapping[str, pd.DataFrame] | None = None,
+    observed: pd.DataFrame | None = None,
 ) -> Figure:
     """Fan chart of one metric over years: median, 50% and 90% bands across replications.
 
@@ -235,11 +305,20 @@ def fan_chart(
     overlays : mapping of str to pandas.DataFrame, optional
         Other scenarios' long metrics, by scenario name; each is drawn as a median line and a
         90% band in its own colour.
+    observed : pandas.DataFrame, optional
+        Observed history of the metric for this unit: columns ``year, value`` (the metric's
+        unit) and optionally ``status`` (as in the observed files: ``verified ...``,
+        ``documented``, ``recalled``, ``derived``) or a boolean ``sourced``. Drawn as a thin line
+        through the points over the bands: sourced values as filled points (legend
+        :data:`OBSERVED_LABEL`), the others as hollow points (legend
+        :data:`OBSERVED_UNSOURCED_LABEL`). Without ``status`` or ``sourced`` every value counts as
+        sourced.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure.
+        The figure. The legend is placed where it covers no band, line, point or label (inside
+        the axes if such a corner exists, else to the right of them).
 
     Raises
     ------
@@ -256,7 +335,7 @@ def fan_chart(
     main_colour = PALETTE[0]
     main_name = _scenario_name(rows, "ensemble")
     labels: list[str] = []
-    handles = []
+    handles: list[Artist] = []
     band90 = ax.fill_between(
         years,
         quantiles["p05"].to_numpy(),
@@ -294,6 +373,10 @@ def fan_chart(
         )
         handles += [line, band]
         labels += [f"{scenario}: median", f"{scenario}: 90% band"]
+    if observed is not None and len(observed):
+        for handle, label in _draw_observed(ax, observed):
+            handles.append(handle)
+            labels.append(label)
     for target in targets:
         target_level = getattr(target, "level", level)  # targets may name their level
         if target.metric == metric and str(target_level) == level:
@@ -313,10 +396,10 @@ def fan_chart(
         heading, font = text_font(title)
     ax.set_title(heading, fontproperties=font)
     legend_labels, legend_font = shared_font(labels)
-    ax.legend(
+    place_legend(
+        ax,
         handles,
         legend_labels,
-        loc="upper left",
         fontsize=8,
         prop=legend_font,
         title=f"{n_rep} replications",

@@ -561,7 +561,7 @@ _TEMPLATE: Final = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>{{ font_face | safe }}
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "{{ family }}", "PingFang SC",
+body { font-family: "{{ family }}", "Noto Sans", "Helvetica Neue", Arial, "PingFang SC",
        "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 48rem; padding: 0 1rem;
        color: #1a1a1a; line-height: 1.55; }
 .zh { font-family: "{{ family }}", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",
@@ -667,12 +667,33 @@ def _observed_files(scenario_path: Path) -> list[Path]:
     return sorted(folder.glob("*.csv")) if folder.is_dir() else []
 
 
+#: Largest relative gap, at the base year, between an observed value and the run's median for the
+#: file to be taken as history of the run's province (the model starts from the base-year
+#: statistics; the shipped Jiangxi files beside ``tiny.yaml`` are ten times its totals).
+BASE_YEAR_TOLERANCE = 0.2
+
+
+def other_province(table: pd.DataFrame, base_year: int) -> str | None:
+    """Why a scored observed file is not the run's province (its base-year values are far from
+    where the run starts), or None (a :func:`policysim.studies.hindcast.score_ensemble`
+    table)."""
+    base = table[table["year"] == base_year]
+    observed = pd.to_numeric(base["observed"], errors="coerce").to_numpy(dtype=float)
+    median = pd.to_numeric(base["median"], errors="coerce").to_numpy(dtype=float)
+    for indicator, obs, med in zip(base["indicator"], observed, median, strict=True):
+        if obs != 0 and abs(med / obs - 1.0) > BASE_YEAR_TOLERANCE:
+            return f"{indicator} {base_year}: observed {obs:g}, the run starts at {med:g}"
+    return None
+
+
 def find_hindcast(
     metrics: pd.DataFrame, scenario: Any, scenario_path: Path
 ) -> tuple[tuple[HindcastLine, ...], str]:
     """Score the run's province metrics against the observed history next to the scenario
     (``observed/*.csv``; the file with the most observations after the base year). Files that do
-    not fit the scenario (years outside its horizon, unknown indicators) are skipped."""
+    not fit the scenario (years outside its horizon, unknown indicators) are skipped, and so are
+    files about another province: base-year values more than :data:`BASE_YEAR_TOLERANCE` from
+    where the run starts."""
     from policysim.errors import PolicysimError
     from policysim.studies.hindcast import read_hindcast_observed, score_ensemble
 
@@ -685,6 +706,10 @@ def find_hindcast(
             table, _ = score_ensemble(metrics, observed)
         except (PolicysimError, KeyError, ValueError) as exc:
             logger.debug("observed file %s skipped: %s", path, exc)
+            continue
+        elsewhere = other_province(table, base_year)
+        if elsewhere is not None:
+            logger.debug("observed file %s skipped (another province: %s)", path, elsewhere)
             continue
         lines = hindcast_lines(table, base_year)
         n = sum(h.n for h in lines)

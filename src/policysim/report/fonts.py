@@ -24,6 +24,7 @@ from typing import Final
 
 __all__ = [
     "EMBEDDED_FAMILY",
+    "EMBEDDED_RANGE",
     "cjk_font_file",
     "font_face_css",
     "register_cjk_font",
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: CSS family name of the embedded face.
 EMBEDDED_FAMILY: Final = "policysim-cjk"
+#: Code points the embedded face serves: everything but ASCII (see :func:`font_face_css`).
+EMBEDDED_RANGE: Final = "U+80-10FFFF"
 _PACKAGE: Final = "mplfonts"
 _FONT: Final = "fonts/NotoSansCJKsc-Regular.otf"
 
@@ -101,12 +104,19 @@ def subset_font(text: str) -> bytes | None:
 
 
 def font_face_css(text: str) -> str:
-    """An ``@font-face`` rule embedding the glyphs of ``text`` (base64 WOFF), or ``""``."""
+    """An ``@font-face`` rule embedding the glyphs of ``text`` (base64 WOFF), or ``""``.
+
+    The face covers the non-ASCII code points only (``unicode-range``), so that pages can name
+    it as their *first* family: ASCII text keeps the Latin fonts after it, and Chinese text is
+    drawn from the embedded face directly. As a later (fallback) family, Chromium drew some
+    runs of a page as boxes without system CJK fonts (a table cell's "亿元" while the same
+    words in the next row were right)."""
     data = subset_font(text)
     if data is None:
         return ""
     encoded = base64.b64encode(data).decode("ascii")
     return (
         f'@font-face {{ font-family: "{EMBEDDED_FAMILY}"; font-style: normal; '
-        f"font-weight: 400; src: url(data:font/woff;base64,{encoded}) format('woff'); }}\n"
+        f"font-weight: 400; unicode-range: {EMBEDDED_RANGE}; "
+        f"src: url(data:font/woff;base64,{encoded}) format('woff'); }}\n"
     )

@@ -60,7 +60,7 @@ _INTERVALS: tuple[tuple[str, str, str, str], ...] = (
 _ID_COLUMNS = frozenset({"year", "code", "replication", "seed", "county_code", "township_code"})
 
 _CSS = """
-body { font-family: "Noto Sans", "Helvetica Neue", Arial, "policysim-cjk", "PingFang SC",
+body { font-family: "policysim-cjk", "Noto Sans", "Helvetica Neue", Arial, "PingFang SC",
        "Microsoft YaHei", sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1a1a1a;
        line-height: 1.45; }
 h1 { font-size: 1.7rem; border-bottom: 2px solid #0072B2; padding-bottom: .3rem; }
@@ -139,15 +139,21 @@ _LEVEL_COLUMNS = frozenset(
 )
 
 
+#: Columns holding a probability (a share of runs, 0-1), whatever else the table holds.
+_PROBABILITY_COLUMNS = frozenset(
+    {"probability", "versus_probability", "ci_low", "ci_high", "spread"}
+)
+
+
 def _is_difference(column: str) -> bool:
-    return column.startswith("diff_") or "_diff_" in column or column == "spread"
+    return column.startswith("diff_") or "_diff_" in column or column in {"diff", "spread"}
 
 
 def infer_units(columns: Sequence[str]) -> dict[str, str]:
     """Unit of each column that has one, from the column names of a table.
 
-    ``probability``, ``ci_low``, ``ci_high``, ``p_*`` and ``spread`` are probabilities;
-    ``diff_*`` are probability differences when the table has a ``probability`` column (a
+    ``probability``, ``versus_probability``, ``ci_low``, ``ci_high``, ``p_*`` and ``spread`` are
+    probabilities; ``diff`` and ``diff_*`` are probability differences when the table has a ``probability`` column (a
     comparison of attainment), else differences of the row's metric when it has a ``metric``
     column, else plain numbers; ``metric_*`` and the levels (``mean``, ``median``, ``p05``...,
     ``threshold``) are in the row's metric unit (``"@metric"``) when there is a ``metric``
@@ -157,12 +163,12 @@ def infer_units(columns: Sequence[str]) -> dict[str, str]:
     has_metric = "metric" in cols
     units: dict[str, str] = {}
     for column in columns:
-        if column in {"probability", "ci_low", "ci_high", "spread"} or column.startswith("p_"):
+        if column in _PROBABILITY_COLUMNS or column.startswith("p_"):
             units[column] = "probability"
         elif column.startswith("metric_") and column != "metric":
             if has_metric:
                 units[column] = "@metric"
-        elif column.startswith("diff_"):
+        elif column.startswith("diff_") or column == "diff":
             if "probability" in cols:
                 units[column] = "probability"
             elif has_metric:
