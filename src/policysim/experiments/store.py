@@ -24,6 +24,7 @@ as if whole. A store written before the ``units-`` files existed kept the indica
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -43,7 +44,16 @@ from policysim.errors import ScenarioError
 from policysim.experiments.worker import SOLVE_COLUMNS, UNIT_INDICATORS, ChunkOutput
 from policysim.report._atomic import TEMPORARY_SUFFIX, atomic_output
 
-__all__ = ["PARTS_DIR", "PartsStore", "StoredRuns", "write_bytes"]
+__all__ = [
+    "PARTS_DIR",
+    "STUDY_RUNS_DIR",
+    "PartsStore",
+    "StoredRuns",
+    "remove_study_stores",
+    "study_stores",
+    "sub_store",
+    "write_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -358,3 +368,39 @@ class PartsStore:
             self.dir.rmdir()
         except OSError:
             logger.warning("kept %s: it holds files policysim did not write", self.dir)
+
+
+#: Folder of a run directory holding the parts stores of a study's ensembles (one per scenario,
+#: budget level...: :func:`sub_store`).
+STUDY_RUNS_DIR: Final = "runs"
+
+
+def sub_store(root: Path | None, index: int, label: str) -> Path | None:
+    """The store folder of a study's ``index``-th ensemble under the run directory ``root``
+    (None: in memory)."""
+    if root is None:
+        return None
+    safe = re.sub(r"[^0-9A-Za-z._-]+", "_", label).strip("._") or "ensemble"
+    return Path(root) / STUDY_RUNS_DIR / f"{index:03d}-{safe[:60]}"
+
+
+def study_stores(root: Path) -> list[PartsStore]:
+    """The parts stores of a run directory: its own, then those of its study's ensembles."""
+    root = Path(root)
+    stores = [PartsStore(root)]
+    runs = root / STUDY_RUNS_DIR
+    if runs.is_dir():
+        stores.append(PartsStore(runs))
+        stores += [PartsStore(p) for p in sorted(runs.iterdir()) if p.is_dir()]
+    return stores
+
+
+def remove_study_stores(root: Path) -> None:
+    """Delete the parts of every ensemble of a run directory (after its outputs are written);
+    the study's folders go when nothing else is left in them."""
+    stores = study_stores(root)
+    for store in stores:
+        store.remove()
+    for store in reversed(stores[1:]):
+        with contextlib.suppress(OSError):
+            store.root.rmdir()

@@ -43,10 +43,11 @@ import pandas as pd
 import yaml
 
 from policysim.errors import DataError, ScenarioError
-from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.experiments import Engine, EnsembleResult
 from policysim.experiments.store import write_bytes
 from policysim.scenario import Distribution, LoadedScenario, load_scenario
 from policysim.studies.hindcast import DEGENERATE_RTOL, read_hindcast_observed
+from policysim.studies.runs import load_with_overrides, study_engine, study_ensemble
 
 __all__ = [
     "MIN_ACCEPTED",
@@ -410,8 +411,12 @@ def calibrate(
     shape: Shape = "triangular",
     seed: int | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
     overrides: Sequence[str] = (),
     progress: bool = False,
+    store: Path | None = None,
+    resume: bool = False,
+    engine: Engine | None = None,
 ) -> CalibrationResult:
     """Estimate a scenario's uncertain parameters from observations by ABC rejection.
 
@@ -430,8 +435,9 @@ def calibrate(
         See :func:`fit_parameter`.
     shape : {"triangular", "uniform"}
         Shape of the fitted distributions.
-    seed, workers, overrides, progress
-        As in :func:`policysim.experiments.run_ensemble`.
+    seed, workers, scheduler, overrides, progress, store, resume, engine
+        As in :func:`policysim.experiments.run_ensemble` (``store``: a folder the prior runs
+        stream to; ``resume``: continue the calibration interrupted there).
 
     Returns
     -------
@@ -444,14 +450,7 @@ def calibrate(
     DataError
         A bad observed file, or observations that no parameter moves.
     """
-    if isinstance(scenario, LoadedScenario):
-        loaded = (
-            scenario
-            if not overrides
-            else load_scenario(scenario.path, (*scenario.overrides, *overrides))
-        )
-    else:
-        loaded = load_scenario(Path(scenario), tuple(overrides))
+    loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
     if not sc.uncertainties:
         raise ScenarioError(
@@ -489,9 +488,17 @@ def calibrate(
         obs, obs_path = observed.reset_index(drop=True), None
     else:
         obs, obs_path = read_hindcast_observed(Path(observed), sc), Path(observed)
-    ensemble = run_ensemble(
-        loaded, replications=n_runs, seed=seed, workers=workers, progress=progress
-    )
+    with study_engine(workers, scheduler, engine) as backend:
+        backend.warm(sc)
+        ensemble = study_ensemble(
+            loaded,
+            engine=backend,
+            store=store,
+            resume=resume,
+            replications=n_runs,
+            seed=seed,
+            progress=progress,
+        )
     failed = {int(r) for r in ensemble.failures["replication"]}
     draws = ensemble.draws[~ensemble.draws["replication"].isin(failed)].reset_index(drop=True)
     reps = [int(r) for r in draws["replication"]]

@@ -31,12 +31,19 @@ from policysim.analysis.intervals import paired_proportion_difference
 from policysim.analysis.targets import target_outcomes
 from policysim.data import county_caveat
 from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments import EnsembleResult, report_years, run_ensemble
+from policysim.experiments import Engine, EnsembleResult, report_years
+from policysim.experiments.store import sub_store
 from policysim.experiments.verify import RunOutcomes, objective_of_runs, verified_policy_for
 from policysim.experiments.verify import deadlines as verify_deadlines
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
-from policysim.studies.marginal import MarginalValue, marginal_value, standout
+from policysim.studies.marginal import (
+    DEFAULT_DELTA_100M_CNY,
+    MarginalValue,
+    marginal_value,
+    standout,
+)
+from policysim.studies.runs import load_with_overrides, study_engine, study_ensemble
 from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "decision_line",
     "decisions",
     "standout",
+    "unique_names",
     "write_comparison",
 ]
 
@@ -292,19 +300,8 @@ def decision_line(rec: Mapping[str, Any]) -> str:
     return f"{label}, {rec['target']}: {rec['scenario']} vs {rec['versus']}: {gap}"
 
 
-def _load_all(
-    scenarios: Sequence[str | Path | LoadedScenario], overrides: Sequence[str]
-) -> list[LoadedScenario]:
-    loaded: list[LoadedScenario] = []
-    for s in scenarios:
-        if isinstance(s, LoadedScenario):
-            loaded.append(load_scenario(s.path, (*s.overrides, *overrides)) if overrides else s)
-        else:
-            loaded.append(load_scenario(Path(s), tuple(overrides)))
-    return loaded
-
-
-def _unique_names(loaded: Sequence[LoadedScenario]) -> list[str]:
+def unique_names(loaded: Sequence[LoadedScenario]) -> list[str]:
+    """The scenarios' names, a name given twice with a suffix (``name#2``)."""
     names: list[str] = []
     for ls in loaded:
         name = ls.name
@@ -406,11 +403,15 @@ def compare_scenarios(
     replications: int | None = None,
     seed: int | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
     overrides: Sequence[str] = (),
     progress: bool = False,
     marginal_replications: int | None = None,
     delta_100m_cny: float | None = None,
     marginal: bool = True,
+    store: Path | None = None,
+    resume: bool = False,
+    engine: Engine | None = None,
 ) -> ComparisonResult:
     """Run scenarios on common random numbers and compare them with the first.
 
@@ -424,7 +425,9 @@ def compare_scenarios(
     seed : int, optional
         Common root seed (default: the baseline's ``ensemble.root_seed``, used for all).
     workers : int
-        Local worker processes per ensemble (1 = in this process).
+        Local worker processes (1 = in this process), shared by every ensemble.
+    scheduler : str, optional
+        Dask scheduler address (overrides ``workers``).
     overrides : sequence of str
         ``key.path=value`` overrides applied to every scenario.
     progress : bool
@@ -439,6 +442,15 @@ def compare_scenarios(
     marginal : bool
         Run the marginal value study (False: no ``marginal_*`` county columns, ``marginal`` is
         None; the ``compare`` command runs it only with ``--marginal``).
+    store : Path, optional
+        Run directory: each scenario's ensemble (and each perturbation of the marginal study)
+        streams its runs to its own store under ``store/runs/`` (see
+        :mod:`policysim.studies.runs`).
+    resume : bool
+        Continue the comparison interrupted in ``store``: finished runs are read back, not run
+        again (the same numbers as an uninterrupted comparison).
+    engine : Engine, optional
+        A running engine to submit the runs to (default: one of ``workers`` / ``scheduler``).
 
     Returns
     -------
@@ -447,7 +459,8 @@ def compare_scenarios(
     Raises
     ------
     ScenarioError
-        No scenario, a bad scenario, different horizons or targets, a bad seed or counts.
+        No scenario, a bad scenario, different horizons or targets, a bad seed or counts, or
+        inputs that changed since the interrupted comparison in ``store``.
     InfeasibleAllocationError, AllocationError
         Before any run of the scenario whose allocation cannot be planned.
     """
@@ -455,27 +468,71 @@ def compare_scenarios(
         raise ScenarioError(
             None, "no scenario to compare", key_path="SCENARIOS", expected="one or more files"
         )
-    loaded = _load_all(scenarios, overrides)
+    loaded = [load_with_overrides(s, overrides) for s in scenarios]
     _check_pairing(loaded)
-    names = _unique_names(loaded)
+    names = unique_names(loaded)
     base = loaded[0].scenario
     root_seed = base.ensemble.root_seed if seed is None else int(seed)
     n_runs = base.ensemble.replications if replications is None else int(replications)
-    results: dict[str, EnsembleResult] = {}
     seconds: dict[str, float] = {}
-    for name, ls in zip(names, loaded, strict=True):
+    with study_engine(workers, scheduler, engine) as backend:
+        results = _run_all(
+            loaded, names, n_runs, root_seed, backend, seconds,
+            store=store, resume=resume, progress=progress,
+        )  # fmt: skip
+        baseline = names[0]
+        mv: MarginalValue | None = None
+        if marginal:
+            t0 = time.perf_counter()
+            mv = marginal_value(
+                results[baseline],
+                replications=marginal_replications,
+                delta_100m_cny=(
+                    DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
+                ),
+                optimal=next(
+                    (ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None
+                ),
+                engine=backend,
+                store=sub_store(store, len(loaded), "marginal"),
+                resume=resume,
+            )
+            seconds["marginal"] = time.perf_counter() - t0
+    return _assemble(results, loaded, baseline, root_seed, seconds, mv)
+
+
+def _run_all(
+    loaded: Sequence[LoadedScenario],
+    names: Sequence[str],
+    n_runs: int,
+    root_seed: int,
+    engine: Engine,
+    seconds: dict[str, float],
+    *,
+    store: Path | None,
+    resume: bool,
+    progress: bool,
+) -> dict[str, EnsembleResult]:
+    """Every scenario's ensemble on the same seeds, streamed to its own store under ``store``;
+    ``seconds`` gets the time of each. A failed run makes the comparison unpaired: an error."""
+    results: dict[str, EnsembleResult] = {}
+    for i, (name, ls) in enumerate(zip(names, loaded, strict=True)):
         logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
         t0 = time.perf_counter()
         if strategy(ls.scenario.allocation.strategy).kind == "optimiser":
             # verified once here with every worker (the ensemble's workers then read the cache)
-            verified_policy_for(ls.scenario, workers=workers)
+            verified_policy_for(ls.scenario, workers=engine.workers)
             seconds[f"{name} (verification)"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-        results[name] = run_ensemble(
+        engine.warm(ls.scenario)
+        results[name] = study_ensemble(
             ls,
+            engine=engine,
+            store=sub_store(store, i, name),
+            resume=resume,
+            full_metrics=True,  # county rows: designation probabilities and funds
             replications=n_runs,
             seed=root_seed,
-            workers=workers,
             progress=f"compare: {name} ({ls.scenario.allocation.strategy})" if progress else False,
         )
         seconds[name] = time.perf_counter() - t0
@@ -486,14 +543,23 @@ def compare_scenarios(
                 f"{ls.path}: {len(failed)} of {n_runs} runs failed, so the comparison would not be "
                 f"paired; first failure (run {first['replication']}): {first['error']}"
             )
-    baseline = names[0]
-    targets = base.targets
+    return results
+
+
+def _assemble(
+    results: dict[str, EnsembleResult],
+    loaded: Sequence[LoadedScenario],
+    baseline: str,
+    root_seed: int,
+    seconds: dict[str, float],
+    mv: MarginalValue | None,
+) -> ComparisonResult:
+    """The comparison's tables from the paired ensembles (and the marginal study)."""
+    base = loaded[0].scenario
     metrics_by = {name: r.metrics for name, r in results.items()}
-    table = paired_comparison(metrics_by, targets, baseline)
+    table = paired_comparison(metrics_by, base.targets, baseline)
     years = report_years(base)
     year = years[-1]
-    metric_table = _metric_table(results, baseline, years)
-
     with warnings.catch_warnings():
         # analysis groups a categorical code column without observed=: pandas' FutureWarning
         # about that default does not concern the result (every county is reindexed)
@@ -504,36 +570,20 @@ def compare_scenarios(
         counties[f"funds_{name}"] = funds.reindex(counties["code"].astype(str)).to_numpy(
             dtype=np.float64
         )
-    decided = decisions(results, loaded)
-    mv: MarginalValue | None = None
-    if marginal:
-        optimal = next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None)
-        t0 = time.perf_counter()
-        from policysim.studies import marginal as _marginal
-
-        mv = marginal_value(
-            results[baseline],
-            replications=marginal_replications,
-            delta_100m_cny=(
-                _marginal.DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
-            ),
-            workers=workers,
-            optimal=optimal,
-        )
-        seconds["marginal"] = time.perf_counter() - t0
+    if mv is not None:
         extra = mv.counties.drop(columns=["name"]).rename(columns={"rank": "marginal_rank"})
         counties = counties.merge(extra, on="code", how="left")
     return ComparisonResult(
         results=results,
         table=table,
         counties=counties,
-        metrics=metric_table,
+        metrics=_metric_table(results, baseline, years),
         marginal=mv,
         baseline=baseline,
         root_seed=root_seed,
         year=int(year),
         seconds=seconds,
-        decisions=decided,
+        decisions=decisions(results, loaded),
     )
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -40,9 +41,11 @@ import pandas as pd
 
 from policysim.analysis import mean_difference_interval
 from policysim.errors import ScenarioError
-from policysim.experiments import Engine, EnsembleResult, report_years, run_ensemble
+from policysim.experiments import Engine, EnsembleResult, report_years
+from policysim.experiments.store import sub_store
 from policysim.scenario import INSTRUMENT_NAMES, LoadedScenario
 from policysim.scenario.schema import Scenario
+from policysim.studies.runs import study_engine, study_ensemble
 
 __all__ = [
     "DEFAULT_DELTA_100M_CNY",
@@ -176,42 +179,45 @@ def _perturbed_outcomes(
     groups: npt.NDArray[Any],
     n: int,
     delta_100m_cny: float,
-    workers: int,
-    scheduler: str | None,
+    engine: Engine,
+    store: Path | None = None,
+    resume: bool = False,
 ) -> pd.DataFrame:
     """The outcome of the first ``n`` baseline runs re-run with each group's extra funds:
     ``group, replication, year, value``. Every group's runs go to one engine (the workers start
-    once); run ``i`` reuses the seed, synthesis seed and parameter draw of baseline run ``i``
-    (common random numbers), so a baseline run that failed has no pair and is left out."""
+    once), each group's to its own store under ``store`` when given; run ``i`` reuses the seed,
+    synthesis seed and parameter draw of baseline run ``i`` (common random numbers), so a
+    baseline run that failed has no pair and is left out."""
     sc = base.loaded.scenario
     years = report_years(sc)
     draws = base.draws.sort_values("replication").iloc[:n].reset_index(drop=True)
     unique = list(dict.fromkeys(groups))
     logger.info("marginal value: %d groups x %d perturbed runs", len(unique), n)
     frames: list[pd.DataFrame] = []
-    with Engine(workers, scheduler) as engine:
-        engine.warm(sc)
-        for g in unique:
-            result = run_ensemble(
-                base.loaded,
-                seed=base.root_seed,
-                draws=draws,
-                extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
-                engine=engine,
+    engine.warm(sc)
+    for i, g in enumerate(unique):
+        result = study_ensemble(
+            base.loaded,
+            engine=engine,
+            store=sub_store(store, i, f"group-{g}"),
+            resume=resume,
+            seed=base.root_seed,
+            draws=draws,
+            extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
+        )
+        m = result.metrics
+        rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
+        rows = rows[rows["year"].isin(list(years))]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": str(g),
+                    "replication": rows["replication"].to_numpy(dtype=np.int64),
+                    "year": rows["year"].to_numpy(dtype=np.int64),
+                    "value": rows["value"].to_numpy(dtype=np.float64),
+                }
             )
-            m = result.metrics
-            rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
-            rows = rows[rows["year"].isin(list(years))]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "group": str(g),
-                        "replication": rows["replication"].to_numpy(dtype=np.int64),
-                        "year": rows["year"].to_numpy(dtype=np.int64),
-                        "value": rows["value"].to_numpy(dtype=np.float64),
-                    }
-                )
-            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -336,6 +342,9 @@ def marginal_value(
     workers: int = 1,
     optimal: LoadedScenario | None = None,
     scheduler: str | None = None,
+    engine: Engine | None = None,
+    store: Path | None = None,
+    resume: bool = False,
 ) -> MarginalValue:
     """Marginal value of funds per county under the baseline strategy (see the module notes).
 
@@ -354,6 +363,13 @@ def marginal_value(
         A scenario with strategy ``optimal`` whose duals fill ``optimal_dual_per_100m_cny``.
     scheduler : str, optional
         Dask scheduler address for the perturbation runs (overrides ``workers``).
+    engine : Engine, optional
+        A running engine for the perturbation runs (instead of ``workers`` / ``scheduler``).
+    store : Path, optional
+        Folder under which each group's perturbation runs stream to their own store
+        (:func:`policysim.experiments.store.sub_store`); ``resume`` reads back finished ones.
+    resume : bool
+        Continue perturbation runs interrupted in ``store``.
 
     Returns
     -------
@@ -403,7 +419,8 @@ def marginal_value(
     effect_lo = dict(effect)
     effect_hi = dict(effect)
     if n > 0:
-        perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, workers, scheduler)
+        with study_engine(workers, scheduler, engine) as backend:
+            perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, backend, store, resume)
         reference = _outcome_by_run(base, years)
         n_years = len(sc.horizon.years)
         for g in dict.fromkeys(groups):

@@ -58,6 +58,7 @@ from policysim.coupling import make_allocator
 from policysim.errors import DataError, ScenarioError
 from policysim.experiments import EnsembleResult, build_manifest, run_ensemble
 from policysim.experiments.design import run_seed, synthesis_seeds_of
+from policysim.experiments.runner import load_with_overrides
 from policysim.experiments.store import write_bytes
 from policysim.metrics import hindcast_indicators
 from policysim.model import PolicyModel, baseline_arrays
@@ -65,7 +66,7 @@ from policysim.plotting import hindcast_plot, save_figure
 from policysim.plotting._common import new_figure
 from policysim.report import render_report
 from policysim.report.tables import csv_bytes
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
 from policysim.simulation import baseline_for, metric_columns
 from policysim.studies.hindcast import json_safe, quantile_frame, score_ensemble
@@ -1018,14 +1019,7 @@ def run_nowcast(
     DataError, ScenarioError
         Bad observed file or ``through``; no run compatible with an event.
     """
-    if isinstance(scenario, LoadedScenario):
-        loaded = (
-            scenario
-            if not overrides
-            else load_scenario(scenario.path, (*scenario.overrides, *overrides))
-        )
-    else:
-        loaded = load_scenario(Path(scenario), tuple(overrides))
+    loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
     obs = read_nowcast_observed(Path(observed), sc)
     last = check_through(through, obs, sc)

@@ -43,8 +43,9 @@ from policysim.analysis import (
 )
 from policysim.errors import ScenarioError
 from policysim.experiments import run_ensemble
+from policysim.experiments.runner import load_with_overrides
 from policysim.report.tables import csv_bytes
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario
 from policysim.scenario.levers import LEVER_BUDGET, LEVER_WEIGHTS, apply_levers, is_lever
 from policysim.scenario.schema import Scenario
 from policysim.studies.discovery import describe_miss, discover_runs
@@ -481,14 +482,7 @@ def scenario_sensitivity(
     import time
 
     t0 = time.perf_counter()
-    if isinstance(scenario, LoadedScenario):
-        loaded = (
-            scenario
-            if not overrides
-            else load_scenario(scenario.path, (*scenario.overrides, *overrides))
-        )
-    else:
-        loaded = load_scenario(Path(scenario), tuple(overrides))
+    loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
     m = _check_method(method)
     n = DEFAULT_SAMPLES[m] if samples is None else int(samples)
