@@ -15,7 +15,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from policysim.commands._common import (
-    check_cli_counts,
+    Force,
+    OutDir,
+    Overrides,
+    Quiet,
+    Replications,
+    Resume,
+    ScenarioFile,
+    Seed,
+    Workers,
+    check_before_work,
     check_input_file,
     err,
     fail_os,
@@ -24,7 +33,7 @@ from policysim.commands._common import (
 )
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import RunDirectory, check_output_dir
+from policysim.experiments.rundir import RunDirectory
 
 __all__ = ["register"]
 
@@ -45,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def nowcast(
-        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        scenario: ScenarioFile,
         observed: Annotated[
             Path,
             typer.Option(
@@ -61,16 +70,9 @@ def register(app: typer.Typer) -> None:
                 "observations are scored out of sample, not used."
             ),
         ] = None,
-        replications: Annotated[
-            int | None, typer.Option(help="Runs (default: the scenario's ensemble.replications).")
-        ] = None,
-        workers: Annotated[
-            int,
-            typer.Option(help="Worker processes of the prior ensemble (the filter runs here)."),
-        ] = 1,
-        seed: Annotated[
-            int | None, typer.Option(help="Root seed (default: the scenario's ensemble.root_seed).")
-        ] = None,
+        replications: Replications = None,
+        workers: Workers = 1,
+        seed: Seed = None,
         events: Annotated[
             str,
             typer.Option(
@@ -94,27 +96,11 @@ def register(app: typer.Typer) -> None:
                 "outlook by year (outlook.csv and a figure).",
             ),
         ] = False,
-        overrides: Annotated[
-            list[str] | None,
-            typer.Option("--set", help="Override a key: `--set ensemble.replications=50`."),
-        ] = None,
-        out_dir: Annotated[
-            Path | None,
-            typer.Option(
-                "--out", help="Output directory (default: `results/<scenario>-nowcast-<time>/`)."
-            ),
-        ] = None,
-        resume: Annotated[
-            bool, typer.Option("--resume", help="Continue the interrupted nowcast in --out.")
-        ] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force",
-                help="Write into a folder policysim did not create, or replace what it holds.",
-            ),
-        ] = False,
+        overrides: Overrides = None,
+        out_dir: OutDir = None,
+        resume: Resume = False,
+        quiet: Quiet = False,
+        force: Force = False,
     ) -> None:
         """Condition a scenario's ensemble on what has been observed, then project it.
 
@@ -145,16 +131,8 @@ def register(app: typer.Typer) -> None:
 
         target: Path | None = out_dir
         try:
-            if out_dir is not None:
-                check_output_dir(out_dir)  # before any work
-            if resume and out_dir is None:
-                raise ScenarioError(
-                    None,
-                    "--resume needs the run directory of the interrupted nowcast",
-                    key_path="--out",
-                    value=None,
-                    expected="--out DIR",
-                )
+            check_before_work(out_dir=out_dir, resume=resume, replications=replications,
+                              workers=workers)  # fmt: skip
             if events not in ("force", "filter"):
                 raise ScenarioError(
                     None, "unknown mode", key_path="--events", value=events,
@@ -165,7 +143,6 @@ def register(app: typer.Typer) -> None:
                     None, "not a positive number", key_path="--obs-sd", value=obs_sd,
                     expected="a relative standard deviation > 0, e.g. 0.05",
                 )  # fmt: skip
-            check_cli_counts(replications=replications, workers=workers)
             check_input_file(observed, "--observed")
             loaded = load_scenario(scenario, overrides or ())
             obs = read_nowcast_observed(observed, loaded.scenario)  # fail before creating anything

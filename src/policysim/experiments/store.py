@@ -380,27 +380,29 @@ def sub_store(root: Path | None, index: int, label: str) -> Path | None:
     (None: in memory)."""
     if root is None:
         return None
-    safe = re.sub(r"[^0-9A-Za-z._-]+", "_", label).strip("._") or "ensemble"
+    safe = re.sub(r"[^\w.-]+", "_", label).strip("._") or "ensemble"
     return Path(root) / STUDY_RUNS_DIR / f"{index:03d}-{safe[:60]}"
 
 
 def study_stores(root: Path) -> list[PartsStore]:
-    """The parts stores of a run directory: its own, then those of its study's ensembles."""
+    """The parts stores of a run directory: its own, then those of its study's ensembles (at
+    any depth under ``runs/``, e.g. a comparison's marginal study's groups)."""
     root = Path(root)
     stores = [PartsStore(root)]
     runs = root / STUDY_RUNS_DIR
     if runs.is_dir():
-        stores.append(PartsStore(runs))
-        stores += [PartsStore(p) for p in sorted(runs.iterdir()) if p.is_dir()]
+        stores += [PartsStore(p.parent) for p in sorted(runs.rglob(PARTS_DIR)) if p.is_dir()]
     return stores
 
 
 def remove_study_stores(root: Path) -> None:
     """Delete the parts of every ensemble of a run directory (after its outputs are written);
     the study's folders go when nothing else is left in them."""
-    stores = study_stores(root)
-    for store in stores:
+    for store in study_stores(root):
         store.remove()
-    for store in reversed(stores[1:]):
-        with contextlib.suppress(OSError):
-            store.root.rmdir()
+    runs = Path(root) / STUDY_RUNS_DIR
+    if runs.is_dir():
+        folders = sorted((p for p in runs.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+        for folder in [*folders, runs]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
