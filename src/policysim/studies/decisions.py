@@ -5,9 +5,11 @@ re-planning, from paired runs of a comparison (:func:`decisions`, rows of ``comp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from policysim.analysis import mean_difference_interval
@@ -81,14 +83,54 @@ def _run_outcomes(sc: Scenario, metrics: pd.DataFrame) -> tuple[pd.Index, RunOut
     return index, out
 
 
-def decisions(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenario]) -> pd.DataFrame:
-    """The best strategy per target and on the objective, the value of optimisation and the
-    value of re-planning (:data:`DECISION_COLUMNS`), from paired runs."""
+@dataclass(frozen=True)
+class _Paired:
+    """The scenarios' runs on the runs every one completed, scored on the objective."""
+
+    names: list[str]
+    aligned: dict[str, RunOutcomes]
+    objective: dict[str, npt.NDArray[np.float64]]
+    targets: list[str]
+    description: str
+
+    def target_row(self, kind: str, j: int, a: str, b: str, note: str = "") -> dict[str, Any]:
+        x, y = self.aligned[a].met[:, j], self.aligned[b].met[:, j]
+        diff, lo, hi = paired_proportion_difference(x, y)
+        return {
+            "kind": kind,
+            "target": self.targets[j],
+            "scenario": a,
+            "versus": b,
+            "probability": float(x.mean()),
+            "versus_probability": float(y.mean()),
+            "diff": diff,
+            "diff_ci_low": lo,
+            "diff_ci_high": hi,
+            "note": note,
+        }
+
+    def objective_row(self, kind: str, a: str, b: str, note: str = "") -> dict[str, Any]:
+        diff, lo, hi = mean_difference_interval(self.objective[a] - self.objective[b])
+        return {
+            "kind": kind,
+            "target": "objective",
+            "scenario": a,
+            "versus": b,
+            "probability": float(self.objective[a].mean()),
+            "versus_probability": float(self.objective[b].mean()),
+            "diff": diff,
+            "diff_ci_low": lo,
+            "diff_ci_high": hi,
+            "note": note or self.description,
+        }
+
+    def ranked(self, score: dict[str, float]) -> list[str]:
+        return sorted(self.names, key=lambda n: (-score[n], self.names.index(n)))
+
+
+def _paired(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenario]) -> _Paired:
     names = list(results)
-    if not names:
-        return pd.DataFrame(columns=list(DECISION_COLUMNS))
     obj_sc, obj_desc = _objective_spec(loaded)
-    by_name = dict(zip(names, loaded, strict=True))
     outcomes = {n: _run_outcomes(obj_sc, results[n].metrics) for n in names}
     common = outcomes[names[0]][0]
     for n in names[1:]:
@@ -101,64 +143,45 @@ def decisions(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenari
 
     aligned = {n: rows_of(n) for n in names}
     objective = {n: objective_of_runs(obj_sc, aligned[n])[0] for n in names}
-    targets = [t.name for t in obj_sc.targets]
-    out: list[dict[str, Any]] = []
+    return _Paired(names, aligned, objective, [t.name for t in obj_sc.targets], obj_desc)
 
-    def target_row(kind: str, j: int, a: str, b: str, note: str = "") -> dict[str, Any]:
-        x, y = aligned[a].met[:, j], aligned[b].met[:, j]
-        diff, lo, hi = paired_proportion_difference(x, y)
-        return {
-            "kind": kind,
-            "target": targets[j],
-            "scenario": a,
-            "versus": b,
-            "probability": float(x.mean()),
-            "versus_probability": float(y.mean()),
-            "diff": diff,
-            "diff_ci_low": lo,
-            "diff_ci_high": hi,
-            "note": note,
-        }
 
-    def objective_row(kind: str, a: str, b: str, note: str = "") -> dict[str, Any]:
-        diff, lo, hi = mean_difference_interval(objective[a] - objective[b])
-        return {
-            "kind": kind,
-            "target": "objective",
-            "scenario": a,
-            "versus": b,
-            "probability": float(objective[a].mean()),
-            "versus_probability": float(objective[b].mean()),
-            "diff": diff,
-            "diff_ci_low": lo,
-            "diff_ci_high": hi,
-            "note": note or obj_desc,
-        }
-
-    for n in names:
-        out.append(objective_row("objective", n, names[0]))
-
-    def ranked(score: dict[str, float]) -> list[str]:
-        return sorted(names, key=lambda n: (-score[n], names.index(n)))
-
-    for j, _ in enumerate(targets):
-        order = ranked({n: float(aligned[n].met[:, j].mean()) for n in names})
+def decisions(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenario]) -> pd.DataFrame:
+    """The best strategy per target and on the objective, the value of optimisation and the
+    value of re-planning (:data:`DECISION_COLUMNS`), from paired runs."""
+    if not results:
+        return pd.DataFrame(columns=list(DECISION_COLUMNS))
+    p = _paired(results, loaded)
+    names = p.names
+    out = [p.objective_row("objective", n, names[0]) for n in names]
+    for j, _ in enumerate(p.targets):
+        order = p.ranked({n: float(p.aligned[n].met[:, j].mean()) for n in names})
         best, second = order[0], order[1] if len(order) > 1 else order[0]
-        tie = aligned[best].met[:, j].mean() == aligned[second].met[:, j].mean()
-        out.append(target_row("best", j, best, second, "tied with the runner-up" if tie else ""))
-    order = ranked({n: float(objective[n].mean()) for n in names})
-    out.append(objective_row("best", order[0], order[1] if len(order) > 1 else order[0]))
+        tie = p.aligned[best].met[:, j].mean() == p.aligned[second].met[:, j].mean()
+        out.append(p.target_row("best", j, best, second, "tied with the runner-up" if tie else ""))
+    order = p.ranked({n: float(p.objective[n].mean()) for n in names})
+    out.append(p.objective_row("best", order[0], order[1] if len(order) > 1 else order[0]))
+    out += _value_rows(p, dict(zip(names, loaded, strict=True)))
+    return pd.DataFrame(out, columns=list(DECISION_COLUMNS))
 
+
+def _value_rows(p: _Paired, by_name: dict[str, LoadedScenario]) -> list[dict[str, Any]]:
+    """The value of optimisation (``optimal`` vs the best rule) and of re-planning
+    (``closed_loop`` vs ``optimal``), on the objective and per target."""
+    names = p.names
+    out: list[dict[str, Any]] = []
     rules = [n for n in names if strategy(by_name[n].scenario.allocation.strategy).kind == "rule"]
     optimal = [n for n in names if by_name[n].scenario.allocation.strategy == "optimal"]
     closed = [n for n in names if by_name[n].scenario.allocation.strategy == "closed_loop"]
     if rules:
-        best_rule = max(rules, key=lambda n: (float(objective[n].mean()), -names.index(n)))
+        best_rule = max(rules, key=lambda n: (float(p.objective[n].mean()), -names.index(n)))
         for o in optimal:
             note = f"best rule on the objective: {best_rule}"
-            out.append(objective_row("value_of_optimisation", o, best_rule, f"{obj_desc}; {note}"))
-            for j, _ in enumerate(targets):
-                out.append(target_row("value_of_optimisation", j, o, best_rule, note))
+            out.append(
+                p.objective_row("value_of_optimisation", o, best_rule, f"{p.description}; {note}")
+            )
+            for j, _ in enumerate(p.targets):
+                out.append(p.target_row("value_of_optimisation", j, o, best_rule, note))
     for c in closed:
         for o in optimal:
             cm = by_name[c].scenario.allocation.solver.closed_loop_mode
@@ -168,10 +191,10 @@ def decisions(results: dict[str, EnsembleResult], loaded: Sequence[LoadedScenari
                 if cm == om
                 else f"solver modes differ: closed loop {cm}, open loop {om} (not only re-planning)"
             )
-            out.append(objective_row("value_of_replanning", c, o, f"{obj_desc}; {note}"))
-            for j, _ in enumerate(targets):
-                out.append(target_row("value_of_replanning", j, c, o, note))
-    return pd.DataFrame(out, columns=list(DECISION_COLUMNS))
+            out.append(p.objective_row("value_of_replanning", c, o, f"{p.description}; {note}"))
+            for j, _ in enumerate(p.targets):
+                out.append(p.target_row("value_of_replanning", j, c, o, note))
+    return out
 
 
 def decision_line(rec: Mapping[str, Any]) -> str:
