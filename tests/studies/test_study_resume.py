@@ -256,6 +256,44 @@ def test_calibrate_killed_then_resumed_is_identical(
     assert fit(reference) == fit(fitted)
 
 
+@pytest.mark.slow
+def test_sensitivity_killed_then_resumed_is_identical(
+    scenario: Path, tmp_path: Path, counted: list[int]
+) -> None:
+    two = ("uncertainties={firm_entry_rate: {distribution: uniform, low: 0.03, high: 0.10}, "
+           "hnte_stock_2017: {distribution: uniform, low: 135, high: 235}}")  # fmt: skip
+    args = ("sensitivity", scenario, "--method", "morris", "--samples", "4", "--set", two,
+            "--seed", "3", "--quiet")  # fmt: skip
+    reference = tmp_path / "reference"
+    code, output = _cli(*args, "--out", reference)
+    assert code == 0, output
+    counted.clear()
+    restore: list[Callable[[], None]] = []
+    _kill_refuse_resume(
+        tmp_path / "sa", reference, args, after_chunks=2, total_runs=4 * 3,
+        change=lambda: restore.append(_edit(scenario, EDIT)) or "the resolved scenario",
+        restore=lambda: restore[0](), counted=counted,
+    )  # fmt: skip
+    _same_tables(reference, tmp_path / "sa", ("sensitivity_indices.csv", "sensitivity_runs.csv"))
+
+
+@pytest.mark.slow
+def test_force_over_an_interrupted_study_starts_it_afresh(scenario: Path, tmp_path: Path) -> None:
+    """``--force`` deletes the interrupted study's stores (every ``runs/`` sub-store) and runs
+    it again from the start; without ``--resume`` or ``--force`` it is refused."""
+    out = tmp_path / "fr"
+    args = ("frontier", scenario, "--budgets", "0.2,0.4", "--replications", "4", "--seed", "3",
+            "--quiet", "--out", out)  # fmt: skip
+    _killed(3, *args)
+    assert any((out / STUDY_RUNS_DIR).rglob("part-*.parquet"))
+    code, output = _cli(*args)
+    assert code == 2 and "holds an interrupted frontier" in output and "--resume" in output
+    code, output = _cli(*args, "--force")
+    assert code == 0, output
+    assert directory_state(out).state == "complete"
+    assert not (out / STUDY_RUNS_DIR).exists()
+
+
 def test_resume_without_out_is_one_line_error() -> None:
     for command in (("compare", TINY), ("frontier", TINY, "--budgets", "1,2")):
         code, output = _cli(*command, "--resume")

@@ -1,7 +1,8 @@
 """Run directories that defend themselves: one writer, no foreign files touched, a known state.
 
 Every command that writes a run directory (``run``, ``compare``, ``frontier``, ``sensitivity``,
-``hindcast``) opens it with :class:`RunDirectory`:
+``hindcast``, ``nowcast``, and ``calibrate`` for the folder of its runs) opens it with
+:class:`RunDirectory`:
 
 * the output path is checked before any work (:func:`check_output_dir`): not an existing file, not
   below a file, not a special file system (``/dev``, ``/proc``, ``/sys``), writable;

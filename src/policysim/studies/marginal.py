@@ -334,6 +334,48 @@ def _interior_counties(loaded: LoadedScenario) -> npt.NDArray[np.bool_]:
     return interior
 
 
+def _group_rows(
+    base: EnsembleResult,
+    groups: npt.NDArray[Any],
+    perturbed: pd.DataFrame,
+    delta_100m_cny: float,
+) -> list[dict[str, Any]]:
+    """Per group and deadline: the paired change in the outcome against the baseline runs, and
+    per extra 亿元 spent up to the deadline (:data:`GROUP_COLUMNS`)."""
+    sc = base.loaded.scenario
+    years = report_years(sc)
+    reference = _outcome_by_run(base, years)
+    n_years = len(sc.horizon.years)
+    group_rows: list[dict[str, Any]] = []
+    for g in dict.fromkeys(groups):
+        members = int((groups == g).sum())
+        rows_g = perturbed[perturbed["group"] == g]
+        for year in years:
+            # extra money spent up to and including the deadline's year
+            spent_years = sum(1 for y in sc.horizon.years if y <= year)
+            extra = delta_100m_cny * members * min(spent_years, n_years)
+            vals = rows_g[rows_g["year"] == year].set_index("replication")["value"]
+            ref = reference[year].reindex(vals.index).to_numpy(dtype=np.float64)
+            diff = vals.to_numpy(dtype=np.float64) - ref
+            mean, lo, hi = mean_difference_interval(diff)
+            group_rows.append(
+                {
+                    "group": g,
+                    "n_counties": members,
+                    "year": year,
+                    "extra_100m_cny": extra,
+                    "replications": int(np.isfinite(diff).sum()),
+                    "diff_mean": mean,
+                    "diff_ci_low": lo,
+                    "diff_ci_high": hi,
+                    "designations_per_100m_cny": mean / extra,
+                    "ci_low_per_100m_cny": lo / extra,
+                    "ci_high_per_100m_cny": hi / extra,
+                }
+            )
+    return group_rows
+
+
 def marginal_value(
     base: EnsembleResult,
     *,
@@ -421,36 +463,13 @@ def marginal_value(
     if n > 0:
         with study_engine(workers, scheduler, engine) as backend:
             perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, backend, store, resume)
-        reference = _outcome_by_run(base, years)
-        n_years = len(sc.horizon.years)
-        for g in dict.fromkeys(groups):
-            members = int((groups == g).sum())
-            rows_g = perturbed[perturbed["group"] == g]
-            for year in years:
-                # extra money spent up to and including the deadline's year
-                spent_years = sum(1 for y in sc.horizon.years if y <= year)
-                extra = delta_100m_cny * members * min(spent_years, n_years)
-                vals = rows_g[rows_g["year"] == year].set_index("replication")["value"]
-                ref = reference[year].reindex(vals.index).to_numpy(dtype=np.float64)
-                diff = vals.to_numpy(dtype=np.float64) - ref
-                mean, lo, hi = mean_difference_interval(diff)
-                group_rows.append(
-                    {
-                        "group": g,
-                        "n_counties": members,
-                        "year": year,
-                        "extra_100m_cny": extra,
-                        "replications": int(np.isfinite(diff).sum()),
-                        "diff_mean": mean,
-                        "diff_ci_low": lo,
-                        "diff_ci_high": hi,
-                        "designations_per_100m_cny": mean / extra,
-                        "ci_low_per_100m_cny": lo / extra,
-                        "ci_high_per_100m_cny": hi / extra,
-                    }
-                )
-                if year == outcome_year:
-                    effect[g], effect_lo[g], effect_hi[g] = mean / extra, lo / extra, hi / extra
+        group_rows = _group_rows(base, groups, perturbed, delta_100m_cny)
+        for rec in group_rows:
+            if rec["year"] == outcome_year:
+                g = rec["group"]
+                effect[g] = rec["designations_per_100m_cny"]
+                effect_lo[g] = rec["ci_low_per_100m_cny"]
+                effect_hi[g] = rec["ci_high_per_100m_cny"]
     group_table = pd.DataFrame(group_rows, columns=list(GROUP_COLUMNS))
 
     table = pd.DataFrame({"code": codes, "name": counties["name"].astype(str), "group": groups})

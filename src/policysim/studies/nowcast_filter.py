@@ -343,82 +343,14 @@ def particle_filter(
         if obs_y.empty and ev_y.empty:
             continue
         logw = np.zeros(n)
-        # events: batch sizes first, on the runs' own outcomes; then the named counties
-        for kind in EVENT_ORDER:
-            rows = ev_y[ev_y["indicator"] == kind]
-            if rows.empty:
-                continue
-            new = [_new_entrants(p.model, kind, year, before[i]) for i, p in enumerate(particles)]
-            if kind.endswith("batch_size"):
-                size = int(rows["value"].iloc[0])
-                ok = np.array([int(x.sum()) == size for x in new])
-                if (ok & np.isfinite(logw)).any():
-                    _event_row(event_rows, rows.iloc[0], ok, n, "weight 0 (then resampled)")
-                    logw[~ok] = -np.inf
-                elif events == "filter":
-                    raise _no_carrier(observed.path, rows.iloc[0], n)
-                else:  # no run can produce it: the size is imposed on every run
-                    _event_row(
-                        event_rows, rows.iloc[0], ok, n, "forced (no run carried it; size imposed)"
-                    )
-                    named = ev_y[ev_y["indicator"] == _NAMED_OF[kind]]["code"]
-                    keep = [codes[str(c)] for c in named]
-                    for i, p in enumerate(particles):
-                        _force_size(p.model, kind, year, size, new[i], keep)
-                continue
-            idx = [codes[str(c)] for c in rows["code"]]
-            for k, (_, row) in enumerate(rows.iterrows()):
-                ok = np.array([bool(x[idx[k]]) for x in new])
-                if events == "filter":
-                    _event_row(event_rows, row, ok, n, "weight 0 (then resampled)")
-                    if not (ok & np.isfinite(logw)).any():
-                        raise _no_carrier(observed.path, row, n)
-                    logw[~ok] = -np.inf
-                else:
-                    _event_row(event_rows, row, ok, n, "forced (took a new entrant's seat)")
-            if events == "force":
-                for i, p in enumerate(particles):
-                    _force(p.model, kind, year, idx, new[i])
+        _weigh_events(particles, ev_y, year, before, logw, events, codes, observed, event_rows)
         if not obs_y.empty:
-            values = [_province_now(p.model) for p in particles]
-            for _, row in obs_y.iterrows():
-                name, obs = str(row["indicator"]), float(row["value"])
-                sd = obs_rel_sd * abs(obs)
-                if name in COUNT_INDICATORS:
-                    sd = max(sd, 0.5)
-                sd = max(sd, 1e-12)
-                sim = np.array([v[name] for v in values])
-                logw += -0.5 * ((sim - obs) / sd) ** 2
+            _weigh_series(particles, obs_y, obs_rel_sd, logw)
         if not np.isfinite(logw).any():
             raise DataError(observed.path, f"no run is compatible with the events of {year}")
         w = _normalise(logw)
         ess = _ess(w)
-        u = float(
-            np.random.default_rng(
-                np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year))
-            ).random()
-        )
-        ancestors = systematic_resample(w, u)
-        first = np.ones(n, bool)
-        first[1:] = ancestors[1:] != ancestors[:-1]
-        new_particles: list[_Particle] = []
-        for j, a in enumerate(ancestors):
-            src = particles[int(a)]
-            if first[j]:
-                new_particles.append(src)
-            else:
-                ss = np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year, j))
-                new_particles.append(
-                    _Particle(
-                        model=_clone(src.model, ss), origin=src.origin, params=dict(src.params)
-                    )
-                )
-        jitter = np.random.default_rng(
-            np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 1, year))
-        )
-        _liu_west_apply(particles, new_particles, w, ancestors, ~first, sc, jitter)
-        particles = new_particles
-        del new_particles
+        particles = _resample(particles, w, root_seed, year, sc)
         ess_rows.append(
             {
                 "year": year,
@@ -430,27 +362,9 @@ def particle_filter(
             }
         )
         logger.info("nowcast %d: ESS %.1f of %d", year, ess, n)
-    # after the last year of information the runs are independent: each is finished and reduced
-    # to its metrics in turn, and its state freed (the memory of one run, not of all of them)
-    frames = []
     origins = [p.origin for p in particles]
     final_params = [p.params for p in particles]
-    queue = particles[::-1]
-    particles = []
-    for j in range(n):
-        p = queue.pop()
-        while p.model.year < sc.horizon.end_year:
-            p.model.step()
-        cols = metric_columns(p.model.records, p.model, township_metrics=())
-        keep = (cols.level == 0) | (
-            (cols.level == 1)
-            & np.isin(cols.metric, [cols.metric_code("designated"), cols.metric_code("national")])
-        )
-        frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
-        del p
-    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if not metrics.empty:
-        metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
+    metrics = _finish(particles, sc)
     pnames = sorted(sc.uncertainties)
     out_draws = pd.DataFrame(
         {
@@ -471,6 +385,131 @@ def particle_filter(
         ),
         seconds=time.perf_counter() - start,
     )
+
+
+def _weigh_events(
+    particles: list[_Particle],
+    ev_y: pd.DataFrame,
+    year: int,
+    before: list[Any],
+    logw: NDArray[np.float64],
+    events: EventMode,
+    codes: dict[str, int],
+    observed: NowcastObservations,
+    event_rows: list[dict[str, Any]],
+) -> None:
+    """The events of ``year``: batch sizes first, on the runs' own outcomes; then the named
+    counties. A run that contradicts an event gets weight 0 (``logw`` is -inf), or the event is
+    forced on it; ``event_rows`` gets how many runs carried each."""
+    n = len(particles)
+    for kind in EVENT_ORDER:
+        rows = ev_y[ev_y["indicator"] == kind]
+        if rows.empty:
+            continue
+        new = [_new_entrants(p.model, kind, year, before[i]) for i, p in enumerate(particles)]
+        if kind.endswith("batch_size"):
+            size = int(rows["value"].iloc[0])
+            ok = np.array([int(x.sum()) == size for x in new])
+            if (ok & np.isfinite(logw)).any():
+                _event_row(event_rows, rows.iloc[0], ok, n, "weight 0 (then resampled)")
+                logw[~ok] = -np.inf
+            elif events == "filter":
+                raise _no_carrier(observed.path, rows.iloc[0], n)
+            else:  # no run can produce it: the size is imposed on every run
+                _event_row(
+                    event_rows, rows.iloc[0], ok, n, "forced (no run carried it; size imposed)"
+                )
+                named = ev_y[ev_y["indicator"] == _NAMED_OF[kind]]["code"]
+                keep = [codes[str(c)] for c in named]
+                for i, p in enumerate(particles):
+                    _force_size(p.model, kind, year, size, new[i], keep)
+            continue
+        idx = [codes[str(c)] for c in rows["code"]]
+        for k, (_, row) in enumerate(rows.iterrows()):
+            ok = np.array([bool(x[idx[k]]) for x in new])
+            if events == "filter":
+                _event_row(event_rows, row, ok, n, "weight 0 (then resampled)")
+                if not (ok & np.isfinite(logw)).any():
+                    raise _no_carrier(observed.path, row, n)
+                logw[~ok] = -np.inf
+            else:
+                _event_row(event_rows, row, ok, n, "forced (took a new entrant's seat)")
+        if events == "force":
+            for i, p in enumerate(particles):
+                _force(p.model, kind, year, idx, new[i])
+
+
+def _weigh_series(
+    particles: list[_Particle], obs_y: pd.DataFrame, obs_rel_sd: float, logw: NDArray[np.float64]
+) -> None:
+    """Add each province observation's Gaussian log-likelihood to ``logw`` (in place)."""
+    values = [_province_now(p.model) for p in particles]
+    for _, row in obs_y.iterrows():
+        name, obs = str(row["indicator"]), float(row["value"])
+        sd = obs_rel_sd * abs(obs)
+        if name in COUNT_INDICATORS:
+            sd = max(sd, 0.5)
+        sd = max(sd, 1e-12)
+        sim = np.array([v[name] for v in values])
+        logw += -0.5 * ((sim - obs) / sd) ** 2
+
+
+def _resample(
+    particles: list[_Particle],
+    w: NDArray[np.float64],
+    root_seed: int,
+    year: int,
+    sc: Scenario,
+) -> list[_Particle]:
+    """Systematic resampling: the first copy of a run continues it, the others continue from a
+    clone of its state with fresh streams; the copies' parameters are jittered (Liu-West)."""
+    u = float(
+        np.random.default_rng(
+            np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year))
+        ).random()
+    )
+    ancestors = systematic_resample(w, u)
+    first = np.ones(len(particles), bool)
+    first[1:] = ancestors[1:] != ancestors[:-1]
+    new_particles: list[_Particle] = []
+    for j, a in enumerate(ancestors):
+        src = particles[int(a)]
+        if first[j]:
+            new_particles.append(src)
+        else:
+            ss = np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year, j))
+            new_particles.append(
+                _Particle(model=_clone(src.model, ss), origin=src.origin, params=dict(src.params))
+            )
+    jitter = np.random.default_rng(
+        np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 1, year))
+    )
+    _liu_west_apply(particles, new_particles, w, ancestors, ~first, sc, jitter)
+    return new_particles
+
+
+def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
+    """After the last year of information the runs are independent: each is finished and
+    reduced to its metrics in turn, and its state freed (the memory of one run, not of all of
+    them). ``particles`` is emptied."""
+    frames = []
+    queue = particles[::-1]
+    particles.clear()
+    for j in range(len(queue)):
+        p = queue.pop()
+        while p.model.year < sc.horizon.end_year:
+            p.model.step()
+        cols = metric_columns(p.model.records, p.model, township_metrics=())
+        keep = (cols.level == 0) | (
+            (cols.level == 1)
+            & np.isin(cols.metric, [cols.metric_code("designated"), cols.metric_code("national")])
+        )
+        frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
+        del p
+    metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not metrics.empty:
+        metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
+    return metrics
 
 
 def _liu_west_apply(

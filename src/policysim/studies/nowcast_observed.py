@@ -114,26 +114,7 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
         names the file and row (header = row 1).
     """
     path = Path(path)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except csv.Error as exc:
-        raise DataError(path, f"not a valid CSV file ({exc})") from None
-    if not rows:
-        raise DataError(path, "the file is empty; expected a header indicator,year,value[,code]")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in ("indicator", "year", "value") if c not in header]
-    if missing:
-        raise DataError(
-            path,
-            f"missing column(s) {', '.join(missing)}; expected columns indicator, year, value "
-            "(and code for county events)",
-            row=1,
-        )
+    header, rows = _csv_rows(path)
     col = {c: header.index(c) for c in header}
     baseline = baseline_for(scenario)
     names = dict(
@@ -143,8 +124,6 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
             strict=True,
         )
     )
-    base, end = scenario.horizon.base_year, scenario.horizon.end_year
-    allowed = (*SERIES_INDICATORS, *EVENT_INDICATORS)
     series: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     seen: dict[tuple[str, int, str], int] = {}
@@ -156,78 +135,7 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
             raise DataError(
                 path, f"has {len(record)} fields; expected {len(header)} as in the header", row=row
             )
-        indicator = record[col["indicator"]].strip()
-        if indicator not in allowed:
-            raise DataError(
-                path,
-                "unknown indicator; expected one of " + ", ".join(allowed),
-                row=row,
-                column="indicator",
-                value=indicator,
-            )
-        event = indicator in EVENT_INDICATORS
-        text = record[col["year"]].strip()
-        try:
-            year = int(text)
-        except ValueError:
-            raise DataError(
-                path, "not an integer year", row=row, column="year", value=text
-            ) from None
-        first = base + 1 if event else base
-        if not first <= year <= end:
-            raise DataError(
-                path,
-                f"year outside the horizon; expected {first}-{end}"
-                + (" (an event happens after the base year)" if event else ""),
-                row=row,
-                column="year",
-                value=year,
-            )
-        text = record[col["value"]].strip()
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise DataError(path, "not a finite number", row=row, column="value", value=text)
-        code = record[col["code"]].strip() if "code" in col else ""
-        if indicator in ("pilot_county", "national_county"):
-            if value != 1.0:
-                raise DataError(
-                    path,
-                    "a county event has value 1 (the county became one that year)",
-                    row=row,
-                    column="value",
-                    value=text,
-                )
-            if code not in names:
-                raise DataError(
-                    path,
-                    f"unknown county code; expected one of the {len(names)} codes of the "
-                    f"scenario's baseline ({scenario.baseline.source})",
-                    row=row,
-                    column="code",
-                    value=code,
-                )
-        elif event:
-            if value < 0 or value != round(value):
-                raise DataError(
-                    path,
-                    "a batch size is a whole number >= 0",
-                    row=row,
-                    column="value",
-                    value=text,
-                )
-        elif value < 0:
-            raise DataError(path, "expected a value >= 0", row=row, column="value", value=text)
-        if code and indicator not in ("pilot_county", "national_county"):
-            raise DataError(
-                path,
-                "only pilot_county and national_county rows name a county; expected an empty code",
-                row=row,
-                column="code",
-                value=code,
-            )
+        indicator, year, value, code = _parse_row(path, row, record, col, names, scenario)
         key = (indicator, year, code)
         if key in seen:
             raise DataError(
@@ -236,7 +144,7 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
                 row=row,
             )
         seen[key] = row
-        if event:
+        if indicator in EVENT_INDICATORS:
             events.append(
                 {
                     "indicator": indicator,
@@ -258,6 +166,127 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
         events=e.astype({"year": np.int64, "value": np.float64, "row": np.int64}),
         path=path,
     )
+
+
+def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header (stripped) and every row of a UTF-8 CSV file with the observed columns."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(path, f"not a valid CSV file ({exc})") from None
+    if not rows:
+        raise DataError(path, "the file is empty; expected a header indicator,year,value[,code]")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in ("indicator", "year", "value") if c not in header]
+    if missing:
+        raise DataError(
+            path,
+            f"missing column(s) {', '.join(missing)}; expected columns indicator, year, value "
+            "(and code for county events)",
+            row=1,
+        )
+    return header, rows
+
+
+def _parse_row(
+    path: Path,
+    row: int,
+    record: list[str],
+    col: dict[str, int],
+    names: dict[str, str],
+    scenario: Scenario,
+) -> tuple[str, int, float, str]:
+    """``indicator, year, value, code`` of one row, checked (the message names the row)."""
+    base, end = scenario.horizon.base_year, scenario.horizon.end_year
+    allowed = (*SERIES_INDICATORS, *EVENT_INDICATORS)
+    indicator = record[col["indicator"]].strip()
+    if indicator not in allowed:
+        raise DataError(
+            path,
+            "unknown indicator; expected one of " + ", ".join(allowed),
+            row=row,
+            column="indicator",
+            value=indicator,
+        )
+    event = indicator in EVENT_INDICATORS
+    text = record[col["year"]].strip()
+    try:
+        year = int(text)
+    except ValueError:
+        raise DataError(path, "not an integer year", row=row, column="year", value=text) from None
+    first = base + 1 if event else base
+    if not first <= year <= end:
+        raise DataError(
+            path,
+            f"year outside the horizon; expected {first}-{end}"
+            + (" (an event happens after the base year)" if event else ""),
+            row=row,
+            column="year",
+            value=year,
+        )
+    text = record[col["value"]].strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise DataError(path, "not a finite number", row=row, column="value", value=text)
+    code = record[col["code"]].strip() if "code" in col else ""
+    _check_value(path, row, indicator, value, text, code, names, scenario)
+    return indicator, year, value, code
+
+
+def _check_value(
+    path: Path,
+    row: int,
+    indicator: str,
+    value: float,
+    text: str,
+    code: str,
+    names: dict[str, str],
+    scenario: Scenario,
+) -> None:
+    """A county event is 1 and names a county of the baseline; a batch size is a whole number
+    >= 0; a series value is >= 0 and names no county."""
+    county_event = indicator in ("pilot_county", "national_county")
+    if county_event:
+        if value != 1.0:
+            raise DataError(
+                path,
+                "a county event has value 1 (the county became one that year)",
+                row=row,
+                column="value",
+                value=text,
+            )
+        if code not in names:
+            raise DataError(
+                path,
+                f"unknown county code; expected one of the {len(names)} codes of the "
+                f"scenario's baseline ({scenario.baseline.source})",
+                row=row,
+                column="code",
+                value=code,
+            )
+    elif indicator in EVENT_INDICATORS:
+        if value < 0 or value != round(value):
+            raise DataError(
+                path, "a batch size is a whole number >= 0", row=row, column="value", value=text
+            )
+    elif value < 0:
+        raise DataError(path, "expected a value >= 0", row=row, column="value", value=text)
+    if code and not county_event:
+        raise DataError(
+            path,
+            "only pilot_county and national_county rows name a county; expected an empty code",
+            row=row,
+            column="code",
+            value=code,
+        )
 
 
 def check_through(through: int | None, observed: NowcastObservations, scenario: Scenario) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -123,62 +123,18 @@ def write_nowcast(
     briefing = [*result.briefing(), "", SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH]
     w["briefing"] = out / "briefing.txt"
     write_bytes(w["briefing"], ("\n".join(briefing) + "\n").encode("utf-8"))
-    manifest = build_manifest(prior)
-    manifest["nowcast"] = {
-        "observed_file": str(result.observed.path),
-        "through": result.through,
-        "obs_rel_sd": result.obs_rel_sd,
-        "events": result.events_mode,
-        "liu_west_discount": LIU_WEST_DISCOUNT,
-        "static_parameters": sorted(STATIC_PARAMETERS),
-        "filter_seconds": post.seconds,
-        "prior_seconds": prior.seconds,
-    }
+    manifest = _manifest(result)
     w["manifest"] = out / "manifest.json"
     write_bytes(
         w["manifest"],
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
-    summary = {
-        "scenario": sc.metadata.name,
-        "scenario_hash": prior.loaded.hash,
-        "observed_file": str(result.observed.path),
-        "through": result.through,
-        "runs": prior.n_runs,
-        "root_seed": prior.root_seed,
-        "ess": post.ess.to_dict("records"),
-        "crps": result.crps().to_dict("records"),
-        "attainment": result.attainment.to_dict("records"),
-        "briefing": result.briefing(),
-        "seconds": {"prior": prior.seconds, "filter": post.seconds},
-    }
     w["summary"] = out / "nowcast_summary.json"
     write_bytes(
         w["summary"],
-        json.dumps(json_safe(summary), indent=1, ensure_ascii=False).encode("utf-8"),
+        json.dumps(json_safe(_summary(result)), indent=1, ensure_ascii=False).encode("utf-8"),
     )
-    figures: list[tuple[str, Path]] = []
-    w["plot_parameters"] = save_figure(
-        posterior_figure(result), out / "figures" / "nowcast_parameters.png"
-    )
-    figures.append(("Uncertain parameters: prior and posterior", w["plot_parameters"]))
-    obs = result.observed.series
-    for indicator in dict.fromkeys(obs["indicator"]):
-        name = str(indicator)
-        rows = obs[obs["indicator"] == name][["year", "value"]]
-        fig = hindcast_plot(quantile_frame(post.metrics, name), rows, name)
-        fig.axes[0].axvline(result.through + 0.5, color="#aa3333", lw=0.8, ls="--")
-        fig.axes[0].set_title(f"Nowcast through {result.through}: {name}")
-        path = save_figure(fig, out / "figures" / f"nowcast_{name}.png")
-        w[f"plot_{name}"] = path
-        figures.append(
-            (f"{name}: conditioned through {result.through} (dashed line), then projected", path)
-        )
-    if outlook_table is not None and not outlook_table.empty:
-        w["plot_outlook"] = save_figure(
-            outlook_figure(outlook_table), out / "figures" / "nowcast_outlook.png"
-        )
-        figures.append(("Outlook by year of information", w["plot_outlook"]))
+    figures = _write_figures(result, out, outlook_table, w)
     w["report"] = render_report(
         out / "report.html",
         title=f"policysim nowcast: {sc.metadata.name} through {result.through}",
@@ -206,6 +162,72 @@ def write_nowcast(
     )
     logger.info("wrote %d nowcast files to %s", len(w), out)
     return w
+
+
+def _manifest(result: NowcastResult) -> dict[str, Any]:
+    prior, post = result.prior, result.posterior
+    manifest = build_manifest(prior)
+    manifest["nowcast"] = {
+        "observed_file": str(result.observed.path),
+        "through": result.through,
+        "obs_rel_sd": result.obs_rel_sd,
+        "events": result.events_mode,
+        "liu_west_discount": LIU_WEST_DISCOUNT,
+        "static_parameters": sorted(STATIC_PARAMETERS),
+        "filter_seconds": post.seconds,
+        "prior_seconds": prior.seconds,
+    }
+    return manifest
+
+
+def _summary(result: NowcastResult) -> dict[str, Any]:
+    prior, post = result.prior, result.posterior
+    return {
+        "scenario": prior.loaded.scenario.metadata.name,
+        "scenario_hash": prior.loaded.hash,
+        "observed_file": str(result.observed.path),
+        "through": result.through,
+        "runs": prior.n_runs,
+        "root_seed": prior.root_seed,
+        "ess": post.ess.to_dict("records"),
+        "crps": result.crps().to_dict("records"),
+        "attainment": result.attainment.to_dict("records"),
+        "briefing": result.briefing(),
+        "seconds": {"prior": prior.seconds, "filter": post.seconds},
+    }
+
+
+def _write_figures(
+    result: NowcastResult,
+    out: Path,
+    outlook_table: pd.DataFrame | None,
+    w: dict[str, Path],
+) -> list[tuple[str, Path]]:
+    """The posterior of the parameters, each observed series conditioned then projected, and
+    the outlook by year of information (added to ``w``)."""
+    figures: list[tuple[str, Path]] = []
+    w["plot_parameters"] = save_figure(
+        posterior_figure(result), out / "figures" / "nowcast_parameters.png"
+    )
+    figures.append(("Uncertain parameters: prior and posterior", w["plot_parameters"]))
+    obs = result.observed.series
+    for indicator in dict.fromkeys(obs["indicator"]):
+        name = str(indicator)
+        rows = obs[obs["indicator"] == name][["year", "value"]]
+        fig = hindcast_plot(quantile_frame(result.posterior.metrics, name), rows, name)
+        fig.axes[0].axvline(result.through + 0.5, color="#aa3333", lw=0.8, ls="--")
+        fig.axes[0].set_title(f"Nowcast through {result.through}: {name}")
+        path = save_figure(fig, out / "figures" / f"nowcast_{name}.png")
+        w[f"plot_{name}"] = path
+        figures.append(
+            (f"{name}: conditioned through {result.through} (dashed line), then projected", path)
+        )
+    if outlook_table is not None and not outlook_table.empty:
+        w["plot_outlook"] = save_figure(
+            outlook_figure(outlook_table), out / "figures" / "nowcast_outlook.png"
+        )
+        figures.append(("Outlook by year of information", w["plot_outlook"]))
+    return figures
 
 
 def _county_probabilities(result: NowcastResult) -> pd.DataFrame:

@@ -116,7 +116,6 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
         What was written, by kind.
     """
     from policysim.experiments.store import write_bytes
-    from policysim.plotting import save_figure, sensitivity_plot
     from policysim.report import render_report
 
     out = Path(out_dir)
@@ -130,6 +129,42 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
     path = out / "sensitivity_runs.csv"
     write_bytes(path, csv_bytes(runs))
     written["runs"] = path
+    figures = _write_figures(result, out, written)
+    tables: list[tuple[str, pd.DataFrame]] = []
+    if result.loaded is not None:
+        discovery = _discovery_table(result)
+        path = out / "discovery.csv"
+        write_bytes(path, csv_bytes(discovery))
+        written["discovery"] = path
+        tables.append(("Scenario discovery: boxes where runs miss a target", discovery))
+    index_cols = ["output", "parameter"] + (
+        ["S1", "S1_conf", "ST", "ST_conf"]
+        if result.method == "sobol"
+        else ["mu_star", "mu_star_conf", "sigma"]
+    )
+    tables.insert(0, ("Sensitivity indices", result.indices[index_cols]))
+    name = result.loaded.name if result.loaded is not None else "model"
+    summary, manifest = _summary_and_manifest(result, name)
+    path = out / "sensitivity_report.html"
+    written["report"] = render_report(
+        path,
+        title=f"Sensitivity analysis: {name}",
+        summary=summary,
+        tables=tables,
+        figures=figures,
+        manifest=manifest,
+        notes=list(result.notes) or plain_summary(result),
+    )
+    logger.info("sensitivity outputs written to %s", out)
+    return written
+
+
+def _write_figures(
+    result: SensitivityResult, out: Path, written: dict[str, Path]
+) -> list[tuple[str, Path]]:
+    """The index plots (attainment and values, or one for studies without targets)."""
+    from policysim.plotting import save_figure, sensitivity_plot
+
     figures: list[tuple[str, Path]] = []
     varying = result.indices[~result.indices["constant"]]
     groups: list[tuple[str, str, pd.DataFrame]]
@@ -155,42 +190,40 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
         name = f"sensitivity_{suffix}.png" if suffix else "sensitivity.png"
         written[f"figure_{suffix or 'indices'}"] = save_figure(fig, out / name)
         figures.append((caption, out / name))
-    tables: list[tuple[str, pd.DataFrame]] = []
+    return figures
+
+
+def _discovery_table(result: SensitivityResult) -> pd.DataFrame:
+    """The restricted limits of each target's PRIM box (``discovery.csv``)."""
     disc_rows: list[dict[str, object]] = []
-    if result.loaded is not None:
-        for t in result.loaded.scenario.targets:
-            prim = result.discoveries.get(t.name)
-            if prim is None:
+    targets = result.loaded.scenario.targets if result.loaded is not None else ()
+    for t in targets:
+        prim = result.discoveries.get(t.name)
+        if prim is None:
+            continue
+        for r in prim.limits.itertuples(index=False):
+            if not r.restricted:
                 continue
-            for r in prim.limits.itertuples(index=False):
-                if not r.restricted:
-                    continue
-                disc_rows.append(
-                    {
-                        "target": t.name,
-                        "parameter": r.parameter,
-                        "lower": r.lower,
-                        "upper": r.upper,
-                        "coverage": prim.box.coverage,
-                        "density": prim.box.density,
-                        "support": prim.box.support,
-                    }
-                )
-        discovery = pd.DataFrame(
-            disc_rows,
-            columns=["target", "parameter", "lower", "upper", "coverage", "density", "support"],
-        )
-        path = out / "discovery.csv"
-        write_bytes(path, csv_bytes(discovery))
-        written["discovery"] = path
-        tables.append(("Scenario discovery: boxes where runs miss a target", discovery))
-    index_cols = ["output", "parameter"] + (
-        ["S1", "S1_conf", "ST", "ST_conf"]
-        if result.method == "sobol"
-        else ["mu_star", "mu_star_conf", "sigma"]
+            disc_rows.append(
+                {
+                    "target": t.name,
+                    "parameter": r.parameter,
+                    "lower": r.lower,
+                    "upper": r.upper,
+                    "coverage": prim.box.coverage,
+                    "density": prim.box.density,
+                    "support": prim.box.support,
+                }
+            )
+    return pd.DataFrame(
+        disc_rows,
+        columns=["target", "parameter", "lower", "upper", "coverage", "density", "support"],
     )
-    tables.insert(0, ("Sensitivity indices", result.indices[index_cols]))
-    name = result.loaded.name if result.loaded is not None else "model"
+
+
+def _summary_and_manifest(
+    result: SensitivityResult, name: str
+) -> tuple[dict[str, str], dict[str, object]]:
     summary = {
         "scenario": name,
         "method": "Sobol' (Saltelli design, first-order and total)"
@@ -213,15 +246,4 @@ def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Pat
         manifest["scenario_hash"] = result.loaded.hash
         manifest["scenario_path"] = str(result.loaded.path)
         manifest["overrides"] = list(result.loaded.overrides)
-    path = out / "sensitivity_report.html"
-    written["report"] = render_report(
-        path,
-        title=f"Sensitivity analysis: {name}",
-        summary=summary,
-        tables=tables,
-        figures=figures,
-        manifest=manifest,
-        notes=list(result.notes) or plain_summary(result),
-    )
-    logger.info("sensitivity outputs written to %s", out)
-    return written
+    return summary, manifest
