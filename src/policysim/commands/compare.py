@@ -42,10 +42,6 @@ MAX_BUDGET_LEVELS = 100
 __all__ = ["register"]
 
 
-def _default_dir(kind: str) -> Path:
-    return timestamped_dir(Path("results"), kind)
-
-
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -113,7 +109,7 @@ def compare(
     )
     from policysim.studies.runs import study_key
 
-    target = out_dir if out_dir is not None else _default_dir("compare")
+    target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "compare")
     try:
         check_lang(lang)
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
@@ -226,7 +222,7 @@ def frontier(
     )
     from policysim.studies.runs import study_key
 
-    target = out_dir if out_dir is not None else _default_dir("frontier")
+    target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "frontier")
     try:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip

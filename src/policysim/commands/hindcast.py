@@ -74,10 +74,6 @@ def _pct(v: float) -> str:
     return "" if not math.isfinite(v) else f"{v:.0%}"
 
 
-def _default_dir(base: Path, name: str, kind: str) -> Path:
-    return timestamped_dir(base, f"{name}-{kind}")
-
-
 def hindcast(
     scenario: ScenarioFile,
     observed: Observed,
@@ -121,7 +117,9 @@ def hindcast(
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
         read_hindcast_observed(observed, loaded.scenario)  # fail before creating anything
-        target = out_dir or _default_dir(Path(loaded.scenario.outputs.dir), loaded.name, "hindcast")
+        target = out_dir or timestamped_dir(
+            Path(loaded.scenario.outputs.dir), f"{loaded.name}-hindcast"
+        )
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = study_key([loaded], root_seed, user_files=[observed])
         with RunDirectory(target, command="hindcast", resume=resume, force=force, key=key,

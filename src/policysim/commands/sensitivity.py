@@ -34,10 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
-def _default_dir(base: str, name: str, method: str) -> Path:
-    return timestamped_dir(Path(base), f"{name}-sensitivity-{method}")
-
-
 def sensitivity(
     scenario: ScenarioFile,
     method: Annotated[
@@ -102,7 +98,9 @@ def sensitivity(
         target = (
             out_dir
             if out_dir is not None
-            else _default_dir(loaded.scenario.outputs.dir, loaded.name, method)
+            else timestamped_dir(
+                Path(loaded.scenario.outputs.dir), f"{loaded.name}-sensitivity-{method}"
+            )
         )
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         run_key = study_key([loaded], root_seed, method=method, samples=samples, levers=levers)
