@@ -22,6 +22,7 @@ from policysim.commands._common import (
     Replications,
     Resume,
     ScenarioFile,
+    Scheduler,
     Seed,
     Workers,
     check_before_work,
@@ -72,6 +73,7 @@ def nowcast(
     ] = None,
     replications: Replications = None,
     workers: Workers = 1,
+    scheduler: Scheduler = None,
     seed: Seed = None,
     events: Annotated[
         str,
@@ -132,7 +134,7 @@ def nowcast(
     target: Path | None = out_dir
     try:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
-                          workers=workers)  # fmt: skip
+                          workers=workers, scheduler=scheduler)  # fmt: skip
         _check_options(events, obs_sd)
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
@@ -158,6 +160,7 @@ def nowcast(
                 replications=replications,
                 seed=seed,
                 workers=workers,
+                scheduler=scheduler,
                 obs_rel_sd=obs_sd,
                 events="filter" if events == "filter" else "force",
                 store=target,

@@ -246,6 +246,7 @@ def run_nowcast(
     replications: int | None = None,
     seed: int | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
     overrides: Sequence[str] = (),
     obs_rel_sd: float = OBS_REL_SD,
     events: EventMode = "force",
@@ -264,7 +265,7 @@ def run_nowcast(
     through : int, optional
         Last year of information (default: the file's last year). Observations after it are
         scored out of sample, never used.
-    replications, seed, workers, overrides, store, resume, progress
+    replications, seed, workers, scheduler, overrides, store, resume, progress
         Of the prior ensemble (:func:`policysim.experiments.run_ensemble`); the conditioned
         ensemble has the same number of runs.
     obs_rel_sd : float
@@ -297,6 +298,7 @@ def run_nowcast(
             replications=replications,
             seed=seed,
             workers=workers,
+            scheduler=scheduler,
             store=store,
             resume=resume,
             progress=progress,
