@@ -25,9 +25,11 @@ from typer.testing import CliRunner
 
 import policysim.experiments.runner
 from policysim.cli import app
+from policysim.errors import ScenarioError
 from policysim.experiments.rundir import directory_state
 from policysim.experiments.store import STUDY_RUNS_DIR
 from policysim.experiments.worker import ChunkOutput, ChunkTask
+from policysim.studies.calibrate import calibrate
 from policysim.studies.compare import compare_scenarios
 from policysim.studies.frontier import budget_frontier
 from policysim.studies.hindcast import run_hindcast
@@ -299,6 +301,30 @@ def test_resume_without_out_is_one_line_error() -> None:
         code, output = _cli(*command, "--resume")
         assert code == 2 and "--resume needs" in output, output
         assert len(output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"workers": 0}, "bad worker count"),
+        ({"workers": 100_000}, "bad worker count"),
+        ({"scheduler": "not a url"}, "not a scheduler address"),
+    ],
+)
+def test_study_api_checks_workers_and_scheduler(
+    kw: dict[str, object], message: str, observed: Path, tmp_path: Path
+) -> None:
+    """The Python API of every study checks the engine's options before any run."""
+    calls: list[Callable[[], object]] = [
+        lambda: compare_scenarios([TINY], replications=1, marginal=False, **kw),  # type: ignore[arg-type]
+        lambda: budget_frontier(TINY, [0.2], replications=1, **kw),  # type: ignore[arg-type]
+        lambda: run_hindcast(TINY, observed, replications=1, store=tmp_path / "hc", **kw),  # type: ignore[arg-type]
+        lambda: calibrate(TINY, observed, replications=20, **kw),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(ScenarioError, match=message):
+            call()
+    assert not (tmp_path / "hc").exists()
 
 
 # -- the same numbers for any workers and backend ---------------------------------------------

@@ -20,8 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from policysim.errors import ScenarioError
 from policysim.experiments import Engine, EnsembleResult, run_ensemble
-from policysim.experiments.runner import load_with_overrides, resume_key
+from policysim.experiments.runner import (
+    MAX_WORKERS,
+    check_scheduler,
+    load_with_overrides,
+    resume_key,
+)
 from policysim.experiments.store import (
     PARTS_DIR,
     STUDY_RUNS_DIR,
@@ -48,10 +54,26 @@ def study_engine(
     workers: int, scheduler: str | None, engine: Engine | None = None
 ) -> Iterator[Engine]:
     """The engine a study submits to: ``engine`` when given (left open), else a new one of
-    ``workers`` local processes or the Dask ``scheduler`` (closed at the end)."""
+    ``workers`` local processes or the Dask ``scheduler`` (closed at the end).
+
+    Raises
+    ------
+    ScenarioError
+        A worker count outside 1 to :data:`~policysim.experiments.runner.MAX_WORKERS`, or a
+        scheduler address that is not one.
+    """
     if engine is not None:
         yield engine
         return
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ScenarioError(
+            None,
+            "bad worker count",
+            key_path="--workers",
+            value=workers,
+            expected=f"an integer from 1 to {MAX_WORKERS}",
+        )
+    check_scheduler(scheduler)
     with Engine(workers, scheduler) as own:
         yield own
 
