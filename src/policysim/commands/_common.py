@@ -1,4 +1,10 @@
-"""What every command shares: the consoles, the one-line error exit, timestamped run folders."""
+"""What every command shares: the option set, the consoles, the one-line error exit, the checks
+made before any work, timestamped run folders.
+
+The options that several commands take are declared once here, as ``Annotated`` aliases, and
+used as the parameter types of every command (``workers: Workers = 1``), so that their names,
+help and checks are the same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import datetime as dt
 import errno
 import re
 from pathlib import Path
-from typing import Final, NoReturn
+from typing import Annotated, Final, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +23,59 @@ from policysim.errors import PolicysimError, ScenarioError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+# -- the shared option set ------------------------------------------------------------------------
+
+ScenarioFile = Annotated[Path, typer.Argument(help="Scenario YAML file.")]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a scenario key (repeatable; in every scenario of a study): "
+        "`--set horizon.end_year=2025`.",
+    ),
+]
+OutDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Output folder (default: a new `<name>-<timestamp>/` folder under the scenario's "
+        "outputs.dir, `results/`).",
+    ),
+]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Write into a folder policysim did not create, or replace the run it holds "
+        "(deletes only the files that run wrote).",
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the interrupted command in --out: finished runs are kept, not run again "
+        "(refused if the scenario, seed, code or input files changed).",
+    ),
+]
+Workers = Annotated[int, typer.Option(help="Local worker processes (1: in this process).")]
+Scheduler = Annotated[
+    str | None,
+    typer.Option(help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (overrides --workers)."),
+]
+Seed = Annotated[
+    int | None,
+    typer.Option(help="Root seed, shared by every ensemble (default: ensemble.root_seed)."),
+]
+Replications = Annotated[
+    int | None,
+    typer.Option(
+        help="Runs of each ensemble (default: ensemble.replications of the (first) scenario)."
+    ),
+]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")]
+Lang = Annotated[str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")]
 
 
 #: Caps of the CLI's counts (the schema's cap of ``ensemble.replications``; workers: each holds
@@ -76,6 +135,46 @@ def check_cli_counts(*, replications: int | None = None, workers: int | None = N
             value=workers,
             expected=f"an integer from 1 to {MAX_WORKERS}",
         )
+
+
+def check_before_work(
+    *,
+    out_dir: Path | None = None,
+    resume: bool = False,
+    replications: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> None:
+    """The checks every ensemble command makes before any work: the output folder, ``--resume``
+    with its ``--out``, the counts' caps and the scheduler address."""
+    from policysim.experiments.rundir import check_output_dir
+    from policysim.experiments.runner import check_scheduler
+
+    if out_dir is not None:
+        check_output_dir(out_dir)
+    if resume and out_dir is None:
+        raise ScenarioError(
+            None,
+            "--resume needs the folder of the interrupted command",
+            key_path="--out",
+            expected="--out DIR, the folder it was writing",
+        )
+    check_cli_counts(replications=replications, workers=workers)
+    check_scheduler(scheduler)
+
+
+def interrupted(target: Path | None) -> NoReturn:
+    """Ctrl-C of a study: the finished runs stay in its folder; say how to continue."""
+    if target is None or not Path(target).exists():
+        err.print("\ninterrupted before the runs started; nothing was written", highlight=False)
+    else:
+        err.print(
+            f"\ninterrupted; the finished runs are kept in {plain(target)}. Run the same command "
+            "with --resume to continue.",
+            highlight=False,
+            markup=False,
+        )
+    raise typer.Exit(code=130)
 
 
 def timestamped_dir(base: Path, stem: str) -> Path:

@@ -13,26 +13,33 @@ from rich.markup import escape
 from rich.table import Table
 
 from policysim.commands._common import (
-    check_cli_counts,
+    Force,
+    Lang,
+    OutDir,
+    Overrides,
+    Quiet,
+    Replications,
+    Resume,
+    Scheduler,
+    Seed,
+    Workers,
+    check_before_work,
     check_lang,
     err,
     fail_os,
+    interrupted,
     out,
     print_briefing,
     timestamped_dir,
 )
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import RunDirectory, check_output_dir
+from policysim.experiments.rundir import RunDirectory
 
 #: Most budget levels of ``frontier --budgets`` (each level is a whole ensemble).
 MAX_BUDGET_LEVELS = 100
 
 __all__ = ["register"]
-
-
-def _default_dir(kind: str) -> Path:
-    return timestamped_dir(Path("results"), kind)
 
 
 def _pct(x: float) -> str:
@@ -43,25 +50,12 @@ def compare(
     scenarios: Annotated[
         list[Path], typer.Argument(help="Scenario YAML files; the first is the baseline.")
     ],
-    replications: Annotated[
-        int | None,
-        typer.Option(help="Runs per scenario (default: the baseline's ensemble.replications)."),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(help="Common root seed (default: the baseline's ensemble.root_seed)."),
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default: `results/compare-<timestamp>/`)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Override a key in every scenario: `--set horizon.end_year=2025`."
-        ),
-    ] = None,
+    replications: Replications = None,
+    seed: Seed = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    out_dir: OutDir = None,
+    overrides: Overrides = None,
     marginal_replications: Annotated[
         int | None,
         typer.Option(
@@ -83,17 +77,10 @@ def compare(
             "third of the time of a compare).",
         ),
     ] = False,
-    lang: Annotated[
-        str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")
-    ] = "both",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Write into a folder policysim did not create, or replace what it holds.",
-        ),
-    ] = False,
+    lang: Lang = "both",
+    quiet: Quiet = False,
+    resume: Resume = False,
+    force: Force = False,
 ) -> None:
     """Compare scenarios (allocation strategies) on common random numbers: attainment of every
     target with paired differences against the first scenario, province metrics at the
@@ -108,39 +95,52 @@ def compare(
         policysim compare scenarios/jiangxi_{baseline,equal,needs_weighted,optimal,closed_loop}.yaml --replications 200 --workers 2 --out results/strategies
 
         policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_optimal.yaml --replications 20 --marginal --marginal-replications 0
+
+        policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_equal.yaml --out results/cmp --resume
     """
+    from policysim.experiments.store import remove_study_stores
+    from policysim.scenario import load_scenario
     from policysim.studies.compare import (
         compare_scenarios,
         decision_line,
         standout,
+        unique_names,
         write_comparison,
     )
+    from policysim.studies.runs import study_key
 
-    target = out_dir if out_dir is not None else _default_dir("compare")
+    target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "compare")
     try:
         check_lang(lang)
-        check_output_dir(target)  # before any work
-        check_cli_counts(replications=replications, workers=workers)
-        with RunDirectory(target, command="compare", force=force) as rundir:
+        check_before_work(out_dir=out_dir, resume=resume, replications=replications,
+                          workers=workers, scheduler=scheduler)  # fmt: skip
+        loaded = [load_scenario(s, tuple(overrides or ())) for s in scenarios]
+        root_seed = loaded[0].scenario.ensemble.root_seed if seed is None else seed
+        key = study_key(loaded, root_seed, names=unique_names(loaded))
+        with RunDirectory(target, command="compare", resume=resume, force=force, key=key,
+                          resumable=True) as rundir:  # fmt: skip
             result = compare_scenarios(
-                scenarios,
+                loaded,
                 replications=replications,
-                seed=seed,
+                seed=root_seed,
                 workers=workers,
-                overrides=tuple(overrides or ()),
+                scheduler=scheduler,
                 progress=not quiet,
                 marginal_replications=marginal_replications,
                 delta_100m_cny=delta,
                 marginal=marginal,
+                store=target,
+                resume=resume,
             )
             written = write_comparison(result, target, lang=lang)
             rundir.complete(written)
+            remove_study_stores(target)
     except PolicysimError as exc:
         _fail(exc)
-        return
     except OSError as exc:
         fail_os(exc, target)
-        return
+    except KeyboardInterrupt:
+        interrupted(target)
     if not quiet:
         table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
         for col in ("scenario", "target", "P", "difference", "95% interval"):
@@ -190,29 +190,15 @@ def frontier(
     level: Annotated[
         float, typer.Option(help="Required probability for the smallest budget (0-1).")
     ] = 0.8,
-    replications: Annotated[
-        int | None, typer.Option(help="Runs per level (default: ensemble.replications).")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Root seed shared by every level (common random numbers).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Output folder (default: `results/frontier-<timestamp>/`)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars or tables.")] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Write into a folder policysim did not create, or replace what it holds.",
-        ),
-    ] = False,
+    replications: Replications = None,
+    seed: Seed = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    out_dir: OutDir = None,
+    overrides: Overrides = None,
+    quiet: Quiet = False,
+    resume: Resume = False,
+    force: Force = False,
 ) -> None:
     """Budget frontier: the probability of each target against the provincial budget, and the
     smallest budget on the grid that reaches --level (e.g. 80%) for each target. Writes
@@ -223,7 +209,10 @@ def frontier(
         policysim frontier scenarios/jiangxi_baseline.yaml --budgets 2:10:9 --replications 100
 
         policysim frontier scenarios/jiangxi_optimal.yaml --budgets 0.5,1,1.5,2 --factors --level 0.9
+
+        policysim frontier scenarios/jiangxi_baseline.yaml --budgets 2:10:9 --out results/fr --resume
     """
+    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.frontier import (
         budget_frontier,
@@ -231,11 +220,12 @@ def frontier(
         parse_budgets,
         write_frontier,
     )
+    from policysim.studies.runs import study_key
 
-    target = out_dir if out_dir is not None else _default_dir("frontier")
+    target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "frontier")
     try:
-        check_output_dir(target)  # before any work
-        check_cli_counts(replications=replications, workers=workers)
+        check_before_work(out_dir=out_dir, resume=resume, replications=replications,
+                          workers=workers, scheduler=scheduler)  # fmt: skip
         values = parse_budgets(budgets)
         if len(values) > MAX_BUDGET_LEVELS:
             raise ScenarioError(
@@ -245,28 +235,34 @@ def frontier(
                 value=budgets,
                 expected=f"at most {MAX_BUDGET_LEVELS} levels",
             )
+        loaded = load_scenario(scenario, tuple(overrides or ()))
         if factors:
-            base = first_year_budget(load_scenario(scenario, tuple(overrides or ())))
-            values = [v * base for v in values]
-        with RunDirectory(target, command="frontier", force=force) as rundir:
+            values = [v * first_year_budget(loaded) for v in values]
+        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        key = study_key([loaded], root_seed, budgets=sorted(set(values)))
+        with RunDirectory(target, command="frontier", resume=resume, force=force, key=key,
+                          resumable=True) as rundir:  # fmt: skip
             result = budget_frontier(
-                scenario,
+                loaded,
                 values,
                 replications=replications,
-                seed=seed,
+                seed=root_seed,
                 workers=workers,
+                scheduler=scheduler,
                 level=level,
-                overrides=tuple(overrides or ()),
                 progress=not quiet,
+                store=target,
+                resume=resume,
             )
             written = write_frontier(result, target)
             rundir.complete(written)
+            remove_study_stores(target)
     except PolicysimError as exc:
         _fail(exc)
-        return
     except OSError as exc:
         fail_os(exc, target)
-        return
+    except KeyboardInterrupt:
+        interrupted(target)
     if not quiet:
         table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")
         table.add_column("target")

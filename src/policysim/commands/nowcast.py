@@ -8,23 +8,37 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from policysim.commands._common import (
-    check_cli_counts,
+    Force,
+    OutDir,
+    Overrides,
+    Quiet,
+    Replications,
+    Resume,
+    ScenarioFile,
+    Scheduler,
+    Seed,
+    Workers,
+    check_before_work,
     check_input_file,
     err,
     fail_os,
+    interrupted,
     out,
     timestamped_dir,
 )
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import RunDirectory, check_output_dir
+from policysim.experiments.rundir import RunDirectory
+
+if TYPE_CHECKING:
+    from policysim.studies.nowcast import NowcastResult
 
 __all__ = ["register"]
 
@@ -40,256 +54,246 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.3g}"
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``nowcast`` command to ``app``."""
+def nowcast(
+    scenario: ScenarioFile,
+    observed: Annotated[
+        Path,
+        typer.Option(
+            help="Observed CSV (UTF-8): `indicator,year,value[,code]`; province series "
+            "(the hindcast indicators) and events (pilot_county, national_county with a "
+            "county code; county_batch_size, national_batch_size)."
+        ),
+    ],
+    through: Annotated[
+        int | None,
+        typer.Option(
+            help="Last year of information (default: the file's last year); later "
+            "observations are scored out of sample, not used."
+        ),
+    ] = None,
+    replications: Replications = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    seed: Seed = None,
+    events: Annotated[
+        str,
+        typer.Option(
+            help="Named-county events in runs that did not produce them: `force` (the "
+            "county takes the seat of the run's last new entrant) or `filter` (weight 0)."
+        ),
+    ] = "force",
+    obs_sd: Annotated[
+        float,
+        typer.Option(
+            "--obs-sd",
+            help="Relative standard deviation of the observation error (model "
+            "discrepancy included).",
+        ),
+    ] = 0.10,
+    outlook: Annotated[
+        bool,
+        typer.Option(
+            "--outlook",
+            help="Also condition through every earlier year of information and write the "
+            "outlook by year (outlook.csv and a figure).",
+        ),
+    ] = False,
+    overrides: Overrides = None,
+    out_dir: OutDir = None,
+    resume: Resume = False,
+    quiet: Quiet = False,
+    force: Force = False,
+) -> None:
+    """Condition a scenario's ensemble on what has been observed, then project it.
 
-    @app.command()
-    def nowcast(
-        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        observed: Annotated[
-            Path,
-            typer.Option(
-                help="Observed CSV (UTF-8): `indicator,year,value[,code]`; province series "
-                "(the hindcast indicators) and events (pilot_county, national_county with a "
-                "county code; county_batch_size, national_batch_size)."
-            ),
-        ],
-        through: Annotated[
-            int | None,
-            typer.Option(
-                help="Last year of information (default: the file's last year); later "
-                "observations are scored out of sample, not used."
-            ),
-        ] = None,
-        replications: Annotated[
-            int | None, typer.Option(help="Runs (default: the scenario's ensemble.replications).")
-        ] = None,
-        workers: Annotated[
-            int,
-            typer.Option(help="Worker processes of the prior ensemble (the filter runs here)."),
-        ] = 1,
-        seed: Annotated[
-            int | None, typer.Option(help="Root seed (default: the scenario's ensemble.root_seed).")
-        ] = None,
-        events: Annotated[
-            str,
-            typer.Option(
-                help="Named-county events in runs that did not produce them: `force` (the "
-                "county takes the seat of the run's last new entrant) or `filter` (weight 0)."
-            ),
-        ] = "force",
-        obs_sd: Annotated[
-            float,
-            typer.Option(
-                "--obs-sd",
-                help="Relative standard deviation of the observation error (model "
-                "discrepancy included).",
-            ),
-        ] = 0.10,
-        outlook: Annotated[
-            bool,
-            typer.Option(
-                "--outlook",
-                help="Also condition through every earlier year of information and write the "
-                "outlook by year (outlook.csv and a figure).",
-            ),
-        ] = False,
-        overrides: Annotated[
-            list[str] | None,
-            typer.Option("--set", help="Override a key: `--set ensemble.replications=50`."),
-        ] = None,
-        out_dir: Annotated[
-            Path | None,
-            typer.Option(
-                "--out", help="Output directory (default: `results/<scenario>-nowcast-<time>/`)."
-            ),
-        ] = None,
-        resume: Annotated[
-            bool, typer.Option("--resume", help="Continue the interrupted nowcast in --out.")
-        ] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
-        force: Annotated[
-            bool,
-            typer.Option(
-                "--force",
-                help="Write into a folder policysim did not create, or replace what it holds.",
-            ),
-        ] = False,
-    ) -> None:
-        """Condition a scenario's ensemble on what has been observed, then project it.
+    A particle filter over whole runs (docs/NOWCAST.md): the prior ensemble is stepped year
+    by year; at each year of information up to --through the runs are weighted by the
+    observations (events: contradicting runs get weight 0, or the named county is forced),
+    resampled (copies continue from a clone of the state with fresh streams) and the copies'
+    uncertain parameters are jittered (Liu-West). Writes `scores.csv` (observations after
+    --through, scored as `hindcast.csv`), `attainment.csv` (before and after), `ess.csv`,
+    `events.csv`, `parameters.csv`, `briefing.txt`, figures, `manifest.json`, `report.html`.
 
-        A particle filter over whole runs (docs/NOWCAST.md): the prior ensemble is stepped year
-        by year; at each year of information up to --through the runs are weighted by the
-        observations (events: contradicting runs get weight 0, or the named county is forced),
-        resampled (copies continue from a clone of the state with fresh streams) and the copies'
-        uncertain parameters are jittered (Liu-West). Writes `scores.csv` (observations after
-        --through, scored as `hindcast.csv`), `attainment.csv` (before and after), `ess.csv`,
-        `events.csv`, `parameters.csv`, `briefing.txt`, figures, `manifest.json`, `report.html`.
+    Examples:
 
-        Examples:
+        policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv
 
-            policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv
+        policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv --through 2020 --replications 200 --outlook --out results/nc2020
+    """
+    from policysim.experiments.runner import resume_key
+    from policysim.experiments.store import PARTS_DIR, PartsStore
+    from policysim.scenario import load_scenario
+    from policysim.studies.nowcast import (
+        check_through,
+        read_nowcast_observed,
+        run_nowcast,
+        write_nowcast,
+    )
+    from policysim.studies.nowcast import outlook as outlook_of
 
-            policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv --through 2020 --replications 200 --outlook --out results/nc2020
-        """
-        from policysim.experiments.runner import resume_key
-        from policysim.experiments.store import PARTS_DIR, PartsStore
-        from policysim.scenario import load_scenario
-        from policysim.studies.nowcast import (
-            check_through,
-            read_nowcast_observed,
-            run_nowcast,
-            write_nowcast,
+    target: Path | None = out_dir
+    try:
+        check_before_work(out_dir=out_dir, resume=resume, replications=replications,
+                          workers=workers, scheduler=scheduler)  # fmt: skip
+        _check_options(events, obs_sd)
+        check_input_file(observed, "--observed")
+        loaded = load_scenario(scenario, overrides or ())
+        obs = read_nowcast_observed(observed, loaded.scenario)  # fail before creating anything
+        last = check_through(through, obs, loaded.scenario)
+        target = (
+            out_dir
+            if out_dir is not None
+            else timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-nowcast")
         )
-        from policysim.studies.nowcast import outlook as outlook_of
-
-        target: Path | None = out_dir
-        try:
-            if out_dir is not None:
-                check_output_dir(out_dir)  # before any work
-            if resume and out_dir is None:
-                raise ScenarioError(
-                    None,
-                    "--resume needs the run directory of the interrupted nowcast",
-                    key_path="--out",
-                    value=None,
-                    expected="--out DIR",
-                )
-            if events not in ("force", "filter"):
-                raise ScenarioError(
-                    None, "unknown mode", key_path="--events", value=events,
-                    expected="force or filter",
-                )  # fmt: skip
-            if not (math.isfinite(obs_sd) and obs_sd > 0):
-                raise ScenarioError(
-                    None, "not a positive number", key_path="--obs-sd", value=obs_sd,
-                    expected="a relative standard deviation > 0, e.g. 0.05",
-                )  # fmt: skip
-            check_cli_counts(replications=replications, workers=workers)
-            check_input_file(observed, "--observed")
-            loaded = load_scenario(scenario, overrides or ())
-            obs = read_nowcast_observed(observed, loaded.scenario)  # fail before creating anything
-            last = check_through(through, obs, loaded.scenario)
-            target = (
-                out_dir
-                if out_dir is not None
-                else timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-nowcast")
+        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        key = resume_key(loaded, root_seed, user_files=[observed])
+        key["through"] = last
+        key["events"] = events
+        key["obs_sd"] = obs_sd
+        with RunDirectory(
+            target, command="nowcast", resume=resume, force=force, key=key, resumable=True
+        ) as rundir:
+            result = run_nowcast(
+                loaded,
+                observed,
+                through=last,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                scheduler=scheduler,
+                obs_rel_sd=obs_sd,
+                events="filter" if events == "filter" else "force",
+                store=target,
+                resume=resume and (target / PARTS_DIR / "config.json").is_file(),
+                progress=False if quiet else f"nowcast prior: {loaded.name}",
             )
-            root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
-            key = resume_key(loaded, root_seed, user_files=[observed])
-            key["through"] = last
-            key["events"] = events
-            key["obs_sd"] = obs_sd
-            with RunDirectory(
-                target, command="nowcast", resume=resume, force=force, key=key, resumable=True
-            ) as rundir:
-                result = run_nowcast(
+            table = None
+            if outlook:
+                base = loaded.scenario.horizon.base_year
+                years = [base, *[y for y in obs.years() if base < y <= last]]
+                table = outlook_of(
                     loaded,
                     observed,
-                    through=last,
-                    replications=replications,
-                    seed=seed,
-                    workers=workers,
+                    years,
+                    result.prior,
                     obs_rel_sd=obs_sd,
                     events="filter" if events == "filter" else "force",
-                    store=target,
-                    resume=resume and (target / PARTS_DIR / "config.json").is_file(),
-                    progress=False if quiet else f"nowcast prior: {loaded.name}",
                 )
-                table = None
-                if outlook:
-                    base = loaded.scenario.horizon.base_year
-                    years = [base, *[y for y in obs.years() if base < y <= last]]
-                    table = outlook_of(
-                        loaded,
-                        observed,
-                        years,
-                        result.prior,
-                        obs_rel_sd=obs_sd,
-                        events="filter" if events == "filter" else "force",
-                    )
-                written = write_nowcast(result, target, table)
-                rundir.complete(written)
-                PartsStore(target).remove()
-        except PolicysimError as exc:
-            _fail(exc)
-            return
-        except OSError as exc:
-            fail_os(exc, target)
-            return
-        if quiet:
-            return
-        prior, post = result.prior, result.posterior
-        out.print(
-            f"{prior.n_runs} runs, root seed {prior.root_seed}; statistics through "
-            f"{result.through}; prior ensemble {prior.seconds:.1f} s, filter {post.seconds:.1f} s",
-            highlight=False,
-            markup=False,
+            written = write_nowcast(result, target, table)
+            rundir.complete(written)
+            PartsStore(target).remove()
+    except PolicysimError as exc:
+        _fail(exc)
+    except OSError as exc:
+        fail_os(exc, target)
+    except KeyboardInterrupt:
+        interrupted(target)
+    if not quiet:
+        _print_nowcast(result, written)
+
+
+def _check_options(events: str, obs_sd: float) -> None:
+    """``--events`` and ``--obs-sd`` (before any work)."""
+    if events not in ("force", "filter"):
+        raise ScenarioError(
+            None, "unknown mode", key_path="--events", value=events, expected="force or filter"
         )
-        ess = Table(title="Effective sample size per year of information")
-        for col in ("year", "series", "events", "ESS", "share", "distinct runs"):
-            ess.add_column(col, justify="right")
-        for row in post.ess.to_dict("records"):
-            ess.add_row(
+    if not (math.isfinite(obs_sd) and obs_sd > 0):
+        raise ScenarioError(
+            None, "not a positive number", key_path="--obs-sd", value=obs_sd,
+            expected="a relative standard deviation > 0, e.g. 0.05",
+        )  # fmt: skip
+
+
+def _print_nowcast(result: NowcastResult, written: dict[str, Path]) -> None:
+    """The nowcast on the terminal: ESS, events, attainment before and after, CRPS."""
+    prior, post = result.prior, result.posterior
+    out.print(
+        f"{prior.n_runs} runs, root seed {prior.root_seed}; statistics through "
+        f"{result.through}; prior ensemble {prior.seconds:.1f} s, filter {post.seconds:.1f} s",
+        highlight=False,
+        markup=False,
+    )
+    _print_filter(result)
+    _print_outcomes(result)
+    for line in result.briefing():
+        out.print(line, highlight=False, markup=False)
+    out.print("Written:", highlight=False)
+    for name, path in written.items():
+        out.print(f"  {name}: {path}", highlight=False, markup=False)
+    if len(post.ess) and float(post.ess["ess"].min()) < 0.05 * prior.n_runs:
+        err.print(
+            "[yellow]warning:[/] the effective sample size fell below 5% of the runs; "
+            "use more --replications for a steadier nowcast",
+            highlight=False,
+        )
+
+
+def _print_filter(result: NowcastResult) -> None:
+    """Effective sample size per year, and the events with the runs that carried them."""
+    post = result.posterior
+    ess = Table(title="Effective sample size per year of information")
+    for col in ("year", "series", "events", "ESS", "share", "distinct runs"):
+        ess.add_column(col, justify="right")
+    for row in post.ess.to_dict("records"):
+        ess.add_row(
+            str(row["year"]),
+            str(row["series"]),
+            str(row["events"]),
+            f"{row['ess']:.1f}",
+            _pct(float(row["ess_share"])),
+            str(row["distinct_runs"]),
+        )
+    out.print(ess)
+    if len(post.events):
+        ev = Table(title="Events")
+        for col in ("event", "year", "county", "value", "runs carrying it", "handling"):
+            ev.add_column(
+                col, justify="left" if col in ("event", "county", "handling") else "right"
+            )
+        for row in post.events.to_dict("records"):
+            ev.add_row(
+                escape(str(row["indicator"])),
                 str(row["year"]),
-                str(row["series"]),
-                str(row["events"]),
-                f"{row['ess']:.1f}",
-                _pct(float(row["ess_share"])),
-                str(row["distinct_runs"]),
+                escape(f"{row['code']} {row['name']}".strip()),
+                f"{row['value']:g}",
+                f"{row['carried']} of {row['runs']}",
+                escape(str(row["handling"])),
             )
-        out.print(ess)
-        if len(post.events):
-            ev = Table(title="Events")
-            for col in ("event", "year", "county", "value", "runs carrying it", "handling"):
-                ev.add_column(
-                    col, justify="left" if col in ("event", "county", "handling") else "right"
-                )
-            for row in post.events.to_dict("records"):
-                ev.add_row(
-                    escape(str(row["indicator"])),
-                    str(row["year"]),
-                    escape(f"{row['code']} {row['name']}".strip()),
-                    f"{row['value']:g}",
-                    f"{row['carried']} of {row['runs']}",
-                    escape(str(row["handling"])),
-                )
-            out.print(ev)
-        att = Table(title="Target attainment: before and after conditioning (95% intervals)")
-        for col in ("target", "year", "before", "after", "change"):
-            att.add_column(col, justify="left" if col == "target" else "right")
-        for row in result.attainment.to_dict("records"):
-            att.add_row(
-                escape(str(row["target"])) + ("" if row["remaining"] else " (past)"),
-                str(row["year"]),
-                f"{_pct(row['prior_probability'])} [{_pct(row['prior_ci_low'])}-"
-                f"{_pct(row['prior_ci_high'])}]",
-                f"{_pct(row['posterior_probability'])} [{_pct(row['posterior_ci_low'])}-"
-                f"{_pct(row['posterior_ci_high'])}]",
-                f"{row['change']:+.0%}",
+        out.print(ev)
+
+
+def _print_outcomes(result: NowcastResult) -> None:
+    """Attainment before and after conditioning, and the out-of-sample CRPS."""
+    att = Table(title="Target attainment: before and after conditioning (95% intervals)")
+    for col in ("target", "year", "before", "after", "change"):
+        att.add_column(col, justify="left" if col == "target" else "right")
+    for row in result.attainment.to_dict("records"):
+        att.add_row(
+            escape(str(row["target"])) + ("" if row["remaining"] else " (past)"),
+            str(row["year"]),
+            f"{_pct(row['prior_probability'])} [{_pct(row['prior_ci_low'])}-"
+            f"{_pct(row['prior_ci_high'])}]",
+            f"{_pct(row['posterior_probability'])} [{_pct(row['posterior_ci_low'])}-"
+            f"{_pct(row['posterior_ci_high'])}]",
+            f"{row['change']:+.0%}",
+        )
+    out.print(att)
+    crps = result.crps()
+    if len(crps):
+        ct = Table(title=f"Out of sample (after {result.through}): mean CRPS, lower is better")
+        for col in ("indicator", "n", "unconditioned", "nowcast"):
+            ct.add_column(col, justify="left" if col == "indicator" else "right")
+        for row in crps.to_dict("records"):
+            ct.add_row(
+                escape(str(row["indicator"])),
+                str(row["n"]),
+                _num(float(row["prior_crps"])),
+                _num(float(row["nowcast_crps"])),
             )
-        out.print(att)
-        crps = result.crps()
-        if len(crps):
-            ct = Table(title=f"Out of sample (after {result.through}): mean CRPS, lower is better")
-            for col in ("indicator", "n", "unconditioned", "nowcast"):
-                ct.add_column(col, justify="left" if col == "indicator" else "right")
-            for row in crps.to_dict("records"):
-                ct.add_row(
-                    escape(str(row["indicator"])),
-                    str(row["n"]),
-                    _num(float(row["prior_crps"])),
-                    _num(float(row["nowcast_crps"])),
-                )
-            out.print(ct)
-        for line in result.briefing():
-            out.print(line, highlight=False, markup=False)
-        out.print("Written:", highlight=False)
-        for name, path in written.items():
-            out.print(f"  {name}: {path}", highlight=False, markup=False)
-        if len(post.ess) and float(post.ess["ess"].min()) < 0.05 * prior.n_runs:
-            err.print(
-                "[yellow]warning:[/] the effective sample size fell below 5% of the runs; "
-                "use more --replications for a steadier nowcast",
-                highlight=False,
-            )
+        out.print(ct)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``nowcast`` command to ``app``."""
+    app.command()(nowcast)

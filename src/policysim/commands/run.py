@@ -12,7 +12,18 @@ from rich.table import Table
 from rich.text import Text
 
 from policysim.commands._common import (
-    check_cli_counts,
+    Force,
+    Lang,
+    OutDir,
+    Overrides,
+    Quiet,
+    Replications,
+    Resume,
+    ScenarioFile,
+    Scheduler,
+    Seed,
+    Workers,
+    check_before_work,
     check_lang,
     err,
     fail_os,
@@ -29,10 +40,7 @@ __all__ = ["register"]
 
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a key: `--set allocation.strategy=equal`."),
-    ] = None,
+    overrides: Overrides = None,
     schema_only: Annotated[
         bool,
         typer.Option(
@@ -153,28 +161,13 @@ def data(
 
 
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    replications: Annotated[
-        int | None, typer.Option(help="Runs (default: the scenario's ensemble.replications).")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Root seed (default: the scenario's ensemble.root_seed).")
-    ] = None,
-    workers: Annotated[int, typer.Option(help="Local worker processes (1: in this process).")] = 1,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            help="Dask scheduler address, e.g. `tcp://10.0.0.5:8786` (overrides --workers)."
-        ),
-    ] = None,
-    out_dir: Annotated[
-        Path | None,
-        typer.Option("--out", help="Run directory (default: `results/<scenario>-<timestamp>/`)."),
-    ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override a key: `--set horizon.end_year=2025`."),
-    ] = None,
+    scenario: ScenarioFile,
+    replications: Replications = None,
+    seed: Seed = None,
+    workers: Workers = 1,
+    scheduler: Scheduler = None,
+    out_dir: OutDir = None,
+    overrides: Overrides = None,
     precision: Annotated[
         float | None,
         typer.Option(
@@ -182,21 +175,10 @@ def run(
             "this (e.g. 0.05), or ensemble.max_replications."
         ),
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume", help="Continue the interrupted run in --out.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar or tables.")] = False,
-    lang: Annotated[
-        str, typer.Option(help="Language of the briefing: `zh`, `en` or `both`.")
-    ] = "both",
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Write into a folder policysim did not create, or replace the run it holds "
-            "(deletes only the files that run wrote).",
-        ),
-    ] = False,
+    resume: Resume = False,
+    quiet: Quiet = False,
+    lang: Lang = "both",
+    force: Force = False,
 ) -> None:
     """Run a scenario's ensemble, estimate the probability of reaching each target, and write
     the results, figures and an HTML report.
@@ -214,22 +196,18 @@ def run(
         policysim run scenarios/jiangxi_baseline.yaml --scheduler tcp://127.0.0.1:8786
     """
     from policysim.experiments import run_ensemble, write_outputs
-    from policysim.experiments.rundir import RunDirectory, check_output_dir
-    from policysim.experiments.runner import check_scheduler, resume_key
+    from policysim.experiments.rundir import RunDirectory
+    from policysim.experiments.runner import resume_key
     from policysim.experiments.store import PARTS_DIR, PartsStore
     from policysim.scenario import load_scenario
 
     target: Path | None = out_dir
     try:
         check_lang(lang)
-        if out_dir is not None:
-            check_output_dir(out_dir)  # before any work
-        check_cli_counts(replications=replications, workers=workers)
-        check_scheduler(scheduler)
+        check_before_work(out_dir=out_dir, resume=resume, replications=replications,
+                          workers=workers, scheduler=scheduler)  # fmt: skip
         loaded = load_scenario(scenario, overrides or ())
         target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
-        if resume and out_dir is None:
-            raise_missing_out(scenario)
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = resume_key(loaded, root_seed)
         with RunDirectory(
@@ -296,18 +274,6 @@ def _interrupted(scenario: Path, target: Path | None, args: Sequence[str]) -> No
         markup=False,
     )
     raise typer.Exit(code=130)
-
-
-def raise_missing_out(scenario: Path) -> None:
-    """``--resume`` without ``--out``: the run directory is needed."""
-    from policysim.errors import ScenarioError
-
-    raise ScenarioError(
-        scenario,
-        "--resume needs the run directory of the interrupted run",
-        key_path="--out",
-        expected="--out results/<scenario>-<timestamp>",
-    )
 
 
 def _default_run_dir(name: str, loaded: object) -> Path:

@@ -1,7 +1,8 @@
 """Run directories that defend themselves: one writer, no foreign files touched, a known state.
 
 Every command that writes a run directory (``run``, ``compare``, ``frontier``, ``sensitivity``,
-``hindcast``) opens it with :class:`RunDirectory`:
+``hindcast``, ``nowcast``, and ``calibrate`` for the folder of its runs) opens it with
+:class:`RunDirectory`:
 
 * the output path is checked before any work (:func:`check_output_dir`): not an existing file, not
   below a file, not a special file system (``/dev``, ``/proc``, ``/sys``), writable;
@@ -373,8 +374,9 @@ class RunDirectory:
         describe_key_change(self.path / MARKER_FILE, stored, self.key)
 
     def _remove_previous(self, marker: Mapping[str, Any]) -> None:
-        """--force: delete what the earlier run recorded as its own, and its parts."""
-        from policysim.experiments.store import PartsStore
+        """--force: delete what the earlier run recorded as its own, and its parts (a study's
+        too)."""
+        from policysim.experiments.store import remove_study_stores
 
         files = marker.get("files")
         names = list(files) if isinstance(files, dict) else []
@@ -382,7 +384,7 @@ class RunDirectory:
             target = (self.path / str(name)).resolve()
             if self.path.resolve() in target.parents and target.is_file():
                 target.unlink(missing_ok=True)
-        PartsStore(self.path).remove()
+        remove_study_stores(self.path)
         figures = self.path / "figures"
         with contextlib.suppress(OSError):
             figures.rmdir()  # only if empty
@@ -514,8 +516,9 @@ class DirectoryState:
 
 
 def directory_state(root: Path) -> DirectoryState:
-    """Read a run directory's state: its marker, lock, final files and parts (verified)."""
-    from policysim.experiments.store import PartsStore
+    """Read a run directory's state: its marker, lock, final files and parts (verified; a
+    study's ensembles' parts too)."""
+    from policysim.experiments.store import study_stores
 
     root = Path(root)
     if not root.exists():
@@ -526,9 +529,9 @@ def directory_state(root: Path) -> DirectoryState:
         marker = _read_marker(root)
     except ScenarioError as exc:
         return DirectoryState("damaged", str(exc))
-    store = PartsStore(root)
+    stores = study_stores(root)
     if marker is None:
-        if (store.dir / "config.json").is_file():
+        if (stores[0].dir / "config.json").is_file():
             marker = {"state": "in progress", "command": "run", "files": {}}
         else:
             return DirectoryState("foreign", f"{root}: not a policysim run directory")
@@ -548,13 +551,13 @@ def directory_state(root: Path) -> DirectoryState:
             f"{root}: complete {what}, finished {marker.get('ended', '?')}, "
             f"{len(files)} files verified",
         )
-    damaged = store.damaged_chunks()
+    damaged = [bad for store in stores for bad in store.damaged_chunks()]
     if damaged:
         return DirectoryState(
             "damaged",
             f"{damaged[0]}: damaged part ({len(damaged)} in all); --resume recomputes them",
         )
-    parts = store.parts()
+    parts = [part for store in stores for part in store.parts()]
     runs = sum(last - first + 1 for first, last, _ in parts)
     return DirectoryState(
         "in progress",

@@ -63,6 +63,7 @@ from policysim.scenario.schema import Scenario
 __all__ = [
     "EnsembleResult",
     "ProgressCallback",
+    "load_with_overrides",
     "preflight",
     "report_years",
     "resume_key",
@@ -240,7 +241,12 @@ def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _load(scenario: LoadedScenario | str | Path, overrides: Sequence[str]) -> LoadedScenario:
+def load_with_overrides(
+    scenario: LoadedScenario | str | Path, overrides: Sequence[str] = ()
+) -> LoadedScenario:
+    """A scenario loaded with extra ``key.path=value`` overrides (a loaded one is reloaded with
+    its own overrides first, then these; returned as is without any). Every study loads its
+    scenarios through here."""
     if isinstance(scenario, LoadedScenario):
         if not overrides:
             return scenario
@@ -637,7 +643,7 @@ def run_ensemble(
     ScenarioError, DataError, InfeasibleAllocationError, AllocationError
         Before any run: a bad scenario, bad draws, an infeasible allocation.
     """
-    loaded = _load(scenario, overrides)
+    loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
     ens = sc.ensemble
     root_seed = ens.root_seed if seed is None else int(seed)

@@ -24,6 +24,7 @@ as if whole. A store written before the ``units-`` files existed kept the indica
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -43,7 +44,16 @@ from policysim.errors import ScenarioError
 from policysim.experiments.worker import SOLVE_COLUMNS, UNIT_INDICATORS, ChunkOutput
 from policysim.report._atomic import TEMPORARY_SUFFIX, atomic_output
 
-__all__ = ["PARTS_DIR", "PartsStore", "StoredRuns", "write_bytes"]
+__all__ = [
+    "PARTS_DIR",
+    "STUDY_RUNS_DIR",
+    "PartsStore",
+    "StoredRuns",
+    "remove_study_stores",
+    "study_stores",
+    "sub_store",
+    "write_bytes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -358,3 +368,41 @@ class PartsStore:
             self.dir.rmdir()
         except OSError:
             logger.warning("kept %s: it holds files policysim did not write", self.dir)
+
+
+#: Folder of a run directory holding the parts stores of a study's ensembles (one per scenario,
+#: budget level...: :func:`sub_store`).
+STUDY_RUNS_DIR: Final = "runs"
+
+
+def sub_store(root: Path | None, index: int, label: str) -> Path | None:
+    """The store folder of a study's ``index``-th ensemble under the run directory ``root``
+    (None: in memory)."""
+    if root is None:
+        return None
+    safe = re.sub(r"[^\w.-]+", "_", label).strip("._") or "ensemble"
+    return Path(root) / STUDY_RUNS_DIR / f"{index:03d}-{safe[:60]}"
+
+
+def study_stores(root: Path) -> list[PartsStore]:
+    """The parts stores of a run directory: its own, then those of its study's ensembles (at
+    any depth under ``runs/``, e.g. a comparison's marginal study's groups)."""
+    root = Path(root)
+    stores = [PartsStore(root)]
+    runs = root / STUDY_RUNS_DIR
+    if runs.is_dir():
+        stores += [PartsStore(p.parent) for p in sorted(runs.rglob(PARTS_DIR)) if p.is_dir()]
+    return stores
+
+
+def remove_study_stores(root: Path) -> None:
+    """Delete the parts of every ensemble of a run directory (after its outputs are written);
+    the study's folders go when nothing else is left in them."""
+    for store in study_stores(root):
+        store.remove()
+    runs = Path(root) / STUDY_RUNS_DIR
+    if runs.is_dir():
+        folders = sorted((p for p in runs.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+        for folder in [*folders, runs]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty

@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from policysim.errors import ScenarioError
-from policysim.experiments import EnsembleResult, run_ensemble
+from policysim.experiments import Engine, EnsembleResult
+from policysim.experiments.store import sub_store
 from policysim.report.tables import csv_bytes
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario
+from policysim.studies.runs import load_with_overrides, study_engine, study_ensemble
 
 __all__ = [
     "FRONTIER_COLUMNS",
@@ -176,9 +178,13 @@ def budget_frontier(
     replications: int | None = None,
     seed: int | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
     level: float = 0.8,
     overrides: Sequence[str] = (),
     progress: bool = False,
+    store: Path | None = None,
+    resume: bool = False,
+    engine: Engine | None = None,
 ) -> FrontierResult:
     """Attainment of each target at each budget level, on common random numbers.
 
@@ -194,13 +200,21 @@ def budget_frontier(
     seed : int, optional
         Root seed shared by all levels (default ``ensemble.root_seed``).
     workers : int
-        Local worker processes per ensemble.
+        Local worker processes, shared by every level.
+    scheduler : str, optional
+        Dask scheduler address (overrides ``workers``).
     level : float
         Required probability for :attr:`FrontierResult.smallest`, in (0, 1).
     overrides : sequence of str
         Extra ``key.path=value`` overrides (applied before the budget's).
     progress : bool
         Progress bars on stderr.
+    store : Path, optional
+        Run directory: each level's ensemble streams to its own store under ``store/runs/``.
+    resume : bool
+        Continue the frontier interrupted in ``store`` (finished runs are not run again).
+    engine : Engine, optional
+        A running engine to submit the runs to (default: one of ``workers`` / ``scheduler``).
 
     Returns
     -------
@@ -215,45 +229,32 @@ def budget_frontier(
         raise ScenarioError(
             None, "bad probability level", key_path="--level", value=level, expected="in (0, 1)"
         )
-    if isinstance(scenario, LoadedScenario):
-        base = load_scenario(scenario.path, (*scenario.overrides, *overrides))
-    else:
-        base = load_scenario(Path(scenario), tuple(overrides))
+    base = load_with_overrides(scenario, overrides)
     levels = sorted({float(b) for b in budgets_100m_cny})
     if not levels:
         raise ScenarioError(
             base.path, "no budget level", key_path="--budgets", expected="one or more levels"
         )
-    sc = base.scenario
-    root_seed = sc.ensemble.root_seed if seed is None else int(seed)
+    variants = [(b, *budget_override(base, b)) for b in levels]  # every level checked first
+    root_seed = base.scenario.ensemble.root_seed if seed is None else int(seed)
     results: dict[float, EnsembleResult] = {}
     rows: list[dict[str, Any]] = []
-    for b in levels:
-        override, scale = budget_override(base, b)
-        loaded = load_scenario(base.path, (*base.overrides, override))
-        logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
-        result = run_ensemble(
-            loaded,
-            replications=replications,
-            seed=root_seed,
-            workers=workers,
-            progress=f"frontier: budget {b:g} 亿元" if progress else False,
-        )
-        results[b] = result
-        attain = result.attainment()
-        for rec in attain.to_dict("records"):
-            rows.append(
-                {
-                    "budget_100m_cny": b,
-                    "scale": scale,
-                    "target": rec["target"],
-                    "year": int(rec["year"]),
-                    "probability": float(rec["probability"]),
-                    "ci_low": float(rec["ci_low"]),
-                    "ci_high": float(rec["ci_high"]),
-                    "expected_value": _expected_value(result, str(rec["target"])),
-                }
+    with study_engine(workers, scheduler, engine) as backend:
+        for i, (b, override, scale) in enumerate(variants):
+            loaded = load_with_overrides(base, (override,))
+            logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
+            backend.warm(loaded.scenario)
+            result = study_ensemble(
+                loaded,
+                engine=backend,
+                store=sub_store(store, i, f"budget-{b:g}"),
+                resume=resume,
+                replications=replications,
+                seed=root_seed,
+                progress=f"frontier: budget {b:g} 亿元" if progress else False,
             )
+            results[b] = result
+            rows += _level_rows(result, b, scale)
     table = pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
     smallest: dict[str, float | None] = {}
     for target in dict.fromkeys(table["target"]):
@@ -263,6 +264,23 @@ def budget_frontier(
     return FrontierResult(
         table=table, smallest=smallest, level=level, results=results, scenario=base.name
     )
+
+
+def _level_rows(result: EnsembleResult, budget: float, scale: float) -> list[dict[str, Any]]:
+    """The frontier's rows of one budget level (:data:`FRONTIER_COLUMNS`)."""
+    return [
+        {
+            "budget_100m_cny": budget,
+            "scale": scale,
+            "target": rec["target"],
+            "year": int(rec["year"]),
+            "probability": float(rec["probability"]),
+            "ci_low": float(rec["ci_low"]),
+            "ci_high": float(rec["ci_high"]),
+            "expected_value": _expected_value(result, str(rec["target"])),
+        }
+        for rec in result.attainment().to_dict("records")
+    ]
 
 
 def _expected_value(result: EnsembleResult, target_name: str) -> float:

@@ -32,12 +32,13 @@ import pandas as pd
 
 from policysim.analysis import fan_quantiles, read_observed, score_hindcast
 from policysim.errors import DataError
-from policysim.experiments import EnsembleResult, build_manifest, run_ensemble
+from policysim.experiments import Engine, EnsembleResult, build_manifest
 from policysim.experiments.store import write_bytes
 from policysim.metrics import hindcast_indicators
 from policysim.report.tables import csv_bytes
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
+from policysim.studies.runs import load_with_overrides, study_engine, study_ensemble
 
 __all__ = [
     "DEGENERATE_RTOL",
@@ -232,9 +233,12 @@ def run_hindcast(
     replications: int | None = None,
     seed: int | None = None,
     workers: int = 1,
+    scheduler: str | None = None,
     overrides: Sequence[str] = (),
     store: Path | None = None,
+    resume: bool = False,
     progress: bool = False,
+    engine: Engine | None = None,
 ) -> HindcastResult:
     """Run a scenario's ensemble and score it against an observed file.
 
@@ -246,8 +250,9 @@ def run_hindcast(
         The scenario (its horizon fixes the allowed years).
     observed : Path
         CSV ``indicator, year, value`` (see :func:`read_hindcast_observed`).
-    replications, seed, workers, overrides, store, progress
-        As in :func:`policysim.experiments.run_ensemble`.
+    replications, seed, workers, scheduler, overrides, store, resume, progress, engine
+        As in :func:`policysim.experiments.run_ensemble` (``resume``: continue the hindcast
+        interrupted in ``store``, if it stored any run).
 
     Returns
     -------
@@ -260,23 +265,19 @@ def run_hindcast(
     ScenarioError, AllocationError
         A bad scenario.
     """
-    if isinstance(scenario, LoadedScenario):
-        loaded = (
-            scenario
-            if not overrides
-            else load_scenario(scenario.path, (*scenario.overrides, *overrides))
-        )
-    else:
-        loaded = load_scenario(Path(scenario), tuple(overrides))
+    loaded = load_with_overrides(scenario, overrides)
     obs = read_hindcast_observed(Path(observed), loaded.scenario)
-    ensemble = run_ensemble(
-        loaded,
-        replications=replications,
-        seed=seed,
-        workers=workers,
-        store=store,
-        progress=progress,
-    )
+    with study_engine(workers, scheduler, engine) as backend:
+        backend.warm(loaded.scenario)
+        ensemble = study_ensemble(
+            loaded,
+            engine=backend,
+            store=store,
+            resume=resume,
+            replications=replications,
+            seed=seed,
+            progress=progress,
+        )
     if ensemble.n_failed == ensemble.n_runs:
         raise DataError(
             "ensemble", f"all {ensemble.n_runs} runs failed; expected completed runs to score"

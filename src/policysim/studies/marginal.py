@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -40,9 +41,11 @@ import pandas as pd
 
 from policysim.analysis import mean_difference_interval
 from policysim.errors import ScenarioError
-from policysim.experiments import Engine, EnsembleResult, report_years, run_ensemble
+from policysim.experiments import Engine, EnsembleResult, report_years
+from policysim.experiments.store import sub_store
 from policysim.scenario import INSTRUMENT_NAMES, LoadedScenario
 from policysim.scenario.schema import Scenario
+from policysim.studies.runs import study_engine, study_ensemble
 
 __all__ = [
     "DEFAULT_DELTA_100M_CNY",
@@ -176,42 +179,45 @@ def _perturbed_outcomes(
     groups: npt.NDArray[Any],
     n: int,
     delta_100m_cny: float,
-    workers: int,
-    scheduler: str | None,
+    engine: Engine,
+    store: Path | None = None,
+    resume: bool = False,
 ) -> pd.DataFrame:
     """The outcome of the first ``n`` baseline runs re-run with each group's extra funds:
     ``group, replication, year, value``. Every group's runs go to one engine (the workers start
-    once); run ``i`` reuses the seed, synthesis seed and parameter draw of baseline run ``i``
-    (common random numbers), so a baseline run that failed has no pair and is left out."""
+    once), each group's to its own store under ``store`` when given; run ``i`` reuses the seed,
+    synthesis seed and parameter draw of baseline run ``i`` (common random numbers), so a
+    baseline run that failed has no pair and is left out."""
     sc = base.loaded.scenario
     years = report_years(sc)
     draws = base.draws.sort_values("replication").iloc[:n].reset_index(drop=True)
     unique = list(dict.fromkeys(groups))
     logger.info("marginal value: %d groups x %d perturbed runs", len(unique), n)
     frames: list[pd.DataFrame] = []
-    with Engine(workers, scheduler) as engine:
-        engine.warm(sc)
-        for g in unique:
-            result = run_ensemble(
-                base.loaded,
-                seed=base.root_seed,
-                draws=draws,
-                extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
-                engine=engine,
+    engine.warm(sc)
+    for i, g in enumerate(unique):
+        result = study_ensemble(
+            base.loaded,
+            engine=engine,
+            store=sub_store(store, i, f"group-{g}"),
+            resume=resume,
+            seed=base.root_seed,
+            draws=draws,
+            extra_cny=extra_plan(sc, groups == g, delta_100m_cny),
+        )
+        m = result.metrics
+        rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
+        rows = rows[rows["year"].isin(list(years))]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": str(g),
+                    "replication": rows["replication"].to_numpy(dtype=np.int64),
+                    "year": rows["year"].to_numpy(dtype=np.int64),
+                    "value": rows["value"].to_numpy(dtype=np.float64),
+                }
             )
-            m = result.metrics
-            rows = m[(m["level"] == "province") & (m["metric"] == OUTCOME_METRIC)]
-            rows = rows[rows["year"].isin(list(years))]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "group": str(g),
-                        "replication": rows["replication"].to_numpy(dtype=np.int64),
-                        "year": rows["year"].to_numpy(dtype=np.int64),
-                        "value": rows["value"].to_numpy(dtype=np.float64),
-                    }
-                )
-            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -328,6 +334,48 @@ def _interior_counties(loaded: LoadedScenario) -> npt.NDArray[np.bool_]:
     return interior
 
 
+def _group_rows(
+    base: EnsembleResult,
+    groups: npt.NDArray[Any],
+    perturbed: pd.DataFrame,
+    delta_100m_cny: float,
+) -> list[dict[str, Any]]:
+    """Per group and deadline: the paired change in the outcome against the baseline runs, and
+    per extra 亿元 spent up to the deadline (:data:`GROUP_COLUMNS`)."""
+    sc = base.loaded.scenario
+    years = report_years(sc)
+    reference = _outcome_by_run(base, years)
+    n_years = len(sc.horizon.years)
+    group_rows: list[dict[str, Any]] = []
+    for g in dict.fromkeys(groups):
+        members = int((groups == g).sum())
+        rows_g = perturbed[perturbed["group"] == g]
+        for year in years:
+            # extra money spent up to and including the deadline's year
+            spent_years = sum(1 for y in sc.horizon.years if y <= year)
+            extra = delta_100m_cny * members * min(spent_years, n_years)
+            vals = rows_g[rows_g["year"] == year].set_index("replication")["value"]
+            ref = reference[year].reindex(vals.index).to_numpy(dtype=np.float64)
+            diff = vals.to_numpy(dtype=np.float64) - ref
+            mean, lo, hi = mean_difference_interval(diff)
+            group_rows.append(
+                {
+                    "group": g,
+                    "n_counties": members,
+                    "year": year,
+                    "extra_100m_cny": extra,
+                    "replications": int(np.isfinite(diff).sum()),
+                    "diff_mean": mean,
+                    "diff_ci_low": lo,
+                    "diff_ci_high": hi,
+                    "designations_per_100m_cny": mean / extra,
+                    "ci_low_per_100m_cny": lo / extra,
+                    "ci_high_per_100m_cny": hi / extra,
+                }
+            )
+    return group_rows
+
+
 def marginal_value(
     base: EnsembleResult,
     *,
@@ -336,6 +384,9 @@ def marginal_value(
     workers: int = 1,
     optimal: LoadedScenario | None = None,
     scheduler: str | None = None,
+    engine: Engine | None = None,
+    store: Path | None = None,
+    resume: bool = False,
 ) -> MarginalValue:
     """Marginal value of funds per county under the baseline strategy (see the module notes).
 
@@ -354,6 +405,13 @@ def marginal_value(
         A scenario with strategy ``optimal`` whose duals fill ``optimal_dual_per_100m_cny``.
     scheduler : str, optional
         Dask scheduler address for the perturbation runs (overrides ``workers``).
+    engine : Engine, optional
+        A running engine for the perturbation runs (instead of ``workers`` / ``scheduler``).
+    store : Path, optional
+        Folder under which each group's perturbation runs stream to their own store
+        (:func:`policysim.experiments.store.sub_store`); ``resume`` reads back finished ones.
+    resume : bool
+        Continue perturbation runs interrupted in ``store``.
 
     Returns
     -------
@@ -403,37 +461,15 @@ def marginal_value(
     effect_lo = dict(effect)
     effect_hi = dict(effect)
     if n > 0:
-        perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, workers, scheduler)
-        reference = _outcome_by_run(base, years)
-        n_years = len(sc.horizon.years)
-        for g in dict.fromkeys(groups):
-            members = int((groups == g).sum())
-            rows_g = perturbed[perturbed["group"] == g]
-            for year in years:
-                # extra money spent up to and including the deadline's year
-                spent_years = sum(1 for y in sc.horizon.years if y <= year)
-                extra = delta_100m_cny * members * min(spent_years, n_years)
-                vals = rows_g[rows_g["year"] == year].set_index("replication")["value"]
-                ref = reference[year].reindex(vals.index).to_numpy(dtype=np.float64)
-                diff = vals.to_numpy(dtype=np.float64) - ref
-                mean, lo, hi = mean_difference_interval(diff)
-                group_rows.append(
-                    {
-                        "group": g,
-                        "n_counties": members,
-                        "year": year,
-                        "extra_100m_cny": extra,
-                        "replications": int(np.isfinite(diff).sum()),
-                        "diff_mean": mean,
-                        "diff_ci_low": lo,
-                        "diff_ci_high": hi,
-                        "designations_per_100m_cny": mean / extra,
-                        "ci_low_per_100m_cny": lo / extra,
-                        "ci_high_per_100m_cny": hi / extra,
-                    }
-                )
-                if year == outcome_year:
-                    effect[g], effect_lo[g], effect_hi[g] = mean / extra, lo / extra, hi / extra
+        with study_engine(workers, scheduler, engine) as backend:
+            perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, backend, store, resume)
+        group_rows = _group_rows(base, groups, perturbed, delta_100m_cny)
+        for rec in group_rows:
+            if rec["year"] == outcome_year:
+                g = rec["group"]
+                effect[g] = rec["designations_per_100m_cny"]
+                effect_lo[g] = rec["ci_low_per_100m_cny"]
+                effect_hi[g] = rec["ci_high_per_100m_cny"]
     group_table = pd.DataFrame(group_rows, columns=list(GROUP_COLUMNS))
 
     table = pd.DataFrame({"code": codes, "name": counties["name"].astype(str), "group": groups})

@@ -43,11 +43,12 @@ from policysim.analysis import (
 )
 from policysim.errors import ScenarioError
 from policysim.experiments import run_ensemble
-from policysim.report.tables import csv_bytes
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.experiments.runner import load_with_overrides
+from policysim.scenario import LoadedScenario
 from policysim.scenario.levers import LEVER_BUDGET, LEVER_WEIGHTS, apply_levers, is_lever
 from policysim.scenario.schema import Scenario
-from policysim.studies.discovery import describe_miss, discover_runs
+from policysim.studies.discovery import discover_runs
+from policysim.studies.sensitivity_output import plain_summary, write_sensitivity
 from policysim.vocabulary import strategy
 
 __all__ = [
@@ -91,8 +92,6 @@ LEVER_WEIGHT: Final = DistributionSpec("uniform", low=0.1, high=1.0)
 #: Outputs with a variance below this (relative to the squared mean, or absolute for a zero
 #: mean) are treated as constant: Sobol' indices are undefined for them.
 CONSTANT_TOLERANCE: Final = 1e-12
-#: Parameters listed per output in the plain-words summary.
-TOP_PARAMETERS: Final = 3
 
 
 @dataclass(frozen=True)
@@ -481,14 +480,7 @@ def scenario_sensitivity(
     import time
 
     t0 = time.perf_counter()
-    if isinstance(scenario, LoadedScenario):
-        loaded = (
-            scenario
-            if not overrides
-            else load_scenario(scenario.path, (*scenario.overrides, *overrides))
-        )
-    else:
-        loaded = load_scenario(Path(scenario), tuple(overrides))
+    loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
     m = _check_method(method)
     n = DEFAULT_SAMPLES[m] if samples is None else int(samples)
@@ -517,52 +509,18 @@ def scenario_sensitivity(
             "levers with the %s strategy: response curves are re-estimated for every run",
             sc.allocation.strategy,
         )
-    draws_holder: dict[str, pd.DataFrame] = {}
-
-    def model(design: pd.DataFrame) -> pd.DataFrame:
-        # levers are design columns like the uncertainties: the engine applies them run by run
-        result = run_ensemble(
-            loaded,
-            seed=root_seed,
-            workers=workers,
-            scheduler=scheduler,
-            draws=design,
-            store=store,
-            resume=store is not None and (Path(store) / ".parts").is_dir(),
-            progress="sensitivity: design runs" if progress else False,
-        )
-        metrics, failures = result.metrics, result.failures
-        draws = result.draws.drop(columns=["seed_key"])
-        if len(failures):
-            first = failures.iloc[0]
-            raise ScenarioError(
-                loaded.path,
-                f"{len(failures)} of {len(design)} runs failed; a sensitivity design needs every "
-                f"run; first failure (run {int(first['replication'])}): {first['error']}",
-                key_path="uncertainties",
-                value=design.iloc[int(first["replication"])].round(6).to_dict(),
-                expected="ranges in which every run completes",
-            )
-        draws_holder["draws"] = draws.reset_index(drop=True)
-        draws_holder["metrics"] = metrics
-        outputs, info = target_output_table(metrics, sc.targets, len(design))
-        draws_holder["info"] = info
-        return outputs
-
-    base = run_sensitivity(problem, model, method=m, samples=n, seed=root_seed)
-    info = draws_holder["info"].merge(base.output_info, on="output", how="left")
+    runs = _DesignRuns(loaded, root_seed, workers, scheduler, store, progress)
+    base = run_sensitivity(problem, runs, method=m, samples=n, seed=root_seed)
+    info = runs.info.merge(base.output_info, on="output", how="left")
     indices = base.indices.merge(
         info[["output", "target", "quantity", "metric", "year"]], on="output", how="left"
     )
     order = ["output", "target", "quantity", "metric", "year", "parameter"]
     indices = indices[order + [c for c in indices.columns if c not in order]]
-    draws = draws_holder["draws"]
-    metrics = draws_holder["metrics"]
     discoveries: dict[str, PrimResult] = {}
-    notes: list[str] = []
     for t in sc.targets:
         try:
-            discoveries[t.name] = discover_runs(draws, metrics, t)
+            discoveries[t.name] = discover_runs(runs.draws, runs.metrics, t)
         except ScenarioError as exc:
             logger.info("no discovery for %s: %s", t.name, exc.detail)
     result = SensitivityResult(
@@ -574,224 +532,73 @@ def scenario_sensitivity(
         outputs=base.outputs,
         indices=indices,
         output_info=info,
-        draws=draws,
-        metrics=metrics,
+        draws=runs.draws,
+        metrics=runs.metrics,
         discoveries=discoveries,
         loaded=loaded,
         root_seed=root_seed,
         seconds=time.perf_counter() - t0,
         failures=pd.DataFrame(columns=["replication", "seed_key", "error"]),
     )
-    notes.extend(plain_summary(result))
-    return _with_notes(result, tuple(notes))
+    return _with_notes(result, tuple(plain_summary(result)))
+
+
+class _DesignRuns:
+    """The model of a sensitivity design: runs its rows through the engine (levers are design
+    columns like the uncertainties, applied run by run) and keeps the draws, metrics and output
+    table of the runs."""
+
+    def __init__(
+        self,
+        loaded: LoadedScenario,
+        root_seed: int,
+        workers: int,
+        scheduler: str | None,
+        store: Path | None,
+        progress: bool,
+    ) -> None:
+        self.loaded = loaded
+        self.root_seed = root_seed
+        self.workers = workers
+        self.scheduler = scheduler
+        self.store = store
+        self.progress = progress
+        self.draws = pd.DataFrame()
+        self.metrics = pd.DataFrame()
+        self.info = pd.DataFrame()
+
+    def __call__(self, design: pd.DataFrame) -> pd.DataFrame:
+        store = self.store
+        result = run_ensemble(
+            self.loaded,
+            seed=self.root_seed,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            draws=design,
+            store=store,
+            resume=store is not None and (Path(store) / ".parts").is_dir(),
+            progress="sensitivity: design runs" if self.progress else False,
+        )
+        failures = result.failures
+        if len(failures):
+            first = failures.iloc[0]
+            raise ScenarioError(
+                self.loaded.path,
+                f"{len(failures)} of {len(design)} runs failed; a sensitivity design needs every "
+                f"run; first failure (run {int(first['replication'])}): {first['error']}",
+                key_path="uncertainties",
+                value=design.iloc[int(first["replication"])].round(6).to_dict(),
+                expected="ranges in which every run completes",
+            )
+        self.draws = result.draws.drop(columns=["seed_key"]).reset_index(drop=True)
+        self.metrics = result.metrics
+        outputs, self.info = target_output_table(
+            result.metrics, self.loaded.scenario.targets, len(design)
+        )
+        return outputs
 
 
 def _with_notes(result: SensitivityResult, notes: tuple[str, ...]) -> SensitivityResult:
     from dataclasses import replace
 
     return replace(result, notes=notes)
-
-
-# -----------------------------------------------------------------------------------------------
-# reporting
-
-
-def _ranked(indices: pd.DataFrame, method: Method) -> pd.DataFrame:
-    key = "ST" if method == "sobol" else "mu_star"
-    return indices.sort_values(key, ascending=False, kind="stable")
-
-
-def plain_summary(result: SensitivityResult) -> list[str]:
-    """Findings in plain words: the leading factors of each attainment output, what explains
-    the misses (scenario discovery), and the caveats of the method.
-
-    Returns
-    -------
-    list of str
-        One sentence each.
-    """
-    lines: list[str] = []
-    idx = result.indices
-    has_quantity = "quantity" in idx.columns
-    outputs = list(dict.fromkeys(idx["output"]))
-    for output in outputs:
-        rows = idx[idx["output"] == output]
-        if has_quantity and str(rows["quantity"].iloc[0]) != "attainment":
-            continue
-        if bool(rows["constant"].iloc[0]):
-            mean = float(result.outputs[output].iloc[0])
-            lines.append(f"{output}: the same in every run ({mean:g}); no parameter matters.")
-            continue
-        top = _ranked(rows, result.method).head(TOP_PARAMETERS)
-        if result.method == "sobol":
-            parts = [
-                f"{r.parameter} (total {r.ST:.2f} ± {r.ST_conf:.2f}, first-order {r.S1:.2f} ± {r.S1_conf:.2f})"
-                for r in top.itertuples(index=False)
-            ]
-            unexplained = 1.0 - float(np.nansum(rows["S1"].to_numpy(dtype=np.float64)))
-            tail = f"; {max(unexplained, 0.0):.0%} of the variance is not explained by single parameters (interactions and model randomness)"
-        else:
-            parts = [
-                f"{r.parameter} (mu* {r.mu_star:.3g} ± {r.mu_star_conf:.3g}, sigma {r.sigma:.3g})"
-                for r in top.itertuples(index=False)
-            ]
-            tail = ""
-        mean = float(result.outputs[output].mean())
-        lines.append(
-            f"{output} (mean {mean:.2f}): driven most by " + ", then ".join(parts) + tail + "."
-        )
-    if result.loaded is not None:
-        for t in result.loaded.scenario.targets:
-            prim = result.discoveries.get(t.name)
-            if prim is not None:
-                lines.append(describe_miss(prim, t) + ".")
-    if result.method == "sobol":
-        lines.append(
-            "Every run has its own random seed: model randomness is part of the variance no "
-            "parameter explains and raises each total index (ST) by about its share; first-order "
-            "indices (S1) are unbiased but noisier. Intervals are 95% bootstrap half-widths."
-        )
-    else:
-        lines.append(
-            "Morris mu* is the mean absolute elementary effect: the change of the output per "
-            "move across a parameter's whole quantile range (output units), estimated from moves "
-            "of two thirds of it; sigma large against mu* means interactions, non-linearity or "
-            "(here) model randomness."
-        )
-    lines.append(
-        "Scenario discovery (PRIM) is run over the design's rows; coverage is the share of all "
-        "misses inside the box, density the share of misses among the runs in the box."
-    )
-    return lines
-
-
-def write_sensitivity(result: SensitivityResult, out_dir: Path) -> dict[str, Path]:
-    """Write the indices table, the design with its outputs, figures and a short HTML report.
-
-    Files (all written atomically): ``sensitivity_indices.csv``, ``sensitivity_runs.csv``
-    (design and outputs per run), ``sensitivity_attainment.png`` and
-    ``sensitivity_values.png`` (or one ``sensitivity.png`` for studies without targets),
-    ``discovery.csv`` (scenario studies) and ``sensitivity_report.html``.
-
-    Parameters
-    ----------
-    result : SensitivityResult
-        The study.
-    out_dir : Path
-        Directory (created if missing).
-
-    Returns
-    -------
-    dict of str to Path
-        What was written, by kind.
-    """
-    from policysim.experiments.store import write_bytes
-    from policysim.plotting import save_figure, sensitivity_plot
-    from policysim.report import render_report
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    path = out / "sensitivity_indices.csv"
-    write_bytes(path, csv_bytes(result.indices))
-    written["indices"] = path
-    runs = pd.concat([result.design, result.outputs], axis=1)
-    runs.insert(0, "run", np.arange(len(runs)))
-    path = out / "sensitivity_runs.csv"
-    write_bytes(path, csv_bytes(runs))
-    written["runs"] = path
-    figures: list[tuple[str, Path]] = []
-    varying = result.indices[~result.indices["constant"]]
-    groups: list[tuple[str, str, pd.DataFrame]]
-    if "quantity" in varying.columns:
-        groups = [
-            (
-                "attainment",
-                "Sensitivity of target attainment (0/1 per run)",
-                varying[varying["quantity"] == "attainment"],
-            ),
-            (
-                "values",
-                "Sensitivity of target metrics in the target year",
-                varying[varying["quantity"] == "value"],
-            ),
-        ]
-    else:
-        groups = [("", "Sensitivity indices", varying)]
-    for suffix, caption, table in groups:
-        if table.empty:
-            continue
-        fig = sensitivity_plot(table)
-        name = f"sensitivity_{suffix}.png" if suffix else "sensitivity.png"
-        written[f"figure_{suffix or 'indices'}"] = save_figure(fig, out / name)
-        figures.append((caption, out / name))
-    tables: list[tuple[str, pd.DataFrame]] = []
-    disc_rows: list[dict[str, object]] = []
-    if result.loaded is not None:
-        for t in result.loaded.scenario.targets:
-            prim = result.discoveries.get(t.name)
-            if prim is None:
-                continue
-            for r in prim.limits.itertuples(index=False):
-                if not r.restricted:
-                    continue
-                disc_rows.append(
-                    {
-                        "target": t.name,
-                        "parameter": r.parameter,
-                        "lower": r.lower,
-                        "upper": r.upper,
-                        "coverage": prim.box.coverage,
-                        "density": prim.box.density,
-                        "support": prim.box.support,
-                    }
-                )
-        discovery = pd.DataFrame(
-            disc_rows,
-            columns=["target", "parameter", "lower", "upper", "coverage", "density", "support"],
-        )
-        path = out / "discovery.csv"
-        write_bytes(path, csv_bytes(discovery))
-        written["discovery"] = path
-        tables.append(("Scenario discovery: boxes where runs miss a target", discovery))
-    index_cols = ["output", "parameter"] + (
-        ["S1", "S1_conf", "ST", "ST_conf"]
-        if result.method == "sobol"
-        else ["mu_star", "mu_star_conf", "sigma"]
-    )
-    tables.insert(0, ("Sensitivity indices", result.indices[index_cols]))
-    name = result.loaded.name if result.loaded is not None else "model"
-    summary = {
-        "scenario": name,
-        "method": "Sobol' (Saltelli design, first-order and total)"
-        if result.method == "sobol"
-        else "Morris (4 levels)",
-        "factors": ", ".join(result.problem["names"]),
-        "sample size": f"N = {result.samples}, {result.n_runs} runs",
-        "seed": str(result.seed),
-        "time": f"{result.seconds:.1f} s",
-    }
-    manifest: dict[str, object] = {
-        "method": result.method,
-        "samples": result.samples,
-        "seed": result.seed,
-        "root_seed": result.root_seed,
-        "factors": list(result.problem["names"]),
-        "runs": result.n_runs,
-    }
-    if result.loaded is not None:
-        manifest["scenario_hash"] = result.loaded.hash
-        manifest["scenario_path"] = str(result.loaded.path)
-        manifest["overrides"] = list(result.loaded.overrides)
-    path = out / "sensitivity_report.html"
-    written["report"] = render_report(
-        path,
-        title=f"Sensitivity analysis: {name}",
-        summary=summary,
-        tables=tables,
-        figures=figures,
-        manifest=manifest,
-        notes=list(result.notes) or plain_summary(result),
-    )
-    logger.info("sensitivity outputs written to %s", out)
-    return written
