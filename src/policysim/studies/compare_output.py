@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
+from policysim.analysis.history import observed_series
 from policysim.data import county_caveat
+from policysim.experiments.outputs import observed_history
+from policysim.simulation import baseline_for
 from policysim.studies.marginal import standout
 from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
 
@@ -100,7 +103,6 @@ def write_comparison(
     from policysim.experiments.store import write_bytes
     from policysim.report import render_report
     from policysim.report.briefing import briefing_for_comparison
-    from policysim.simulation import baseline_for
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,14 +187,18 @@ def _write_figures(
                     written["paired_difference"],
                 )
             )
+    # observed province history on the fans, as on a run's (the embedded Jiangxi baseline)
+    history = observed_history(baseline_for(base), result.results[result.baseline].loaded.path)
     for metric in dict.fromkeys(t.metric for t in base.targets):
         main = _province_rows(result.results[result.baseline].metrics, metric)
         overlays = {n: _province_rows(result.results[n].metrics, metric) for n in names[1:]}
+        observed = observed_series(history, metric)
         fig = fan_chart(
             main.assign(scenario=result.baseline),
             metric,
             targets=base.targets,
             overlays=overlays,
+            observed=observed if len(observed) else None,
         )
         key = f"fan_{metric}"
         written[key] = save_figure(fig, figdir / f"{key}.png", vector=VECTOR_FORMATS)
@@ -207,7 +213,6 @@ def _write_maps(
     from policysim.experiments.outputs import map_note, prefecture_of
     from policysim.plotting import county_map, save_figure
     from policysim.plotting.io import VECTOR_FORMATS
-    from policysim.simulation import baseline_for
 
     base = result.results[result.baseline].loaded.scenario
     boundaries = baseline_for(base).boundaries
@@ -346,7 +351,6 @@ def _notes(result: ComparisonResult, caveat: str | None) -> list[str]:
 def _write_comparison_workbook(result: ComparisonResult, out: Path) -> Path:
     from policysim.analysis import first_year_met
     from policysim.report.tables import unit_table, write_workbook
-    from policysim.simulation import baseline_for
 
     base = result.results[result.baseline]
     sc = base.loaded.scenario
