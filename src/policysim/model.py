@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Final
 
 import mesa
 import numpy as np
@@ -179,6 +179,29 @@ def baseline_arrays(baseline: Baseline) -> dict[str, Any]:
         _ARRAYS.clear()
     _ARRAYS[id(baseline)] = (baseline, out)
     return out
+
+
+@dataclass(frozen=True)
+class YearFunds:
+    """Provincial funds of one year, per county (arrays of shape ``(n_counties,)`` unless
+    stated), CNY."""
+
+    plan: FloatArray  # (n_counties, n_instruments): the strategy's plan plus pilot packages
+    allocated: FloatArray  # by the strategy
+    received: FloatArray  # allocated plus pilot packages
+    matching: FloatArray  # the pilots' matching obligation (own S&T spending)
+    cultivation: FloatArray  # (n_counties + 1,): 1 for a funded pilot, else 0
+
+
+#: The uniform streams of a firm-year, in the order the enterprise sub-model unpacks them.
+_FIRM_STREAMS: Final = (
+    crn.STREAM_GROWTH,
+    crn.STREAM_SUCCESS,
+    crn.STREAM_APPROVAL,
+    crn.STREAM_EXIT,
+    crn.STREAM_START,
+    crn.STREAM_UPGRADE,
+)
 
 
 class PolicyModel(mesa.Model):  # type: ignore[misc]
@@ -473,11 +496,27 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         return support
 
     def step(self) -> None:
-        """Advance the province by one year."""
+        """Advance the province by one year: the process overview and schedule of docs/ODD.md,
+        each sub-model one method below."""
         year = self.year + 1
-        p = self.params
         rules = self.rules_of(year)
-        # 1. allocation: pilot support packages first, the allocator's plan of the rest
+        funds = self._allocate(year)  # 1. provincial funds: pilot packages, then the strategy
+        self._counties(funds)  # 2. county S&T spending and matching, management capacity
+        firms_t = self._townships(funds.plan)  # 3. platforms, commissioners, adoption
+        growth = self._enterprises(year, rules, funds, firms_t)  # 4. firms; exit and entry
+        self._economy(growth)  # 5. county GDP, fiscal spending, non-enterprise R&D
+        self._designate_townships(year)  # 6. innovative townships
+        self._evaluate(year)  # 7. county index, pilots, evaluations, national counties
+        self._record(funds.received)  # 8. the year's metrics
+        self.steps_done = year
+
+    # ------------------------------------------------------------------------------------------
+    # the schedule's sub-models
+
+    def _allocate(self, year: int) -> YearFunds:
+        """The year's provincial funds: the pilots' support packages are paid first, the
+        allocator's plan shares the rest (poverty-programme money only to poverty counties)."""
+        p = self.params
         summary = self.summary()
         plan = np.asarray(self.allocator(year, summary), dtype=np.float64)
         if plan.shape != (self.n_counties, N_INSTRUMENTS) or (plan < -1e-6).any():
@@ -490,30 +529,42 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         package_plan, matching = support_plan(
             package, p["pilot_matching_ratio"], self.support_shares
         )
-        plan = plan + package_plan
-        funds = allocated + package  # provincial funds received
         self.package = package
-        # per county (and the empty slot n_counties): extra HNTE-criteria rate of cultivation
-        cultivation = np.append(package > 0, False).astype(np.float64)  # funded pilot: 1
+        return YearFunds(
+            plan=plan + package_plan,
+            allocated=allocated,
+            received=allocated + package,
+            matching=matching,
+            # per county (and the empty slot n_counties): funded pilots cultivate HNTEs
+            cultivation=np.append(package > 0, False).astype(np.float64),
+        )
 
-        # 2. counties: own S&T spending (autonomous growth, standing within the class, matching
-        #    of provincial funds, the pilots' matching obligation), management capacity
+    def _counties(self, funds: YearFunds) -> None:
+        """Own S&T spending (autonomous growth, standing within the class, matching of
+        provincial funds, the pilots' matching obligation), management and research capacity."""
+        p = self.params
         growth = p["county_st_spending_growth"] + standing_growth(
             self.percentile, p["standing_spending_response"]
         )
         self.st_spending = (
-            self.st_spending * (1.0 + growth) + p["county_matching_rate"] * allocated + matching
+            self.st_spending * (1.0 + growth)
+            + p["county_matching_rate"] * funds.allocated
+            + funds.matching
         )
         provincial = self.designation.pilot | self.designation.designated
         learn = p["management_learning"] * (
-            funds / (funds + p["management_half_funds_cny"]) + 0.5 * provincial
+            funds.received / (funds.received + p["management_half_funds_cny"]) + 0.5 * provincial
         )
         self.management = self.management + learn * (1.0 - self.management)
         self.research_capacity = np.clip(
             self.research_capacity + 0.5 * learn * (1.0 - self.research_capacity), 0.0, 1.0
         )
 
-        # 3. townships
+    def _townships(self, plan: FloatArray) -> FloatArray:
+        """Platforms (funded, closing, a pilot's obligation), commissioners (funded, paid by
+        the county by its standing, a pilot's obligation) and agricultural adoption. Returns
+        the firms per township at the start of the year (weighted)."""
+        p = self.params
         firms_t: FloatArray = self.count_t * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
         platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
@@ -548,27 +599,51 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             0.0,
             1.0,
         )
+        return firms_t
 
-        # 4. enterprises (all of a firm's draws of the year from one identity hash)
-        ids = self.firms.firm_id
+    def _enterprises(
+        self, year: int, rules: YearRules, funds: YearFunds, firms_t: FloatArray
+    ) -> FloatArray:
+        """Firms start R&D, receive support, choose R&D and HNTE status, innovate and exit;
+        entrants arrive (all of a firm's draws of the year from one identity hash). Returns
+        each county's growth of firm sales over the year (before exits and entry)."""
         ug, us, ua, ue, u_start, u_upgrade = crn.uniform_streams(
-            self.key,
-            ids,
-            year,
-            (
-                crn.STREAM_GROWTH,
-                crn.STREAM_SUCCESS,
-                crn.STREAM_APPROVAL,
-                crn.STREAM_EXIT,
-                crn.STREAM_START,
-                crn.STREAM_UPGRADE,
-            ),
+            self.key, self.firms.firm_id, year, _FIRM_STREAMS
         )
-        # HNTE cultivation (高企培育) of funded pilots: more R&D performers reconsider meeting the
-        # non-R&D criteria (the enterprise rule decides whether it pays); the pilots' R&D
-        # coverage drive: more firms start R&D
-        # (computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
-        # draws stay as they are and the start rate is min(rate, 1))
+        start_rate, uncounted = self._pilot_drives(funds.cultivation, u_upgrade, rules)
+        self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
+        support = self._support(funds.plan, rules)
+        draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
+        sales_before = self.sales_county
+        outcome = enterprise_year(self.firms, rules, support, self.fp, draws)
+        after = outcome.firms
+        self.firms = after
+        self.year = year
+        self._aggregate_firms(after)
+        if self.keep_enterprises:
+            self._keep_firm_rows(after)
+        growth: FloatArray = (
+            np.divide(
+                self.sales_county,
+                sales_before,
+                out=np.ones(self.n_counties),
+                where=sales_before > 0,
+            )
+            - 1.0
+        )
+        self._exit_and_entry(after, outcome.exits, firms_t)
+        return growth
+
+    def _pilot_drives(
+        self, cultivation: FloatArray, u_upgrade: FloatArray, rules: YearRules
+    ) -> tuple[FloatArray | float, BoolArray | None]:
+        """HNTE cultivation (高企培育) of funded pilots: more R&D performers reconsider meeting
+        the non-R&D criteria (``u_upgrade`` remapped in place; the enterprise rule decides
+        whether it pays); the pilots' R&D coverage drive: more firms start R&D. Returns the
+        start rate per firm (or one for all) and the firms counted anew (:meth:`_start_rate`).
+        Computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
+        draws stay as they are and the start rate is min(rate, 1)."""
+        p = self.params
         pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
         in_pilot = np.flatnonzero(pilot_firm)
         extra = np.take(pilot_firm, in_pilot)
@@ -585,24 +660,15 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         if in_pilot.size:
             start_rate = np.array(np.broadcast_to(start_rate, pilot_firm.shape))
             start_rate[in_pilot] = rate_of_pilots
-        self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
-        f = self.firms
-        support = self._support(plan, rules)
-        draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
-        sales_before = self.sales_county
-        outcome = enterprise_year(f, rules, support, self.fp, draws)
-        after = outcome.firms
-        self.firms = after
-        self.year = year
-        self._aggregate_firms(after)
-        if self.keep_enterprises:
-            self._keep_firm_rows(after)
-        # firms that exit free their slot: they belong to no township or county from now on,
-        # and entrants take free slots (no copy of the population every year)
-        sales_after = self.sales_county
-        gone = np.flatnonzero(outcome.exits & (after.township < self.n_townships))
-        # counts and sales of the firms alive at the start of next year, kept up to date
-        # without a pass over all firms
+        return start_rate, uncounted
+
+    def _exit_and_entry(self, after: Firms, exits: BoolArray, firms_t: FloatArray) -> None:
+        """Firms that exit free their slot (they belong to no township or county from now on);
+        the year's entrants take free slots when the firms are next read (no copy of the
+        population every year; after the last year nobody reads them, which saves that
+        year's placing). Township counts and county sales of the firms alive at the start of
+        next year are kept up to date without a pass over all firms."""
+        gone = np.flatnonzero(exits & (after.township < self.n_townships))
         self.count_t = self.count_t - self._per_township(after.township[gone], None)
         self.sales_county = self.sales_county - self._per_county(
             after.county[gone], after.sales[gone]
@@ -612,37 +678,27 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         entrants = self._entrants(firms_t)
         self.count_t = self.count_t + self._per_township(entrants.township, None)
         self.sales_county = self.sales_county + self._per_county(entrants.county, entrants.sales)
-        # entrants take their slots when the firms are next read (the next step): after the
-        # last year nobody reads them, which saves that year's placing (often an append)
         self._entering = entrants
 
-        # 5. county GDP and R&D
-        growth = (
-            np.divide(
-                sales_after, sales_before, out=np.ones(self.n_counties), where=sales_before > 0
-            )
-            - 1.0
-        )
+    def _economy(self, growth: FloatArray) -> None:
+        """County GDP (the industry share grows with its firms' sales, the rest at the mean
+        rate), fiscal spending in proportion to GDP, non-enterprise R&D at its rate."""
+        p = self.params
         phi = p["industry_share_of_gdp"]
         self.gdp_prev = self.gdp
         self.gdp = self.gdp * (1.0 + (1.0 - phi) * p["sales_growth_mean"] + phi * growth)
         self.fiscal_exp = self.fiscal_exp * self.gdp / self.gdp_prev
         self.rd_non_enterprise = self.rd_non_enterprise * (1.0 + p["non_enterprise_rd_growth"])
 
-        # 6. innovative townships
-        self._designate_townships(year)
-
-        # 7. index and designations
+    def _evaluate(self, year: int) -> None:
+        """The county index re-scored against the year's cross-section, observed with
+        evaluation noise; pilots, evaluations and national counties; standing in the class."""
         ind = self._indicators(growth=self.gdp / self.gdp_prev - 1.0)
         self.index = self._index(ind)
-        noise = self.rng_eval.normal(0.0, p["index_noise_sd"], self.n_counties)
+        noise = self.rng_eval.normal(0.0, self.params["index_noise_sd"], self.n_counties)
         observed = self.index + noise
         self._designate_counties(year, observed)
         self.percentile = class_percentile(observed, self.classes, self.n_classes)
-
-        # 8. metrics
-        self._record(funds)
-        self.steps_done = year
 
     # ------------------------------------------------------------------------------------------
     # sub-steps
