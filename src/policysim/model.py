@@ -56,8 +56,6 @@ from policysim.agents.enterprises import (
     criteria_factor,
     enterprise_year,
     firm_tax,
-    group_rate,
-    share_by_group,
     start_rd,
 )
 from policysim.agents.places import (
@@ -66,6 +64,7 @@ from policysim.agents.places import (
     top_k,
     township_criteria,
 )
+from policysim.agents.support import firm_support, pool_admissions, share_by_group
 from policysim.data import FUNCTIONAL_CLASSES, SECTORS, Baseline
 from policysim.scenario.schema import Scenario
 from policysim.vocabulary import INSTRUMENTS
@@ -724,94 +723,28 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         return np.where(above, push, base), above
 
     def _support(self, plan: FloatArray, rules: YearRules) -> Support:
-        """The year's support to firms, for the R&D performers alone (``r0 > 0``: only they
-        apply for vouchers and subsidies, put loans into R&D or can innovate; see
-        :class:`Support`)."""
-        f = self.firms
+        """The year's support to firms (:func:`policysim.agents.support.firm_support`) and the
+        year's admissions to the HNTE cultivation pool."""
         p = self.params
         policy = self.scenario.policy
-        nc = self.n_counties
-        perf = np.flatnonzero(f.r0 > 0.0)
-        county = np.take(f.county, perf)
-        sales = np.take(f.sales, perf)
-        sme = sales <= TECH_SME_MAX_SALES_CNY
-        own_rd = np.take(f.own, perf) * sales
-
-        # each instrument is shared within the county in proportion to a weight; its caps are
-        # proportional to the same weight, hence caps on the county's rate per unit of weight.
-        # Firms without R&D have weight 0 for vouchers and subsidies: the sums over performers
-        # are the sums over all firms.
-        # vouchers: SMEs that apply, i.e. perform or start R&D, in proportion to their planned
-        # own R&D; a voucher pays at most the share c_v of the R&D it funds:
-        # v <= c_v / (1 - c_v) * w
-        def capped_rate(instrument: int, weights: FloatArray, max_share: float) -> FloatArray:
-            rate = group_rate(plan[:, instrument] / self.weight, county, weights, nc)
-            if max_share < 1:
-                np.minimum(rate, max_share / (1.0 - max_share), out=rate)
-            return rate
-
-        w_v = np.maximum(own_rd, np.take(f.r0, perf) * sales) * sme
-        rate_v = capped_rate(I_VOUCHERS, w_v, policy.voucher_max_share_of_rd)
-        # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
-        rate_s = capped_rate(I_SUBSIDIES, own_rd, policy.subsidy_max_share_of_rd)
-        # credit programmes: loans = leverage × fiscal deposit, to SMEs (all of them) by sales;
-        # a share of the loans funds R&D (only R&D performers put loans into R&D)
-        w_l = f.sales * (f.sales <= TECH_SME_MAX_SALES_CNY)
-        rate_l = group_rate(
-            p["credit_leverage"] * plan[:, I_CREDIT] / self.weight, f.county, w_l, nc
-        )
-        # county rates looked up per firm (np.take: faster than fancy indexing)
-        voucher = w_v * np.take(rate_v, county)
-        subsidy = own_rd * np.take(rate_s, county)
-        credit_rd = (sales * sme) * np.take(p["credit_rd_share"] * rate_l, county)
-        # local boost of innovation success: commissioners in the township (factors computed per
-        # township, then looked up), sector clusters (HNTE density of the county and sector)
-        boost_t = np.ones(self.n_townships + 1)
-        boost_t[:-1] += np.minimum(p["commissioner_innovation_boost"] * self.commissioners, 0.5)
-        cs = f.county * self.n_sectors + f.sector
-        size = (self.n_counties + 1) * self.n_sectors
-        # firms and HNTEs of each county and sector: one count of (sector cell, HNTE)
-        by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
-        count = by_hnte.sum(axis=1)
-        density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
-        boost = np.take(boost_t, np.take(f.township, perf))
-        boost *= np.take(1.0 + p["cluster_spillover"] * density, np.take(cs, perf))
-        return Support(
-            voucher=voucher,
-            subsidy=subsidy,
-            credit_rd=credit_rd,
-            boost=boost,
+        return firm_support(
+            self.firms,
+            plan,
+            self.weight,
+            n_counties=self.n_counties,
+            n_sectors=self.n_sectors,
+            commissioners=self.commissioners,
+            caps=(policy.voucher_max_share_of_rd, policy.subsidy_max_share_of_rd),
+            credit=(p["credit_leverage"], p["credit_rd_share"]),
+            boosts=(p["commissioner_innovation_boost"], p["cluster_spillover"]),
             admitted=self._pool_admissions(rules, rules.cultivation_pool),
-            performers=perf,
         )
 
     def _pool_admissions(self, rules: YearRules, firms: float) -> BoolArray | None:
-        """Firms admitted to the HNTE cultivation pool: ``firms`` admissions (province-wide;
-        in simulated firms ``firms / weight``) among the R&D performers not certified in
-        ``rules.year``, not yet in the pool and registered at least a year (scaled by
-        ``cultivation_pool_scale``), those with the
-        highest own intensity relative to their band threshold first (the programmes list the
-        most promising candidates). None if there are no admissions."""
+        """Admissions to the HNTE cultivation pool of ``firms`` firms province-wide (scaled by
+        ``cultivation_pool_scale``; :func:`policysim.agents.support.pool_admissions`)."""
         k = round(firms * self.params["cultivation_pool_scale"] / self.weight)
-        if k <= 0:
-            return None
-        f = self.firms
-        floor = self.fp.pool_window * float(rules.band_min_rd.min())
-        # (one mask over every firm: comparisons over whole arrays cost less than gathers of
-        # the performers within reach, about 40% of the firms)
-        keep = f.own >= floor
-        keep &= ~f.cultivated
-        keep &= f.age >= 1.0
-        keep &= f.township < self.n_townships
-        keep &= ~(f.hnte & (f.hnte_expiry >= rules.year))
-        cand = np.flatnonzero(keep)
-        admitted = np.zeros(f.n, bool)
-        if cand.size <= k:
-            admitted[cand] = True
-            return admitted
-        score = f.own[cand] / band_threshold(rules, f.sales[cand])
-        admitted[cand[np.argpartition(-score, k - 1)[:k]]] = True
-        return admitted
+        return pool_admissions(self.firms, rules, k, self.fp.pool_window, self.n_townships)
 
     def _entrants(self, firms_t: FloatArray) -> Firms:
         p = self.params

@@ -9,9 +9,10 @@ from hypothesis import strategies as st
 
 from policysim.agents.calendar import resolve_year
 from policysim.agents.counties import DesignationState, designation_year
-from policysim.agents.enterprises import b_index, band_threshold, firm_tax, share_by_group
+from policysim.agents.enterprises import b_index, band_threshold, firm_tax
 from policysim.agents.places import top_k
 from policysim.agents.random import poisson_from_uniform, poisson_quantile, uniforms
+from policysim.agents.support import share_by_group
 from policysim.scenario import LoadedScenario
 
 

@@ -39,7 +39,6 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -50,6 +49,15 @@ from scipy.special import ndtri
 
 from policysim.agents.calendar import YearRules
 from policysim.agents.random import poisson_quantile
+from policysim.agents.tax import (
+    b_index,
+    b_table,
+    band_threshold,
+    claims_deduction,
+    firm_tax,
+    firm_type,
+    tax_table,
+)
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -235,102 +243,6 @@ class Draws:
     approval: FloatArray
     exit: FloatArray
     upgrade: FloatArray
-
-
-def b_index(tau: FloatArray | float, sd: FloatArray | float) -> FloatArray:
-    """After-tax cost of one yuan of R&D relative to one yuan of ordinary spending (B-index).
-
-    ``B = (1 - tau * (1 + sd)) / (1 - tau)`` for CIT rate ``tau`` and extra deduction ``sd``.
-    """
-    t = np.asarray(tau, dtype=np.float64)
-    return (1.0 - t * (1.0 + np.asarray(sd, dtype=np.float64))) / (1.0 - t)
-
-
-def tax_table(rules: YearRules) -> tuple[FloatArray, FloatArray]:
-    """CIT rate and super-deduction rate of the 16 firm types, indexed by
-    ``8 * claims + 4 * hnte + 2 * tech_sme + manufacturing`` (see :func:`firm_type`); a firm that
-    does not claim the super-deduction (loss-making, or not yet taking it up) has rate 0.
-    (Read-only arrays, built once per set of rates.)"""
-    tau, sd, _ = _tax_tables(
-        rules.hnte_tax, rules.cit, rules.sd_all, rules.sd_tech_sme, rules.sd_manufacturing
-    )
-    return tau, sd
-
-
-def b_table(rules: YearRules) -> FloatArray:
-    """B-index (:func:`b_index`) of the 16 firm types of :func:`tax_table` (read-only)."""
-    return _tax_tables(
-        rules.hnte_tax, rules.cit, rules.sd_all, rules.sd_tech_sme, rules.sd_manufacturing
-    )[2]
-
-
-@functools.lru_cache(maxsize=64)
-def _tax_tables(
-    hnte_tax: float, cit: float, sd_all: float, sd_tech_sme: float, sd_manufacturing: float
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    kind = np.arange(16)
-    claims = kind >= 8
-    hnte, tech_sme, manufacturing = (kind // 4) % 2 == 1, (kind // 2) % 2 == 1, kind % 2 == 1
-    tau = np.where(hnte, hnte_tax, cit)
-    sd = np.full(16, sd_all)
-    sd = np.where(tech_sme, np.maximum(sd, sd_tech_sme), sd)
-    sd = np.where(manufacturing, np.maximum(sd, sd_manufacturing), sd)
-    sd = np.where(claims, sd, 0.0)
-    b = b_index(tau, sd)
-    for table in (tau, sd, b):
-        table.flags.writeable = False
-    return tau, sd, b
-
-
-def firm_type(
-    hnte: BoolArray,
-    tech_sme: BoolArray,
-    manufacturing: BoolArray,
-    claims: BoolArray | None = None,
-) -> NDArray[np.uint8]:
-    """Index of each firm's type in :func:`tax_table` (``claims`` None: every firm claims)."""
-    out: NDArray[np.uint8] = hnte.view(np.uint8) * np.uint8(4)
-    out += tech_sme.view(np.uint8) * np.uint8(2)
-    out += manufacturing.view(np.uint8)
-    if claims is None:
-        out += np.uint8(8)
-    else:
-        out += claims.view(np.uint8) * np.uint8(8)
-    return out
-
-
-def claims_deduction(claim_u: FloatArray, rules: YearRules, loss_share: float) -> BoolArray:
-    """Firms claiming the super-deduction in the year: profitable (``claim_u >= loss_share``) and
-    among the first ``takeup`` of the profitable ones in their fixed take-up order."""
-    out: BoolArray = (claim_u >= loss_share) & (
-        claim_u < loss_share + (1.0 - loss_share) * rules.takeup
-    )
-    return out
-
-
-def firm_tax(
-    rules: YearRules,
-    hnte: BoolArray,
-    tech_sme: BoolArray,
-    manufacturing: BoolArray,
-    claims: BoolArray | None = None,
-) -> tuple[FloatArray, FloatArray]:
-    """CIT rate and super-deduction rate applicable to each firm (the largest super-deduction
-    rate among those of the firm's types applies; 0 if it does not claim)."""
-    tau, sd = tax_table(rules)
-    kind = firm_type(hnte, tech_sme, manufacturing, claims)
-    return tau[kind], sd[kind]
-
-
-def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
-    """HNTE minimum 3-year R&D / sales for each firm's sales band (a firm is in the first band
-    whose upper bound its sales do not exceed)."""
-    # a few bands: counting the bounds exceeded beats a binary search per firm
-    band = np.zeros(sales.shape, np.uint8)
-    for upper in rules.band_max_sales[:-1]:
-        band += (sales > upper).view(np.uint8)
-    out: FloatArray = rules.band_min_rd[band]
-    return out
 
 
 def laplace_from_uniform(u: FloatArray) -> FloatArray:
@@ -634,36 +546,25 @@ def enterprise_year(
     return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
 
 
-def share_by_group(
-    total: FloatArray, group: IntArray, weights: FloatArray, n_groups: int
-) -> FloatArray:
-    """Split each group's ``total`` among its members in proportion to ``weights``.
-
-    Parameters
-    ----------
-    total : (n_groups,) float array
-        Amount per group (e.g. a county's voucher funds, CNY).
-    group : (n,) int array
-        Group index of each member; ``n_groups`` marks members of no group (empty slots), which
-        get nothing.
-    weights : (n,) float array, >= 0
-        Members with weight 0 get nothing; a group whose weights sum to 0 spends nothing.
-
-    Returns
-    -------
-    (n,) float array: each member's amount.
-    """
-    out: FloatArray = weights * np.take(group_rate(total, group, weights, n_groups), group)
-    return out
-
-
-def group_rate(
-    total: FloatArray, group: IntArray, weights: FloatArray, n_groups: int
-) -> FloatArray:
-    """Amount per unit of weight in each group, shape ``(n_groups + 1,)`` (the last entry, for
-    members of no group, is 0): :func:`share_by_group` is ``weights * rate[group]``. A cap
-    proportional to the weights is a cap on the rate."""
-    wsum = np.bincount(group, weights=weights, minlength=n_groups + 1)[: n_groups + 1]
-    rate = np.zeros(n_groups + 1)
-    np.divide(total, wsum[:n_groups], out=rate[:n_groups], where=wsum[:n_groups] > 0)
-    return rate
+__all__ = [
+    "SIZE_REFERENCE_CNY",
+    "TECH_SME_MAX_EMPLOYEES",
+    "TECH_SME_MAX_SALES_CNY",
+    "THRESHOLD_RTOL",
+    "Draws",
+    "FirmParams",
+    "Firms",
+    "Support",
+    "YearOutcome",
+    "b_index",
+    "b_table",
+    "band_threshold",
+    "claims_deduction",
+    "criteria_factor",
+    "enterprise_year",
+    "firm_tax",
+    "firm_type",
+    "laplace_from_uniform",
+    "start_rd",
+    "tax_table",
+]
