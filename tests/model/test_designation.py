@@ -31,7 +31,7 @@ from policysim.agents.counties import (
 )
 from policysim.agents.places import CountyIndicators
 from policysim.model import N_INSTRUMENTS, CountySummary, PolicyModel
-from policysim.scenario import LoadedScenario, load_scenario
+from policysim.scenario import LoadedScenario, Scenario, load_scenario
 from policysim.simulation import baseline_for
 
 BASELINE = Path(__file__).resolve().parents[2] / "scenarios" / "jiangxi_baseline.yaml"
@@ -291,15 +291,72 @@ def test_funded_pilot_gains_more_than_the_same_county_unfunded() -> None:
     assert np.mean(hnte_f) > np.mean(hnte_u)
 
 
+def _mean_rank_change(
+    sc: Scenario, low: float, extra: float, seeds: int, params: dict[str, float] | None = None
+) -> tuple[float, float]:
+    """County 0 of four identical counties (the others' plans fixed) gets ``low`` or
+    ``low + extra`` CNY a year over four instruments; its index rank after six years on common
+    seeds: the mean change and its standard error."""
+    b = _identical_counties(baseline_for(sc))
+    values = sc.parameters() | (params or {})
+    values["hnte_stock_2017"] = float(b.enterprises["hnte"].sum())
+    n = len(b.counties)
+    ranks = []
+    for amount in (low, low + extra):
+        plan = np.full((n, N_INSTRUMENTS), 1e5)
+        plan[0, :4] = amount / 4
+        r = []
+        for seed in range(seeds):
+            m = PolicyModel(sc, b, values, np.random.default_rng(seed), _constant(plan))
+            for _ in range(6):
+                m.step()
+            r.append(float(np.argsort(np.argsort(m.index))[0]))
+        ranks.append(np.array(r))
+    diff = ranks[1] - ranks[0]
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(diff.size))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding (issue 13): money for platforms and commissioners brings entrants that "
+    "dilute the county's status firms per 100 firms, so a county funded from almost nothing "
+    "to 2 M CNY a year falls in rank; without those entrants it does not",
+)
+def test_more_money_never_lowers_the_rank_of_a_county_funded_from_almost_nothing(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    """The counterexample Hypothesis found (1,440 CNY against 2 M CNY a year), on 40 seeds: the
+    rank falls (mean -0.35, standard error 0.18) while with no entrants per platform or
+    commissioner it does not (mean -0.08, se 0.18). Strict: when the index stops counting
+    tiny entrants in the denominator, this passes and the mark must go."""
+    mean, se = _mean_rank_change(baseline_scenario.scenario, 1440.0, 2e6, 40)
+    assert mean >= -1.0 * se
+
+
+def test_without_entrants_money_does_not_lower_the_rank(
+    baseline_scenario: LoadedScenario,
+) -> None:
+    """The mechanism of the finding above: with no entrants per platform or commissioner, the
+    same money does not lower the county's expected rank."""
+    no_entrants = {"entrants_per_platform": 0.0, "entrants_per_commissioner": 0.0}
+    mean, se = _mean_rank_change(baseline_scenario.scenario, 1440.0, 2e6, 40, no_entrants)
+    assert mean >= -2.0 * se
+
+
 @settings(
-    max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(low=st.floats(0.0, 2e6), extra=st.floats(2e6, 2e7))
 def test_more_money_for_one_county_never_lowers_its_expected_rank(
     baseline_scenario: LoadedScenario, low: float, extra: float
 ) -> None:
     """Two amounts for county 0 of four identical counties (others fixed), common seeds: its
-    expected index rank with more money is not lower (up to Monte Carlo error)."""
+    expected index rank with more money is not lower (up to Monte Carlo error). Derandomised:
+    the same examples in every run (a county funded from almost nothing is the known
+    exception, tested above)."""
     sc = baseline_scenario.scenario
     b = _identical_counties(baseline_for(sc))
     params = sc.parameters()
