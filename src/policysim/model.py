@@ -58,6 +58,7 @@ from policysim.agents.enterprises import (
     firm_tax,
     start_rd,
 )
+from policysim.agents.entry import entrants
 from policysim.agents.places import (
     CountyIndicators,
     stochastic_round,
@@ -65,7 +66,7 @@ from policysim.agents.places import (
     township_criteria,
 )
 from policysim.agents.support import firm_support, pool_admissions, share_by_group
-from policysim.data import FUNCTIONAL_CLASSES, SECTORS, Baseline
+from policysim.data import FUNCTIONAL_CLASSES, Baseline
 from policysim.scenario.schema import Scenario
 from policysim.vocabulary import INSTRUMENTS
 
@@ -747,6 +748,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         return pool_admissions(self.firms, rules, k, self.fp.pool_window, self.n_townships)
 
     def _entrants(self, firms_t: FloatArray) -> Firms:
+        """The year's new firms per township (:func:`policysim.agents.entry.entrants`)."""
         p = self.params
         lam = (
             (
@@ -757,55 +759,18 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             * self.t_host
             / self.weight
         )
-        rng = self.rng_entry
-        counts = rng.poisson(lam)
-        n = int(counts.sum())
-        township = np.repeat(np.arange(self.n_townships), counts)
-        county = self.t_county[township]
-        u = rng.random((5, n))
-        # inverse CDF of the county's sector mix: the number of its cumulative shares below u
-        sector = np.searchsorted(self.sector_flat, county + u[0]) - county * self.n_sectors
-        sector = np.minimum(sector, self.n_sectors - 1).astype(np.int64)
-        sales = np.exp(np.log(5e6) + 1.0 * rng.standard_normal(n))  # assumption: entrant size
-        performer = u[1] < p["entrant_rd_share"]
-        r0 = np.where(performer, np.exp(np.log(0.03) + 0.5 * rng.standard_normal(n)), 0.0)
-        rules = self.rules_of(self.year)
-        # every sector but "other" is manufacturing (agri_food: food processing)
-        manufacturing = sector != SECTORS.index("other")
-        hnte = np.zeros(n, bool)
-        tech_sme = r0 >= p["tech_sme_min_rd_share"]
-        claims = claims_deduction(u[3], rules, p["loss_making_share"])
-        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing, claims)
-        ids = np.arange(self.next_firm_id, self.next_firm_id + n, dtype=np.int64)
-        self.next_firm_id += n
-        return Firms(
-            firm_id=ids,
-            county=county,
-            township=township.astype(np.int64),
-            sector=sector,
-            manufacturing=manufacturing,
-            other_ok=u[2] < 0.3,  # assumption: share of entrants meeting the non-R&D criteria
-            sales=sales,
-            employees=np.maximum(sales / 5e5, 1.0),  # assumption: 50万元 of sales per employee
-            age=np.zeros(n),
-            r0=r0,
-            b0=b_index(tau, sd),
-            own=r0.copy(),
-            gap=np.zeros(n),
-            rd_real=r0 * sales,
-            rd_reported=r0 * sales,
-            # a firm registered less than 3 years counts the years since registration
-            hist1=r0.copy(),
-            hist2=r0.copy(),
-            hnte=hnte,
-            hnte_expiry=np.full(n, -1, np.int64),
-            tech_sme=tech_sme,
-            success=np.zeros(n, bool),
-            patents=np.zeros(n),
-            claim_u=u[3],
-            criteria_cost=criteria_factor(u[4]),
-            cultivated=np.zeros(n, bool),
+        new = entrants(
+            self.rng_entry,
+            lam,
+            self.t_county,
+            self.sector_flat,
+            self.n_sectors,
+            self.rules_of(self.year),
+            p,
+            self.next_firm_id,
         )
+        self.next_firm_id += new.n
+        return new
 
     def _aggregate_firms(self, f: Firms) -> None:
         """Township sums over firms (one pass per quantity), then county sums over townships."""
