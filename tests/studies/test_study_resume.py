@@ -371,3 +371,126 @@ def test_hindcast_identical_on_a_dask_cluster(observed: Path, tmp_path: Path) ->
         )
     pd.testing.assert_frame_equal(local.table, dask.table, check_exact=True)
     pd.testing.assert_frame_equal(local.ensemble.draws, dask.ensemble.draws, check_exact=True)
+
+
+# -- the same numbers on 1 worker, 2 workers and a Dask cluster, for every study ---------------
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler() -> object:
+    """A local Dask cluster of two worker processes shared by the backend tests."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:  # fmt: skip
+        yield cluster.scheduler_address
+
+
+_SENSITIVITY_TWO = (
+    "uncertainties={firm_entry_rate: {distribution: uniform, low: 0.03, high: 0.10}, "
+    "hnte_stock_2017: {distribution: uniform, low: 135, high: 235}}"
+)
+
+#: Each study on the tiny scenario: its command line (without --out and the backend) and the
+#: tables (or files) that must be identical whatever runs it.
+_STUDIES: dict[str, tuple[tuple[object, ...], tuple[str, ...]]] = {
+    "compare": (
+        ("compare", TINY, TINY, "--replications", "4", "--seed", "5", "--quiet"),
+        ("comparison.csv", "comparison_metrics.csv", "counties.csv"),
+    ),
+    "frontier": (
+        (
+            "frontier",
+            TINY,
+            "--budgets",
+            "0.2,0.5",
+            "--replications",
+            "4",
+            "--seed",
+            "5",
+            "--quiet",
+        ),
+        ("frontier.csv", "smallest_budget.csv"),
+    ),
+    "hindcast": (
+        (
+            "hindcast",
+            TINY,
+            "--observed",
+            "{observed}",
+            "--replications",
+            "6",
+            "--seed",
+            "5",
+            "--quiet",
+        ),
+        ("hindcast.csv",),
+    ),
+    "sensitivity": (
+        (
+            "sensitivity",
+            TINY,
+            "--method",
+            "morris",
+            "--samples",
+            "3",
+            "--set",
+            _SENSITIVITY_TWO,
+            "--seed",
+            "5",
+            "--quiet",
+        ),
+        ("sensitivity_indices.csv", "sensitivity_runs.csv"),
+    ),
+    "calibrate": (
+        (
+            "calibrate",
+            TINY,
+            "--observed",
+            "{observed}",
+            "--replications",
+            "20",
+            "--accept",
+            "0.25",
+            "--seed",
+            "5",
+            "--quiet",
+        ),
+        (),
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("study", sorted(_STUDIES))
+def test_every_study_identical_on_one_and_two_workers_and_dask(
+    study: str, observed: Path, tmp_path: Path, dask_scheduler: str
+) -> None:
+    """Issue 12: every study gives the same numbers on 1 worker, 2 workers and a Dask
+    LocalCluster (the runs' seeds and draws do not depend on who runs them)."""
+    args, tables = _STUDIES[study]
+    args = tuple(str(a).replace("{observed}", str(observed)) for a in args)
+    backends = {"one": ("--workers", "1"), "two": ("--workers", "2"),
+                "dask": ("--scheduler", dask_scheduler)}  # fmt: skip
+    outs: dict[str, Path] = {}
+    for name, backend in backends.items():
+        out = tmp_path / name
+        if study == "calibrate":
+            out.mkdir()
+            out = out / "fitted.yaml"
+        code, output = _cli(*args, *backend, "--out", out)
+        assert code == 0, output
+        outs[name] = out
+    if study == "calibrate":
+        texts = {n: p.read_text(encoding="utf-8") for n, p in outs.items()}
+        fits = {
+            n: {k: v for k, v in json.loads(p.with_suffix(".fit.json").read_text("utf-8")).items()
+                if k in ("runs", "accepted", "root_seed", "parameters", "fit")}
+            for n, p in outs.items()
+        }  # fmt: skip
+        assert texts["one"] == texts["two"] == texts["dask"]
+        assert fits["one"] == fits["two"] == fits["dask"]
+        return
+    _same_tables(outs["one"], outs["two"], tables)
+    _same_tables(outs["one"], outs["dask"], tables)
