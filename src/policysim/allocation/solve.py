@@ -30,16 +30,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
 from pyomo.contrib.appsi.base import TerminationCondition
 from pyomo.contrib.appsi.solvers import Highs
 
 from policysim.allocation.feasibility import check_feasibility
 from policysim.allocation.lp import RelaxedAllocationLP
+from policysim.allocation.mip_solve import (
+    diagnose_infeasible,
+    lp_duals,
+    persistent_highs,
+    read_plan,
+    x_index,
+)
 from policysim.allocation.model import (
     MONEY_UNIT,
     build_allocation_model,
-    family_of,
     rule_constraints_by_year,
 )
 from policysim.allocation.planner_state import (
@@ -62,7 +67,6 @@ from policysim.allocation.types import (
     ResponseCurves,
     SolveStatus,
     check_years,
-    fmt_yi,
 )
 from policysim.errors import AllocationError, InfeasibleAllocationError
 
@@ -181,25 +185,8 @@ class ClosedLoopPlanner:
             return self._mip
         self.model = build_allocation_model(self.data)
         self._cons_by_year = rule_constraints_by_year(self.model)
-        self._x_by_year = self._x_index(self.model)
-        self._solver = Highs()
-        self._solver.config.load_solution = False
-        self._solver.config.stream_solver = False
-        self._solver.config.log_level = logging.DEBUG
-        self._solver.config.warmstart = True
-        # Fixing past funds must only change bounds in HiGHS, not rebuild the rows using them;
-        # the structure never changes after the build, only mutable parameters, bounds and
-        # fixed values do.
-        upd = self._solver.update_config
-        upd.treat_fixed_vars_as_params = False
-        upd.check_for_new_or_removed_constraints = False
-        upd.check_for_new_or_removed_vars = False
-        upd.check_for_new_or_removed_params = False
-        upd.check_for_new_objective = False
-        upd.update_constraints = False
-        upd.update_named_expressions = False
-        upd.update_objective = False
-        self._solver.highs_options = {"random_seed": 0, "output_flag": False}
+        self._x_by_year = x_index(self.model, self.years, len(self.codes))
+        self._solver = persistent_highs()
         self._mip = (self.model, self._solver)
         return self._mip
 
@@ -225,7 +212,7 @@ class ClosedLoopPlanner:
         """Fix past funds, release the rules of past years, set the designation state
         (:func:`~policysim.allocation.planner_state.apply_state`)."""
         persistent = self._mip is not None and m is self._mip[0]
-        x_by_year = self._x_by_year if persistent else self._x_index(m)
+        x_by_year = self._x_by_year if persistent else x_index(m, self.years, len(self.codes))
         cons_by_year = self._cons_by_year_of(m) if m.elastic else {}
         apply_state(
             m,
@@ -235,16 +222,6 @@ class ClosedLoopPlanner:
             x_by_year=x_by_year,
             cons_by_year=cons_by_year,
         )
-
-    def _x_index(self, m: Any) -> dict[int, list[tuple[int, int, Any]]]:
-        return {
-            t: [
-                (c, k, m.x[c, INSTRUMENTS[k], t])
-                for c in range(len(self.codes))
-                for k in range(len(INSTRUMENTS))
-            ]
-            for t in self.years
-        }
 
     def _cons_by_year_of(self, m: Any) -> dict[int, list[Any]]:
         if self._mip is not None and m is self._mip[0]:
@@ -341,7 +318,9 @@ class ClosedLoopPlanner:
         tc = res.termination_condition
         incumbent = res.best_feasible_objective
         if tc in (TerminationCondition.infeasible, TerminationCondition.infeasibleOrUnbounded):
-            raise InfeasibleAllocationError(self._diagnose(state, year))
+            raise InfeasibleAllocationError(
+                diagnose_infeasible(self.data, state, year, self.years, len(self.codes))
+            )
         if tc == TerminationCondition.optimal:
             status = SolveStatus.OPTIMAL
         elif tc in (
@@ -362,11 +341,11 @@ class ClosedLoopPlanner:
         value = float(incumbent)
         duals: dict[str, FloatArray] | None = None
         if self.compute_duals:
-            value, duals = self._lp_duals(m, state, value)
+            value, duals = lp_duals(self._solver, m, self.years[state.i0 :], value)
         gap = _gap(value, bound)
         if status is SolveStatus.OPTIMAL and gap > OPTIMAL_GAP:
             status = SolveStatus.FEASIBLE_WITH_GAP
-        plan = self._read_plan(m, state.i0)
+        plan = read_plan(self._x_by_year, self.years, state.i0, len(self.codes), self.budget)
         seconds = time.perf_counter() - start
         msg = (
             f"{strategy} from {year}: {_status_name(tc)}, objective {value:.6g}, gap {gap:.3%}, "
@@ -407,7 +386,9 @@ class ClosedLoopPlanner:
         limit = max(0.1, self.time_limit_s - (elapsed if budgeted else 0.0))
         out = lp.solve(limit)
         if out.status == "infeasible":
-            raise InfeasibleAllocationError(self._diagnose(state, year))
+            raise InfeasibleAllocationError(
+                diagnose_infeasible(self.data, state, year, self.years, len(self.codes))
+            )
         if out.status == "time_limit":
             raise AllocationError(
                 f"{year}: HiGHS solved no LP allocation within {limit:.3g} s: expected a larger "
@@ -439,72 +420,6 @@ class ClosedLoopPlanner:
             duals=duals,
             message=msg,
         )
-
-    def _read_plan(self, m: Any, i0: int) -> FloatArray:
-        plan = np.zeros((len(self.years) - i0, len(self.codes), len(INSTRUMENTS)))
-        for i, t in enumerate(self.years[i0:]):
-            for c, k, var in self._x_by_year[t]:
-                plan[i, c, k] = var.value
-        low = float(plan.min()) if plan.size else 0.0
-        if low < -1e-6 * max(float(self.budget.max() / MONEY_UNIT), 1.0):
-            raise AllocationError(f"solver returned a negative amount {low * MONEY_UNIT:.6g} CNY")
-        out: FloatArray = np.maximum(plan, 0.0) * MONEY_UNIT
-        return out
-
-    def _lp_duals(
-        self, m: Any, state: _State, value: float
-    ) -> tuple[float, dict[str, FloatArray] | None]:
-        """Fix designations, solve the LP, return its objective and the budget duals per CNY."""
-        ys = list(m.designated_by.values())
-        for var in ys:
-            var.fix(float(round(var.value)))
-            var.domain = pyo.Reals
-        res = self._solver.solve(m)
-        if res.termination_condition != TerminationCondition.optimal:
-            logger.warning(
-                "LP with fixed designations: %s; no duals", _status_name(res.termination_condition)
-            )
-            return value, None
-        self._solver.load_vars()
-        remaining = self.years[state.i0 :]
-        cons = [m.budget_balance[t] for t in remaining]
-        dual = self._solver.get_duals(cons)
-        budget_dual = np.array([dual[c] for c in cons]) / MONEY_UNIT
-        lp_value = float(res.best_feasible_objective)
-        return max(value, lp_value), {"budget": budget_dual}
-
-    def _diagnose(self, state: _State, year: int) -> str:
-        """Name the rule families whose relaxation removes the infeasibility."""
-        data = dataclasses.replace(self.data, elastic=True)
-        em = build_allocation_model(data)
-        self._apply(em, state)
-        solver = Highs()
-        solver.config.load_solution = False
-        res = solver.solve(em)
-        head = f"{year}: no allocation meets every rule together"
-        if res.termination_condition != TerminationCondition.optimal:
-            return head + " (the relaxed model failed too; check the inputs)"
-        solver.load_vars()
-        found: dict[str, dict[int, float]] = {}
-        for key, var in em.slack.items():
-            val = var.value or 0.0
-            if val > 1e-7:
-                fam = family_of(str(key[0]))
-                yr = int(key[-2] if key[-1] in ("+", "-") else key[-1])
-                found.setdefault(fam, {}).setdefault(yr, 0.0)
-                found[fam][yr] += val * MONEY_UNIT
-        if not found:
-            return head + " (the conflict involves the designation constraints)"
-        parts = []
-        for fam, by_year in found.items():
-            yrs = sorted(by_year)
-            total = sum(by_year.values())
-            parts.append(
-                f"{fam} (years {yrs[0]}–{yrs[-1]}, short by {fmt_yi(total)} in total)"
-                if len(yrs) > 1
-                else f"{fam} ({yrs[0]}, short by {fmt_yi(total)})"
-            )
-        return head + "; the conflicting rules are: " + ", ".join(parts)
 
 
 def plan_optimal(
