@@ -15,35 +15,36 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from policysim.errors import ScenarioError
 from policysim.scenario.schema import Scenario
-
-KeyPath = tuple[str | int, ...]
-Lines = dict[KeyPath, tuple[str, int]]
+from policysim.scenario.validation import _line_for, _validation_error, _where
+from policysim.scenario.yaml_lines import (
+    _INDEX,
+    _SET,
+    MAX_DEPTH,
+    KeyPath,
+    Lines,
+    _absolute,
+    _dotted,
+    _is_dir,
+    _is_file,
+    _read_yaml,
+)
+from policysim.scenario.yaml_lines import MAX_NODES as MAX_NODES
 
 __all__ = ["LoadedScenario", "load_scenario", "parse_override", "scenario_hash"]
 
 logger = logging.getLogger(__name__)
-
-#: Deepest nesting accepted in a scenario file (the schema needs 6 levels).
-MAX_DEPTH = 64
-#: Most YAML nodes a scenario may expand to (guards against alias bombs; the baseline has ~600).
-MAX_NODES = 100_000
 #: Sections whose entries ``extends`` replaces whole instead of merging key by key.
 _ATOMIC_SECTIONS = ("uncertainties",)
-#: Tags a list or mapping may carry (no !!set, !!omap, !!python/...).
-_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
-#: Origin recorded in the line map for keys set on the command line.
-_SET = "--set "
 
 
 @dataclass(frozen=True)
@@ -95,207 +96,6 @@ def scenario_hash(resolved: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON (sorted keys, UTF-8) of a resolved scenario mapping."""
     text = json.dumps(resolved, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
-# YAML with line numbers
-
-
-def _compose(text: str, file: Path) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
-        problem = exc.problem or "malformed YAML"
-        if exc.context and exc.context_mark is not None:
-            problem += f" ({exc.context} started on line {exc.context_mark.line + 1})"
-        raise ScenarioError(file, f"malformed YAML: {problem}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(file, f"malformed YAML: {exc}") from None
-    except RecursionError:
-        raise ScenarioError(
-            file, "malformed YAML: nested too deeply", expected=f"at most {MAX_DEPTH} levels"
-        ) from None
-
-
-class _Walker:
-    """Turns a composed YAML node tree into Python values, recording the line of every key."""
-
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.lines: Lines = {}
-        self.nodes = 0
-        self.active: set[int] = set()
-
-    def value(self, node: yaml.Node, path: KeyPath) -> Any:
-        line = node.start_mark.line + 1
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise ScenarioError(
-                self.file,
-                "YAML expands to too many values (aliases repeated?)",
-                line=line,
-                expected=f"at most {MAX_NODES} values",
-            )
-        if len(path) > MAX_DEPTH:
-            raise ScenarioError(
-                self.file,
-                "nested too deeply",
-                line=line,
-                key_path=_dotted(path[:3]) + "...",
-                expected=f"at most {MAX_DEPTH} levels",
-            )
-        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
-            return _scalar(node, self.file)
-        if id(node) in self.active:
-            raise ScenarioError(
-                self.file,
-                "YAML alias refers to a value that contains it",
-                line=self.lines.get(path, (str(self.file), line))[1],
-                key_path=_dotted(path) or None,
-                expected="no recursive anchors",
-            )
-        if node.tag not in _COLLECTION_TAGS:
-            raise ScenarioError(
-                self.file,
-                f"unsupported YAML tag {node.tag!r}",
-                line=line,
-                key_path=_dotted(path) or None,
-                expected="a plain mapping or list",
-            )
-        self.active.add(id(node))
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                out_list: list[Any] = []
-                for i, item in enumerate(node.value):
-                    self.lines[(*path, i)] = (str(self.file), item.start_mark.line + 1)
-                    out_list.append(self.value(item, (*path, i)))
-                return out_list
-            return self._mapping(node, path)
-        finally:
-            self.active.discard(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            line = key_node.start_mark.line + 1
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ScenarioError(
-                    self.file,
-                    "YAML merge keys (<<) are not supported",
-                    line=line,
-                    key_path=_dotted(path) or None,
-                    expected="'extends:' to inherit another scenario",
-                )
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise ScenarioError(
-                    self.file,
-                    "a key is a list or mapping",
-                    line=line,
-                    key_path=_dotted(path) or None,
-                    expected="a key that is a name or a year",
-                )
-            key = _scalar(key_node, self.file)
-            if key is None or isinstance(key, bool) or not isinstance(key, str | int):
-                raise ScenarioError(
-                    self.file,
-                    f"key {key!r} is not a name or a year",
-                    line=line,
-                    key_path=_dotted(path) or None,
-                    expected="a key that is a name or a year",
-                )
-            if key in out:
-                raise ScenarioError(
-                    self.file,
-                    "duplicate key",
-                    line=line,
-                    key_path=_dotted((*path, key)),
-                    expected="each key once per mapping",
-                )
-            self.lines[(*path, key)] = (str(self.file), line)
-            out[key] = self.value(value_node, (*path, key))
-        return out
-
-
-def _scalar(node: yaml.Node, file: Path) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(
-            file, f"malformed YAML value: {problem}", line=node.start_mark.line + 1
-        ) from None
-    except (ValueError, OverflowError, TypeError) as exc:
-        # e.g. a timestamp with month 13, or an integer of more than 4300 digits
-        raise ScenarioError(
-            file, f"unreadable YAML value: {exc}", line=node.start_mark.line + 1
-        ) from None
-    finally:
-        loader.dispose()
-
-
-def _dotted(path: Sequence[str | int]) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _is_file(p: Path) -> bool:
-    try:
-        return p.is_file()
-    except (OSError, ValueError):  # name too long, embedded NUL, permission denied
-        return False
-
-
-def _is_dir(p: Path) -> bool:
-    try:
-        return p.is_dir()
-    except (OSError, ValueError):
-        return False
-
-
-def _absolute(p: Path) -> Path:
-    try:
-        return p.resolve()
-    except (OSError, ValueError, RuntimeError):  # RuntimeError: symlink loop (Python < 3.13)
-        return Path.cwd() / p
-
-
-def _read_yaml(file: Path) -> tuple[dict[str, Any], Lines]:
-    if _is_dir(file):
-        raise ScenarioError(file, "is a directory", expected="a scenario YAML file")
-    if not _is_file(file):
-        raise ScenarioError(file, "file not found", expected="an existing scenario file")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(file, f"not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise ScenarioError(file, f"cannot be read: {exc.strerror}") from None
-    node = _compose(text, file)
-    if node is None:
-        raise ScenarioError(file, "is empty", expected="a YAML mapping of scenario sections")
-    walker = _Walker(file)
-    walker.lines[()] = (str(file), node.start_mark.line + 1)
-    data = walker.value(node, ())
-    if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"the value {data!r}"
-        raise ScenarioError(
-            file,
-            f"top level is {kind}",
-            line=node.start_mark.line + 1,
-            expected="a mapping of scenario sections such as metadata: and budget:",
-        )
-    return data, walker.lines
-
-
-# ---------------------------------------------------------------------------------------------
-# extends, merge, overrides
 
 
 def _deep_merge(
@@ -371,9 +171,6 @@ def _resolve(file: Path, stack: tuple[Path, ...]) -> tuple[dict[str, Any], Lines
     all_lines = {p: v for p, v in base_lines.items() if not _replaced(child, p)}
     all_lines.update(lines)
     return merged, all_lines, (*chain, file)
-
-
-_INDEX = re.compile(r"-?[0-9]+")
 
 
 def parse_override(text: str) -> tuple[KeyPath, Any]:
@@ -461,175 +258,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     return value
-
-
-# ---------------------------------------------------------------------------------------------
-# validation errors → one line naming file, line, key path, value, expectation
-
-
-def _describe(err: Mapping[str, Any]) -> tuple[str, str | None]:
-    kind = str(err.get("type", ""))
-    msg = str(err.get("msg", "invalid"))
-    if kind == "extra_forbidden":
-        return "unknown key", "one of the keys this section defines"
-    if kind == "missing":
-        return "required key missing", None
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    return msg, None
-
-
-def _line_for(
-    path: KeyPath, lines: Mapping[KeyPath, tuple[str, int]], default_file: Path
-) -> tuple[str, int | None]:
-    """Origin and line of ``path`` or of its nearest ancestor present in ``lines``."""
-    p = tuple(path)
-    while p:
-        if p in lines:
-            origin, line = lines[p]
-            return origin, (line or None)
-        p = p[:-1]
-    origin, line = lines.get((), (str(default_file), 0))
-    return origin, (line or None)
-
-
-def _where(
-    path: KeyPath, lines: Mapping[KeyPath, tuple[str, int]], file: Path
-) -> tuple[str, int | None]:
-    """Like :func:`_line_for`, but an override names the scenario file and the ``--set``."""
-    origin, line = _line_for(path, lines, file)
-    if origin.startswith(_SET):
-        return f"{file} ({origin})", None
-    return origin, line
-
-
-def _lookup(data: Any, path: KeyPath) -> Any:
-    node = data
-    for part in path:
-        in_dict = isinstance(node, dict) and part in node
-        in_list = isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node)
-        if not (in_dict or in_list):
-            return ...
-        node = node[part]
-    return node
-
-
-def _allowed_keys(path: KeyPath) -> list[str]:
-    """Keys the schema defines at ``path`` (empty when not a fixed-key section)."""
-    model: Any = Scenario
-    for part in path:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return []
-        info = model.model_fields.get(str(part))
-        if info is None:
-            return []
-        model = _model_of(info.annotation)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _model_of(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
-
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _key_named_in(message: str, node: Any) -> str | None:
-    """The first key of mapping ``node`` that ``message`` names (a model-level check such as
-    "ceiling_100m_cny 0.01 is below floor_100m_cny" is located at ``ceiling_100m_cny``)."""
-    if not isinstance(node, dict):
-        return None
-    for word in _WORD.findall(message):
-        if word in node:
-            return str(word)
-    return None
-
-
-def _error_path(loc: Sequence[Any], data: Mapping[str, Any]) -> list[str | int]:
-    """Map a pydantic error location onto the key path of the YAML mapping."""
-    fixed: list[str | int] = []
-    node: Any = data
-    for part in loc:
-        # pydantic adds pseudo-locations for Literal/union members, validators and dict keys
-        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
-            continue
-        if isinstance(node, dict):
-            if part in node:
-                fixed.append(part)
-                node = node[part]
-                continue
-            # dict keys that were years come back as strings in loc
-            if isinstance(part, str) and _INDEX.fullmatch(part) and int(part) in node:
-                fixed.append(int(part))
-                node = node[int(part)]
-                continue
-        elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
-            fixed.append(part)
-            node = node[part]
-            continue
-        fixed.append(part)
-        node = None
-    return fixed
-
-
-def _validation_error(
-    exc: ValidationError,
-    data: Mapping[str, Any],
-    lines: Mapping[KeyPath, tuple[str, int]],
-    file: Path,
-) -> ScenarioError:
-    errors = exc.errors(include_url=False)
-    # Report the first error: the message must stay on one line.
-    err = errors[0]
-    kind = str(err.get("type", ""))
-    fixed = _error_path(err["loc"], data)
-    message, expected = _describe(err)
-    value: Any = err.get("input", ...)
-    if message.startswith("@") and message.count("@") >= 2:
-        encoded, message = message[1:].split("@", 1)
-        fixed = list(json.loads(encoded))
-        kind = "at_path"
-        value = _lookup(data, tuple(fixed))
-    elif kind == "value_error":
-        # a model-level check: point at the key the message names, if any
-        key = _key_named_in(message, _lookup(data, tuple(fixed)))
-        if key is not None:
-            fixed.append(key)
-            value = _lookup(data, tuple(fixed))
-    path = tuple(fixed)
-    if isinstance(value, tuple):  # lists were made tuples for the schema: show the YAML value
-        found = _lookup(data, path)
-        value = value if found is ... else found
-    src, line = _where(path, lines, file)
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(path[:-1])
-        if allowed:
-            expected = "one of " + ", ".join(allowed)
-    if kind == "missing" or (
-        isinstance(value, dict | list | tuple)
-        and kind not in ("dict_type", "tuple_type", "list_type", "model_type")
-    ):
-        value = ...
-    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return ScenarioError(
-        src,
-        message + more,
-        line=line,
-        key_path=_dotted(path) or None,
-        value=value,
-        expected=expected,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

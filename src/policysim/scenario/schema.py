@@ -9,39 +9,38 @@ works in CNY.
 from __future__ import annotations
 
 import itertools
-import json
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from policysim import vocabulary
-from policysim.metrics import target_metrics
+from policysim.scenario.fields import INSTRUMENT_NAMES as INSTRUMENT_NAMES
+from policysim.scenario.fields import PROVINCE_METRICS as PROVINCE_METRICS
+from policysim.scenario.fields import Comparator as Comparator
+from policysim.scenario.fields import DatedSeries as DatedSeries
+from policysim.scenario.fields import Instrument as Instrument
+from policysim.scenario.fields import NonNeg as NonNeg
+from policysim.scenario.fields import Share as Share
+from policysim.scenario.fields import Year as Year
+from policysim.scenario.fields import _Strict, at_path
 from policysim.scenario.parameters import BEHAVIOUR_DEFAULTS, PROBABILITY_UNITS
-from policysim.vocabulary import INSTRUMENTS
-
-#: The instruments (one vocabulary, :mod:`policysim.vocabulary`); ``Instrument`` spells them for
-#: the type checker and for key-path errors on unknown keys (a test ties the two).
-INSTRUMENT_NAMES = INSTRUMENTS
-Instrument = Literal[
-    "vouchers", "rd_subsidies", "platforms", "commissioners", "credit", "poverty_programme"
-]
-Comparator = Literal[">=", ">", "<=", "<", "rising"]
-
-#: Province-level metrics that targets may name (from the metric registry).
-PROVINCE_METRICS = target_metrics()
-
-NonNeg = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
-Year = Annotated[int, Field(ge=1990, le=2100)]
-
-
-def at_path(path: tuple[str | int, ...], message: str) -> ValueError:
-    """A validation error located at ``path`` (the loader reports that key path and its line)."""
-    return ValueError("@" + json.dumps(list(path)) + "@" + message)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+from policysim.scenario.policy import Batch as Batch
+from policysim.scenario.policy import CountyDesignation as CountyDesignation
+from policysim.scenario.policy import DesignationRules as DesignationRules
+from policysim.scenario.policy import HnteBand as HnteBand
+from policysim.scenario.policy import HnteRegime as HnteRegime
+from policysim.scenario.policy import HnteRules as HnteRules
+from policysim.scenario.policy import IndexWeights as IndexWeights
+from policysim.scenario.policy import NationalBatch as NationalBatch
+from policysim.scenario.policy import NationalDesignation as NationalDesignation
+from policysim.scenario.policy import PilotSupport as PilotSupport
+from policysim.scenario.policy import PolicyCalendar as PolicyCalendar
+from policysim.scenario.policy import ProjectedBatches as ProjectedBatches
+from policysim.scenario.policy import SuperDeductionRule as SuperDeductionRule
+from policysim.scenario.policy import TownshipDesignation as TownshipDesignation
+from policysim.scenario.uncertainty import Distribution as Distribution
+from policysim.scenario.uncertainty import Parameter as Parameter
+from policysim.scenario.uncertainty import Target as Target
 
 
 class Metadata(_Strict):
@@ -104,30 +103,6 @@ class BaselineSpec(_Strict):
         if self.synthesis_seeds is None:
             return (self.synthesis_seed,)
         return self.synthesis_seeds.seeds
-
-
-class DatedSeries(_Strict):
-    """Values by year; the value in force in year t is the one of the latest year <= t."""
-
-    values: dict[Year, float]
-    unit: str = ""
-    source: str = ""
-
-    @field_validator("values")
-    @classmethod
-    def _non_empty(cls, v: dict[int, float]) -> dict[int, float]:
-        if not v:
-            raise ValueError("needs at least one year: value entry")
-        return v
-
-    def at(self, year: int) -> float:
-        """The value in force in ``year`` (the first value applies before its year)."""
-        years = sorted(self.values)
-        chosen = years[0]
-        for y in years:
-            if y <= year:
-                chosen = y
-        return self.values[chosen]
 
 
 class Budget(_Strict):
@@ -282,327 +257,6 @@ class AllocationSpec(_Strict):
                 f"ceiling_100m_cny {self.ceiling_100m_cny:g} is below floor_100m_cny "
                 f"{self.floor_100m_cny:g} (expected ceiling >= floor)"
             )
-        return self
-
-
-class HnteBand(_Strict):
-    max_sales_cny: NonNeg | None  # None = no upper bound
-    min_rd_share: Share
-
-
-class HnteRegime(_Strict):
-    from_year: Year
-    bands: tuple[HnteBand, ...]
-    document: str
-
-    @field_validator("bands")
-    @classmethod
-    def _bands(cls, v: tuple[HnteBand, ...]) -> tuple[HnteBand, ...]:
-        if not v or v[-1].max_sales_cny is not None:
-            raise ValueError("expected bands ordered by sales, the last with max_sales_cny: null")
-        return v
-
-
-class HnteRules(_Strict):
-    tax_rate: DatedSeries
-    regimes: Annotated[tuple[HnteRegime, ...], Field(min_length=1)]
-    validity_years: Annotated[int, Field(ge=1, le=10)] = 3
-    #: one-off reward to a newly certified HNTE (provincial and local 高企 awards), CNY
-    certification_reward_cny: DatedSeries | None = None
-    #: share of a firm's cost of meeting the non-R&D criteria (IP, high-tech revenue, staff)
-    #: borne by cultivation programmes (高企入库培育: pool, intermediaries, pre-certification
-    #: grants), 0..1
-    cultivation_cost_share: DatedSeries | None = None
-    #: firms admitted each year to the HNTE cultivation pool (高企入库培育: provincial,
-    #: prefecture and county reserve lists of candidate firms), count; admitted firms are the
-    #: R&D performers closest to their R&D threshold that are not yet certified
-    cultivation_pool_firms: DatedSeries | None = None
-
-    def regime(self, year: int) -> HnteRegime:
-        chosen = self.regimes[0]
-        for r in sorted(self.regimes, key=lambda r: r.from_year):
-            if r.from_year <= year:
-                chosen = r
-        return chosen
-
-
-class SuperDeductionRule(_Strict):
-    from_year: Year
-    to_year: Year | None = None
-    firms: Literal["all", "tech_sme", "manufacturing"]
-    rate: Annotated[float, Field(ge=0, le=3)]
-    document: str
-
-    @model_validator(mode="after")
-    def _order(self) -> SuperDeductionRule:
-        if self.to_year is not None and self.to_year < self.from_year:
-            raise ValueError(f"to_year {self.to_year} is before from_year {self.from_year}")
-        return self
-
-
-class PolicyCalendar(_Strict):
-    cit_rate: DatedSeries
-    hnte: HnteRules
-    super_deduction: tuple[SuperDeductionRule, ...]
-    #: share of eligible profitable R&D performers that claim the super-deduction, 0..1
-    #: (absent: all claim)
-    super_deduction_takeup: DatedSeries | None = None
-    #: share of above-scale firms performing R&D the province's push reaches (R&D coverage of
-    #: above-scale firms), 0..1 (absent: no push beyond the spontaneous start rate)
-    rd_coverage_above_scale: DatedSeries | None = None
-
-    @model_validator(mode="after")
-    def _shares(self) -> PolicyCalendar:
-        series = {
-            ("super_deduction_takeup",): self.super_deduction_takeup,
-            ("rd_coverage_above_scale",): self.rd_coverage_above_scale,
-            ("hnte", "cultivation_cost_share"): self.hnte.cultivation_cost_share,
-        }
-        pool = self.hnte.cultivation_pool_firms
-        if pool is not None:
-            for year, value in pool.values.items():
-                if not 0.0 <= value <= 1e7:
-                    raise at_path(
-                        ("policy", "hnte", "cultivation_pool_firms", "values", year),
-                        f"value {value:g} in {year} is not a count of firms (expected 0..1e7)",
-                    )
-        for path, dated in series.items():
-            if dated is None:
-                continue
-            for year, value in dated.values.items():
-                if not 0.0 <= value <= 1.0:
-                    raise at_path(
-                        ("policy", *path, "values", year),
-                        f"value {value:g} in {year} is not a share (expected 0..1)",
-                    )
-        return self
-
-    voucher_max_share_of_rd: Share = 0.5
-    voucher_document: str = ""
-    subsidy_max_share_of_rd: Share = 0.3
-    subsidy_document: str = ""
-
-
-class IndexWeights(_Strict):
-    """Weights of the 4 dimensions of the provincial county evaluation (not public: assumption)."""
-
-    environment: Share = 0.25
-    inputs: Share = 0.25
-    outcomes: Share = 0.30
-    development: Share = 0.20
-
-    @model_validator(mode="after")
-    def _sum(self) -> IndexWeights:
-        total = self.environment + self.inputs + self.outcomes + self.development
-        if abs(total - 1) > 1e-6:
-            raise ValueError(f"index weights sum to {total:g} (expected weights summing to 1)")
-        return self
-
-
-class Batch(_Strict):
-    """A provincial batch decided in ``year``: at most ``size`` new pilot counties (or innovative
-    townships), where the candidates qualify and the pilots can be funded."""
-
-    year: Year
-    size: Annotated[int, Field(ge=0, le=10000)]
-    source: str = ""
-
-
-class ProjectedBatches(_Strict):
-    """Years with a batch after the documented ones: every ``every_years`` years from
-    ``from_year`` to the horizon end. County batches in these years have the uncertain size
-    ``county_batch_size`` (a behaviour parameter); township batches designate every qualifying
-    township (no cap)."""
-
-    from_year: Year
-    every_years: Annotated[int, Field(ge=1, le=10)] = 1
-
-    def years(self, end_year: int) -> range:
-        return range(self.from_year, end_year + 1, self.every_years)
-
-
-_SUPPORT_SHARES = ("vouchers", "rd_subsidies", "platforms", "commissioners")
-
-
-class PilotSupport(_Strict):
-    """The support package of a provincial pilot county and its obligations.
-
-    The provincial funds per pilot and year (``pilot_support_cny``) and the county's matching
-    ratio (``pilot_matching_ratio``) are uncertain behaviour parameters; this section holds the
-    province's decisions.
-    """
-
-    max_budget_share: Share = 0.4
-    instrument_shares: dict[str, Share] = Field(
-        default_factory=lambda: {
-            "vouchers": 0.2,
-            "rd_subsidies": 0.4,
-            "platforms": 0.25,
-            "commissioners": 0.15,
-        }
-    )
-    commissioners_per_xz: NonNeg = 1.0
-    min_platforms: NonNeg = 2.0
-    max_matching_share_of_fiscal: Share = 0.05
-    source: str = ""
-
-    @field_validator("instrument_shares")
-    @classmethod
-    def _shares(cls, v: dict[str, float]) -> dict[str, float]:
-        for name in v:
-            if name not in _SUPPORT_SHARES:
-                raise at_path(
-                    ("designation", "county", "support", "instrument_shares", name),
-                    f"unknown support instrument {name!r} (expected one of "
-                    f"{', '.join(_SUPPORT_SHARES)})",
-                )
-        total = sum(v.values())
-        if abs(total - 1) > 1e-6:
-            raise ValueError(
-                f"support instrument shares sum to {total:g} (expected shares summing to 1)"
-            )
-        return v
-
-
-class CountyDesignation(_Strict):
-    batches: tuple[Batch, ...] = ()
-    projected_batches: ProjectedBatches | None = None
-    build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
-    count_pilots: bool = True
-    pass_min_gain: Annotated[float, Field(ge=-50, le=50)] = 0.0
-    pass_min_percentile: Share = 0.3
-    support: PilotSupport = PilotSupport()
-
-    def batch_years(self, end_year: int) -> tuple[int, ...]:
-        years = {b.year for b in self.batches}
-        if self.projected_batches is not None:
-            years |= set(self.projected_batches.years(end_year))
-        return tuple(sorted(years))
-
-
-class TownshipDesignation(_Strict):
-    first_year: Year = 2018
-    min_criteria_met: Annotated[int, Field(ge=1, le=4)] = 3
-    batches: tuple[Batch, ...] = ()
-    projected_batches: ProjectedBatches | None = None
-
-
-class NationalBatch(_Strict):
-    """A nationwide MOST batch of national innovative counties: ``national_size`` counties in
-    all of China; Jiangxi's number is ``national_jiangxi_share`` (uncertain) of it, rounded."""
-
-    year: Year
-    national_size: Annotated[int, Field(ge=0, le=3000)]
-    source: str = ""
-
-
-class NationalDesignation(_Strict):
-    batches: tuple[NationalBatch, ...] = ()
-    build_cycle_years: Annotated[int, Field(ge=1, le=10)] = 3
-
-
-class DesignationRules(_Strict):
-    index_weights: IndexWeights = IndexWeights()
-    county: CountyDesignation = CountyDesignation()
-    township: TownshipDesignation = TownshipDesignation()
-    national: NationalDesignation = NationalDesignation()
-
-
-class Parameter(_Strict):
-    value: float
-    unit: str
-    source: str
-
-
-#: The keys of a distribution other than its name.
-_DISTRIBUTION_KEYS: Final = ("low", "high", "mode", "mean", "sd", "mean_log", "sd_log", "a", "b")
-#: Largest magnitude of a distribution's bounds and centre (beyond it draws overflow to inf).
-_MAX_BOUND: Final = 1e15
-
-
-class Distribution(_Strict):
-    distribution: Literal["uniform", "triangular", "normal", "lognormal", "beta"]
-    low: float | None = None
-    high: float | None = None
-    mode: float | None = None
-    mean: float | None = None
-    sd: Annotated[float, Field(gt=0)] | None = None
-    mean_log: float | None = None
-    sd_log: Annotated[float, Field(gt=0)] | None = None
-    a: Annotated[float, Field(gt=0)] | None = None
-    b: Annotated[float, Field(gt=0)] | None = None
-
-    @model_validator(mode="after")
-    def _params(self) -> Distribution:
-        need = {
-            "uniform": ("low", "high"),
-            "triangular": ("low", "mode", "high"),
-            "normal": ("mean", "sd"),
-            "lognormal": ("mean_log", "sd_log"),
-            "beta": ("a", "b", "low", "high"),
-        }[self.distribution]
-        missing = [n for n in need if getattr(self, n) is None]
-        if missing:
-            raise ValueError(
-                f"{self.distribution} distribution needs {', '.join(need)}; missing "
-                f"{', '.join(missing)}"
-            )
-        # a normal may be truncated to [low, high]; any other key is a mistake, not ignored
-        allowed = {*need, *(("low", "high") if self.distribution == "normal" else ())}
-        stray = [n for n in _DISTRIBUTION_KEYS if n not in allowed and getattr(self, n) is not None]
-        if stray:
-            raise ValueError(
-                f"{self.distribution} distribution takes {', '.join(sorted(allowed))}; "
-                f"unexpected {', '.join(stray)}"
-            )
-        for n in _DISTRIBUTION_KEYS:
-            v = getattr(self, n)
-            if v is not None and abs(v) > _MAX_BOUND:
-                raise ValueError(f"{n} {v:g} is beyond +-{_MAX_BOUND:g}")
-        if self.low is not None and self.high is not None and self.low >= self.high:
-            raise ValueError(f"low {self.low:g} is not below high {self.high:g}")
-        if (
-            self.mode is not None
-            and self.low is not None
-            and self.high is not None
-            and not self.low <= self.mode <= self.high
-        ):
-            raise ValueError(f"mode {self.mode:g} is outside [low, high]")
-        return self
-
-    def support(self) -> tuple[float, float]:
-        """Smallest interval holding all the mass (infinite ends where unbounded)."""
-        if self.distribution in ("uniform", "triangular", "beta"):
-            assert self.low is not None and self.high is not None
-            return (self.low, self.high)
-        if self.distribution == "lognormal":
-            return (0.0, float("inf"))
-        lo = self.low if self.low is not None else float("-inf")
-        hi = self.high if self.high is not None else float("inf")
-        return (lo, hi)
-
-
-class Target(_Strict):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
-    metric: str
-    comparator: Comparator
-    threshold: float | None = None
-    year: Year
-    level: Literal["province"] = "province"
-    description: str = ""
-    source: str = ""
-
-    @model_validator(mode="after")
-    def _check(self) -> Target:
-        if self.metric not in PROVINCE_METRICS:
-            raise ValueError(
-                f"unknown metric {self.metric!r} (expected one of {', '.join(PROVINCE_METRICS)})"
-            )
-        if self.comparator == "rising":
-            if self.threshold is not None:
-                raise ValueError("comparator 'rising' takes no threshold")
-        elif self.threshold is None:
-            raise ValueError(f"comparator {self.comparator!r} needs a threshold")
         return self
 
 
