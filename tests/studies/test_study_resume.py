@@ -494,3 +494,35 @@ def test_every_study_identical_on_one_and_two_workers_and_dask(
         return
     _same_tables(outs["one"], outs["two"], tables)
     _same_tables(outs["one"], outs["dask"], tables)
+
+
+_NOWCAST_OBSERVED = (
+    "indicator,year,value,code,status\n"
+    "rd_expenditure_100m_cny,2018,30,,made up\n"
+    "hnte_count,2019,300,,made up\n"
+    "rd_expenditure_100m_cny,2022,40,,made up\n"
+)
+
+
+@pytest.mark.slow
+def test_nowcast_killed_then_resumed_is_identical(tmp_path: Path, counted: list[int]) -> None:
+    """Issue 19 ("resumable like every study"): a nowcast killed while its prior ensemble is
+    stored resumes it without running the stored runs again, refuses a resume after the
+    observed file changed, and writes the outputs of an uninterrupted nowcast (the filter
+    reruns from the stored runs: its streams are deterministic)."""
+    obs = tmp_path / "obs.csv"
+    obs.write_text(_NOWCAST_OBSERVED, encoding="utf-8")
+    args = ("nowcast", TINY, "--observed", obs, "--through", "2020", "--replications", "12",
+            "--seed", "3", "--quiet")  # fmt: skip
+    reference = tmp_path / "reference"
+    code, output = _cli(*args, "--out", reference)
+    assert code == 0, output
+    counted.clear()
+    restore: list[Callable[[], None]] = []
+    _kill_refuse_resume(
+        tmp_path / "nc", reference, args, after_chunks=1, total_runs=12,
+        change=lambda: restore.append(_edit(obs, "hnte_count,2020,310,,made up\n"))
+        or "a user file",
+        restore=lambda: restore[0](), counted=counted,
+    )  # fmt: skip
+    _same_tables(reference, tmp_path / "nc", ("scores.csv", "ess.csv", "attainment.csv"))
