@@ -1,6 +1,7 @@
-"""Firm entry: new firms per township each year (Poisson counts), their sector from the
-county's mix, size, R&D and tax type. A pure function of the entry rates, the places and the
-year's rules, drawing from the run's entry stream."""
+"""The firms of the base year (from the baseline's enterprise columns) and firm entry: new
+firms per township each year (Poisson counts), their sector from the county's mix, size, R&D
+and tax type. Pure functions of the baseline, the entry rates, the places and the year's rules,
+drawing from the run's key and entry stream."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from policysim.agents import random as crn
 from policysim.agents.calendar import YearRules
-from policysim.agents.enterprises import Firms, criteria_factor
-from policysim.agents.tax import b_index, claims_deduction, firm_tax
+from policysim.agents.enterprises import TECH_SME_MAX_SALES_CNY, Firms, criteria_factor
+from policysim.agents.places import top_k
+from policysim.agents.tax import b_index, band_threshold, claims_deduction, firm_tax
 from policysim.data import SECTORS
 
 FloatArray = NDArray[np.float64]
@@ -107,4 +110,109 @@ def entrants(
     )
 
 
-__all__ = ["entrants"]
+def base_year_firms(
+    e: Mapping[str, Any],
+    rules: YearRules,
+    params: Mapping[str, float],
+    *,
+    key: int,
+    year: int,
+    weight: float,
+    n_counties: int,
+) -> Firms:
+    """The firms of the base year from the baseline's enterprise columns (``e``:
+    :func:`policysim.model.baseline_arrays`): the HNTE stock drawn among the firms within reach
+    of the notch, bunchers at their threshold (at most ``hnte_relabel_share`` of it relabelled),
+    each county's reported R&D kept, tax types and the fixed per-firm ranks drawn from the
+    run's key."""
+    p = params
+    n = len(e["firm_id"])
+    sales = e["sales_cny"].copy()
+    reported = e["rd_cny"].copy()
+    r3 = e["rd_intensity_3y"]
+    other_ok = e["other_criteria_ok"]
+    theta = band_threshold(rules, sales)
+    ids = e["firm_id"]
+    # HNTE stock of the base year (an uncertain parameter), drawn at random among the firms
+    # meeting the other criteria for which the notch is within reach (annual intensity at
+    # least the notch window); firms below their threshold hold it by bunching at it, so the
+    # stock clusters just above the thresholds (Chen, Liu, Suarez Serrato & Xu 2021)
+    k = round(p["hnte_stock_2017"] / weight)
+    pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
+    u_sel = crn.uniforms(key, ids, year, crn.STREAM_SELECT)
+    if k <= int(pool.sum()):  # the usual case: a random draw from the pool
+        hnte = top_k(pool, u_sel, k)
+    else:
+        hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
+    # certificate years spread over the validity window, drawn per firm identity
+    u_cert = crn.uniforms(key, ids, year, crn.STREAM_CERT)
+    cert_year = year - np.floor(u_cert * rules.validity_years).astype(np.int64)
+    expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
+    # bunchers report their threshold; at most the share rho of it is relabelled, the rest
+    # real; other performers' reported R&D is scaled so that each county's base-year total
+    # is kept (in a county whose other performers could not give up half their R&D, the
+    # HNTEs keep their reported R&D)
+    rho = p["hnte_relabel_share"]
+    county = e["firm_county_idx"]
+    nc = n_counties
+    below = hnte & (np.maximum(reported / sales, r3) < theta)
+    rest = ~hnte & (reported > 0.0)
+    rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
+    added_c = np.bincount(
+        county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
+    )
+    ok_c = added_c <= 0.5 * rest_c
+    below &= ok_c[county]
+    added_c = np.where(ok_c, added_c, 0.0)
+    scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
+    reported = reported.copy()
+    r3 = r3.copy()
+    raised = np.where(below, theta * sales, reported)
+    reported[rest] *= scale_c[county[rest]]
+    r3[rest] *= scale_c[county[rest]]
+    real = reported.copy()
+    real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
+    reported[below] = raised[below]
+    r3[below] = theta[below]
+    gap = 1.0 - np.divide(real, reported, out=np.ones(n), where=reported > 0.0)
+    tech_sme = (
+        (sales <= TECH_SME_MAX_SALES_CNY)
+        & (e["employees"] <= 500.0)
+        & (reported >= p["tech_sme_min_rd_share"] * sales)
+    )
+    manufacturing = e["manufacturing"]
+    claim_u = crn.uniforms(key, ids, year, crn.STREAM_CLAIM)
+    u_cost = crn.uniforms(key, ids, year, crn.STREAM_CRITERIA)
+    claims = claims_deduction(claim_u, rules, p["loss_making_share"])
+    tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing, claims)
+    own = real / sales
+    return Firms(
+        firm_id=ids.copy(),
+        county=e["firm_county_idx"].copy(),
+        township=e["township_idx"].copy(),
+        sector=e["sector"].copy(),
+        manufacturing=manufacturing.copy(),
+        other_ok=other_ok.copy(),
+        sales=sales,
+        employees=e["employees"].copy(),
+        age=e["age_years"].copy(),
+        r0=own.copy(),
+        b0=b_index(tau, sd),
+        own=own,
+        gap=gap,
+        rd_real=real,
+        rd_reported=reported,
+        hist1=r3.copy(),
+        hist2=r3.copy(),
+        hnte=hnte,
+        hnte_expiry=expiry,
+        tech_sme=tech_sme,
+        success=np.zeros(n, bool),
+        patents=np.zeros(n),
+        claim_u=claim_u,
+        criteria_cost=criteria_factor(u_cost),
+        cultivated=np.zeros(n, bool),
+    )
+
+
+__all__ = ["base_year_firms", "entrants"]

@@ -23,9 +23,8 @@ Step order of a year t (docs/ODD.md, "Process overview and scheduling"):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from dataclasses import replace
+from typing import Final
 
 import mesa
 import numpy as np
@@ -35,38 +34,52 @@ from policysim.agents import random as crn
 from policysim.agents.calendar import YearRules, resolve_year
 from policysim.agents.counties import (
     DesignationState,
-    can_match,
     class_percentile,
     cultivation_draws,
-    designation_year,
-    fundable_pilots,
-    relative_index,
     standing_growth,
     support_plan,
 )
 from policysim.agents.enterprises import (
-    TECH_SME_MAX_SALES_CNY,
     Draws,
     FirmParams,
     Firms,
     Support,
-    b_index,
-    band_threshold,
-    claims_deduction,
-    criteria_factor,
     enterprise_year,
-    firm_tax,
     start_rd,
 )
-from policysim.agents.entry import entrants
+from policysim.agents.entry import base_year_firms, entrants
 from policysim.agents.places import (
-    CountyIndicators,
     stochastic_round,
-    top_k,
-    township_criteria,
 )
 from policysim.agents.support import firm_support, pool_admissions, share_by_group
 from policysim.data import FUNCTIONAL_CLASSES, Baseline
+from policysim.model.aggregate import (
+    aggregate_firms,
+    keep_firm_rows,
+    per_county,
+    per_township,
+    record,
+)
+from policysim.model.designation import (
+    batch_size,
+    county_index,
+    county_indicators,
+    designate_counties,
+    designate_townships,
+    pilot_platforms,
+)
+from policysim.model.state import (
+    I_COMMISSIONERS,
+    I_PLATFORMS,
+    I_POVERTY,
+    N_INSTRUMENTS,
+    Allocator,
+    CountySummary,
+    YearFunds,
+    YearRecord,
+    baseline_arrays,
+    zero_allocator,
+)
 from policysim.scenario.schema import Scenario
 from policysim.vocabulary import INSTRUMENTS
 
@@ -76,121 +89,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-N_INSTRUMENTS = len(INSTRUMENTS)
-I_VOUCHERS, I_SUBSIDIES, I_PLATFORMS, I_COMMISSIONERS, I_CREDIT, I_POVERTY = range(N_INSTRUMENTS)
 ABOVE_SCALE_SALES_CNY = 2.0e7  # 规模以上: main-business revenue >= 20 M CNY (NBS rule)
-
-
-@dataclass(frozen=True)
-class CountySummary:
-    """What an allocator may know about the counties at the start of a year (no agent arrays).
-
-    Arrays of shape (n_counties,).
-    """
-
-    year: int
-    codes: tuple[str, ...]
-    names: tuple[str, ...]
-    poverty: BoolArray
-    research_capacity: FloatArray
-    fiscal_st_spending_cny: FloatArray
-    management_capacity: FloatArray
-    index: FloatArray
-    designated: BoolArray  # pilot or designated provincial innovative county
-    # provincial funds of this year's pilot support packages, CNY (earmarked out of the budget:
-    # the allocator distributes the rest)
-    pilot_support_cny: FloatArray | None = None
-
-    def available_budget(self, budget_cny: float) -> float:
-        """The part of the year's budget left to the allocator once pilot packages are paid."""
-        if self.pilot_support_cny is None:
-            return budget_cny
-        return max(budget_cny - float(self.pilot_support_cny.sum()), 0.0)
-
-
-Allocator = Callable[[int, CountySummary], FloatArray]
-"""Returns the year's plan: (n_counties, n_instruments) CNY, in INSTRUMENTS order (policysim.vocabulary)."""
-
-
-def zero_allocator(year: int, summary: CountySummary) -> FloatArray:
-    """An allocator that gives nothing (no provincial funds)."""
-    return np.zeros((len(summary.codes), N_INSTRUMENTS))
-
-
-_ARRAYS: dict[int, tuple[Baseline, dict[str, Any]]] = {}
-
-
-def baseline_arrays(baseline: Baseline) -> dict[str, Any]:
-    """The baseline columns the model reads, as read-only numpy arrays (and tuples of codes and
-    names), converted once per baseline object: the loader caches baselines, so every run of an
-    ensemble shares them. The model copies what it changes."""
-    hit = _ARRAYS.get(id(baseline))
-    if hit is not None and hit[0] is baseline:
-        return hit[1]
-    c, t, e = baseline.counties, baseline.townships, baseline.enterprises
-    host = t["counts_as_xiangzhen"].to_numpy(bool)
-    out: dict[str, Any] = {
-        "county_codes": tuple(c["code"].astype(str)),
-        "county_names": tuple(c["name"].astype(str)),
-        "township_codes": tuple(t["code"].astype(str)),
-        "township_names": tuple(t["name"].astype(str)),
-        "poverty_county": c["poverty_county"].to_numpy(bool),
-        "is_county": (c["type"] != "district").to_numpy(bool),
-        "rd_non_enterprise": (
-            c["rd_cny"].to_numpy(float) - c["rd_enterprise_cny"].to_numpy(float)
-        ).clip(min=0.0),
-        "county_idx": t["county_idx"].to_numpy(np.int64),
-        "counts_as_xiangzhen": host,
-        "agri_weight": np.where(t["kind"].to_numpy(str) == "township", 2.0, 1.0) * host,
-        "firm_county_idx": e["county_idx"].to_numpy(np.int64),
-        "functional_class": np.array(
-            [FUNCTIONAL_CLASSES.index(x) for x in c["functional_class"].astype(str)], np.int64
-        ),
-    }
-    for name in (
-        "population",
-        "gdp_cny",
-        "fiscal_expenditure_cny",
-        "fiscal_st_spending_cny",
-        "management_capacity",
-        "research_capacity",
-    ):
-        out[name] = c[name].to_numpy(float)
-    for name in ("platforms", "commissioners", "agri_tech_adoption"):
-        out[name] = t[name].to_numpy(float)
-    for name, dtype in (
-        ("firm_id", np.int64),
-        ("township_idx", np.int64),
-        ("sector", np.int64),
-        ("sales_cny", np.float64),
-        ("rd_cny", np.float64),
-        ("rd_intensity_3y", np.float64),
-        ("employees", np.float64),
-        ("age_years", np.float64),
-        ("other_criteria_ok", np.bool_),
-        ("manufacturing", np.bool_),
-    ):
-        out[name] = e[name].to_numpy(dtype)
-    for name, value in out.items():
-        if isinstance(value, np.ndarray):
-            out[name] = value.copy()  # not a view of the shared DataFrame
-            out[name].flags.writeable = False
-    if len(_ARRAYS) >= 8:
-        _ARRAYS.clear()
-    _ARRAYS[id(baseline)] = (baseline, out)
-    return out
-
-
-@dataclass(frozen=True)
-class YearFunds:
-    """Provincial funds of one year, per county (arrays of shape ``(n_counties,)`` unless
-    stated), CNY."""
-
-    plan: FloatArray  # (n_counties, n_instruments): the strategy's plan plus pilot packages
-    allocated: FloatArray  # by the strategy
-    received: FloatArray  # allocated plus pilot packages
-    matching: FloatArray  # the pilots' matching obligation (own S&T spending)
-    cultivation: FloatArray  # (n_counties + 1,): 1 for a funded pilot, else 0
 
 
 #: The uniform streams of a firm-year, in the order the enterprise sub-model unpacks them.
@@ -321,95 +220,15 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             self.support_shares[INSTRUMENTS.index(name)] = share
 
     def _init_firms(self) -> None:
-        e = baseline_arrays(self.baseline)
-        n = len(e["firm_id"])
         rules = self.rules_of(self.year)
-        sales = e["sales_cny"].copy()
-        reported = e["rd_cny"].copy()
-        r3 = e["rd_intensity_3y"]
-        other_ok = e["other_criteria_ok"]
-        theta = band_threshold(rules, sales)
-        ids = e["firm_id"]
-        p = self.params
-        # HNTE stock of the base year (an uncertain parameter), drawn at random among the firms
-        # meeting the other criteria for which the notch is within reach (annual intensity at
-        # least the notch window); firms below their threshold hold it by bunching at it, so the
-        # stock clusters just above the thresholds (Chen, Liu, Suarez Serrato & Xu 2021)
-        k = round(p["hnte_stock_2017"] / self.weight)
-        pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
-        u_sel = crn.uniforms(self.key, ids, self.year, crn.STREAM_SELECT)
-        if k <= int(pool.sum()):  # the usual case: a random draw from the pool
-            hnte = top_k(pool, u_sel, k)
-        else:
-            hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
-        # certificate years spread over the validity window, drawn per firm identity
-        u_cert = crn.uniforms(self.key, ids, self.year, crn.STREAM_CERT)
-        cert_year = self.year - np.floor(u_cert * rules.validity_years).astype(np.int64)
-        expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
-        # bunchers report their threshold; at most the share rho of it is relabelled, the rest
-        # real; other performers' reported R&D is scaled so that each county's base-year total
-        # is kept (in a county whose other performers could not give up half their R&D, the
-        # HNTEs keep their reported R&D)
-        rho = p["hnte_relabel_share"]
-        county = e["firm_county_idx"]
-        nc = self.n_counties
-        below = hnte & (np.maximum(reported / sales, r3) < theta)
-        rest = ~hnte & (reported > 0.0)
-        rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
-        added_c = np.bincount(
-            county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
-        )
-        ok_c = added_c <= 0.5 * rest_c
-        below &= ok_c[county]
-        added_c = np.where(ok_c, added_c, 0.0)
-        scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
-        reported = reported.copy()
-        r3 = r3.copy()
-        raised = np.where(below, theta * sales, reported)
-        reported[rest] *= scale_c[county[rest]]
-        r3[rest] *= scale_c[county[rest]]
-        real = reported.copy()
-        real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
-        reported[below] = raised[below]
-        r3[below] = theta[below]
-        gap = 1.0 - np.divide(real, reported, out=np.ones(n), where=reported > 0.0)
-        tech_sme = (
-            (sales <= TECH_SME_MAX_SALES_CNY)
-            & (e["employees"] <= 500.0)
-            & (reported >= p["tech_sme_min_rd_share"] * sales)
-        )
-        manufacturing = e["manufacturing"]
-        claim_u = crn.uniforms(self.key, ids, self.year, crn.STREAM_CLAIM)
-        u_cost = crn.uniforms(self.key, ids, self.year, crn.STREAM_CRITERIA)
-        claims = claims_deduction(claim_u, rules, p["loss_making_share"])
-        tau, sd = firm_tax(rules, hnte, tech_sme, manufacturing, claims)
-        own = real / sales
-        self.firms = Firms(
-            firm_id=ids.copy(),
-            county=e["firm_county_idx"].copy(),
-            township=e["township_idx"].copy(),
-            sector=e["sector"].copy(),
-            manufacturing=manufacturing.copy(),
-            other_ok=other_ok.copy(),
-            sales=sales,
-            employees=e["employees"].copy(),
-            age=e["age_years"].copy(),
-            r0=own.copy(),
-            b0=b_index(tau, sd),
-            own=own,
-            gap=gap,
-            rd_real=real,
-            rd_reported=reported,
-            hist1=r3.copy(),
-            hist2=r3.copy(),
-            hnte=hnte,
-            hnte_expiry=expiry,
-            tech_sme=tech_sme,
-            success=np.zeros(n, bool),
-            patents=np.zeros(n),
-            claim_u=claim_u,
-            criteria_cost=criteria_factor(u_cost),
-            cultivated=np.zeros(n, bool),
+        self.firms = base_year_firms(
+            baseline_arrays(self.baseline),
+            rules,
+            self.params,
+            key=self.key,
+            year=self.year,
+            weight=self.weight,
+            n_counties=self.n_counties,
         )
         # the cultivation pool at the base year: the admissions of the certificate's validity
         # years up to it (the calendar's value before its first year is its first value)
@@ -772,273 +591,19 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.next_firm_id += new.n
         return new
 
-    def _aggregate_firms(self, f: Firms) -> None:
-        """Township sums over firms (one pass per quantity), then county sums over townships."""
-        w = self.weight
-        nc, nt = self.n_counties, self.n_townships
-        t = f.township
-
-        def by_township(values: NDArray[np.generic] | None) -> FloatArray:
-            return self._per_township(t, values)
-
-        def to_county(values: FloatArray) -> FloatArray:
-            out: FloatArray = np.bincount(self.t_county, weights=values, minlength=nc).astype(
-                np.float64
-            )
-            return out
-
-        rd_t = by_township(f.rd_reported)
-        sales_t = by_township(f.sales)
-        # firms by township and status (neither, HNTE only, tech SME only, both): one count
-        kind = t * 4
-        kind += f.hnte
-        kind += f.tech_sme.view(np.uint8) * np.uint8(2)
-        by_kind = (
-            np.bincount(kind, minlength=4 * (nt + 1))[: 4 * nt].reshape(nt, 4).astype(np.float64)
-        )
-        self.count_t = by_kind.sum(axis=1)
-        self.hnte_t = (by_kind[:, 1] + by_kind[:, 3]) * w
-        tsme_t: FloatArray = (by_kind[:, 2] + by_kind[:, 3]) * w
-        self.status_t = (self.count_t - by_kind[:, 0]) * w
-        self.rd_rep_county = to_county(rd_t) * w
-        self.rd_real_county = self._per_county(f.county, f.rd_real) * w
-        self.sales_county = to_county(sales_t)
-        self.hnte_county = to_county(self.hnte_t)
-        self.tsme_county = to_county(tsme_t)
-        self.firms_county = to_county(self.count_t) * float(w)
-        won = np.flatnonzero(f.success)  # only innovating firms have patents
-        self.patents_county = self._per_county(f.county[won], f.patents[won]) * w
-        self.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)
-
-    def _per_township(self, township: IntArray, values: NDArray[np.generic] | None) -> FloatArray:
-        """Sum over the firms of each township (empty slots, township index n, left out)."""
-        nt = self.n_townships
-        out: FloatArray = np.bincount(township, weights=values, minlength=nt + 1)[:nt].astype(
-            np.float64
-        )
-        return out
-
-    def _per_county(self, county: IntArray, values: FloatArray) -> FloatArray:
-        """Sum over the firms of each county (empty slots left out)."""
-        nc = self.n_counties
-        out: FloatArray = np.bincount(county, weights=values, minlength=nc + 1)[:nc].astype(
-            np.float64
-        )
-        return out
-
-    def _keep_firm_rows(self, f: Firms) -> None:
-        live = np.flatnonzero(f.township < self.n_townships)
-        self.firm_rows.append(
-            {
-                "year": np.full(live.size, self.year, np.int64),
-                "firm_id": f.firm_id[live],
-                "township_idx": f.township[live],
-                "county_idx": f.county[live],
-                "sector": f.sector[live],
-                "sales_cny": f.sales[live],
-                "rd_reported_cny": f.rd_reported[live],
-                "rd_real_cny": f.rd_real[live],
-                "hnte": f.hnte[live],
-            }
-        )
-
-    def _pilot_platforms(self, pilot: BoolArray) -> None:
-        """A pilot keeps at least the obliged number of platforms (opened by the county in its
-        main township when short)."""
-        need = self.scenario.designation.county.support.min_platforms
-        if need <= 0 or not pilot.any():
-            return
-        have = np.bincount(self.t_county, weights=self.platforms, minlength=self.n_counties)
-        short = np.where(pilot & (self.main_township >= 0), np.ceil(need - have), 0.0)
-        short = np.maximum(short, 0.0)
-        if short.any():
-            where = np.flatnonzero(short > 0)
-            self.platforms = self.platforms.copy()
-            np.add.at(self.platforms, self.main_township[where], short[where])
-
-    def _batch_size(self, year: int) -> int:
-        """Seats of the provincial county batch of ``year`` (0 in a year without a batch):
-        documented sizes, else the uncertain projected size."""
-        county = self.scenario.designation.county
-        sizes = [b.size for b in county.batches if b.year == year]
-        if sizes:
-            return int(sum(sizes))
-        proj = county.projected_batches
-        if proj is not None and year in proj.years(self.scenario.horizon.end_year):
-            return round(self.params["county_batch_size"])
-        return 0
-
-    def _designate_townships(self, year: int) -> None:
-        """Innovative townships: in each provincial batch, the 乡镇 meeting the criteria
-        (thresholds: uncertain behaviour parameters) are designated; a documented batch size
-        caps its year, projected batches designate every qualifying township."""
-        rules = self.scenario.designation.township
-        if year < rules.first_year:
-            return
-        sizes = [b.size for b in rules.batches if b.year == year]
-        proj = rules.projected_batches
-        if sizes:
-            cap: int | None = int(sum(sizes))
-        elif proj is not None and year in proj.years(self.scenario.horizon.end_year):
-            cap = None
-        else:
-            return
-        p = self.params
-        met = township_criteria(
-            self.status_t,
-            self.platforms + self.commissioners,
-            self.rd_int_t,
-            self.agri,
-            min_status_firms=p["township_min_status_firms"],
-            min_platforms_or_commissioners=p["township_min_platforms_or_commissioners"],
-            min_rd_intensity_pct=p["township_min_rd_intensity_pct"],
-            min_agri=p["township_min_agri_adoption"],
-        )
-        candidates = self.t_host & ~self.innovative & (met >= rules.min_criteria_met)
-        if cap is None:
-            self.innovative = self.innovative | candidates
-            return
-        score = met + np.minimum(self.rd_int_t, 10.0) / 10.0
-        self.innovative = self.innovative | top_k(candidates, score, cap)
-
-    def _designate_counties(self, year: int, observed: FloatArray) -> None:
-        rules = self.scenario.designation
-        county = rules.county
-        p = self.params
-        d = self.designation
-        package = p["pilot_support_cny"]
-        continuing = int((d.pilot & (d.pilot_since + county.build_cycle_years > year)).sum())
-        fundable = fundable_pilots(
-            self.scenario.budget_cny(year + 1),
-            county.support.max_budget_share,
-            package,
-            continuing,
-        )
-        can_apply = can_match(
-            self.fiscal_exp,
-            package * p["pilot_matching_ratio"],
-            county.support.max_matching_share_of_fiscal,
-        )
-        national = sum(b.national_size for b in rules.national.batches if b.year == year)
-        expected = p["national_jiangxi_share"] * national
-        jiangxi = int(stochastic_round(np.array([expected]), self.rng_eval.random(1))[0])
-        self.designation = designation_year(
-            d,
-            year,
-            observed,
-            self.classes,
-            self.n_classes,
-            build_cycle=county.build_cycle_years,
-            batch_size=self._batch_size(year),
-            fundable=fundable,
-            can_apply=can_apply,
-            min_gain=county.pass_min_gain,
-            min_percentile=county.pass_min_percentile,
-            national_size=jiangxi,
-            reference=self.index,
-        )
-
-    def _indicators(self, growth: FloatArray) -> CountyIndicators:
-        if not hasattr(self, "rd_rep_county"):
-            self._aggregate_firms(self.firms)
-        xz = np.maximum(self.n_xz, 1.0)
-        innov_c = np.bincount(
-            self.t_county, weights=self.innovative & self.t_host, minlength=self.n_counties
-        )
-        rd_total = self.rd_rep_county + self.rd_non_enterprise
-        return CountyIndicators(
-            platforms_per_xz=np.bincount(
-                self.t_county, weights=self.platforms, minlength=self.n_counties
-            )
-            / xz,
-            commissioners_per_xz=np.bincount(
-                self.t_county, weights=self.commissioners, minlength=self.n_counties
-            )
-            / xz,
-            management=self.management,
-            rd_intensity=rd_total / self.gdp,
-            st_share=self.st_spending / self.fiscal_exp,
-            status_firms_per_100=100.0
-            * (self.hnte_county + self.tsme_county)
-            / np.maximum(self.firms_county, 1.0),
-            patents_per_10k=self.patents_county / np.maximum(self.population, 1.0) * 1e4,
-            township_share=innov_c / xz,
-            gdp_per_capita=self.gdp / np.maximum(self.population, 1.0),
-            gdp_growth=growth,
-        )
-
-    def _index(self, ind: CountyIndicators) -> FloatArray:
-        w = self.scenario.designation.index_weights
-        index, _ = relative_index(ind, (w.environment, w.inputs, w.outcomes, w.development))
-        return index
-
-    # ------------------------------------------------------------------------------------------
-    # metrics
-
-    def _record(self, funds: FloatArray) -> None:
-        if not hasattr(self, "rd_rep_county"):
-            self._aggregate_firms(self.firms)
-        d = self.designation
-        rd_total = self.rd_rep_county + self.rd_non_enterprise
-        self.records.append(
-            YearRecord(
-                year=self.year,
-                rd_reported=rd_total.copy(),
-                rd_real=(self.rd_real_county + self.rd_non_enterprise).copy(),
-                rd_enterprise=self.rd_rep_county.copy(),
-                gdp=self.gdp.copy(),
-                hnte=self.hnte_county.copy(),
-                tech_sme=self.tsme_county.copy(),
-                firms=self.firms_county.copy(),
-                patents=self.patents_county.copy(),
-                funds=funds.copy(),
-                pilot_support=self.package.copy(),
-                st_spending=self.st_spending.copy(),
-                management=self.management.copy(),
-                index=self.index.copy(),
-                provincial=(d.pilot | d.designated).copy(),
-                designated=d.designated.copy(),
-                national=d.national.copy(),
-                platforms=self.platforms.copy(),
-                commissioners=self.commissioners.copy(),
-                innovative=self.innovative.copy(),
-                hnte_t=self.hnte_t.copy(),
-            )
-        )
+    # sub-models in sibling modules, bound as methods (model/designation.py,
+    # model/aggregate.py)
+    _pilot_platforms = pilot_platforms
+    _batch_size = batch_size
+    _designate_townships = designate_townships
+    _designate_counties = designate_counties
+    _indicators = county_indicators
+    _index = county_index
+    _aggregate_firms = aggregate_firms
+    _per_township = per_township
+    _per_county = per_county
+    _keep_firm_rows = keep_firm_rows
+    _record = record
 
 
-@dataclass(frozen=True)
-class YearRecord:
-    """State of one year kept for metrics (county arrays (n_counties,), township arrays
-    (n_townships,))."""
-
-    year: int
-    rd_reported: FloatArray
-    rd_real: FloatArray
-    rd_enterprise: FloatArray
-    gdp: FloatArray
-    hnte: FloatArray
-    tech_sme: FloatArray
-    firms: FloatArray
-    patents: FloatArray
-    funds: FloatArray
-    pilot_support: FloatArray  # provincial funds of pilot support packages (part of funds)
-    st_spending: FloatArray
-    management: FloatArray
-    index: FloatArray
-    provincial: BoolArray
-    designated: BoolArray
-    national: BoolArray
-    platforms: FloatArray
-    commissioners: FloatArray
-    innovative: BoolArray
-    hnte_t: FloatArray
-
-
-__all__ = [
-    "Allocator",
-    "CountySummary",
-    "PolicyModel",
-    "YearRecord",
-    "zero_allocator",
-]
+__all__ = ["ABOVE_SCALE_SALES_CNY", "PolicyModel"]

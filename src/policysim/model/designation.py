@@ -1,0 +1,165 @@
+"""The county and township sub-models of the schedule (docs/ODD.md 7.3-7.5): pilots' obliged
+platforms, innovative townships, the county indicators and index, provincial and national
+designation. Functions of the model, bound as its methods."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from policysim.agents.counties import (
+    can_match,
+    designation_year,
+    fundable_pilots,
+    relative_index,
+)
+from policysim.agents.places import (
+    CountyIndicators,
+    stochastic_round,
+    top_k,
+    township_criteria,
+)
+
+if TYPE_CHECKING:
+    from policysim.model.core import PolicyModel
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+def pilot_platforms(m: PolicyModel, pilot: BoolArray) -> None:
+    """A pilot keeps at least the obliged number of platforms (opened by the county in its
+    main township when short)."""
+    need = m.scenario.designation.county.support.min_platforms
+    if need <= 0 or not pilot.any():
+        return
+    have = np.bincount(m.t_county, weights=m.platforms, minlength=m.n_counties)
+    short = np.where(pilot & (m.main_township >= 0), np.ceil(need - have), 0.0)
+    short = np.maximum(short, 0.0)
+    if short.any():
+        where = np.flatnonzero(short > 0)
+        m.platforms = m.platforms.copy()
+        np.add.at(m.platforms, m.main_township[where], short[where])
+
+
+def batch_size(m: PolicyModel, year: int) -> int:
+    """Seats of the provincial county batch of ``year`` (0 in a year without a batch):
+    documented sizes, else the uncertain projected size."""
+    county = m.scenario.designation.county
+    sizes = [b.size for b in county.batches if b.year == year]
+    if sizes:
+        return int(sum(sizes))
+    proj = county.projected_batches
+    if proj is not None and year in proj.years(m.scenario.horizon.end_year):
+        return round(m.params["county_batch_size"])
+    return 0
+
+
+def designate_townships(m: PolicyModel, year: int) -> None:
+    """Innovative townships: in each provincial batch, the 乡镇 meeting the criteria
+    (thresholds: uncertain behaviour parameters) are designated; a documented batch size
+    caps its year, projected batches designate every qualifying township."""
+    rules = m.scenario.designation.township
+    if year < rules.first_year:
+        return
+    sizes = [b.size for b in rules.batches if b.year == year]
+    proj = rules.projected_batches
+    if sizes:
+        cap: int | None = int(sum(sizes))
+    elif proj is not None and year in proj.years(m.scenario.horizon.end_year):
+        cap = None
+    else:
+        return
+    p = m.params
+    met = township_criteria(
+        m.status_t,
+        m.platforms + m.commissioners,
+        m.rd_int_t,
+        m.agri,
+        min_status_firms=p["township_min_status_firms"],
+        min_platforms_or_commissioners=p["township_min_platforms_or_commissioners"],
+        min_rd_intensity_pct=p["township_min_rd_intensity_pct"],
+        min_agri=p["township_min_agri_adoption"],
+    )
+    candidates = m.t_host & ~m.innovative & (met >= rules.min_criteria_met)
+    if cap is None:
+        m.innovative = m.innovative | candidates
+        return
+    score = met + np.minimum(m.rd_int_t, 10.0) / 10.0
+    m.innovative = m.innovative | top_k(candidates, score, cap)
+
+
+def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
+    rules = m.scenario.designation
+    county = rules.county
+    p = m.params
+    d = m.designation
+    package = p["pilot_support_cny"]
+    continuing = int((d.pilot & (d.pilot_since + county.build_cycle_years > year)).sum())
+    fundable = fundable_pilots(
+        m.scenario.budget_cny(year + 1),
+        county.support.max_budget_share,
+        package,
+        continuing,
+    )
+    can_apply = can_match(
+        m.fiscal_exp,
+        package * p["pilot_matching_ratio"],
+        county.support.max_matching_share_of_fiscal,
+    )
+    national = sum(b.national_size for b in rules.national.batches if b.year == year)
+    expected = p["national_jiangxi_share"] * national
+    jiangxi = int(stochastic_round(np.array([expected]), m.rng_eval.random(1))[0])
+    m.designation = designation_year(
+        d,
+        year,
+        observed,
+        m.classes,
+        m.n_classes,
+        build_cycle=county.build_cycle_years,
+        batch_size=m._batch_size(year),
+        fundable=fundable,
+        can_apply=can_apply,
+        min_gain=county.pass_min_gain,
+        min_percentile=county.pass_min_percentile,
+        national_size=jiangxi,
+        reference=m.index,
+    )
+
+
+def county_indicators(m: PolicyModel, growth: FloatArray) -> CountyIndicators:
+    if not hasattr(m, "rd_rep_county"):
+        m._aggregate_firms(m.firms)
+    xz = np.maximum(m.n_xz, 1.0)
+    innov_c = np.bincount(m.t_county, weights=m.innovative & m.t_host, minlength=m.n_counties)
+    rd_total = m.rd_rep_county + m.rd_non_enterprise
+    return CountyIndicators(
+        platforms_per_xz=np.bincount(m.t_county, weights=m.platforms, minlength=m.n_counties) / xz,
+        commissioners_per_xz=np.bincount(
+            m.t_county, weights=m.commissioners, minlength=m.n_counties
+        )
+        / xz,
+        management=m.management,
+        rd_intensity=rd_total / m.gdp,
+        st_share=m.st_spending / m.fiscal_exp,
+        status_firms_per_100=100.0
+        * (m.hnte_county + m.tsme_county)
+        / np.maximum(m.firms_county, 1.0),
+        patents_per_10k=m.patents_county / np.maximum(m.population, 1.0) * 1e4,
+        township_share=innov_c / xz,
+        gdp_per_capita=m.gdp / np.maximum(m.population, 1.0),
+        gdp_growth=growth,
+    )
+
+
+def county_index(m: PolicyModel, ind: CountyIndicators) -> FloatArray:
+    w = m.scenario.designation.index_weights
+    index, _ = relative_index(ind, (w.environment, w.inputs, w.outcomes, w.development))
+    return index
+
+
+# ------------------------------------------------------------------------------------------
+# metrics
