@@ -344,25 +344,32 @@ def cache_dir(create: bool = True) -> Path:
     return path
 
 
+#: The layers whose code a cached curve or plan depends on (a module or a package each).
+FINGERPRINT_LAYERS: Final = (
+    "model", "coupling", "simulation", "agents", "allocation", "data", "scenario",
+)  # fmt: skip
+
+
+def fingerprint_files() -> list[Path]:
+    """The source files of :data:`FINGERPRINT_LAYERS` (``name.py`` or every ``.py`` file of the
+    package ``name``), sorted."""
+    import policysim
+
+    root = Path(policysim.__file__).parent
+    files: list[Path] = []
+    for name in FINGERPRINT_LAYERS:
+        files.extend(root.glob(f"{name}.py"))
+        files.extend(root.glob(f"{name}/**/*.py"))
+    return sorted(files)
+
+
 @functools.cache
 def _code_fingerprint() -> str:
     """Hash of the model and allocation sources: a cached curve or plan is reused only by the
     code that made it."""
-    import policysim
-
-    root = Path(policysim.__file__).parent
     digest = hashlib.sha256()
-    for pattern in (
-        "model.py",
-        "coupling.py",
-        "simulation.py",
-        "agents/*.py",
-        "allocation/*.py",
-        "data/*.py",
-        "scenario/*.py",
-    ):
-        for path in sorted(root.glob(pattern)):
-            digest.update(path.read_bytes())
+    for path in fingerprint_files():
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -22,6 +22,7 @@ import redteam_killer
 from redteam_helpers import SCENARIO
 from typer.testing import CliRunner
 
+import policysim
 import policysim.coupling as coupling
 import policysim.experiments.runner as runner_module
 from policysim.cli import app
@@ -262,6 +263,20 @@ def test_cache_key_follows_the_baseline_files(baseline_dir: Path) -> None:
     economy["gdp_cny"] *= 3
     economy.to_csv(baseline_dir / "county_economy.csv", index=False)
     assert coupling._cache_key(sc, "optimal-plan") != before
+
+
+def test_cache_key_covers_every_source_file_of_the_model_and_allocation() -> None:
+    """The code part of the cache key hashes every module of the layers a cached curve or plan
+    depends on, packages included (``model.py`` became the package ``model/``: a glob of the
+    old file name would have left the model out of the key, and stale plans in use)."""
+    root = Path(policysim.__file__).parent
+    hashed = set(coupling.fingerprint_files())
+    for name in coupling.FINGERPRINT_LAYERS:
+        expected = [root / f"{name}.py"] if (root / f"{name}.py").is_file() else []
+        expected += list((root / name).rglob("*.py")) if (root / name).is_dir() else []
+        assert expected, name
+        assert set(expected) <= hashed, name
+    assert root / "model" / "core.py" in hashed
 
 
 def test_tampered_cached_plan_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
