@@ -1,19 +1,19 @@
 """The files of a run directory: manifest, metrics, unit tables, attainment, figures, report.
 
 Every file is written atomically (temporary name, then ``os.replace``): it appears whole or not
-at all.
+at all. The manifest is built in :mod:`~policysim.experiments.manifest`; what the figures draw on
+besides the results (observed history, prefectures, captions) in
+:mod:`~policysim.experiments.run_figures`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata as md
 import io
 import json
 import logging
-import platform
-import re
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,16 +23,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from policysim.analysis import first_year_met
-from policysim.analysis.history import observed_series, read_history
-from policysim.data.caveat import county_caveat, county_economy_synthetic
-from policysim.data.loader import EMBEDDED_NAME
-from policysim.errors import DataError
-from policysim.experiments.design import DRAW_KEY_OFFSET, SYNTHESIS_KEY, synthesis_seeds_of
+from policysim.analysis.history import observed_series
+from policysim.data.caveat import county_caveat
+from policysim.experiments.manifest import build_manifest
+from policysim.experiments.run_figures import _caption, map_note, prefecture_of
+from policysim.experiments.run_figures import _fan_metrics as _fan_metrics
+from policysim.experiments.run_figures import observed_history as observed_history
 from policysim.experiments.runner import EnsembleResult, report_years
 from policysim.experiments.store import PartsStore, write_bytes
 from policysim.experiments.verify import verified_policy_for
 from policysim.experiments.worker import ALLOCATION_SCHEMA, METRICS_SCHEMA
-from policysim.metrics import by_level
 from policysim.report._atomic import atomic_output
 from policysim.report.briefing import (
     Briefing,
@@ -42,6 +42,7 @@ from policysim.report.briefing import (
     verdict,
 )
 from policysim.report.tables import csv_bytes, neutralise, unit_table, write_workbook
+from policysim.simulation import baseline_for
 from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
 __all__ = [
@@ -54,42 +55,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _versions() -> dict[str, str]:
-    """Versions of policysim and its declared dependencies (importlib.metadata)."""
-    out: dict[str, str] = {"python": platform.python_version()}
-    try:
-        out["policysim"] = md.version("policysim")
-        requires = md.requires("policysim") or []
-    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        requires = []
-    for req in requires:
-        if "extra ==" in req:
-            continue
-        name = re.split(r"[\s\[<>=!~;]", req, maxsplit=1)[0]
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def _solver(result: EnsembleResult) -> dict[str, Any]:
-    a = result.loaded.scenario.allocation
-    info: dict[str, Any] = {"strategy": a.strategy}
-    if strategy(a.strategy).kind == "optimiser":
-        info["name"] = "HiGHS (highspy) via Pyomo"
-        for pkg in ("highspy", "pyomo"):
-            try:
-                info[f"{pkg}_version"] = md.version(pkg)
-            except md.PackageNotFoundError:  # pragma: no cover
-                info[f"{pkg}_version"] = "not installed"
-        info["options"] = {"time_limit_s": a.solver.time_limit_s, "mip_gap": a.solver.mip_gap}
-    else:
-        info["name"] = "none (rule strategy, closed-form plan)"
-        info["options"] = {}
-    return info
 
 
 def _write_verification(sc: Any, out: Path, written: dict[str, Path]) -> dict[str, Any] | None:
@@ -127,66 +92,6 @@ def _verification_tables(sc: Any) -> list[tuple[str, pd.DataFrame]]:
         ("Surrogate's Brier score (predicted vs realised designation, out of sample)", v.brier()),
         ("Surrogate's calibration table", v.calibration()),
     ]
-
-
-def build_manifest(result: EnsembleResult) -> dict[str, Any]:
-    """The run's manifest: scenario, seeds, versions, data checksums, solver, times, counts."""
-    from policysim.simulation import baseline_for
-
-    sc = result.loaded.scenario
-    baseline = baseline_for(sc)
-    n = result.n_runs
-    batch = sc.ensemble.batch_size
-    n_batches = (n + batch - 1) // batch
-    return {
-        "scenario": {
-            "name": sc.metadata.name,
-            "file": str(result.loaded.path),
-            "chain": [str(p) for p in result.loaded.chain],
-            "overrides": list(result.loaded.overrides),
-            "hash": result.loaded.hash,
-            "resolved": result.loaded.resolved,
-        },
-        "seeds": {
-            "root_seed": result.root_seed,
-            "run_seed": "numpy.random.SeedSequence(root_seed, spawn_key=(replication,))",
-            "spawn_keys": [[int(i)] for i in result.draws["replication"]],
-            "sampling": sc.ensemble.sampling,
-            "draw_batch_size": batch,
-            "draw_batch_spawn_keys": [[DRAW_KEY_OFFSET + b] for b in range(n_batches)],
-        },
-        "versions": _versions(),
-        "data": {
-            "baseline": baseline.name,
-            "synthesis_seed": baseline.synthesis_seed,
-            "synthesis_seeds": list(sc.baseline.ensemble_seeds()),
-            "synthesis_seed_of_run": (
-                "baseline.synthesis_seed"
-                if sc.baseline.synthesis_seeds is None
-                else "seeds[permutation_b[replication % count]], permutation_b drawn from "
-                f"SeedSequence(root_seed, spawn_key=({SYNTHESIS_KEY}, replication // count))"
-            ),
-            "synthesis_seed_per_run": synthesis_seeds_of(
-                sc.baseline, result.root_seed, result.draws["replication"].to_numpy()
-            ).tolist(),
-            "county_economy_synthetic": county_economy_synthetic(baseline),
-            "caveat": county_caveat(baseline),
-            "synthesis_version": baseline.synthesis_version,
-            "checksums_sha256": dict(baseline.checksums),
-        },
-        "solver": _solver(result),
-        "times": {"start": result.started, "end": result.ended, "seconds": result.seconds},
-        "runs": {
-            "requested_or_reached": n,
-            "completed": n - result.n_failed,
-            "failed": result.n_failed,
-            "precision": result.precision,
-            "half_width": result.half_width,
-            "workers": result.workers,
-            "scheduler": result.scheduler,
-        },
-        "warnings_in_runs": result.warnings,
-    }
 
 
 #: First characters that make a spreadsheet read a cell as a formula.
@@ -265,38 +170,6 @@ def _copy_parts(store: PartsStore, out: Path, runs: set[int]) -> dict[str, Path]
     return written
 
 
-def observed_history(baseline: Any, scenario_path: Path) -> list[pd.DataFrame]:
-    """Observed province history for the run's fan charts, most authoritative first.
-
-    The baseline's ``province_history.csv`` (the embedded Jiangxi history up to 2017), then, for
-    the embedded Jiangxi baseline, the observed file next to the scenario file
-    ``scenario_path`` (``observed/*.csv``,
-    as shipped in ``scenarios/observed/``) with the most province values: the file the
-    briefing's hindcast record scores against. Files that cannot be read are skipped (figures
-    only; the hindcast command checks them)."""
-    tables = [baseline.history] if len(baseline.history) else []
-    folder = Path(scenario_path).parent / "observed"
-    if baseline.name != EMBEDDED_NAME or not folder.is_dir():
-        return tables  # the shipped observed files are Jiangxi's
-    best = pd.DataFrame()
-    for path in sorted(folder.glob("*.csv")):
-        try:
-            table = read_history(path, by_level("province"))
-        except DataError as exc:
-            logger.debug("observed file %s not drawn: %s", path, exc)
-            continue
-        if len(table) > len(best):
-            best = table
-    return [*tables, best] if len(best) else tables
-
-
-def _fan_metrics(result: EnsembleResult, history: Sequence[pd.DataFrame] = ()) -> list[str]:
-    """The scenario's target metrics, then the province metrics with observed history."""
-    names = [t.metric for t in result.loaded.scenario.targets]
-    names += [m for m in by_level("province") if len(observed_series(history, m))]
-    return list(dict.fromkeys(names))
-
-
 def write_briefing(briefing: Briefing, out: Path, lang: str = "both") -> dict[str, Path]:
     """``briefing.html`` and ``briefing.txt`` (the same text, as the terminal shows it)."""
     text = out / "briefing.txt"
@@ -328,11 +201,6 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         ``county_map``, ``briefing`` (briefing.html), ``briefing_text`` (briefing.txt),
         ``report``.
     """
-    from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
-    from policysim.plotting.io import VECTOR_FORMATS
-    from policysim.report import render_report
-    from policysim.simulation import baseline_for
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sc = result.loaded.scenario
@@ -342,92 +210,27 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
     # tables
     streamed: Future[dict[str, Path]] | None = None
     copier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policysim-parts")
+    results: _Results | None = None
     try:
         if result.store is not None:
             # the streamed parts are copied into the final files in a thread (Arrow releases the
             # GIL while it reads and encodes) while the tables and figures below are made
             streamed = copier.submit(_copy_parts, PartsStore(result.store), out, runs)
         else:
-            written["metrics"] = _write_parquet_frame(
-                result.metrics, out / "metrics.parquet", METRICS_SCHEMA
-            )
-            if result.allocations is not None:
-                written["allocations"] = _write_parquet_frame(
-                    result.allocations, out / "allocations.parquet", ALLOCATION_SCHEMA
-                )
+            _write_frames(result, out, written)
         written["draws"] = _write_csv(result.draws, out / "draws.csv")
         written["solves"] = _write_csv(result.solves, out / "solves.csv")
         if result.n_failed:
             written["failures"] = _write_csv(result.failures, out / "failures.csv")
-        ok = result.n_runs > result.n_failed
-        attain = pd.DataFrame()
-        first: pd.DataFrame | None = None
-        if ok:
-            county = result.unit_probabilities("county")
-            caveat = county_caveat(baseline_for(sc))
-            if caveat is not None:  # the table says itself that county economics are synthetic
-                county = county.assign(caveat=caveat)
-            township = result.unit_probabilities("township")
-            if sc.outputs.unit_tables:
-                written["county_probabilities"] = _write_parquet_frame(
-                    county, out / "county_probabilities.parquet", None
-                )
-                written["township_probabilities"] = _write_parquet_frame(
-                    township, out / "township_probabilities.parquet", None
-                )
-            if sc.targets:
-                attain = result.attainment()
-                written["attainment"] = _write_csv(attain, out / "attainment.csv")
-                first = first_year_met(result.metrics, sc.targets)
-                written["first_year"] = _write_csv(first, out / "first_year.csv")
-                briefing = briefing_for_run(result, attain, first, out)
-                written.update(write_briefing(briefing, out, lang))
-            # figures
-            if sc.outputs.figures:
-                figdir = out / "figures"
-                history = observed_history(baseline_for(sc), result.loaded.path)
-                for metric in _fan_metrics(result, history):
-                    observed = observed_series(history, metric)
-                    fig = fan_chart(
-                        result.metrics,
-                        metric,
-                        targets=sc.targets,
-                        observed=observed if len(observed) else None,
-                    )
-                    written[f"fan_{metric}"] = save_figure(
-                        fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
-                    )
-                if len(attain):
-                    verdicts = [
-                        verdict(lo, hi)
-                        for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
-                    ]
-                    written["attainment_bars"] = save_figure(
-                        attainment_bars(attain.assign(status=verdicts)),
-                        figdir / "attainment.png",
-                        vector=VECTOR_FORMATS,
-                    )
-                boundaries = baseline_for(sc).boundaries
-                year = report_years(sc)[-1]
-                if boundaries is not None:
-                    values = county.set_index("code")[f"p_{year}"]
-                    fig = county_map(
-                        boundaries,
-                        values,
-                        title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
-                        label=f"P(provincial innovative county in {year})",
-                        annotate=True,
-                        prefectures=prefecture_of(baseline_for(sc)),
-                        note=map_note(baseline_for(sc)),
-                    )
-                    written["county_map"] = save_figure(
-                        fig, figdir / "county_map.png", vector=VECTOR_FORMATS
-                    )
+        if result.n_runs > result.n_failed:
+            results = _write_results(result, out, lang, written)
     except BaseException:
         copier.shutdown(wait=True, cancel_futures=True)  # no half-finished copy left running
         raise
-    if ok:
-        written["workbook"] = _write_workbook(result, out, attain, first, county, township)
+    if results is not None:
+        written["workbook"] = _write_workbook(
+            result, out, results.attain, results.first, results.county, results.township
+        )
     if streamed is not None:
         written = {**streamed.result(), **written}
     copier.shutdown()
@@ -440,88 +243,194 @@ def write_outputs(result: EnsembleResult, out_dir: Path, lang: str = "both") -> 
         written["manifest"],
         json.dumps(manifest, indent=1, ensure_ascii=False, default=str).encode("utf-8"),
     )
-    if ok and sc.outputs.report:
-        figures = [
-            (_caption(name), path) for name, path in written.items() if path.suffix == ".png"
-        ]
-        tables: list[tuple[str, pd.DataFrame]] = []
-        if len(attain):
-            shown = attain.assign(
-                verdict=[
-                    verdict(lo, hi)
-                    for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
-                ]
-            )
-            tables.append(("Target attainment (95% Wilson intervals)", shown))
-        if result.n_failed:
-            tables.append(("Failed runs", result.failures))
-        if optimiser is not None:
-            tables += _verification_tables(sc)
-        counties_named, _ = unit_tables(baseline_for(sc), county, township)
-        deadline = report_years(sc)[-1]
-        column = f"p_{deadline}"
-        if column in counties_named:
-            ranked = counties_named.sort_values([column, "code"], ascending=[False, True])
-            shown = ranked[["code", "name", "prefecture", column, f"{column}_ci_low",
-                            f"{column}_ci_high"]]  # fmt: skip
-            shown = shown.rename(
-                columns={f"{column}_ci_low": "ci_low", f"{column}_ci_high": "ci_high"}
-            )
-            tables.append(
-                (
-                    f"Counties (县/市/区) by probability of being a provincial innovative county "
-                    f"in {deadline} (95% Wilson intervals; all counties in results.xlsx)",
-                    shown,
-                )
-            )
-        summary = {
-            "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
-            "description": sc.metadata.description,
-            "horizon": f"{sc.horizon.base_year}-{sc.horizon.end_year}",
-            "runs": f"{result.n_runs} ({result.n_failed} failed), root seed {result.root_seed}",
-            "sampling": f"{sc.ensemble.sampling} over {len(sc.uncertainties)} uncertainties",
-            "scenario hash": result.loaded.hash[:16],
-        }
-        caveat = county_caveat(baseline_for(sc))
-        if caveat is not None:
-            figures = [(f"{c} ({caveat})" if p.stem == "county_map" else c, p) for c, p in figures]
-        notes = [
-            *([caveat] if caveat is not None else []),
-            "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
-            "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention). "
-            "Verdict (as in briefing.html): likely met only when the 95% interval's lower end is "
-            ">= 0.8, likely not met when its upper end is < 0.8, else uncertain.",
-            "Unit designation probabilities count a county (township) holding the status in the "
-            "year (pilots included for counties).",
-        ]
-        written["report"] = render_report(
-            out / "report.html",
-            title=f"policysim: {sc.metadata.name}",
-            summary=summary,
-            tables=tables,
-            figures=figures,
-            manifest=manifest,
-            notes=notes,
-        )
+    if results is not None and sc.outputs.report:
+        written["report"] = _write_report(result, out, written, results, manifest, optimiser)
     logger.info("wrote %d files to %s", len(written), out)
     return written
 
 
-def prefecture_of(baseline: Any) -> dict[str, str]:
-    """County code -> prefecture code of a baseline (for prefecture boundaries on maps)."""
-    counties = baseline.counties
-    if "prefecture_code" not in counties:
-        return {}
-    return dict(
-        zip(counties["code"].astype(str), counties["prefecture_code"].astype(str), strict=True)
+@dataclass(frozen=True)
+class _Results:
+    """The result tables of a run with completed runs, as written."""
+
+    attain: pd.DataFrame
+    first: pd.DataFrame | None
+    county: pd.DataFrame
+    township: pd.DataFrame
+
+
+def _write_frames(result: EnsembleResult, out: Path, written: dict[str, Path]) -> None:
+    """``metrics.parquet`` and ``allocations.parquet`` of an ensemble held in memory."""
+    written["metrics"] = _write_parquet_frame(
+        result.metrics, out / "metrics.parquet", METRICS_SCHEMA
+    )
+    if result.allocations is not None:
+        written["allocations"] = _write_parquet_frame(
+            result.allocations, out / "allocations.parquet", ALLOCATION_SCHEMA
+        )
+
+
+def _write_results(
+    result: EnsembleResult, out: Path, lang: str, written: dict[str, Path]
+) -> _Results:
+    """The unit probabilities, attainment, first years, briefing and figures of a run with
+    completed runs."""
+    sc = result.loaded.scenario
+    attain = pd.DataFrame()
+    first: pd.DataFrame | None = None
+    county = result.unit_probabilities("county")
+    caveat = county_caveat(baseline_for(sc))
+    if caveat is not None:  # the table says itself that county economics are synthetic
+        county = county.assign(caveat=caveat)
+    township = result.unit_probabilities("township")
+    if sc.outputs.unit_tables:
+        written["county_probabilities"] = _write_parquet_frame(
+            county, out / "county_probabilities.parquet", None
+        )
+        written["township_probabilities"] = _write_parquet_frame(
+            township, out / "township_probabilities.parquet", None
+        )
+    if sc.targets:
+        attain = result.attainment()
+        written["attainment"] = _write_csv(attain, out / "attainment.csv")
+        first = first_year_met(result.metrics, sc.targets)
+        written["first_year"] = _write_csv(first, out / "first_year.csv")
+        briefing = briefing_for_run(result, attain, first, out)
+        written.update(write_briefing(briefing, out, lang))
+    # figures
+    if sc.outputs.figures:
+        _write_figures(result, out, attain, county, written)
+    return _Results(attain, first, county, township)
+
+
+def _write_figures(
+    result: EnsembleResult,
+    out: Path,
+    attain: pd.DataFrame,
+    county: pd.DataFrame,
+    written: dict[str, Path],
+) -> None:
+    """The fan charts, the attainment bars and the county map (``figures/``)."""
+    from policysim.plotting import attainment_bars, county_map, fan_chart, save_figure
+    from policysim.plotting.io import VECTOR_FORMATS
+
+    sc = result.loaded.scenario
+    figdir = out / "figures"
+    history = observed_history(baseline_for(sc), result.loaded.path)
+    for metric in _fan_metrics(result, history):
+        observed = observed_series(history, metric)
+        fig = fan_chart(
+            result.metrics,
+            metric,
+            targets=sc.targets,
+            observed=observed if len(observed) else None,
+        )
+        written[f"fan_{metric}"] = save_figure(
+            fig, figdir / f"fan_{metric}.png", vector=VECTOR_FORMATS
+        )
+    if len(attain):
+        verdicts = [
+            verdict(lo, hi) for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+        ]
+        written["attainment_bars"] = save_figure(
+            attainment_bars(attain.assign(status=verdicts)),
+            figdir / "attainment.png",
+            vector=VECTOR_FORMATS,
+        )
+    boundaries = baseline_for(sc).boundaries
+    year = report_years(sc)[-1]
+    if boundaries is not None:
+        values = county.set_index("code")[f"p_{year}"]
+        fig = county_map(
+            boundaries,
+            values,
+            title=f"{sc.metadata.name}: P(provincial innovative county in {year})",
+            label=f"P(provincial innovative county in {year})",
+            annotate=True,
+            prefectures=prefecture_of(baseline_for(sc)),
+            note=map_note(baseline_for(sc)),
+        )
+        written["county_map"] = save_figure(fig, figdir / "county_map.png", vector=VECTOR_FORMATS)
+
+
+def _write_report(
+    result: EnsembleResult,
+    out: Path,
+    written: dict[str, Path],
+    results: _Results,
+    manifest: dict[str, Any],
+    optimiser: dict[str, Any] | None,
+) -> Path:
+    """``report.html``: summary, tables, figures, manifest and notes."""
+    from policysim.report import render_report
+
+    sc = result.loaded.scenario
+    attain = results.attain
+    figures = [(_caption(name), path) for name, path in written.items() if path.suffix == ".png"]
+    tables: list[tuple[str, pd.DataFrame]] = []
+    if len(attain):
+        shown = attain.assign(
+            verdict=[
+                verdict(lo, hi) for lo, hi in zip(attain["ci_low"], attain["ci_high"], strict=True)
+            ]
+        )
+        tables.append(("Target attainment (95% Wilson intervals)", shown))
+    if result.n_failed:
+        tables.append(("Failed runs", result.failures))
+    if optimiser is not None:
+        tables += _verification_tables(sc)
+    tables += _county_ranking(result, results)
+    summary = {
+        "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
+        "description": sc.metadata.description,
+        "horizon": f"{sc.horizon.base_year}-{sc.horizon.end_year}",
+        "runs": f"{result.n_runs} ({result.n_failed} failed), root seed {result.root_seed}",
+        "sampling": f"{sc.ensemble.sampling} over {len(sc.uncertainties)} uncertainties",
+        "scenario hash": result.loaded.hash[:16],
+    }
+    caveat = county_caveat(baseline_for(sc))
+    if caveat is not None:
+        figures = [(f"{c} ({caveat})" if p.stem == "county_map" else c, p) for c, p in figures]
+    notes = [
+        *([caveat] if caveat is not None else []),
+        "Probabilities are shares of runs; intervals are Wilson 95% score intervals.",
+        "Status: met if P >= 0.8, at risk if P >= 0.5, else missed (a reporting convention). "
+        "Verdict (as in briefing.html): likely met only when the 95% interval's lower end is "
+        ">= 0.8, likely not met when its upper end is < 0.8, else uncertain.",
+        "Unit designation probabilities count a county (township) holding the status in the "
+        "year (pilots included for counties).",
+    ]
+    return render_report(
+        out / "report.html",
+        title=f"policysim: {sc.metadata.name}",
+        summary=summary,
+        tables=tables,
+        figures=figures,
+        manifest=manifest,
+        notes=notes,
     )
 
 
-def map_note(baseline: Any) -> str | None:
-    """The synthetic-data caveat under county maps (None when no county column is synthetic)."""
-    if county_caveat(baseline) is None:
-        return None
-    return f"{SYNTHETIC_CAVEAT_ZH}\n{SYNTHETIC_CAVEAT_EN}"
+def _county_ranking(result: EnsembleResult, results: _Results) -> list[tuple[str, pd.DataFrame]]:
+    """The report's table of the counties by probability at the last deadline (none when the
+    county table has no column for it)."""
+    sc = result.loaded.scenario
+    counties_named, _ = unit_tables(baseline_for(sc), results.county, results.township)
+    deadline = report_years(sc)[-1]
+    column = f"p_{deadline}"
+    if column not in counties_named:
+        return []
+    ranked = counties_named.sort_values([column, "code"], ascending=[False, True])
+    shown = ranked[["code", "name", "prefecture", column, f"{column}_ci_low",
+                    f"{column}_ci_high"]]  # fmt: skip
+    shown = shown.rename(columns={f"{column}_ci_low": "ci_low", f"{column}_ci_high": "ci_high"})
+    return [
+        (
+            f"Counties (县/市/区) by probability of being a provincial innovative county "
+            f"in {deadline} (95% Wilson intervals; all counties in results.xlsx)",
+            shown,
+        )
+    ]
 
 
 def unit_tables(
@@ -547,8 +456,6 @@ def _write_workbook(
     county: pd.DataFrame,
     township: pd.DataFrame,
 ) -> Path:
-    from policysim.simulation import baseline_for
-
     sc = result.loaded.scenario
     counties, townships = unit_tables(baseline_for(sc), county, township)
     sheets: list[tuple[str, pd.DataFrame, str]] = []
@@ -598,17 +505,3 @@ def _write_workbook(
             "formulas.",
         ],
     )
-
-
-def _caption(name: str) -> str:
-    if name.startswith("fan_"):
-        return (
-            f"Fan chart of {name[4:]} (median, 50% and 90% bands over runs) with targets and, "
-            "where the package has it, observed history (filled points: sourced; hollow: "
-            "recalled or derived)"
-        )
-    if name == "attainment_bars":
-        return "Probability of meeting each target"
-    if name == "county_map":
-        return "Probability that each county is a provincial innovative county"
-    return name

@@ -7,6 +7,14 @@
 Results depend only on the scenario, the root seed and the run ids (see
 :mod:`policysim.experiments.design`), never on the number of workers, the scheduler or the order
 in which chunks complete.
+
+The engine (:class:`Engine`, the one place that starts worker processes or connects to Dask) and
+:func:`run_ensemble` live here; the parts: :mod:`~policysim.experiments.result` (the
+outcome), :mod:`~policysim.experiments.preparation` (the request's checks and resume key),
+:mod:`~policysim.experiments.chunking` (runs as chunk tasks),
+:mod:`~policysim.experiments.collected` (what the chunks return),
+:mod:`~policysim.experiments.processes` (the worker processes) and
+:mod:`~policysim.experiments.progress` (the progress bar).
 """
 
 from __future__ import annotations
@@ -14,50 +22,44 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import math
-import multiprocessing
-import multiprocessing.context
 import multiprocessing.spawn
-import re
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
-from policysim.analysis import (
-    UnitCounts,
-    combine_unit_counts,
-    max_half_width,
-    unit_probabilities_from_counts,
-)
-from policysim.analysis import attainment as _attainment
-from policysim.analysis import unit_probabilities as _unit_probabilities
+from policysim.analysis import max_half_width
 from policysim.errors import ScenarioError
-from policysim.experiments.design import (
-    draw_parameters,
-    draws_fingerprint,
-    explicit_draws,
-)
+from policysim.experiments.chunking import MAX_CHUNK as MAX_CHUNK
+from policysim.experiments.chunking import RunDesign
+from policysim.experiments.chunking import _chunk_size as _chunk_size
+from policysim.experiments.chunking import _chunks as _chunks
+from policysim.experiments.collected import Collected
+from policysim.experiments.preparation import MAX_RUNS as MAX_RUNS
+from policysim.experiments.preparation import MAX_WORKERS as MAX_WORKERS
+from policysim.experiments.preparation import check_request, load_with_overrides, resume_key
+from policysim.experiments.preparation import check_scheduler as check_scheduler
+from policysim.experiments.processes import WORKER_NAME as WORKER_NAME
+from policysim.experiments.processes import _preparation_data, _worker_init, _WorkerContext
+from policysim.experiments.progress import _ProgressBar as _ProgressBar
+from policysim.experiments.result import POLICY_DEADLINES as POLICY_DEADLINES
+from policysim.experiments.result import EnsembleResult, report_years
+from policysim.experiments.result import concat_frames as concat_frames
 from policysim.experiments.rundir import StoreLock
 from policysim.experiments.store import PartsStore
 from policysim.experiments.worker import (
-    SOLVE_COLUMNS,
     ChunkOutput,
     ChunkTask,
     failed_chunk,
-    keep_freed_memory,
     run_chunk,
     warm_worker,
 )
-from policysim.scenario import LoadedScenario, load_scenario
-from policysim.scenario.levers import is_lever
+from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
 
 __all__ = [
@@ -72,213 +74,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Runs per task sent to a worker: at most this many (the brief's 10-25; larger chunks mean
-#: fewer Parquet parts and less scheduling overhead, smaller ones a smoother progress bar).
-MAX_CHUNK: Final = 25
-#: Most local worker processes (each holds a model and a baseline, ~300 MB).
-MAX_WORKERS: Final = 256
-#: Most runs of one ensemble (the schema's cap of ``ensemble.replications``).
-MAX_RUNS: Final = 1_000_000
-#: Aim for about this many chunks per worker, so that workers finish together.
-CHUNKS_PER_WORKER: Final = 4
-#: Years of the per-unit designation probabilities (the policy's deadlines).
-POLICY_DEADLINES: Final = (2020, 2030)
-
 ProgressCallback = Callable[[int, int], None]
 """Called as ``callback(runs_done, runs_total)`` after each chunk."""
 
-
-def report_years(scenario: Scenario) -> tuple[int, ...]:
-    """Years of the unit probability tables: the policy deadlines inside the horizon, else the
-    end year."""
-    h = scenario.horizon
-    years = tuple(y for y in POLICY_DEADLINES if h.base_year < y <= h.end_year)
-    return years or (h.end_year,)
-
-
-@dataclass(frozen=True)
-class EnsembleResult:
-    """The outcome of an ensemble.
-
-    Attributes
-    ----------
-    loaded : LoadedScenario
-        The scenario as run (overrides applied).
-    metrics : DataFrame
-        Long metrics ``replication, year, level, code, name, metric, value`` of the completed runs.
-        In memory (``store`` None): province and county levels, all metrics, every year, and
-        township ``innovative`` in :func:`report_years`. Streamed (``store`` given): the province
-        rows only (the results: attainment, first years, fan charts, paired comparisons); the
-        county and township rows are in the store (:meth:`read_metrics`), so memory grows with the
-        runs by ~270 rows each.
-    unit_counts : UnitCounts or None
-        Per-unit counts over the completed runs of the indicators of
-        :data:`~policysim.experiments.worker.UNIT_INDICATORS` in :func:`report_years`: the
-        sufficient statistics of :meth:`unit_probabilities`, of a fixed size whatever the number of
-        runs (summed chunk by chunk in both modes). None: computed from :attr:`metrics`.
-    draws : DataFrame
-        ``replication, seed_key`` and one column per uncertain parameter, one row per run
-        (failed runs included).
-    failures : DataFrame
-        ``replication, seed_key, error`` of the runs that raised.
-    solves : DataFrame
-        ``replication, year, strategy, status, objective, mip_gap, seconds, message``.
-    allocations : DataFrame or None
-        ``replication, year, county_code, county_name, instrument, cny`` in memory; None when
-        streamed (see the store) or when the strategy records no plans.
-    seconds : float
-        Wall-clock time of the ensemble, s.
-    root_seed : int
-        Root of the run seeds.
-    store : Path or None
-        Run directory holding the streamed parts.
-    started, ended : str
-        ISO 8601 times (UTC).
-    precision : float or None
-        Requested half-width of the attainment intervals.
-    half_width : float or None
-        Largest Wilson half-width reached (probability units), when ``precision`` was given.
-    workers : int
-        Local worker processes (1 = in-process).
-    scheduler : str or None
-        Dask scheduler address, if used.
-    warnings : dict of str to int
-        Warnings raised inside runs, with counts.
-    """
-
-    loaded: LoadedScenario
-    metrics: pd.DataFrame
-    draws: pd.DataFrame
-    failures: pd.DataFrame
-    solves: pd.DataFrame
-    allocations: pd.DataFrame | None
-    seconds: float
-    root_seed: int = 0
-    store: Path | None = None
-    started: str = ""
-    ended: str = ""
-    precision: float | None = None
-    half_width: float | None = None
-    workers: int = 1
-    scheduler: str | None = None
-    warnings: dict[str, int] = field(default_factory=dict)
-    unit_counts: UnitCounts | None = None
-
-    @property
-    def n_runs(self) -> int:
-        """Runs attempted (completed and failed)."""
-        return len(self.draws)
-
-    @property
-    def n_failed(self) -> int:
-        """Runs that raised."""
-        return len(self.failures)
-
-    def attainment(self) -> pd.DataFrame:
-        """Attainment of the scenario's targets (see :func:`policysim.analysis.attainment`)."""
-        return _attainment(self.metrics, self.loaded.scenario.targets)
-
-    def unit_probabilities(self, level: str = "county") -> pd.DataFrame:
-        """Per-unit probability of designation in each of :func:`report_years`.
-
-        Parameters
-        ----------
-        level : {"county", "township"}
-            Counties: provincial innovative county (pilot or designated, metric
-            ``designated``); townships: innovative township (metric ``innovative``).
-
-        Returns
-        -------
-        DataFrame
-            See :func:`policysim.analysis.unit_probabilities` (here from :attr:`unit_counts`:
-            the same table as from the runs' rows).
-        """
-        if level not in ("county", "township"):
-            raise ScenarioError(
-                None, "unknown level", key_path="level", value=level, expected="county or township"
-            )
-        metric = "designated" if level == "county" else "innovative"
-        years = report_years(self.loaded.scenario)
-        if self.unit_counts is None:
-            return _unit_probabilities(self.metrics, metric, level, years)
-        return unit_probabilities_from_counts(self.unit_counts, metric, level, years)
-
-    def read_metrics(self) -> pd.DataFrame:
-        """All stored metrics (from the store's parts when streamed, else :attr:`metrics`)."""
-        if self.store is None:
-            return self.metrics
-        files = PartsStore(self.store).metric_files()
-        final = self.store / "metrics.parquet"
-        if not files and final.is_file():
-            return pd.read_parquet(final)
-        frames = [pd.read_parquet(f) for f in files]
-        table = concat_frames(frames)
-        return table[table["replication"].isin(self.draws["replication"])].reset_index(drop=True)
-
-
-# -----------------------------------------------------------------------------------------------
-# helpers
-
-
-def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames whose categorical columns may have different categories (the union is
-    kept, still categorical), sorted by replication then original order."""
-    frames = [f for f in frames if len(f.columns)]
-    if not frames:
-        return pd.DataFrame()
-    columns = list(frames[0].columns)
-    data: dict[str, Any] = {}
-    for c in columns:
-        parts = [f[c] for f in frames]
-        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            data[c] = union_categoricals(parts, ignore_order=True)
-        else:
-            nonempty = [p for p in parts if len(p)] or parts[:1]
-            data[c] = pd.concat(nonempty, ignore_index=True)
-    out = pd.DataFrame(data)
-    if "replication" in out.columns and len(out):
-        out = out.sort_values("replication", kind="stable", ignore_index=True)
-    return out
-
-
-def load_with_overrides(
-    scenario: LoadedScenario | str | Path, overrides: Sequence[str] = ()
-) -> LoadedScenario:
-    """A scenario loaded with extra ``key.path=value`` overrides (a loaded one is reloaded with
-    its own overrides first, then these; returned as is without any). Every study loads its
-    scenarios through here."""
-    if isinstance(scenario, LoadedScenario):
-        if not overrides:
-            return scenario
-        return load_scenario(scenario.path, (*scenario.overrides, *overrides))
-    return load_scenario(Path(scenario), tuple(overrides))
-
-
-def resume_key(
-    loaded: LoadedScenario,
-    root_seed: int,
-    fixed_draws: pd.DataFrame | None = None,
-    user_files: Sequence[Path] = (),
-) -> dict[str, Any]:
-    """Everything the runs of an ensemble depend on: the resolved scenario, the seed and design,
-    the code version, the checksums of the baseline data and of any user files (an observed
-    file). ``--resume`` is refused, naming the part, when any of it changed."""
-    from policysim import __version__
-    from policysim.coupling import code_fingerprint
-    from policysim.experiments.rundir import file_sha256
-    from policysim.simulation import baseline_for
-
-    ens = loaded.scenario.ensemble
-    return {
-        "scenario_hash": loaded.hash,
-        "root_seed": root_seed,
-        "sampling": ens.sampling,
-        "batch_size": ens.batch_size,
-        "draws": "sampled" if fixed_draws is None else draws_fingerprint(fixed_draws),
-        "code_version": f"{__version__}+{code_fingerprint()}",
-        "baseline": dict(baseline_for(loaded.scenario).checksums),
-        "user_files": {str(p): file_sha256(Path(p)) for p in user_files},
-    }
+#: Times a chunk is run again after its worker process died before it is run alone, run by run.
+WORKER_RETRIES: Final = 1
 
 
 def preflight(scenario: Scenario) -> None:
@@ -305,100 +105,6 @@ def preflight(scenario: Scenario) -> None:
     allocator = make_allocator(scenario, baseline, values, ss)
     summary = model.summary()
     allocator(summary.year, summary)
-
-
-def _chunk_size(n: int, workers: int) -> int:
-    return max(1, min(MAX_CHUNK, math.ceil(n / (max(workers, 1) * CHUNKS_PER_WORKER))))
-
-
-def _chunks(runs: Sequence[int], workers: int) -> list[list[int]]:
-    """Consecutive chunks of ``runs``: full-size chunks, then the last ``workers`` chunks' worth
-    of runs in quarter-size chunks, so that the workers finish close together (no worker idles
-    through the last long chunk). Chunking never changes a run's numbers."""
-    size = _chunk_size(len(runs), workers)
-    few = workers <= 1 or len(runs) <= workers * size
-    cut = len(runs) if few else len(runs) - workers * size
-    out = [list(runs[i : min(i + size, cut)]) for i in range(0, cut, size)]
-    small = max(1, math.ceil(size / 4))
-    out += [list(runs[i : i + small]) for i in range(cut, len(runs), small)]
-    return out
-
-
-#: Name prefix of the local worker processes (see :func:`_preparation_data`).
-WORKER_NAME: Final = "policysim-worker"
-#: Times a chunk is run again after its worker process died before it is run alone, run by run.
-WORKER_RETRIES: Final = 1
-_original_preparation_data = multiprocessing.spawn.get_preparation_data
-
-
-def _preparation_data(name: str) -> dict[str, Any]:
-    """What a spawned process imports before it runs: for policysim's workers, not the parent's
-    ``__main__`` (they run only policysim's functions). A script that calls the ensemble without
-    an ``if __name__ == "__main__":`` guard is then not re-run in each worker."""
-    data: dict[str, Any] = _original_preparation_data(name)
-    if name.startswith(WORKER_NAME):
-        data.pop("init_main_from_name", None)
-        data.pop("init_main_from_path", None)
-    return data
-
-
-class _WorkerProcess(multiprocessing.context.SpawnProcess):
-    """A spawned worker named :data:`WORKER_NAME`-N."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.name = f"{WORKER_NAME}-{self.name}"
-
-
-class _WorkerContext(multiprocessing.context.SpawnContext):
-    Process = _WorkerProcess
-
-
-def _worker_init(parent: int) -> None:
-    """In each worker: die with the parent (``kill -9`` or Ctrl-C of the parent included).
-
-    On Linux the kernel sends SIGKILL when the parent exits (``prctl(PR_SET_PDEATHSIG)``); on
-    every system a daemon thread also exits the worker once its parent is gone."""
-    import os
-    import signal
-    import sys
-    import threading
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # pragma: no cover - no prctl
-            pass
-    # Ctrl-C goes to the whole process group: the parent handles it and stops the workers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    keep_freed_memory()
-    if os.getppid() != parent:
-        os._exit(1)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="policysim-parent-watch", daemon=True).start()
-
-
-def check_scheduler(address: str | None) -> None:
-    """A Dask scheduler address must look like ``tcp://host:port`` (checked before any work)."""
-    if address is None:
-        return
-    if not re.fullmatch(r"(tcp|tls|ucx|ws|wss|inproc)://[^\s/:]+(:\d{1,5})?/?", address):
-        raise ScenarioError(
-            None,
-            "not a scheduler address",
-            key_path="--scheduler",
-            value=address,
-            expected="an address such as tcp://10.0.0.5:8786",
-        )
 
 
 class Engine:
@@ -645,71 +351,18 @@ def run_ensemble(
     """
     loaded = load_with_overrides(scenario, overrides)
     sc = loaded.scenario
-    ens = sc.ensemble
-    root_seed = ens.root_seed if seed is None else int(seed)
-    if root_seed < 0:
-        raise ScenarioError(
-            loaded.path,
-            "negative seed",
-            key_path="--seed",
-            value=root_seed,
-            expected="an integer >= 0",
-        )
-    if workers < 1:
-        raise ScenarioError(
-            loaded.path,
-            "bad worker count",
-            key_path="--workers",
-            value=workers,
-            expected="an integer >= 1",
-        )
-    if workers > MAX_WORKERS:
-        raise ScenarioError(
-            loaded.path,
-            "too many worker processes",
-            key_path="--workers",
-            value=workers,
-            expected=f"an integer from 1 to {MAX_WORKERS}",
-        )
-    check_scheduler(scheduler)
-    if precision is not None and not 0.0 < precision < 0.5:
-        raise ScenarioError(
-            loaded.path,
-            "bad precision",
-            key_path="--precision",
-            value=precision,
-            expected="a half-width between 0 and 0.5",
-        )
-    if resume and store is None:
-        raise ScenarioError(
-            loaded.path,
-            "--resume needs the run directory",
-            key_path="--out",
-            expected="the directory of the interrupted run",
-        )
-    fixed_draws = explicit_draws(draws) if draws is not None else None
-    if fixed_draws is not None:
-        if precision is not None:
-            raise ScenarioError(
-                loaded.path,
-                "explicit draws fix the runs; precision cannot add any",
-                key_path="--precision",
-                value=precision,
-                expected="no precision with explicit draws",
-            )
-        n_target = len(fixed_draws)
-    else:
-        n_target = ens.replications if replications is None else int(replications)
-    if not 1 <= n_target <= MAX_RUNS:
-        raise ScenarioError(
-            loaded.path,
-            "no runs requested" if n_target < 1 else "too many runs",
-            key_path="--replications",
-            value=n_target,
-            expected=f"an integer from 1 to {MAX_RUNS:,}",
-        )
-    cap = max(ens.max_replications, n_target)
-    keep_years = report_years(sc)
+    root_seed, fixed_draws, n_target = check_request(
+        loaded,
+        replications=replications,
+        seed=seed,
+        workers=workers,
+        scheduler=scheduler,
+        precision=precision,
+        resume=resume,
+        store=store,
+        draws=draws,
+    )
+    cap = max(sc.ensemble.max_replications, n_target)
     own_engine = engine is None
     backend = Engine(workers, scheduler) if engine is None else engine
     if not own_engine:
@@ -722,174 +375,48 @@ def run_ensemble(
         if own_engine:
             backend.close()
         raise
-
-    def draws_of(ids: Sequence[int]) -> pd.DataFrame:
-        if fixed_draws is not None:
-            return fixed_draws.iloc[list(ids)].reset_index(drop=True)
-        return draw_parameters(
-            sc.uncertainties,
-            ids,
-            root_seed=root_seed,
-            batch_size=ens.batch_size,
-            sampling=ens.sampling,
-        )
-
-    parts: PartsStore | None = None
-    status: list[pd.DataFrame] = []
-    kept: list[pd.DataFrame] = []
-    solves: list[pd.DataFrame] = []
-    units = UnitCounts.empty()
-    #: resumed chunks: their unit counts are added at the end, once the number of runs is known
-    stored_chunks: list[tuple[int, int, np.ndarray[Any, np.dtype[np.int64]]]] = []
-    full: list[pd.DataFrame] = []
-    allocs: list[pd.DataFrame] = []
-    warn_counts: dict[str, int] = {}
+    design = RunDesign(sc, root_seed, fixed_draws, report_years(sc), store is not None, extra_cny)
+    collected = Collected()
     started = _now()
     t0 = time.perf_counter()
-    lock: StoreLock | None = None
-    if store is not None:
-        parts = PartsStore(Path(store))
-        lock = StoreLock(parts.dir)
-        try:
-            lock.acquire()
-        except BaseException:
-            if own_engine:
-                backend.close()
-            raise
     try:
-        if parts is not None:
-            config = resume_key(loaded, root_seed, fixed_draws)
-            if extra_cny is not None:
-                config["extra_plan"] = hashlib.sha256(
-                    np.ascontiguousarray(extra_cny, dtype=np.float64).tobytes()
-                ).hexdigest()
-            parts.start(config, resume=resume)
-            if resume:
-                done = parts.read_completed()
-                status, kept, solves = done.status, done.kept, done.solves
-                for (first, last), st in zip(done.bounds, done.status, strict=True):
-                    ok = st.loc[st["error"].isna(), "replication"].to_numpy(dtype=np.int64)
-                    stored_chunks.append((first, last, ok))
-                logger.info("resuming: %d chunks already complete", len(status))
+        parts, lock = _open_store(store, loaded, design, collected, resume=resume)
     except BaseException:
-        if lock is not None:
-            lock.release()
         if own_engine:
             backend.close()
         raise
-
-    def completed_ids() -> set[int]:
-        return {int(r) for s in status for r in s["replication"]}
-
     bar = _ProgressBar(progress)
-    half_width: float | None = None
+    n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
     try:
-        while True:
-            done_ids = completed_ids()
-            pending = [i for i in range(n_target) if i not in done_ids]
-            bar.update(n_target - len(pending), n_target)
-            if pending:
-                n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
-                tasks = []
-                for ids in _chunks(pending, n_workers):
-                    d = draws_of(ids)
-                    lcols = [c for c in d.columns if is_lever(str(c))]
-                    pcols = [
-                        c
-                        for c in d.columns
-                        if c not in ("replication", "seed_key") and not is_lever(str(c))
-                    ]
-                    levers = tuple(
-                        {c: float(v) for c, v in zip(lcols, row, strict=True)}
-                        for row in d[lcols].itertuples(index=False, name=None)
-                    )
-                    params = (
-                        tuple(
-                            {c: float(v) for c, v in zip(pcols, row, strict=True)}
-                            for row in d[pcols].itertuples(index=False, name=None)
-                        )
-                        if pcols
-                        else tuple({} for _ in ids)  # no uncertainties: the default values
-                    )
-                    tasks.append(
-                        ChunkTask(
-                            scenario=sc,
-                            root_seed=root_seed,
-                            runs=tuple(ids),
-                            params=params,
-                            keep_years=keep_years,
-                            stream=parts is not None,
-                            levers=levers if lcols else (),
-                            extra_cny=extra_cny,
-                        )
-                    )
-                n_done = n_target - len(pending)
-                for out in backend.run(tasks):
-                    if parts is not None:
-                        parts.write_chunk(out)
-                    else:
-                        if out.metrics is not None:
-                            full.append(out.metrics)
-                        if out.allocations is not None:
-                            allocs.append(out.allocations)
-                    status.append(out.status)
-                    kept.append(out.kept)
-                    units = combine_unit_counts([units, out.units])
-                    solves.append(out.solves)
-                    for k, v in out.warnings.items():
-                        warn_counts[k] = warn_counts.get(k, 0) + v
-                    n_done += len(out.runs)
-                    bar.update(n_done, n_target)
-                    if callback is not None:
-                        callback(n_done, n_target)
-            if precision is None or not sc.targets:
-                break
-            current = concat_frames(kept)
-            current = current[current["replication"] < n_target] if len(current) else current
-            half_width = max_half_width(current, sc.targets) if len(current) else 0.5
-            logger.info("%d runs: largest half-width %.4f", n_target, half_width)
-            if half_width <= precision or n_target >= cap:
-                break
-            n_target = min(n_target + ens.batch_size, cap)
+        n_target, half_width = _run_batches(
+            backend,
+            design,
+            collected,
+            parts,
+            n_target=n_target,
+            n_workers=n_workers,
+            cap=cap,
+            precision=precision,
+            bar=bar,
+            callback=callback,
+        )
     finally:
         if own_engine:
             backend.close()
         if lock is not None:
             lock.release()
         bar.close()
-
-    def select(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
-        table = concat_frames(frames)
-        if not len(table):
-            return pd.DataFrame(columns=list(columns))
-        return table[table["replication"] < n_target].reset_index(drop=True)
-
-    if parts is not None:
-        for first, last, ok in stored_chunks:
-            inside = ok < n_target
-            if inside.all():
-                more = parts.read_units(first, last)
-            elif inside.any():  # a resumed ensemble smaller than the interrupted one
-                more = parts.read_units(first, last, below=n_target, years=keep_years)
-            else:
-                continue
-            units = combine_unit_counts([units, more])
-    status_table = select(status, ["replication", "seed_key", "error"])
-    failures = status_table[status_table["error"].notna()].reset_index(drop=True)
-    metrics = select(full if parts is None else kept, ())
-    if "year" in metrics.columns:
-        metrics["year"] = metrics["year"].astype(np.int64)
-    allocations = select(allocs, ()) if allocs else None
+    tables = collected.tables(parts, n_target, design.keep_years)
     ended = _now()
     seconds = time.perf_counter() - t0
-    logger.info("%d runs (%d failed) in %.1f s", len(status_table), len(failures), seconds)
+    logger.info("%d runs (%d failed) in %.1f s", tables.n_runs, len(tables.failures), seconds)
     return EnsembleResult(
         loaded=loaded,
-        metrics=metrics,
-        draws=draws_of(list(range(n_target))),
-        failures=failures,
-        solves=select(solves, SOLVE_COLUMNS),
-        allocations=allocations,
+        metrics=tables.metrics,
+        draws=design.draws(list(range(n_target))),
+        failures=tables.failures,
+        solves=tables.solves,
+        allocations=tables.allocations,
         seconds=seconds,
         root_seed=root_seed,
         store=None if store is None else Path(store),
@@ -899,68 +426,80 @@ def run_ensemble(
         half_width=half_width,
         workers=workers,
         scheduler=scheduler,
-        warnings=warn_counts,
-        unit_counts=units,
+        warnings=collected.warn_counts,
+        unit_counts=tables.units,
     )
 
 
-class _ProgressBar:
-    """A rich progress bar on stderr (what runs, runs done, rate, elapsed and time left), or
-    nothing. ``enabled`` may be the label of the work (a strategy, a study)."""
+def _open_store(
+    store: Path | None,
+    loaded: LoadedScenario,
+    design: RunDesign,
+    collected: Collected,
+    *,
+    resume: bool,
+) -> tuple[PartsStore | None, StoreLock | None]:
+    """Lock the run directory and start its parts store (or read the chunks already complete
+    when resuming); nothing without a store. The lock is released if the start fails."""
+    if store is None:
+        return None, None
+    parts = PartsStore(Path(store))
+    lock = StoreLock(parts.dir)
+    lock.acquire()
+    try:
+        config = resume_key(loaded, design.root_seed, design.fixed_draws)
+        if design.extra_cny is not None:
+            config["extra_plan"] = hashlib.sha256(
+                np.ascontiguousarray(design.extra_cny, dtype=np.float64).tobytes()
+            ).hexdigest()
+        parts.start(config, resume=resume)
+        if resume:
+            collected.resume(parts)
+            logger.info("resuming: %d chunks already complete", len(collected.status))
+    except BaseException:
+        lock.release()
+        raise
+    return parts, lock
 
-    def __init__(self, enabled: bool | str) -> None:
-        self._progress: Any = None
-        self._task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.table import Column
 
-            # the label and the clocks keep their width and the bar takes the room that is
-            # left (at 100 columns the clocks of a long study label read "0:00:…")
-            def clock() -> Column:
-                return Column(min_width=7, no_wrap=True, overflow="crop")
-
-            self._progress = Progress(
-                TextColumn(
-                    "{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")
-                ),
-                BarColumn(bar_width=None, table_column=Column(ratio=1)),
-                MofNCompleteColumn(),
-                TextColumn("runs {task.fields[rate]}", table_column=Column(no_wrap=True)),
-                TextColumn("elapsed", table_column=Column(no_wrap=True)),
-                TimeElapsedColumn(table_column=clock()),
-                TextColumn("· left", table_column=Column(no_wrap=True)),
-                TimeRemainingColumn(table_column=clock()),
-                console=Console(stderr=True),
-                transient=False,
-                expand=True,
-            )
-            self._progress.start()
-            label = enabled if isinstance(enabled, str) and enabled else "ensemble"
-            self._task = self._progress.add_task(label, total=None, rate="")
-            self._t0 = time.perf_counter()
-            self._first: int | None = None
-
-    def update(self, done: int, total: int) -> None:
-        if self._progress is None:
-            return
-        if self._first is None:
-            self._first = done
-            self._t0 = time.perf_counter()
-        elapsed = time.perf_counter() - self._t0
-        fresh = done - self._first
-        rate = f"{fresh / elapsed:.1f} runs/s" if elapsed > 0 and fresh > 0 else ""
-        self._progress.update(self._task, completed=done, total=total, rate=rate)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+def _run_batches(
+    backend: Engine,
+    design: RunDesign,
+    collected: Collected,
+    parts: PartsStore | None,
+    *,
+    n_target: int,
+    n_workers: int,
+    cap: int,
+    precision: float | None,
+    bar: _ProgressBar,
+    callback: ProgressCallback | None,
+) -> tuple[int, float | None]:
+    """Run the pending runs of the first ``n_target``; with ``precision``, add
+    ``ensemble.batch_size`` runs at a time until it is reached or ``cap`` runs. Returns the
+    number of runs and the largest half-width reached (None without precision)."""
+    sc = design.scenario
+    half_width: float | None = None
+    while True:
+        done_ids = collected.completed_ids()
+        pending = [i for i in range(n_target) if i not in done_ids]
+        bar.update(n_target - len(pending), n_target)
+        if pending:
+            tasks = design.tasks(pending, n_workers)
+            n_done = n_target - len(pending)
+            for out in backend.run(tasks):
+                collected.add(out, parts)
+                n_done += len(out.runs)
+                bar.update(n_done, n_target)
+                if callback is not None:
+                    callback(n_done, n_target)
+        if precision is None or not sc.targets:
+            break
+        current = concat_frames(collected.kept)
+        current = current[current["replication"] < n_target] if len(current) else current
+        half_width = max_half_width(current, sc.targets) if len(current) else 0.5
+        logger.info("%d runs: largest half-width %.4f", n_target, half_width)
+        if half_width <= precision or n_target >= cap:
+            break
+        n_target = min(n_target + sc.ensemble.batch_size, cap)
+    return n_target, half_width

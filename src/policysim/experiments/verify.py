@@ -30,7 +30,14 @@ The closed loop (strategy ``closed_loop``) starts from the verified open-loop mi
 scenario with the surrogate solved in the closed loop's own solver mode, and tries moving toward
 the yearly re-plan (component ``replan``): the value of re-planning is measured against the open
 loop in the same solver mode, and the closed loop is never worse than it on the verification
-draws.
+dra
+
+The parts: :mod:`~policysim.experiments.verify_mix` (mixes and their allocator),
+:mod:`~policysim.experiments.verify_objective` (the objective from model runs),
+:mod:`~policysim.experiments.verify_runs` (the verification runs),
+:mod:`~policysim.experiments.verify_search` (the trust-region search) and
+:mod:`~policysim.experiments.verify_calibration` (the surrogate's calibration); this module runs
+the search and keeps its record and cache, and holds the two optimiser strategies.
 """
 
 from __future__ import annotations
@@ -41,26 +48,37 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from scipy import stats
 
 from policysim import coupling
-from policysim.allocation import INSTRUMENTS, ClosedLoopPlanner, project_index
-from policysim.analysis.targets import target_outcomes
+from policysim.allocation import INSTRUMENTS, ClosedLoopPlanner
 from policysim.data import Baseline
-from policysim.errors import ScenarioError
-from policysim.experiments.design import draw_parameters, run_seed, synthesis_seeds_of
-from policysim.experiments.runner import Engine
+from policysim.experiments.verify_calibration import BETWEEN_RUN_INDEX_SD as BETWEEN_RUN_INDEX_SD
+from policysim.experiments.verify_calibration import calibration_table
+from policysim.experiments.verify_calibration import (
+    surrogate_probabilities as surrogate_probabilities,
+)
+from policysim.experiments.verify_mix import COMPONENTS, RULES, FloatArray, Mix, MixAllocator
+from policysim.experiments.verify_objective import RunOutcomes as RunOutcomes
+from policysim.experiments.verify_objective import (
+    _concat,
+    _margin_scale,
+    deadlines,
+    objective_of_runs,
+    target_weights,
+)
+from policysim.experiments.verify_runs import VERIFY_RUN_OFFSET, Evaluator, evaluate_mixes
+from policysim.experiments.verify_runs import verification_runs as verification_runs
+from policysim.experiments.verify_search import _better, _Search, _trust_region
 from policysim.model import CountySummary, PolicyModel
 from policysim.scenario.schema import Scenario
-from policysim.simulation import baseline_for, simulate
+from policysim.simulation import baseline_for
 
 __all__ = [
     "COMPONENTS",
@@ -79,447 +97,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-FloatArray = NDArray[np.float64]
-
-RULES: Final = ("factor_formula", "equal", "needs_weighted")
-COMPONENTS: Final = (*RULES, "surrogate", "replan")
-"""Component plans of a mix: the three rules at the year's county facts, the surrogate's
-open-loop plan, and the closed-loop re-plan of the year (closed loop only)."""
-
-VERIFY_RUN_OFFSET: Final = 10**6
-"""Run ids of the verification runs start here (seeds ``SeedSequence(root, spawn_key=(id,))``
-and draws of those ids): apart from the run ids 0.. of every ensemble, so a comparison scores the
-verified plan on draws it was not chosen on (a convention, not a source)."""
-
-BETWEEN_RUN_INDEX_SD: Final = 5.0
-"""Assumption (range 3-8 index points): spread of a county's index across runs (parameter draws,
-synthesis seeds, firm dynamics) that the surrogate's mean response curves do not carry; added to
-the evaluation noise in the surrogate's designation probabilities."""
-
-#: the shares of the components in a mix and of the instruments in the rule components
-_EPS: Final = 1e-12
-
-
-@dataclass(frozen=True)
-class Mix:
-    """A plan as a mix of component plans.
-
-    Attributes
-    ----------
-    weights : tuple of float, one per :data:`COMPONENTS`, summing to 1
-    shares : tuple of float, one per instrument (INSTRUMENTS order), summing to 1
-        Instrument split of the rule components.
-    """
-
-    weights: tuple[float, ...]
-    shares: tuple[float, ...]
-
-    @classmethod
-    def vertex(cls, component: str, shares: Sequence[float]) -> Mix:
-        w = tuple(1.0 if c == component else 0.0 for c in COMPONENTS)
-        return cls(w, tuple(float(s) for s in shares))
-
-    def toward_component(self, component: str, r: float) -> Mix:
-        target = np.array([1.0 if c == component else 0.0 for c in COMPONENTS])
-        w = (1.0 - r) * np.asarray(self.weights) + r * target
-        return Mix(_rounded(w), self.shares)
-
-    def toward_instrument(self, k: int, r: float) -> Mix:
-        target = np.zeros(len(INSTRUMENTS))
-        target[k] = 1.0
-        s = (1.0 - r) * np.asarray(self.shares) + r * target
-        return Mix(self.weights, _rounded(s))
-
-    def weight(self, component: str) -> float:
-        return self.weights[COMPONENTS.index(component)]
-
-    def describe(self) -> str:
-        parts = [f"{c} {w:.3g}" for c, w in zip(COMPONENTS, self.weights, strict=True) if w > 0]
-        uses_rules = any(self.weight(r) > 0 for r in RULES)
-        split = ", ".join(
-            f"{k} {s:.3g}" for k, s in zip(INSTRUMENTS, self.shares, strict=True) if s > 0
-        )
-        return " + ".join(parts) + (f" (rule split: {split})" if uses_rules else "")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "weights": dict(zip(COMPONENTS, self.weights, strict=True)),
-            "instrument_shares": dict(zip(INSTRUMENTS, self.shares, strict=True)),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Mix:
-        return cls(
-            tuple(float(d["weights"][c]) for c in COMPONENTS),
-            tuple(float(d["instrument_shares"][k]) for k in INSTRUMENTS),
-        )
-
-
-def _rounded(x: FloatArray) -> tuple[float, ...]:
-    """Weights rounded to 1e-9 and renormalised (so that the same mix has one key)."""
-    y = np.round(np.maximum(x, 0.0), 9)
-    return tuple(float(v) for v in y / y.sum())
-
-
-def _rule_scenario(scenario: Scenario, rule: str, shares: Sequence[float]) -> Scenario:
-    alloc = scenario.allocation.model_copy(
-        update={
-            "strategy": rule,
-            "instrument_shares": dict(zip(INSTRUMENTS, (float(s) for s in shares), strict=True)),
-        }
-    )
-    return scenario.model_copy(update={"allocation": alloc})
-
-
-class MixAllocator:
-    """Yearly plan of a :class:`Mix`: the weighted sum of its component plans, each net of the
-    pilot packages (so the sum is too). Rule components re-apply their rule to the county facts
-    of the year; the closed-loop component sees the mixed plans as the funds spent."""
-
-    def __init__(
-        self,
-        scenario: Scenario,
-        baseline: Baseline,
-        mix: Mix,
-        surrogate_plan: FloatArray | None,
-    ) -> None:
-        self.scenario = scenario
-        self.mix = mix
-        self.years, _ = coupling.budget_path(scenario)
-        self.surrogate_plan = surrogate_plan
-        self.rules = {
-            r: coupling.RuleAllocator(_rule_scenario(scenario, r, mix.shares), baseline)
-            for r in RULES
-            if mix.weight(r) > 0
-        }
-        self.replan = (
-            coupling.ClosedLoopAllocator(scenario, baseline) if mix.weight("replan") > 0 else None
-        )
-        if mix.weight("surrogate") > 0 and surrogate_plan is None:
-            raise ValueError("a mix with a surrogate component needs the surrogate plan")
-        self.solves: list[dict[str, Any]] = []
-        self.plans: dict[int, FloatArray] = {}
-
-    def __call__(self, year: int, summary: CountySummary) -> FloatArray:
-        n = len(summary.codes)
-        plan = np.zeros((n, len(INSTRUMENTS)))
-        for r, alloc in self.rules.items():
-            plan += self.mix.weight(r) * alloc(year, summary)
-        w_s = self.mix.weight("surrogate")
-        if w_s > 0:
-            assert self.surrogate_plan is not None
-            row = self.surrogate_plan[self.years.index(year)]
-            plan += w_s * coupling._net_of_support(row, summary, self.scenario.budget_cny(year))
-        if self.replan is not None:
-            self.replan.plans.update(self.plans)  # what was really spent
-            before = len(self.replan.solves)
-            plan += self.mix.weight("replan") * self.replan(year, summary)
-            self.solves.extend(self.replan.solves[before:])
-        self.plans[year] = plan
-        return plan
-
-
-# -------------------------------------------------------------------------------------------
-# the scenario's objective from model runs
-
-
-@dataclass(frozen=True)
-class RunOutcomes:
-    """Outcomes of a set of runs of one mix: arrays with one row per run.
-
-    met : (n_runs, n_targets) bool; value : (n_runs, n_targets) float (target metric at its
-    year); counties : (n_runs, n_deadlines) float (provincial innovative counties at each
-    deadline); provincial : (n_runs, n_deadlines, n_counties) bool.
-    """
-
-    met: NDArray[np.bool_]
-    value: FloatArray
-    counties: FloatArray
-    provincial: NDArray[np.bool_]
-
-
-def deadlines(scenario: Scenario) -> tuple[int, ...]:
-    years = set(scenario.horizon.years)
-    d = sorted(y for y in scenario.allocation.objective.deadline_weights if y in years)
-    if not d:
-        d = sorted({t.year for t in scenario.targets if t.year in years}) or [
-            scenario.horizon.end_year
-        ]
-    return tuple(d)
-
-
-def _outcomes(scenario: Scenario, metrics: pd.DataFrame) -> RunOutcomes:
-    m = metrics.assign(replication=0)
-    n_t = len(scenario.targets)
-    flags = np.zeros((1, n_t), bool)
-    values = np.zeros((1, n_t))
-    for j, t in enumerate(scenario.targets):
-        f, v = target_outcomes(m, t)
-        flags[0, j] = bool(f.iloc[0])
-        values[0, j] = float(v.iloc[0])
-    dl = deadlines(scenario)
-    prov = metrics[
-        (metrics["level"] == "province") & (metrics["metric"] == "provincial_innovative_counties")
-    ]
-    by_year = dict(zip(prov["year"].astype(int), prov["value"].astype(float), strict=True))
-    counties = np.array([[by_year.get(d, np.nan) for d in dl]])
-    c = metrics[(metrics["level"] == "county") & (metrics["metric"] == "designated")]
-    provincial = np.stack(
-        [c[c["year"] == d]["value"].to_numpy(dtype=np.float64) > 0.5 for d in dl]
-    )[None, :, :]
-    return RunOutcomes(flags, values, counties, provincial)
-
-
-def _concat(parts: Sequence[RunOutcomes]) -> RunOutcomes:
-    return RunOutcomes(
-        np.concatenate([p.met for p in parts]),
-        np.concatenate([p.value for p in parts]),
-        np.concatenate([p.counties for p in parts]),
-        np.concatenate([p.provincial for p in parts]),
-    )
-
-
-def target_weights(scenario: Scenario) -> FloatArray:
-    """Weights of the targets in the "targets" objective (checked against the target names)."""
-    spec = scenario.allocation.objective
-    names = [t.name for t in scenario.targets]
-    for key in spec.target_weights:
-        if key not in names:
-            raise ScenarioError(
-                None,
-                "unknown target in the objective's target weights",
-                key_path=f"allocation.objective.target_weights.{key}",
-                value=key,
-                expected=f"one of {', '.join(names)}",
-            )
-    return np.array([float(spec.target_weights.get(n, 1.0)) for n in names])
-
-
-def objective_of_runs(
-    scenario: Scenario, out: RunOutcomes, scale: FloatArray | None = None
-) -> tuple[FloatArray, FloatArray]:
-    """The scenario's objective per run, exact and smoothed, shapes (n_runs,).
-
-    ``kind: targets``: exact = weighted share of targets met (the targets' own definitions);
-    smoothed = the same with each ``>=``/``>`` (``<=``/``<``) target scored by
-    ``Phi((value - threshold) / scale)`` (its mirror), a margin that moves before the flag flips
-    (``rising`` and ``==`` targets keep their flag). ``kind: designations``: provincial innovative
-    counties at the deadlines weighted by ``deadline_weights`` (exact = smoothed).
-    """
-    spec = scenario.allocation.objective
-    if spec.kind == "designations":
-        w = np.array([spec.deadline_weights.get(d, 0.0) for d in deadlines(scenario)])
-        j = out.counties @ w
-        return j, j.copy()
-    w = target_weights(scenario)
-    total = max(float(w.sum()), _EPS)
-    exact = out.met.astype(np.float64) @ w / total
-    soft = out.met.astype(np.float64).copy()
-    for i, t in enumerate(scenario.targets):
-        if t.comparator in (">=", ">", "<=", "<") and t.threshold is not None:
-            s = 1.0 if scale is None else max(float(scale[i]), _EPS)
-            z = (out.value[:, i] - float(t.threshold)) / s
-            if t.comparator in ("<=", "<"):
-                z = -z
-            soft[:, i] = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
-    return exact, soft @ w / total
-
-
-def _margin_scale(scenario: Scenario, out: RunOutcomes) -> FloatArray:
-    """Scale of each target's margin: the spread of its metric over the runs (at least 1% of the
-    threshold)."""
-    sd = out.value.std(axis=0)
-    thr = np.array([abs(t.threshold) if t.threshold is not None else 1.0 for t in scenario.targets])
-    scale: FloatArray = np.maximum(sd, 0.01 * np.maximum(thr, 1.0))
-    return scale
-
-
-# -------------------------------------------------------------------------------------------
-# running candidates
-
-
-Evaluator = Callable[[Sequence[Mix]], list[RunOutcomes]]
-"""Outcomes of each mix on the same verification draws."""
-
-
-@dataclass(frozen=True)
-class _Task:
-    scenario: Scenario
-    mixes: tuple[Mix, ...]
-    surrogate_plan: FloatArray | None
-    runs: tuple[int, ...]
-    params: tuple[dict[str, float], ...]
-    synthesis: tuple[int, ...]
-    root_seed: int
-
-
-def _run_task(task: _Task) -> list[RunOutcomes]:
-    """Outcomes of every mix of the task on its runs (one RunOutcomes per mix)."""
-    out: list[list[RunOutcomes]] = [[] for _ in task.mixes]
-    for run, params, synth in zip(task.runs, task.params, task.synthesis, strict=True):
-        baseline = baseline_for(task.scenario, synth)
-        for i, mix in enumerate(task.mixes):
-            alloc = MixAllocator(task.scenario, baseline, mix, task.surrogate_plan)
-            res = simulate(
-                task.scenario,
-                run_seed(task.root_seed, run),
-                params=params,
-                allocator=alloc,
-                township_metrics=(),
-                synthesis_seed=synth,
-            )
-            out[i].append(_outcomes(task.scenario, res.metrics))
-    return [_concat(parts) for parts in out]
-
-
-def verification_runs(
-    scenario: Scenario,
-) -> tuple[tuple[int, ...], list[dict[str, float]], list[int]]:
-    """Run ids, parameter draws and synthesis seeds of the verification runs."""
-    n = scenario.allocation.verification.replications
-    root = int(scenario.ensemble.root_seed)
-    ids = np.arange(VERIFY_RUN_OFFSET, VERIFY_RUN_OFFSET + n, dtype=np.int64)
-    draws = draw_parameters(
-        scenario.uncertainties,
-        ids,
-        root_seed=root,
-        batch_size=scenario.ensemble.batch_size,
-        sampling=scenario.ensemble.sampling,
-    )
-    names = [c for c in draws.columns if c not in ("replication", "seed_key")]
-    params = [{k: float(row[k]) for k in names} for _, row in draws.iterrows()]
-    synth = [int(s) for s in synthesis_seeds_of(scenario.baseline, root, ids)]
-    return tuple(int(i) for i in ids), params, synth
-
-
-def evaluate_mixes(
-    scenario: Scenario,
-    mixes: Sequence[Mix],
-    surrogate_plan: FloatArray | None,
-    *,
-    workers: int = 1,
-) -> list[RunOutcomes]:
-    """Run every mix on the verification runs (common random numbers); the same numbers for any
-    number of workers."""
-    ids, params, synth = verification_runs(scenario)
-    root = int(scenario.ensemble.root_seed)
-    if workers <= 1 or len(ids) < 2:
-        return _run_task(
-            _Task(scenario, tuple(mixes), surrogate_plan, ids, tuple(params), tuple(synth), root)
-        )
-    chunks = np.array_split(np.arange(len(ids)), min(len(ids), 2 * workers))
-    tasks = [
-        _Task(
-            scenario,
-            tuple(mixes),
-            surrogate_plan,
-            tuple(ids[i] for i in c),
-            tuple(params[i] for i in c),
-            tuple(synth[i] for i in c),
-            root,
-        )
-        for c in chunks
-        if len(c)
-    ]
-    with Engine(workers, None) as engine:
-        parts = engine.map(_run_task, tasks)
-    return [_concat([p[i] for p in parts]) for i in range(len(mixes))]
-
-
-# -------------------------------------------------------------------------------------------
-# the surrogate's calibration
-
-
-def surrogate_probabilities(
-    scenario: Scenario, plan: FloatArray, response: Any, deadlines: Sequence[int]
-) -> FloatArray:
-    """The surrogate's probability that each county is a provincial innovative county at each
-    deadline, shape (n_deadlines, n_counties).
-
-    The index the surrogate projects for the plan (its response curves) plus a normal error
-    (evaluation noise ``index_noise_sd`` and :data:`BETWEEN_RUN_INDEX_SD`), against a cut-off set
-    so that the expected number designated equals the surrogate's own count of batch seats up to
-    the deadline (the batch process: a fixed number of seats filled by rank).
-    """
-    years, _ = coupling.budget_path(scenario)
-    index = project_index(plan, response)  # (n_counties, n_years)
-    sd = math.hypot(scenario.parameter("index_noise_sd"), BETWEEN_RUN_INDEX_SD)
-    quotas = coupling.objective(scenario).max_new_per_year
-    out = np.zeros((len(deadlines), index.shape[0]))
-    erf = np.vectorize(math.erf)
-    for i, d in enumerate(deadlines):
-        col = years.index(d) if d in years else len(years) - 1
-        seats = min(sum(q for y, q in quotas.items() if y <= d), index.shape[0])
-        x = index[:, col]
-        lo, hi = float(x.min()) - 10 * sd, float(x.max()) + 10 * sd
-        for _ in range(80):  # bisection on the cut-off: sum of probabilities = seats
-            mid = 0.5 * (lo + hi)
-            p = 0.5 * (1.0 + erf((x - mid) / (sd * math.sqrt(2.0))))
-            if p.sum() > seats:
-                lo = mid
-            else:
-                hi = mid
-        out[i] = 0.5 * (1.0 + erf((x - 0.5 * (lo + hi)) / (sd * math.sqrt(2.0))))
-    return out
-
-
-def calibration_table(
-    predicted: FloatArray, realised: NDArray[np.bool_], deadlines: Sequence[int], bins: int = 10
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Calibration of predicted against realised designation.
-
-    Parameters
-    ----------
-    predicted : (n_deadlines, n_counties) float array, probabilities
-    realised : (n_runs, n_deadlines, n_counties) bool array
-
-    Returns
-    -------
-    table : DataFrame
-        ``deadline, bin_low, bin_high, n, mean_predicted, realised_share`` (one row per non-empty
-        bin of predicted probability; ``n`` counts county-runs).
-    scores : DataFrame
-        ``deadline, brier, brier_reference, skill, n``: Brier score of the surrogate, of the
-        reference that predicts the realised overall share for every county, and the skill
-        ``1 - brier / brier_reference``.
-    """
-    rows: list[dict[str, Any]] = []
-    score_rows: list[dict[str, Any]] = []
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    for i, d in enumerate(deadlines):
-        p = np.broadcast_to(predicted[i], realised[:, i].shape).ravel()
-        y = realised[:, i].ravel().astype(np.float64)
-        which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
-        for b in range(bins):
-            sel = which == b
-            if sel.any():
-                rows.append(
-                    {
-                        "deadline": int(d),
-                        "bin_low": round(float(edges[b]), 6),
-                        "bin_high": round(float(edges[b + 1]), 6),
-                        "n": int(sel.sum()),
-                        "mean_predicted": float(p[sel].mean()),
-                        "realised_share": float(y[sel].mean()),
-                    }
-                )
-        brier = float(np.mean((p - y) ** 2))
-        ref = float(np.mean((y.mean() - y) ** 2))
-        score_rows.append(
-            {
-                "deadline": int(d),
-                "brier": brier,
-                "brier_reference": ref,
-                "skill": 1.0 - brier / ref if ref > 0 else float("nan"),
-                "n": int(y.size),
-            }
-        )
-    return pd.DataFrame(rows), pd.DataFrame(score_rows)
-
-
-# -------------------------------------------------------------------------------------------
-# the search
 
 
 @dataclass(frozen=True)
@@ -549,16 +126,6 @@ class Verification:
 
     def brier(self) -> pd.DataFrame:
         return pd.DataFrame(self.record.get("brier", []))
-
-
-def _paired(x: FloatArray, y: FloatArray) -> tuple[float, float, float, float]:
-    """Mean paired difference x - y, its standard error and a t-based 95% interval."""
-    d = np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)
-    n = d.size
-    mean = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else float("inf")
-    q = float(stats.t.ppf(0.975, n - 1)) if n > 1 else float("inf")
-    return mean, se, mean - q * se, mean + q * se
 
 
 def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str, Any]]:
@@ -594,108 +161,6 @@ def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str
     return np.asarray(result.plan_cny, dtype=np.float64), coupling._solve_row(result, years[0])
 
 
-class _Search:
-    """Bookkeeping of one search: evaluated mixes and their outcomes on the same draws."""
-
-    def __init__(
-        self,
-        scenario: Scenario,
-        surrogate: FloatArray,
-        workers: int,
-        evaluate: Evaluator | None = None,
-    ) -> None:
-        self.scenario = scenario
-        self.surrogate = surrogate
-        self.workers = workers
-        self.evaluate = evaluate
-        self.seen: dict[Mix, RunOutcomes] = {}
-        self.scale: FloatArray | None = None
-        self.n_runs = 0
-
-    def run(self, mixes: Sequence[Mix]) -> None:
-        todo = [m for m in dict.fromkeys(mixes) if m not in self.seen]
-        if todo:
-            if self.evaluate is not None:
-                outs = self.evaluate(todo)
-            else:
-                outs = evaluate_mixes(self.scenario, todo, self.surrogate, workers=self.workers)
-            self.seen.update(zip(todo, outs, strict=True))
-            self.n_runs += len(todo) * outs[0].met.shape[0]
-
-    def objective(self, mix: Mix) -> tuple[FloatArray, FloatArray]:
-        return objective_of_runs(self.scenario, self.seen[mix], self.scale)
-
-    def gain(self, mix: Mix, incumbent: Mix) -> dict[str, float]:
-        e1, s1 = self.objective(mix)
-        e0, s0 = self.objective(incumbent)
-        g, _se, lo, hi = _paired(e1, e0)
-        sg, sse, _, _ = _paired(s1, s0)
-        return {
-            "gain": g,
-            "gain_ci_low": lo,
-            "gain_ci_high": hi,
-            "smoothed_gain": sg,
-            "smoothed_se": sse,
-        }
-
-
-def _better(gain: Mapping[str, float], min_t: float) -> bool:
-    """Accept a step: the exact objective does not fall and the smoothed one rises by more than
-    ``min_t`` standard errors (strictly positive when its standard error is 0)."""
-    sg, se = gain["smoothed_gain"], gain["smoothed_se"]
-    if gain["gain"] < -1e-12:
-        return False
-    if not np.isfinite(se):
-        return sg > 1e-12
-    return sg > max(min_t * se, 1e-12)
-
-
-def _trust_region(
-    search: _Search,
-    incumbent: Mix,
-    directions: Sequence[str],
-    *,
-    instruments: bool,
-    start_iteration: int,
-    log: list[dict[str, Any]],
-) -> Mix:
-    spec = search.scenario.allocation.verification
-    r = spec.radius
-    it = start_iteration
-    rounds = 0
-    while rounds < spec.max_iterations and r >= spec.min_radius - 1e-12:
-        rounds += 1
-        it += 1
-        cands = [incumbent.toward_component(c, r) for c in directions]
-        if instruments and any(incumbent.weight(x) > 0 for x in RULES):
-            cands += [incumbent.toward_instrument(k, r) for k in range(len(INSTRUMENTS))]
-        cands = [c for c in dict.fromkeys(cands) if c != incumbent]
-        if not cands:
-            break
-        search.run(cands)
-        gains = [(c, search.gain(c, incumbent)) for c in cands]
-        best, g = max(gains, key=lambda cg: (cg[1]["gain"], cg[1]["smoothed_gain"]))
-        ok = _better(g, spec.min_t)
-        ex, _ = search.objective(best if ok else incumbent)
-        log.append(
-            {
-                "iteration": it,
-                "radius": r,
-                "candidates": len(cands),
-                "best_candidate": best.describe(),
-                **g,
-                "accepted": bool(ok),
-                "objective": float(ex.mean()),
-                "plan": (best if ok else incumbent).describe(),
-            }
-        )
-        if ok:
-            incumbent = best
-        else:
-            r /= 2.0
-    return incumbent
-
-
 def verify(
     scenario: Scenario,
     workers: int = 1,
@@ -715,6 +180,7 @@ def verify(
     mode = a.solver.closed_loop_mode if closed else a.solver.open_loop_mode
     shares = tuple(float(a.instrument_shares.get(k, 0.0)) for k in INSTRUMENTS)  # type: ignore[call-overload]
     log: list[dict[str, Any]] = []
+    base: Verification | None = None
     if closed:
         twin = open_loop_twin(scenario)
         base = verified_policy_for(twin, workers=workers)
@@ -727,9 +193,51 @@ def verify(
     t_solve = time.perf_counter() - t0
     search = _Search(scenario, surrogate_plan, workers, evaluate)
     vertices = {c: Mix.vertex(c, shares) for c in (*RULES, "surrogate")}
+    scores, best_rule = _first_round(search, vertices, log)
+    if base is not None:
+        incumbent = base.mix
+        search.run([incumbent])
+        incumbent = _trust_region(
+            search, incumbent, ("replan",), instruments=False, start_iteration=0, log=log
+        )
+        # never worse than the best rule on these draws either (by construction of the twin's
+        # search the open-loop mix is not; the replan steps are accepted only on a gain)
+    else:
+        incumbent = _open_loop_search(search, vertices, best_rule, log)
+    record = _record(
+        search,
+        incumbent,
+        vertices,
+        scores,
+        best_rule,
+        log,
+        surrogate=(surrogate_plan, solve_row, mode),
+        times=(t0, t_solve),
+    )
+    logger.info(
+        "%s verified in %.1f s (%d model runs): %s",
+        a.strategy,
+        record["seconds"]["total"],
+        search.n_runs,
+        incumbent.describe(),
+    )
+    return Verification(incumbent, surrogate_plan, record)
+
+
+Scores = dict[str, tuple[FloatArray, FloatArray]]
+"""Exact and smoothed objective per run of each vertex (rule or surrogate)."""
+
+
+def _first_round(
+    search: _Search, vertices: Mapping[str, Mix], log: list[dict[str, Any]]
+) -> tuple[Scores, str]:
+    """Run the rules and the surrogate's plan; set the margin scale; log and return their
+    objectives and the best rule."""
     search.run(list(vertices.values()))
     # the margin scale of the smoothed objective: the spread of each target over the rule runs
-    search.scale = _margin_scale(scenario, _concat([search.seen[vertices[r]] for r in RULES]))
+    search.scale = _margin_scale(
+        search.scenario, _concat([search.seen[vertices[r]] for r in RULES])
+    )
     scores = {c: search.objective(m) for c, m in vertices.items()}
     best_rule = max(RULES, key=lambda r: (scores[r][0].mean(), scores[r][1].mean()))
     log.append(
@@ -744,51 +252,83 @@ def verify(
             "plan": vertices[best_rule].describe(),
         }
     )
-    if closed:
-        incumbent = base.mix
-        search.run([incumbent])
-        incumbent = _trust_region(
-            search, incumbent, ("replan",), instruments=False, start_iteration=0, log=log
-        )
-        # never worse than the best rule on these draws either (by construction of the twin's
-        # search the open-loop mix is not; the replan steps are accepted only on a gain)
-    else:
-        incumbent = vertices[best_rule]
-        # the surrogate's own plan as a first step when it wins outright
-        g = search.gain(vertices["surrogate"], incumbent)
-        if _better(g, a.verification.min_t):
-            incumbent = vertices["surrogate"]
-        incumbent = _trust_region(
-            search,
-            incumbent,
-            (*RULES, "surrogate"),
-            instruments=True,
-            start_iteration=0,
-            log=log,
-        )
-    final_exact, _ = search.objective(incumbent)
-    vs_rules = []
-    for r in RULES:
-        g = search.gain(incumbent, vertices[r])
-        vs_rules.append({"rule": r, **g})
+    return scores, best_rule
+
+
+def _open_loop_search(
+    search: _Search, vertices: Mapping[str, Mix], best_rule: str, log: list[dict[str, Any]]
+) -> Mix:
+    """From the best rule (or the surrogate's own plan when it wins outright), the trust region
+    toward every rule, the surrogate and every instrument."""
+    incumbent = vertices[best_rule]
+    # the surrogate's own plan as a first step when it wins outright
+    g = search.gain(vertices["surrogate"], incumbent)
+    if _better(g, search.scenario.allocation.verification.min_t):
+        incumbent = vertices["surrogate"]
+    return _trust_region(
+        search,
+        incumbent,
+        (*RULES, "surrogate"),
+        instruments=True,
+        start_iteration=0,
+        log=log,
+    )
+
+
+def _calibration(
+    search: _Search, vertices: Mapping[str, Mix], surrogate_plan: FloatArray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The surrogate's calibration table and Brier scores on its own verification runs."""
+    scenario = search.scenario
     dl = deadlines(scenario)
     realised = search.seen[vertices["surrogate"]].provincial
     if realised.shape[-1]:
         predicted = surrogate_probabilities(
             scenario, surrogate_plan, coupling.response_for(scenario), dl
         )
-        table, brier = calibration_table(predicted, realised, dl)
-    else:  # an evaluator without county outcomes (tests)
-        table, brier = pd.DataFrame(), pd.DataFrame()
-    objective_desc = (
+        return calibration_table(predicted, realised, dl)
+    # an evaluator without county outcomes (tests)
+    return pd.DataFrame(), pd.DataFrame()
+
+
+def _objective_text(scenario: Scenario) -> str:
+    a = scenario.allocation
+    return (
         "targets: weighted share of the scenario's targets met at their deadlines (weights "
         f"{dict(zip([t.name for t in scenario.targets], target_weights(scenario).tolist(), strict=True))})"
         if a.objective.kind == "targets"
         else "designations: provincial innovative counties at the deadlines weighted by "
         f"{dict(a.objective.deadline_weights)}"
     )
+
+
+def _record(
+    search: _Search,
+    incumbent: Mix,
+    vertices: Mapping[str, Mix],
+    scores: Scores,
+    best_rule: str,
+    log: list[dict[str, Any]],
+    *,
+    surrogate: tuple[FloatArray, dict[str, Any], str],
+    times: tuple[float, float],
+) -> dict[str, Any]:
+    """The JSON-ready record of a search (see :class:`Verification`); ``surrogate`` is the
+    surrogate's plan, solve record and solver mode, ``times`` the start and the surrogate's
+    solve time."""
+    scenario = search.scenario
+    a = scenario.allocation
+    surrogate_plan, solve_row, mode = surrogate
+    t0, t_solve = times
+    final_exact, _ = search.objective(incumbent)
+    vs_rules = []
+    for r in RULES:
+        g = search.gain(incumbent, vertices[r])
+        vs_rules.append({"rule": r, **g})
+    table, brier = _calibration(search, vertices, surrogate_plan)
+    objective_desc = _objective_text(scenario)
     seconds = {"surrogate": t_solve, "total": time.perf_counter() - t0}
-    record: dict[str, Any] = {
+    return {
         "strategy": a.strategy,
         "objective_kind": a.objective.kind,
         "objective": objective_desc,
@@ -812,14 +352,6 @@ def verify(
         "brier": brier.to_dict(orient="records"),
         "seconds": seconds,
     }
-    logger.info(
-        "%s verified in %.1f s (%d model runs): %s",
-        a.strategy,
-        seconds["total"],
-        search.n_runs,
-        incumbent.describe(),
-    )
-    return Verification(incumbent, surrogate_plan, record)
 
 
 def open_loop_twin(scenario: Scenario) -> Scenario:
@@ -850,11 +382,25 @@ def _key(scenario: Scenario) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+#: The modules of the verified search (this one and its parts), hashed into the cache key.
+_SEARCH_MODULES: Final = (
+    "verify.py",
+    "verify_calibration.py",
+    "verify_mix.py",
+    "verify_objective.py",
+    "verify_runs.py",
+    "verify_search.py",
+)
+
+
 @functools.cache
 def _own_fingerprint() -> str:
-    """Hash of this module as imported (a verified plan is reused only by the code that made
-    it; read once, so that editing the file under a running ensemble changes no key)."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    """Hash of the search's modules as imported (a verified plan is reused only by the code that
+    made it; read once, so that editing a file under a running ensemble changes no key)."""
+    digest = hashlib.sha256()
+    for name in _SEARCH_MODULES:
+        digest.update(Path(__file__).with_name(name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 _VERIFIED: dict[str, Verification] = {}

@@ -1,0 +1,121 @@
+"""The trust-region search of the verified optimiser (:mod:`policysim.experiments.verify`): the
+mixes evaluated on common draws, the paired gains between them, and the rounds that move the
+incumbent toward the components and instruments while the model says it gains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from policysim.allocation import INSTRUMENTS
+from policysim.experiments.verify_mix import RULES, FloatArray, Mix
+from policysim.experiments.verify_objective import RunOutcomes, _paired, objective_of_runs
+from policysim.experiments.verify_runs import Evaluator, evaluate_mixes
+from policysim.scenario.schema import Scenario
+
+__all__: list[str] = []
+
+
+class _Search:
+    """Bookkeeping of one search: evaluated mixes and their outcomes on the same draws."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        surrogate: FloatArray,
+        workers: int,
+        evaluate: Evaluator | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.surrogate = surrogate
+        self.workers = workers
+        self.evaluate = evaluate
+        self.seen: dict[Mix, RunOutcomes] = {}
+        self.scale: FloatArray | None = None
+        self.n_runs = 0
+
+    def run(self, mixes: Sequence[Mix]) -> None:
+        todo = [m for m in dict.fromkeys(mixes) if m not in self.seen]
+        if todo:
+            if self.evaluate is not None:
+                outs = self.evaluate(todo)
+            else:
+                outs = evaluate_mixes(self.scenario, todo, self.surrogate, workers=self.workers)
+            self.seen.update(zip(todo, outs, strict=True))
+            self.n_runs += len(todo) * outs[0].met.shape[0]
+
+    def objective(self, mix: Mix) -> tuple[FloatArray, FloatArray]:
+        return objective_of_runs(self.scenario, self.seen[mix], self.scale)
+
+    def gain(self, mix: Mix, incumbent: Mix) -> dict[str, float]:
+        e1, s1 = self.objective(mix)
+        e0, s0 = self.objective(incumbent)
+        g, _se, lo, hi = _paired(e1, e0)
+        sg, sse, _, _ = _paired(s1, s0)
+        return {
+            "gain": g,
+            "gain_ci_low": lo,
+            "gain_ci_high": hi,
+            "smoothed_gain": sg,
+            "smoothed_se": sse,
+        }
+
+
+def _better(gain: Mapping[str, float], min_t: float) -> bool:
+    """Accept a step: the exact objective does not fall and the smoothed one rises by more than
+    ``min_t`` standard errors (strictly positive when its standard error is 0)."""
+    sg, se = gain["smoothed_gain"], gain["smoothed_se"]
+    if gain["gain"] < -1e-12:
+        return False
+    if not np.isfinite(se):
+        return sg > 1e-12
+    return sg > max(min_t * se, 1e-12)
+
+
+def _trust_region(
+    search: _Search,
+    incumbent: Mix,
+    directions: Sequence[str],
+    *,
+    instruments: bool,
+    start_iteration: int,
+    log: list[dict[str, Any]],
+) -> Mix:
+    spec = search.scenario.allocation.verification
+    r = spec.radius
+    it = start_iteration
+    rounds = 0
+    while rounds < spec.max_iterations and r >= spec.min_radius - 1e-12:
+        rounds += 1
+        it += 1
+        cands = [incumbent.toward_component(c, r) for c in directions]
+        if instruments and any(incumbent.weight(x) > 0 for x in RULES):
+            cands += [incumbent.toward_instrument(k, r) for k in range(len(INSTRUMENTS))]
+        cands = [c for c in dict.fromkeys(cands) if c != incumbent]
+        if not cands:
+            break
+        search.run(cands)
+        gains = [(c, search.gain(c, incumbent)) for c in cands]
+        best, g = max(gains, key=lambda cg: (cg[1]["gain"], cg[1]["smoothed_gain"]))
+        ok = _better(g, spec.min_t)
+        ex, _ = search.objective(best if ok else incumbent)
+        log.append(
+            {
+                "iteration": it,
+                "radius": r,
+                "candidates": len(cands),
+                "best_candidate": best.describe(),
+                **g,
+                "accepted": bool(ok),
+                "objective": float(ex.mean()),
+                "plan": (best if ok else incumbent).describe(),
+            }
+        )
+        if ok:
+            incumbent = best
+        else:
+            r /= 2.0
+    return incumbent
