@@ -18,6 +18,12 @@ from typing import Final, Literal
 
 __all__ = [
     "INSTRUMENTS",
+    "I_COMMISSIONERS",
+    "I_CREDIT",
+    "I_PLATFORMS",
+    "I_POVERTY",
+    "I_SUBSIDIES",
+    "I_VOUCHERS",
     "POVERTY_INSTRUMENT",
     "RULE_STRATEGIES",
     "STRATEGIES",
@@ -41,6 +47,13 @@ INSTRUMENTS: Final[tuple[str, ...]] = (
     "poverty_programme",  # 科技精准扶贫 "个十百千", 25 poverty counties only
 )
 POVERTY_INSTRUMENT: Final = "poverty_programme"
+#: Column of each instrument in a plan array (by name: the order lives in INSTRUMENTS alone).
+I_VOUCHERS: Final = INSTRUMENTS.index("vouchers")
+I_SUBSIDIES: Final = INSTRUMENTS.index("rd_subsidies")
+I_PLATFORMS: Final = INSTRUMENTS.index("platforms")
+I_COMMISSIONERS: Final = INSTRUMENTS.index("commissioners")
+I_CREDIT: Final = INSTRUMENTS.index("credit")
+I_POVERTY: Final = INSTRUMENTS.index(POVERTY_INSTRUMENT)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,11 @@ from numpy.typing import NDArray
 from policysim.agents.calendar import YearRules
 from policysim.agents.enterprises import TECH_SME_MAX_SALES_CNY, Firms, Support
 from policysim.agents.tax import band_threshold
-from policysim.vocabulary import INSTRUMENTS
+from policysim.vocabulary import I_CREDIT, I_SUBSIDIES, I_VOUCHERS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-
-I_VOUCHERS, I_SUBSIDIES, I_CREDIT = (
-    INSTRUMENTS.index(k) for k in ("vouchers", "rd_subsidies", "credit")
-)
 
 
 def firm_support(

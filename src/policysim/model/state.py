@@ -11,13 +11,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from policysim.data import FUNCTIONAL_CLASSES, Baseline
-from policysim.vocabulary import INSTRUMENTS
+from policysim.vocabulary import (
+    I_COMMISSIONERS,
+    I_CREDIT,
+    I_PLATFORMS,
+    I_POVERTY,
+    I_SUBSIDIES,
+    I_VOUCHERS,
+    INSTRUMENTS,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 N_INSTRUMENTS = len(INSTRUMENTS)
-I_VOUCHERS, I_SUBSIDIES, I_PLATFORMS, I_COMMISSIONERS, I_CREDIT, I_POVERTY = range(N_INSTRUMENTS)
 
 
 @dataclass(frozen=True)
