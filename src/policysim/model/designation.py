@@ -147,7 +147,7 @@ def county_indicators(m: PolicyModel, growth: FloatArray) -> CountyIndicators:
         st_share=m.st_spending / m.fiscal_exp,
         status_firms_per_100=100.0
         * (m.hnte_county + m.tsme_county)
-        / np.maximum(m.firms_county, 1.0),
+        / np.maximum(m.above_scale_county, 1.0),
         patents_per_10k=m.patents_county / np.maximum(m.population, 1.0) * 1e4,
         township_share=innov_c / xz,
         gdp_per_capita=m.gdp / np.maximum(m.population, 1.0),
