@@ -410,3 +410,22 @@ def test_more_money_for_one_county_never_lowers_its_expected_rank(
     diff = _rank_change(baseline_scenario.scenario, low, extra, 8)
     mean, se = _mean_and_se(diff.mean(axis=1))
     assert mean >= -2.0 * se - 1e-9
+
+
+@pytest.mark.parametrize("share", [0.02, 0.06])
+def test_documented_national_batches_give_jiangxi_their_documented_number(
+    baseline_scenario: LoadedScenario, share: float
+) -> None:
+    """The baseline documents Jiangxi's number in the 2018 (1: 井冈山市) and 2023 (5) national
+    batches: whatever the uncertain share, Jiangxi has 1 national county from 2018 and 6 from
+    2023; the share acts only on the undocumented 2028 batch (stochastic rounding)."""
+    sc = baseline_scenario.scenario
+    values = sc.parameters() | {"national_jiangxi_share": share}
+    m = PolicyModel(sc, baseline_for(sc), values, np.random.default_rng(11))
+    counts = {}
+    for _ in range(11):
+        m.step()
+        counts[m.year] = int(m.designation.national.sum())
+    assert counts[2018] == counts[2022] == 1
+    assert counts[2023] == counts[2027] == 6
+    assert counts[2028] - 6 in (int(np.floor(share * 90)), int(np.ceil(share * 90)))
