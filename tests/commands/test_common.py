@@ -263,3 +263,25 @@ def test_every_study_command_fails_in_one_line_with_no_partial_output(
     assert result.exit_code == 2, result.output
     assert "the study's own check failed" in _one_error_line(result)
     assert list(tmp_path.iterdir()) == []  # no run directory, no runs folder, no file
+
+
+def test_interrupted_study_without_out_names_the_folder_it_made(
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C of a study given no --out names the timestamped folder that keeps its runs (the
+    sensitivity command said "nothing was written" there)."""
+
+    def interrupted_study(*args: object, store: Path | None = None, **kwargs: object) -> None:
+        assert store is not None
+        store.mkdir(parents=True)
+        (store / "part.parquet").write_bytes(b"run")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("policysim.studies.sensitivity.scenario_sensitivity", interrupted_study)
+    args = ["sensitivity", str(SCENARIOS / "tiny.yaml"), "--set", f"outputs.dir={tmp_path}"]
+    result = _invoke(cli, *args)
+    assert result.exit_code == 130
+    (made,) = tmp_path.iterdir()
+    assert made.name.startswith("tiny-sensitivity-sobol-")
+    assert f"the finished runs are kept in {made}" in result.stderr
+    assert "nothing was written" not in result.stderr

@@ -77,7 +77,7 @@ def sensitivity(
     from policysim.studies.runs import study_key
     from policysim.studies.sensitivity import scenario_sensitivity, write_sensitivity
 
-    with OneLineErrors(out_dir):
+    with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, workers=workers,
                           scheduler=scheduler)  # fmt: skip
         loaded = load_scenario(scenario, overrides or ())
@@ -91,7 +91,7 @@ def sensitivity(
                 value=method,
                 expected="sobol or morris",
             )
-        target = (
+        target = errors.writes_to(
             out_dir
             if out_dir is not None
             else timestamped_dir(
