@@ -277,11 +277,7 @@ def calibrate(
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
         read_hindcast_observed(observed, loaded.scenario)
-        target = out_file or loaded.path.with_name(f"{loaded.path.stem}_calibrated.yaml")
-        check_output_file(target)
-        if target.suffix.lower() not in (".yaml", ".yml"):
-            raise ScenarioError(None, "bad output file", key_path="--out", value=str(target),
-                                expected="a path ending in .yaml")  # fmt: skip
+        target = _fitted_scenario_file(out_file, loaded.path)
         work = errors.writes_to(calibration_runs_dir(target))
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = study_key([loaded], root_seed, user_files=[observed])
@@ -306,6 +302,17 @@ def calibrate(
         _remove_runs_dir(work)
     if not quiet:
         _print_calibration(result, written)
+
+
+def _fitted_scenario_file(out_file: Path | None, scenario: Path) -> Path:
+    """Where ``calibrate`` writes the fitted scenario (``--out``, default
+    ``<scenario>_calibrated.yaml`` beside the input), checked: a writable ``.yaml`` path."""
+    target = out_file or scenario.with_name(f"{scenario.stem}_calibrated.yaml")
+    check_output_file(target)
+    if target.suffix.lower() not in (".yaml", ".yml"):
+        raise ScenarioError(None, "bad output file", key_path="--out", value=str(target),
+                            expected="a path ending in .yaml")  # fmt: skip
+    return target
 
 
 def calibration_runs_dir(target: Path) -> Path:

@@ -36,7 +36,11 @@ from policysim.commands._common import (
 from policysim.errors import ScenarioError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from policysim.scenario import LoadedScenario
     from policysim.studies.nowcast import NowcastResult
+    from policysim.studies.nowcast_observed import NowcastObservations
 
 __all__ = ["register"]
 
@@ -127,7 +131,6 @@ def nowcast(
         run_nowcast,
         write_nowcast,
     )
-    from policysim.studies.nowcast import outlook as outlook_of
 
     with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
@@ -164,21 +167,40 @@ def nowcast(
                 resume=resume and (target / PARTS_DIR / "config.json").is_file(),
                 progress=False if quiet else f"nowcast prior: {loaded.name}",
             )
-            table = None
-            if outlook:
-                base = loaded.scenario.horizon.base_year
-                years = [base, *[y for y in obs.years() if base < y <= last]]
-                table = outlook_of(
-                    loaded,
-                    observed,
-                    years,
-                    result.prior,
-                    obs_rel_sd=obs_sd,
-                    events="filter" if events == "filter" else "force",
-                )
+            table = (
+                _outlook(loaded, result, obs, observed, last, obs_sd=obs_sd, events=events)
+                if outlook
+                else None
+            )
             written = study.finish(write_nowcast(result, target, table), study_stores=False)
     if not quiet:
         _print_nowcast(result, written)
+
+
+def _outlook(
+    loaded: LoadedScenario,
+    result: NowcastResult,
+    obs: NowcastObservations,
+    observed: Path,
+    last: int,
+    *,
+    obs_sd: float,
+    events: str,
+) -> pd.DataFrame:
+    """``--outlook``: the targets' probabilities conditioned through every year of information
+    up to --through (the base year: unconditioned), on the same prior ensemble."""
+    from policysim.studies.nowcast import outlook
+
+    base = loaded.scenario.horizon.base_year
+    years = [base, *[y for y in obs.years() if base < y <= last]]
+    return outlook(
+        loaded,
+        observed,
+        years,
+        result.prior,
+        obs_rel_sd=obs_sd,
+        events="filter" if events == "filter" else "force",
+    )
 
 
 def _check_options(events: str, obs_sd: float) -> None:
