@@ -115,6 +115,27 @@ def read_boundaries(path: Path) -> list[CountyShape]:
         geometry, a missing code or a duplicated code.
     """
     path = Path(path)
+    shapes: list[CountyShape] = []
+    seen: set[str] = set()
+    for index, feature in enumerate(_features(path)):
+        where = f"feature {index}"
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(properties, dict) or properties.get("code") in (None, ""):
+            raise DataError(path, f"{where}: properties.code missing (expected a 6-digit code)")
+        code = str(properties["code"])
+        where = f"feature {index} (code {code})"
+        if code in seen:
+            raise DataError(path, f"{where}: duplicated code (expected one feature per county)")
+        seen.add(code)
+        rings = _oriented_rings(geometry, path, where)
+        shapes.append(_shape(code, str(properties.get("name") or ""), rings))
+    logger.debug("read %d county outlines from %s", len(shapes), path)
+    return shapes
+
+
+def _features(path: Path) -> list[Any]:
+    """The features of a GeoJSON FeatureCollection file (at least one)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -126,63 +147,47 @@ def read_boundaries(path: Path) -> list[CountyShape]:
     features = document.get("features")
     if not isinstance(features, list) or not features:
         raise DataError(path, "FeatureCollection has no features (expected one per county)")
-    shapes: list[CountyShape] = []
-    seen: set[str] = set()
-    for index, feature in enumerate(features):
-        where = f"feature {index}"
-        properties = feature.get("properties") if isinstance(feature, dict) else None
-        geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if not isinstance(properties, dict) or properties.get("code") in (None, ""):
-            raise DataError(path, f"{where}: properties.code missing (expected a 6-digit code)")
-        code = str(properties["code"])
-        where = f"feature {index} (code {code})"
-        if code in seen:
-            raise DataError(path, f"{where}: duplicated code (expected one feature per county)")
-        seen.add(code)
-        if not isinstance(geometry, dict) or geometry.get("type") not in (
-            "Polygon",
-            "MultiPolygon",
-        ):
-            kind = geometry.get("type") if isinstance(geometry, dict) else geometry
-            raise DataError(
-                path, f"{where}: geometry type {kind!r} (expected Polygon or MultiPolygon)"
+    return features
+
+
+def _oriented_rings(geometry: object, path: Path, where: str) -> list[np.ndarray]:
+    """The rings of a Polygon or MultiPolygon: exteriors counter-clockwise, holes clockwise."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = geometry.get("type") if isinstance(geometry, dict) else geometry
+        raise DataError(path, f"{where}: geometry type {kind!r} (expected Polygon or MultiPolygon)")
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
+    if not isinstance(polygons, list) or not polygons:
+        raise DataError(path, f"{where}: empty coordinates")
+    rings: list[np.ndarray] = []
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            raise DataError(path, f"{where}: polygon without rings")
+        for k, raw in enumerate(polygon):
+            ring = _ring(raw, path, where)
+            exterior = k == 0
+            if (_signed_area(ring) > 0) != exterior:
+                ring = ring[::-1]
+            rings.append(ring)
+    return rings
+
+
+def _shape(code: str, name: str, rings: list[np.ndarray]) -> CountyShape:
+    """One compound path of closed rings, anchored at the centroid of the largest."""
+    vertices = np.concatenate([np.vstack([r, r[:1]]) for r in rings])
+    codes = np.concatenate(
+        [
+            np.array(
+                [MplPath.MOVETO] + [MplPath.LINETO] * (len(r) - 1) + [MplPath.CLOSEPOLY],
+                dtype=MplPath.code_type,
             )
-        coordinates = geometry.get("coordinates")
-        polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
-        if not isinstance(polygons, list) or not polygons:
-            raise DataError(path, f"{where}: empty coordinates")
-        rings: list[np.ndarray] = []
-        for polygon in polygons:
-            if not isinstance(polygon, list) or not polygon:
-                raise DataError(path, f"{where}: polygon without rings")
-            for k, raw in enumerate(polygon):
-                ring = _ring(raw, path, where)
-                exterior = k == 0
-                if (_signed_area(ring) > 0) != exterior:
-                    ring = ring[::-1]
-                rings.append(ring)
-        vertices = np.concatenate([np.vstack([r, r[:1]]) for r in rings])
-        codes = np.concatenate(
-            [
-                np.array(
-                    [MplPath.MOVETO] + [MplPath.LINETO] * (len(r) - 1) + [MplPath.CLOSEPOLY],
-                    dtype=MplPath.code_type,
-                )
-                for r in rings
-            ]
-        )
-        largest = max(rings, key=lambda r: abs(_signed_area(r)))
-        shapes.append(
-            CountyShape(
-                code=code,
-                name=str(properties.get("name") or ""),
-                vertices=vertices,
-                codes=codes,
-                anchor=_centroid(largest),
-            )
-        )
-    logger.debug("read %d county outlines from %s", len(shapes), path)
-    return shapes
+            for r in rings
+        ]
+    )
+    largest = max(rings, key=lambda r: abs(_signed_area(r)))
+    return CountyShape(
+        code=code, name=name, vertices=vertices, codes=codes, anchor=_centroid(largest)
+    )
 
 
 def _prefecture_edges(
