@@ -40,8 +40,8 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +62,16 @@ from policysim.agents.tax import (
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+_ArrayT = TypeVar("_ArrayT", bound=NDArray[Any])
+
+
+def _take(a: NDArray[Any], index: NDArray[Any], out: _ArrayT) -> _ArrayT:
+    """``a[index]`` into ``out``. (``mode="clip"``: the indices are valid, and numpy's default
+    mode, which raises on a bad index, first writes into a fresh copy of ``out``.)"""
+    np.take(a, index, out=out, mode="clip")
+    return out
+
 
 TECH_SME_MAX_SALES_CNY = 2.0e8  # 科技型中小企业评价办法 (国科发政〔2017〕115号): revenue <= 2亿元
 TECH_SME_MAX_EMPLOYEES = 500.0  # same source: staff <= 500
@@ -245,10 +255,17 @@ class Draws:
     upgrade: FloatArray
 
 
-def laplace_from_uniform(u: FloatArray) -> FloatArray:
-    """Standard Laplace (scale 1) by inversion."""
-    v = u - 0.5
-    out: FloatArray = np.abs(v)
+def laplace_from_uniform(
+    u: FloatArray, *, out: FloatArray | None = None, work: FloatArray | None = None
+) -> FloatArray:
+    """Standard Laplace (scale 1) by inversion (into ``out`` with scratch ``work``, both shaped
+    like ``u``, when given)."""
+    if out is None or work is None:
+        v = u - 0.5
+        out = np.abs(v)
+    else:
+        v = np.subtract(u, 0.5, out=work)
+        np.abs(v, out=out)
     out *= -2.0
     np.log1p(out, out=out)  # log(1 - 2|v|) <= 0
     np.copysign(out, v, out=out)  # = -sign(v) * log(1 - 2|v|)
@@ -336,70 +353,224 @@ def _hnte_value(
     return value
 
 
+#: Fields of :class:`Firms` that :func:`enterprise_year` writes, with their dtype and the number
+#: of buffers kept for each: two (the outcome of a year is the input of the next: the new values
+#: go to the buffer the inputs do not use), three for ``hist2`` (last year's ``hist2`` becomes
+#: ``hist1`` as it is, so two of them are inputs).
+_STATE_BUFFERS: dict[str, tuple[type, int]] = {
+    "sales": (np.float64, 2),
+    "employees": (np.float64, 2),
+    "age": (np.float64, 2),
+    "own": (np.float64, 2),
+    "gap": (np.float64, 2),
+    "rd_real": (np.float64, 2),
+    "rd_reported": (np.float64, 2),
+    "hist2": (np.float64, 3),
+    "patents": (np.float64, 2),
+    "other_ok": (np.bool_, 2),
+    "cultivated": (np.bool_, 2),
+    "hnte": (np.bool_, 2),
+    "hnte_expiry": (np.int64, 2),
+    "tech_sme": (np.bool_, 2),
+    "success": (np.bool_, 2),
+    # flags of the outcome (not firm state: never inputs of the rule)
+    "exits": (np.bool_, 1),
+    "bunched": (np.bool_, 1),
+    "certified": (np.bool_, 1),
+}
+
+
+@dataclass(eq=False)
+class EnterpriseWorkspace:
+    """Work buffers of :func:`enterprise_year`, reused from one year to the next (issue 20).
+
+    Every array the rule needs of the size of the population (or of a subset of it) is a slice
+    of a buffer here: a call allocates nothing of population size, so the memory of one year is
+    not freed and faulted in again the next. The buffers have room for ``capacity`` firms and
+    are replaced by larger ones when a population outgrows them (:meth:`reserve`).
+
+    The arrays of an outcome are slices of the workspace. A call writes each new firm array
+    into a buffer that none of its input arrays uses, so the model can pass the outcome of a
+    year to the next year's call; a later call may overwrite any other outcome of the same
+    workspace (copy what must be kept). Float64 throughout: the numbers are identical to those
+    of the allocating form (:func:`policysim.agents.reference.enterprise_year_allocating`)."""
+
+    capacity: int = 0
+    #: buffers of the outcome's arrays, by field (see ``_STATE_BUFFERS``)
+    state: dict[str, list[NDArray[Any]]] = field(default_factory=dict)
+    # scratch over every firm
+    size: FloatArray = field(default_factory=lambda: np.empty(0))  # growth size factor
+    factor: FloatArray = field(default_factory=lambda: np.empty(0))  # growth factor
+    work: FloatArray = field(default_factory=lambda: np.empty(0))
+    boost: FloatArray = field(default_factory=lambda: np.empty(0))  # innovation boost per firm
+    b: FloatArray = field(default_factory=lambda: np.empty(0))  # B-index per firm
+    kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    valid: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    lasting: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    registered: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    mask: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    mask2: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    # scratch over a subset of the firms (performers, firms meeting the other criteria, firms
+    # with R&D), used from the start
+    sub: list[FloatArray] = field(default_factory=list)
+    sub_mask: list[BoolArray] = field(default_factory=list)
+    sub_band: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    #: times the buffers were (re)allocated (tests: reused, not reallocated)
+    allocations: int = 0
+
+    N_SUB: ClassVar[int] = 8
+    N_SUB_MASK: ClassVar[int] = 4
+
+    def reserve(self, n: int) -> None:
+        """Room for ``n`` firms: new buffers (``n`` firms) if the present ones are smaller."""
+        if n <= self.capacity and self.allocations:
+            return
+        self.capacity = n
+        self.allocations += 1
+        self.state = {
+            name: [np.empty(n, dtype) for _ in range(copies)]
+            for name, (dtype, copies) in _STATE_BUFFERS.items()
+        }
+        for name in ("size", "factor", "work", "boost", "b"):
+            setattr(self, name, np.empty(n))
+        for name in ("valid", "lasting", "registered", "mask", "mask2"):
+            setattr(self, name, np.empty(n, bool))
+        self.kind = np.empty(n, np.uint8)
+        self.sub = [np.empty(n) for _ in range(self.N_SUB)]
+        self.sub_mask = [np.empty(n, bool) for _ in range(self.N_SUB_MASK)]
+        self.sub_band = np.empty(n, np.uint8)
+
+    def output(self, name: str, n: int, taken: set[int]) -> NDArray[Any]:
+        """The first ``n`` elements of a buffer of field ``name`` that no input uses."""
+        for buf in self.state[name]:
+            if id(buf) not in taken:
+                return buf[:n]
+        raise AssertionError(f"every buffer of {name} is an input")  # pragma: no cover
+
+
+def _inputs_of(f: Firms) -> set[int]:
+    """Identities of the arrays of ``f`` and of the buffers they are views of."""
+    taken: set[int] = set()
+    for name in _STATE_BUFFERS:
+        a = getattr(f, name, None)
+        if a is not None:
+            taken.add(id(a))
+            if a.base is not None:
+                taken.add(id(a.base))
+    a = f.hist1
+    taken.add(id(a))
+    if a.base is not None:
+        taken.add(id(a.base))
+    return taken
+
+
 def enterprise_year(
-    f: Firms, rules: YearRules, support: Support, p: FirmParams, u: Draws
+    f: Firms,
+    rules: YearRules,
+    support: Support,
+    p: FirmParams,
+    u: Draws,
+    workspace: EnterpriseWorkspace | None = None,
 ) -> YearOutcome:
-    """Advance every firm by one year (pure, element-wise)."""
+    """Advance every firm by one year (element-wise; the inputs are not modified).
+
+    With a ``workspace`` every intermediate and every new firm array is a slice of its buffers
+    (see :class:`EnterpriseWorkspace` for how long an outcome stays valid); without one, a fresh
+    workspace is used (the outcome is then the caller's alone)."""
+    ws = EnterpriseWorkspace() if workspace is None else workspace
+    n = f.n
+    ws.reserve(n)
+    taken = _inputs_of(f)
+
+    def out(name: str) -> NDArray[Any]:
+        return ws.output(name, n, taken)
+
+    def sub(i: int, k: int) -> FloatArray:
+        return ws.sub[i][:k]
+
+    def sub_mask(i: int, k: int) -> BoolArray:
+        return ws.sub_mask[i][:k]
+
     year = rules.year
-    # growth (in place on one temporary: the rule runs on every firm every year)
-    size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
+    work, mask, mask2 = ws.work[:n], ws.mask[:n], ws.mask2[:n]
+    # growth: factor = max(1 + g, 0.3)
+    size = ws.size[:n]
+    np.multiply(f.sales, 1.0 / SIZE_REFERENCE_CNY, out=size)
+    np.log(size, out=size)
     size *= -0.15
     np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
     np.clip(size, 0.5, 2.0, out=size)
-    factor = laplace_from_uniform(u.growth)
+    factor = laplace_from_uniform(u.growth, out=ws.factor[:n], work=work)
     factor *= size
     factor *= p.growth_scale
     factor += 1.0 + p.growth_mean
-    factor += p.sales_gain * f.success
-    np.maximum(factor, 0.3, out=factor)  # factor = max(1 + g, 0.3)
-    sales = f.sales * factor
-    employees = f.employees * factor
-    age = f.age + 1.0
+    np.multiply(f.success, p.sales_gain, out=work)
+    factor += work
+    np.maximum(factor, 0.3, out=factor)
+    sales = np.multiply(f.sales, factor, out=out("sales"))
+    employees = np.multiply(f.employees, factor, out=out("employees"))
+    age = np.add(f.age, 1.0, out=out("age"))
     # certificates expiring before this year are gone; those expiring this year are valid for
     # the tax of this year but due for renewal
-    valid = f.hnte & (f.hnte_expiry >= year)
-    lasting = f.hnte & (f.hnte_expiry > year)  # valid beyond this year: not up for renewal
+    valid = np.greater_equal(f.hnte_expiry, year, out=ws.valid[:n])
+    valid &= f.hnte
+    lasting = np.greater(f.hnte_expiry, year, out=ws.lasting[:n])  # not up for renewal
+    lasting &= f.hnte
     # own R&D under this year's user cost (16 firm types: a table look-up)
-    claims = claims_deduction(f.claim_u, rules, p.loss_share)
-    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
-    b = b_table(rules)[kind]
+    claims = claims_deduction(f.claim_u, rules, p.loss_share, out=mask, work=mask2)
+    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims, out=ws.kind[:n])
+    b = _take(b_table(rules), kind, out=ws.b[:n])
     # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
     # firms): the transcendental functions run on the R&D performers alone
-    perf = np.flatnonzero(f.r0 > 0.0) if support.performers is None else support.performers
-    t_p = np.log(b[perf] / f.b0[perf])
+    if support.performers is None:
+        perf = np.flatnonzero(np.greater(f.r0, 0.0, out=mask))
+    else:
+        perf = support.performers
+    k = perf.size
+    t_p, x_p = sub(0, k), sub(1, k)
+    _take(b, perf, out=t_p)
+    t_p /= _take(f.b0, perf, out=x_p)
+    np.log(t_p, out=t_p)
     t_p *= p.elasticity
     np.exp(t_p, out=t_p)
-    t_p *= f.r0[perf]
+    t_p *= _take(f.r0, perf, out=x_p)
     # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
-    own = f.own.copy()
-    own_p = own[perf]
+    own = out("own")
+    np.copyto(own, f.own)
+    own_p = _take(own, perf, out=x_p)
     t_p -= own_p
     t_p *= p.adjustment
     own_p += t_p
     own[perf] = own_p
-    real = own * sales
+    real = np.multiply(own, sales, out=out("rd_real"))
+    boost_of = ws.boost[:n]
     if support.performers is None:
-        real += p.voucher_add * support.voucher
-        real += p.subsidy_add * support.subsidy
+        real += np.multiply(support.voucher, p.voucher_add, out=work)
+        real += np.multiply(support.subsidy, p.subsidy_add, out=work)
         real += support.credit_rd
-        boost_of = support.boost
+        np.copyto(boost_of, support.boost)
     else:  # support reaches performers alone: the others keep real = own * sales (= 0)
-        real_p = real[perf]
-        real_p += p.voucher_add * support.voucher
-        real_p += p.subsidy_add * support.subsidy
+        real_p = _take(real, perf, out=t_p)
+        real_p += np.multiply(support.voucher, p.voucher_add, out=x_p)
+        real_p += np.multiply(support.subsidy, p.subsidy_add, out=x_p)
         real_p += support.credit_rd
         real[perf] = real_p
-        boost_of = np.ones(f.n)
+        boost_of.fill(1.0)
         boost_of[perf] = support.boost
-    reported = real.copy()
-    gap = np.zeros(f.n)
-    r_now = reported / sales
+    reported = out("rd_reported")
+    np.copyto(reported, real)
+    gap = out("gap")
+    gap.fill(0.0)
+    r_now = np.divide(reported, sales, out=out("hist2"))
     other_ok = f.other_ok
     # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
     # programme help them with the criteria (they reconsider every year) and with the R&D
     # accounts (relabelling up to ``pool_relabel``; the notch is considered from
     # ``pool_window`` of the threshold)
-    cultivated = f.cultivated if support.admitted is None else f.cultivated | support.admitted
+    if support.admitted is None:
+        cultivated = f.cultivated
+    else:
+        cultivated = np.logical_or(f.cultivated, support.admitted, out=out("cultivated"))
     any_pool = bool(cultivated.any())
     # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
     # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
@@ -408,14 +579,15 @@ def enterprise_year(
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
     # (a firm below the notch window of the lowest threshold cannot gain: not considered)
     reach = min(p.window, p.pool_window) if any_pool else p.window
-    # (one mask over every firm, one index: cheaper than gathers of the filtered subsets)
-    registered = age >= 1.0
-    considers = f.own >= reach * float(rules.band_min_rd.min())
+    registered = np.greater_equal(age, 1.0, out=ws.registered[:n])
+    considers = np.greater_equal(f.own, reach * float(rules.band_min_rd.min()), out=mask)
     considers &= registered
-    considers &= ~other_ok
-    considers &= (u.upgrade < reconsider) | cultivated
+    considers &= np.logical_not(other_ok, out=mask2)
+    np.less(u.upgrade, reconsider, out=mask2)
+    mask2 |= cultivated
+    considers &= mask2
     up = np.flatnonzero(considers)
-    if up.size:
+    if up.size:  # (a small subset: arrays of its size are not worth buffers)
         pool_u = np.take(cultivated, up)
         value = _hnte_value(f, rules, p, up, sales, real, kind)
         s_u = sales[up]
@@ -427,17 +599,30 @@ def enterprise_year(
         meets = (rules.validity_years * (value - rd_cost) > cost) & (
             f.own[up] >= w_u * float(rules.band_min_rd.min())
         )
-        other_ok = other_ok.copy()
+        other_ok = out("other_ok")
+        np.copyto(other_ok, f.other_ok)
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
-    sel = np.flatnonzero(other_ok & registered)
-    th_s = band_threshold(rules, sales[sel])
-    th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
-    hist_s = f.hist1[sel] + f.hist2[sel]
-    last_s = lasting[sel]
-    r_s = r_now[sel]
-    pool_s = np.take(cultivated, sel) if any_pool else np.zeros(sel.size, bool)
-    lower_s = p.window * th_s  # lowest annual intensity from which a firm considers the notch
+    sel = np.flatnonzero(np.logical_and(other_ok, registered, out=mask))
+    m = sel.size
+    th_s = band_threshold(
+        rules,
+        _take(sales, sel, out=sub(0, m)),
+        out=sub(1, m),
+        band=ws.sub_band[:m],
+        work=sub_mask(0, m),
+    )
+    th_low_s = np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=sub(2, m))
+    hist_s = _take(f.hist1, sel, out=sub(3, m))
+    hist_s += _take(f.hist2, sel, out=sub(4, m))
+    last_s = _take(lasting, sel, out=sub_mask(1, m))
+    r_s = _take(r_now, sel, out=sub(4, m))
+    pool_s = sub_mask(2, m)
+    if any_pool:
+        _take(cultivated, sel, out=pool_s)
+    else:
+        pool_s.fill(False)
+    lower_s = np.multiply(th_s, p.window, out=sub(5, m))  # where a firm considers the notch
     if any_pool:
         # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
         # restates their R&D up to the same relabelling share, at most to the threshold
@@ -447,10 +632,17 @@ def enterprise_year(
         lower_s[pi] = p.pool_window * th_s[pi]
     # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
     # applicants whose 3-year window is short
-    short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
-    cand = np.flatnonzero(short & (r_s >= lower_s))  # positions in sel
-    bunched = np.zeros(f.n, dtype=bool)
-    if cand.size:
+    short, work_s, sum_s = sub_mask(0, m), sub_mask(3, m), sub(0, m)
+    np.add(hist_s, r_s, out=sum_s)
+    sum_s3 = np.multiply(th_low_s, 3.0, out=sub(6, m))
+    np.less(sum_s, sum_s3, out=short)
+    short &= np.logical_not(last_s, out=work_s)
+    short |= np.less(r_s, th_low_s, out=work_s)
+    short &= np.greater_equal(r_s, lower_s, out=work_s)
+    cand = np.flatnonzero(short)  # positions in sel
+    bunched = out("bunched")
+    bunched.fill(False)
+    if cand.size:  # (a small subset)
         candidates = sel[cand]
         value = _hnte_value(f, rules, p, candidates, sales, real, kind)
         s_c = sales[candidates]
@@ -483,46 +675,56 @@ def enterprise_year(
         r_s[cand[moves]] = x[moves]
     # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
     # so that rounding in sums (which depend on the order of firms) never decides it
-    app = np.flatnonzero(~last_s & ((hist_s + r_s) / 3.0 >= th_low_s))
-    applicants = sel[app]
+    np.add(hist_s, r_s, out=sum_s)
+    sum_s /= 3.0
+    applies = np.greater_equal(sum_s, th_low_s, out=short)
+    applies &= np.logical_not(last_s, out=work_s)
+    applicants = sel[np.flatnonzero(applies)]
     due = np.take(valid, applicants)  # valid and not lasting: up for renewal
-    certified = np.zeros(f.n, dtype=bool)
+    certified = out("certified")
+    certified.fill(False)
     approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
     certified[applicants] = approved
-    hnte = lasting | certified
-    expiry = f.hnte_expiry.astype(np.int64)  # (a copy)
+    hnte = np.logical_or(lasting, certified, out=out("hnte"))
+    expiry = out("hnte_expiry")
+    np.copyto(expiry, f.hnte_expiry)
     expiry[applicants[approved]] = year + rules.validity_years - 1
-    tech_sme = (
-        (sales <= TECH_SME_MAX_SALES_CNY)
-        & (employees <= TECH_SME_MAX_EMPLOYEES)
-        & (r_now >= p.tech_sme_min_rd)
-    )
+    tech_sme = np.less_equal(sales, TECH_SME_MAX_SALES_CNY, out=out("tech_sme"))
+    tech_sme &= np.less_equal(employees, TECH_SME_MAX_EMPLOYEES, out=mask)
+    tech_sme &= np.greater_equal(r_now, p.tech_sme_min_rd, out=mask)
     # innovation
     # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
     # with R&D alone
-    active = np.flatnonzero(real > 0.0)
-    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * boost_of[active]
+    active = np.flatnonzero(np.greater(real, 0.0, out=mask))
+    k = active.size
+    prob_a = _take(real, active, out=sub(0, k))
+    prob_a /= _take(sales, active, out=sub(1, k))
+    prob_a *= -p.zeta * 100.0
+    prob_a *= _take(boost_of, active, out=sub(1, k))
     np.exp(prob_a, out=prob_a)
     np.subtract(1.0, prob_a, out=prob_a)
-    u_a = u.success[active]
-    won_a = u_a < prob_a
-    success = np.zeros(f.n, dtype=bool)
+    u_a = _take(u.success, active, out=sub(1, k))
+    won_a = np.less(u_a, prob_a, out=sub_mask(0, k))
+    success = out("success")
+    success.fill(False)
     success[active] = won_a
-    patents = np.zeros(f.n)
+    patents = out("patents")
+    patents.fill(0.0)
     won_i = np.flatnonzero(won_a)
     patents[active[won_i]] = poisson_quantile(
         p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
     )
     # exit at the end of the year; the size factor is at most 2, so only firms drawing below
     # twice the rate can exit: the factor is computed for those alone
-    near = np.flatnonzero(u.exit < 2.0 * p.exit_rate)
+    near = np.flatnonzero(np.less(u.exit, 2.0 * p.exit_rate, out=mask))
     p_exit = np.log(sales[near] * (1.0 / SIZE_REFERENCE_CNY))
     p_exit *= -0.2
     np.exp(p_exit, out=p_exit)
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
     np.multiply(p_exit, 0.5, out=p_exit, where=hnte[near])  # halved for HNTEs
-    exits = np.zeros(f.n, dtype=bool)
+    exits = out("exits")
+    exits.fill(False)
     exits[near] = u.exit[near] < p_exit
     new = replace(
         f,

@@ -41,6 +41,7 @@ from policysim.agents.counties import (
 )
 from policysim.agents.enterprises import (
     Draws,
+    EnterpriseWorkspace,
     FirmParams,
     Firms,
     Support,
@@ -155,6 +156,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.records: list[YearRecord] = []
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self._rules: dict[int, YearRules] = {}
+        self._workspace = EnterpriseWorkspace()  # the enterprise rule's buffers, reused yearly
         # values of an empty slot of the firm arrays: no township, no county, harmless numbers
         self._firms: Firms
         self._entering: Firms | None = None  # entrants not yet placed in free slots
@@ -434,7 +436,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         support = self._support(funds.plan, rules)
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
         sales_before = self.sales_county
-        outcome = enterprise_year(self.firms, rules, support, self.fp, draws)
+        outcome = enterprise_year(self.firms, rules, support, self.fp, draws, self._workspace)
         after = outcome.firms
         self.firms = after
         self.year = year
