@@ -13,8 +13,9 @@ from one generator), prints for each implementation:
 
 Implementations: per-object Mesa (:mod:`policysim.agents.reference`, at 2,000 and 30,000 firms
 alone: about 9 us per firm-year); the vectorised rule allocating every intermediate afresh (the
-rule before issue 20, kept as ``enterprise_year_allocating``); the vectorised rule writing into a
-reused :class:`~policysim.agents.enterprises.EnterpriseWorkspace` (the model's form); the floor,
+rule before issue 20, kept as ``enterprise_year_allocating``); the vectorised rule with a reused
+:class:`~policysim.agents.enterprises.EnterpriseWorkspace`, returning copies (the pure form) and
+updating the population in place, each call a further year (the model's form); the floor,
 the rule's float arrays streamed once: each of its 9 float outputs written once, as a
 multiply-add of its 15 float inputs (firm arrays and uniforms, each read at least once), into
 preallocated arrays (what any implementation must at least move). The mesa-frames row is
@@ -149,9 +150,20 @@ def bench_size(n: int, samples: int) -> dict[str, tuple[float, float]]:
     out["vectorised, allocating (before issue 20)"] = measure(
         lambda: enterprise_year_allocating(firms, rules, support, params, draws), n, samples
     )
-    out["vectorised, workspace (the model's form)"] = measure(
+    out["vectorised, workspace, copies"] = measure(
         lambda: enterprise_year(firms, rules, support, params, draws, ws), n, samples
     )
+    # the model's form: the population updated in place, each call a further year
+    state = [dataclasses.replace(firms, **{k: v.copy() for k, v in vars(firms).items()})]
+
+    def in_place() -> None:
+        state[0] = enterprise_year(state[0], rules, support, params, draws, ws, inplace=True).firms
+
+    check_same(
+        enterprise_year(state[0], rules, support, params, draws, ws, inplace=True), old, True
+    )
+    state[0] = dataclasses.replace(firms, **{k: v.copy() for k, v in vars(firms).items()})
+    out["vectorised, workspace, in place (model)"] = measure(in_place, n, samples)
     # the floor: the rule's float arrays streamed once, each of its 9 float outputs written
     # once as a multiply-add of its 15 float inputs (each read at least once), preallocated
     ins = [getattr(firms, name) for name in FLOOR_INPUTS] + [

@@ -353,72 +353,67 @@ def _hnte_value(
     return value
 
 
-#: Fields of :class:`Firms` that :func:`enterprise_year` writes, with their dtype and the number
-#: of buffers kept for each: two (the outcome of a year is the input of the next: the new values
-#: go to the buffer the inputs do not use), three for ``hist2`` (last year's ``hist2`` becomes
-#: ``hist1`` as it is, so two of them are inputs).
-_STATE_BUFFERS: dict[str, tuple[type, int]] = {
-    "sales": (np.float64, 2),
-    "employees": (np.float64, 2),
-    "age": (np.float64, 2),
-    "own": (np.float64, 2),
-    "gap": (np.float64, 2),
-    "rd_real": (np.float64, 2),
-    "rd_reported": (np.float64, 2),
-    "hist2": (np.float64, 3),
-    "patents": (np.float64, 2),
-    "other_ok": (np.bool_, 2),
-    "cultivated": (np.bool_, 2),
-    "hnte": (np.bool_, 2),
-    "hnte_expiry": (np.int64, 2),
-    "tech_sme": (np.bool_, 2),
-    "success": (np.bool_, 2),
-    # flags of the outcome (not firm state: never inputs of the rule)
-    "exits": (np.bool_, 1),
-    "bunched": (np.bool_, 1),
-    "certified": (np.bool_, 1),
-}
+#: Firm arrays whose values the rule reads and updates (copied unless it works in place).
+_UPDATED = (
+    "sales",
+    "employees",
+    "age",
+    "own",
+    "hist1",
+    "other_ok",
+    "cultivated",
+    "hnte",
+    "tech_sme",
+    "success",
+)
+#: Firm arrays the rule writes without reading them (fresh unless it works in place).
+_OVERWRITTEN = ("gap", "rd_real", "rd_reported", "patents")
+
+
+def _private_state(f: Firms, *, copy: bool) -> Firms:
+    """``f`` with arrays the rule may update in place: copies of the arrays it updates (if
+    ``copy``), and the certificate expiry years as int64 (always)."""
+    changes: dict[str, NDArray[Any]] = {"hnte_expiry": f.hnte_expiry.astype(np.int64)}
+    if copy:
+        changes.update({name: getattr(f, name).copy() for name in _UPDATED})
+        changes.update({name: np.empty(f.n) for name in _OVERWRITTEN})
+    return replace(f, **changes)
 
 
 @dataclass(eq=False)
 class EnterpriseWorkspace:
     """Work buffers of :func:`enterprise_year`, reused from one year to the next (issue 20).
 
-    Every array the rule needs of the size of the population (or of a subset of it) is a slice
-    of a buffer here: a call allocates nothing of population size, so the memory of one year is
-    not freed and faulted in again the next. The buffers have room for ``capacity`` firms and
-    are replaced by larger ones when a population outgrows them (:meth:`reserve`).
-
-    The arrays of an outcome are slices of the workspace. A call writes each new firm array
-    into a buffer that none of its input arrays uses, so the model can pass the outcome of a
-    year to the next year's call; a later call may overwrite any other outcome of the same
-    workspace (copy what must be kept). Float64 throughout: the numbers are identical to those
-    of the allocating form (:func:`policysim.agents.reference.enterprise_year_allocating`)."""
+    Every intermediate the rule needs of the size of the population (or of a subset of it) is
+    a slice of a buffer here, or, in place, one of the firm arrays whose old values the rule
+    does not read (gap, R&D, patents: scratch until the rule writes them): a call allocates
+    nothing of population size, so the memory of one year is not freed and faulted in again
+    the next, and the memory a call touches stays small (more of it in the cache). The buffers
+    have room for ``capacity`` firms and are replaced by larger ones when a population
+    outgrows them (:meth:`reserve`). Float64 throughout: the numbers are identical to those of
+    the allocating form (:func:`policysim.agents.reference.enterprise_year_allocating`)."""
 
     capacity: int = 0
-    #: buffers of the outcome's arrays, by field (see ``_STATE_BUFFERS``)
-    state: dict[str, list[NDArray[Any]]] = field(default_factory=dict)
     # scratch over every firm
-    size: FloatArray = field(default_factory=lambda: np.empty(0))  # growth size factor
-    factor: FloatArray = field(default_factory=lambda: np.empty(0))  # growth factor
-    work: FloatArray = field(default_factory=lambda: np.empty(0))
-    boost: FloatArray = field(default_factory=lambda: np.empty(0))  # innovation boost per firm
-    b: FloatArray = field(default_factory=lambda: np.empty(0))  # B-index per firm
     kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
     valid: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     lasting: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     registered: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     mask: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     mask2: BoolArray = field(default_factory=lambda: np.empty(0, bool))
-    # scratch over a subset of the firms (performers, firms meeting the other criteria, firms
-    # with R&D), used from the start
+    # the outcome's flags (overwritten by the next call)
+    exits: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    bunched: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    certified: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    # scratch over a subset of the firms (firms meeting the other criteria, firms with R&D):
+    # only the part a subset uses is ever touched
     sub: list[FloatArray] = field(default_factory=list)
     sub_mask: list[BoolArray] = field(default_factory=list)
-    sub_band: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    sub_kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
     #: times the buffers were (re)allocated (tests: reused, not reallocated)
     allocations: int = 0
 
-    N_SUB: ClassVar[int] = 8
+    N_SUB: ClassVar[int] = 6
     N_SUB_MASK: ClassVar[int] = 4
 
     def reserve(self, n: int) -> None:
@@ -427,41 +422,14 @@ class EnterpriseWorkspace:
             return
         self.capacity = n
         self.allocations += 1
-        self.state = {
-            name: [np.empty(n, dtype) for _ in range(copies)]
-            for name, (dtype, copies) in _STATE_BUFFERS.items()
-        }
-        for name in ("size", "factor", "work", "boost", "b"):
-            setattr(self, name, np.empty(n))
         for name in ("valid", "lasting", "registered", "mask", "mask2"):
+            setattr(self, name, np.empty(n, bool))
+        for name in ("exits", "bunched", "certified"):
             setattr(self, name, np.empty(n, bool))
         self.kind = np.empty(n, np.uint8)
         self.sub = [np.empty(n) for _ in range(self.N_SUB)]
         self.sub_mask = [np.empty(n, bool) for _ in range(self.N_SUB_MASK)]
-        self.sub_band = np.empty(n, np.uint8)
-
-    def output(self, name: str, n: int, taken: set[int]) -> NDArray[Any]:
-        """The first ``n`` elements of a buffer of field ``name`` that no input uses."""
-        for buf in self.state[name]:
-            if id(buf) not in taken:
-                return buf[:n]
-        raise AssertionError(f"every buffer of {name} is an input")  # pragma: no cover
-
-
-def _inputs_of(f: Firms) -> set[int]:
-    """Identities of the arrays of ``f`` and of the buffers they are views of."""
-    taken: set[int] = set()
-    for name in _STATE_BUFFERS:
-        a = getattr(f, name, None)
-        if a is not None:
-            taken.add(id(a))
-            if a.base is not None:
-                taken.add(id(a.base))
-    a = f.hist1
-    taken.add(id(a))
-    if a.base is not None:
-        taken.add(id(a.base))
-    return taken
+        self.sub_kind = np.empty(n, np.uint8)
 
 
 def enterprise_year(
@@ -471,55 +439,83 @@ def enterprise_year(
     p: FirmParams,
     u: Draws,
     workspace: EnterpriseWorkspace | None = None,
+    *,
+    inplace: bool = False,
 ) -> YearOutcome:
-    """Advance every firm by one year (element-wise; the inputs are not modified).
+    """Advance every firm by one year (element-wise).
 
-    With a ``workspace`` every intermediate and every new firm array is a slice of its buffers
-    (see :class:`EnterpriseWorkspace` for how long an outcome stays valid); without one, a fresh
-    workspace is used (the outcome is then the caller's alone)."""
+    The new firm arrays are ``f``'s own arrays updated in place when ``inplace`` (the model's
+    population, which nobody else holds: ``f`` itself must not be used afterwards, its arrays
+    are the outcome's), else copies (``f`` is left as it was). Intermediates are slices of the
+    ``workspace``'s buffers (a fresh one if None); so are the outcome's flags ``exits``,
+    ``bunched`` and ``certified``, which the next call with the same workspace overwrites."""
     ws = EnterpriseWorkspace() if workspace is None else workspace
     n = f.n
     ws.reserve(n)
-    taken = _inputs_of(f)
-
-    def out(name: str) -> NDArray[Any]:
-        return ws.output(name, n, taken)
-
-    def sub(i: int, k: int) -> FloatArray:
-        return ws.sub[i][:k]
-
-    def sub_mask(i: int, k: int) -> BoolArray:
-        return ws.sub_mask[i][:k]
-
+    if not inplace or f.hnte_expiry.dtype != np.int64:
+        f = _private_state(f, copy=not inplace)
     year = rules.year
-    work, mask, mask2 = ws.work[:n], ws.mask[:n], ws.mask2[:n]
+    mask, mask2 = ws.mask[:n], ws.mask2[:n]
+    # the arrays updated in place; the rule never reads the old values of gap, rd_real,
+    # rd_reported and patents: their arrays serve as scratch until the rule writes them
+    sales, employees, age, own = f.sales, f.employees, f.age, f.own
+    real, reported, gap, patents = f.rd_real, f.rd_reported, f.gap, f.patents
     # growth: factor = max(1 + g, 0.3)
-    size = ws.size[:n]
-    np.multiply(f.sales, 1.0 / SIZE_REFERENCE_CNY, out=size)
+    size = np.multiply(sales, 1.0 / SIZE_REFERENCE_CNY, out=gap)
     np.log(size, out=size)
     size *= -0.15
     np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
     np.clip(size, 0.5, 2.0, out=size)
-    factor = laplace_from_uniform(u.growth, out=ws.factor[:n], work=work)
+    factor = laplace_from_uniform(u.growth, out=patents, work=reported)
     factor *= size
     factor *= p.growth_scale
     factor += 1.0 + p.growth_mean
-    np.multiply(f.success, p.sales_gain, out=work)
-    factor += work
+    factor += np.multiply(f.success, p.sales_gain, out=real)
     np.maximum(factor, 0.3, out=factor)
-    sales = np.multiply(f.sales, factor, out=out("sales"))
-    employees = np.multiply(f.employees, factor, out=out("employees"))
-    age = np.add(f.age, 1.0, out=out("age"))
+    sales *= factor
+    employees *= factor
+    age += 1.0
     # certificates expiring before this year are gone; those expiring this year are valid for
     # the tax of this year but due for renewal
     valid = np.greater_equal(f.hnte_expiry, year, out=ws.valid[:n])
     valid &= f.hnte
     lasting = np.greater(f.hnte_expiry, year, out=ws.lasting[:n])  # not up for renewal
     lasting &= f.hnte
-    # own R&D under this year's user cost (16 firm types: a table look-up)
+    # own R&D under this year's user cost (16 firm types: a table look-up, for the firms that
+    # need it alone)
     claims = claims_deduction(f.claim_u, rules, p.loss_share, out=mask, work=mask2)
     kind = firm_type(valid, f.tech_sme, f.manufacturing, claims, out=ws.kind[:n])
-    b = _take(b_table(rules), kind, out=ws.b[:n])
+    b_of = b_table(rules)
+
+    def b_at(index: IntArray, out: FloatArray) -> FloatArray:
+        return _take(b_of, _take(kind, index, out=ws.sub_kind[: index.size]), out=out)
+
+    # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
+    # programme help them with the criteria (they reconsider every year) and with the R&D
+    # accounts (relabelling up to ``pool_relabel``; the notch is considered from
+    # ``pool_window`` of the threshold)
+    cultivated = f.cultivated
+    if support.admitted is not None:
+        cultivated |= support.admitted
+    any_pool = bool(cultivated.any())
+    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
+    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
+    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
+    # index subsets: thresholds are looked up only where needed. (Who considers it depends on
+    # last year's own intensity: decided before it is updated.)
+    other_ok = f.other_ok
+    reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
+    # (a firm below the notch window of the lowest threshold cannot gain: not considered)
+    reach = min(p.window, p.pool_window) if any_pool else p.window
+    registered = np.greater_equal(age, 1.0, out=ws.registered[:n])
+    considers = np.greater_equal(own, reach * float(rules.band_min_rd.min()), out=mask)
+    considers &= registered
+    considers &= np.logical_not(other_ok, out=mask2)
+    np.less(u.upgrade, reconsider, out=mask2)
+    mask2 |= cultivated
+    considers &= mask2
+    up = np.flatnonzero(considers)
+    own_up = own[up]
     # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
     # firms): the transcendental functions run on the R&D performers alone
     if support.performers is None:
@@ -527,26 +523,24 @@ def enterprise_year(
     else:
         perf = support.performers
     k = perf.size
-    t_p, x_p = sub(0, k), sub(1, k)
-    _take(b, perf, out=t_p)
+    t_p, x_p = gap[:k], reported[:k]  # (scratch until the rule writes them)
+    b_at(perf, t_p)
     t_p /= _take(f.b0, perf, out=x_p)
     np.log(t_p, out=t_p)
     t_p *= p.elasticity
     np.exp(t_p, out=t_p)
     t_p *= _take(f.r0, perf, out=x_p)
     # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
-    own = out("own")
-    np.copyto(own, f.own)
     own_p = _take(own, perf, out=x_p)
     t_p -= own_p
     t_p *= p.adjustment
     own_p += t_p
     own[perf] = own_p
-    real = np.multiply(own, sales, out=out("rd_real"))
-    boost_of = ws.boost[:n]
+    np.multiply(own, sales, out=real)
+    boost_of = patents  # (scratch until the innovation draws)
     if support.performers is None:
-        real += np.multiply(support.voucher, p.voucher_add, out=work)
-        real += np.multiply(support.subsidy, p.subsidy_add, out=work)
+        real += np.multiply(support.voucher, p.voucher_add, out=gap)
+        real += np.multiply(support.subsidy, p.subsidy_add, out=gap)
         real += support.credit_rd
         np.copyto(boost_of, support.boost)
     else:  # support reaches performers alone: the others keep real = own * sales (= 0)
@@ -557,98 +551,66 @@ def enterprise_year(
         real[perf] = real_p
         boost_of.fill(1.0)
         boost_of[perf] = support.boost
-    reported = out("rd_reported")
     np.copyto(reported, real)
-    gap = out("gap")
     gap.fill(0.0)
-    r_now = np.divide(reported, sales, out=out("hist2"))
-    other_ok = f.other_ok
-    # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
-    # programme help them with the criteria (they reconsider every year) and with the R&D
-    # accounts (relabelling up to ``pool_relabel``; the notch is considered from
-    # ``pool_window`` of the threshold)
-    if support.admitted is None:
-        cultivated = f.cultivated
-    else:
-        cultivated = np.logical_or(f.cultivated, support.admitted, out=out("cultivated"))
-    any_pool = bool(cultivated.any())
-    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
-    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
-    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
-    # index subsets: thresholds are looked up only where needed
-    reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
-    # (a firm below the notch window of the lowest threshold cannot gain: not considered)
-    reach = min(p.window, p.pool_window) if any_pool else p.window
-    registered = np.greater_equal(age, 1.0, out=ws.registered[:n])
-    considers = np.greater_equal(f.own, reach * float(rules.band_min_rd.min()), out=mask)
-    considers &= registered
-    considers &= np.logical_not(other_ok, out=mask2)
-    np.less(u.upgrade, reconsider, out=mask2)
-    mask2 |= cultivated
-    considers &= mask2
-    up = np.flatnonzero(considers)
-    if up.size:  # (a small subset: arrays of its size are not worth buffers)
+    if up.size:
         pool_u = np.take(cultivated, up)
         value = _hnte_value(f, rules, p, up, sales, real, kind)
         s_u = sales[up]
         th_u = band_threshold(rules, s_u)
         rho_u = np.where(pool_u, p.pool_relabel, p.relabel)
         w_u = np.where(pool_u, p.pool_window, p.window)
-        rd_cost = b[up] * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
+        b_u = b_at(up, ws.sub[0][: up.size])
+        rd_cost = b_u * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
         cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
         meets = (rules.validity_years * (value - rd_cost) > cost) & (
-            f.own[up] >= w_u * float(rules.band_min_rd.min())
+            own_up >= w_u * float(rules.band_min_rd.min())
         )
-        other_ok = out("other_ok")
-        np.copyto(other_ok, f.other_ok)
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
     sel = np.flatnonzero(np.logical_and(other_ok, registered, out=mask))
     m = sel.size
-    th_s = band_threshold(
-        rules,
-        _take(sales, sel, out=sub(0, m)),
-        out=sub(1, m),
-        band=ws.sub_band[:m],
-        work=sub_mask(0, m),
-    )
-    th_low_s = np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=sub(2, m))
-    hist_s = _take(f.hist1, sel, out=sub(3, m))
-    hist_s += _take(f.hist2, sel, out=sub(4, m))
-    last_s = _take(lasting, sel, out=sub_mask(1, m))
-    r_s = _take(r_now, sel, out=sub(4, m))
-    pool_s = sub_mask(2, m)
+    th_s, th_low_s, hist_s, r_s, sum_s, lower_s = (b[:m] for b in ws.sub)
+    short, work_s, last_s, pool_s = (b[:m] for b in ws.sub_mask)
+    band_threshold(rules, _take(sales, sel, out=sum_s), out=th_s, band=ws.sub_kind[:m], work=short)
+    np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=th_low_s)
+    _take(f.hist1, sel, out=hist_s)
+    hist_s += _take(f.hist2, sel, out=r_s)
+    # this year's reported intensity, in the array of the intensity two years ago (no longer
+    # needed): next year's hist2
+    r_now = np.divide(reported, sales, out=f.hist1)
+    _take(lasting, sel, out=last_s)
+    _take(r_now, sel, out=r_s)
     if any_pool:
         _take(cultivated, sel, out=pool_s)
-    else:
-        pool_s.fill(False)
-    lower_s = np.multiply(th_s, p.window, out=sub(5, m))  # where a firm considers the notch
-    if any_pool:
         # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
         # restates their R&D up to the same relabelling share, at most to the threshold
         pi = np.flatnonzero(pool_s)
         h = hist_s[pi]
         hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
-        lower_s[pi] = p.pool_window * th_s[pi]
+    else:
+        pool_s.fill(False)
     # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
     # applicants whose 3-year window is short
-    short, work_s, sum_s = sub_mask(0, m), sub_mask(3, m), sub(0, m)
     np.add(hist_s, r_s, out=sum_s)
-    sum_s3 = np.multiply(th_low_s, 3.0, out=sub(6, m))
-    np.less(sum_s, sum_s3, out=short)
+    np.less(sum_s, np.multiply(th_low_s, 3.0, out=lower_s), out=short)
     short &= np.logical_not(last_s, out=work_s)
     short |= np.less(r_s, th_low_s, out=work_s)
+    # the lowest annual intensity from which a firm considers the notch
+    np.multiply(th_s, p.window, out=lower_s)
+    if any_pool:
+        lower_s[pi] = p.pool_window * th_s[pi]
     short &= np.greater_equal(r_s, lower_s, out=work_s)
     cand = np.flatnonzero(short)  # positions in sel
-    bunched = out("bunched")
+    bunched = ws.bunched[:n]
     bunched.fill(False)
-    if cand.size:  # (a small subset)
+    if cand.size:
         candidates = sel[cand]
         value = _hnte_value(f, rules, p, candidates, sales, real, kind)
         s_c = sales[candidates]
         th_c = th_s[cand]
         real_c = real[candidates]
-        b_c = b[candidates]
+        b_c = b_at(candidates, lower_s[: cand.size])
         r_c = r_s[cand]
         keep = 1.0 - np.where(pool_s[cand], p.pool_relabel, p.relabel)  # real share of reports
         # reporting (at least) the threshold every year, the plan over the 3-year window, must
@@ -681,15 +643,13 @@ def enterprise_year(
     applies &= np.logical_not(last_s, out=work_s)
     applicants = sel[np.flatnonzero(applies)]
     due = np.take(valid, applicants)  # valid and not lasting: up for renewal
-    certified = out("certified")
+    certified = ws.certified[:n]
     certified.fill(False)
     approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
     certified[applicants] = approved
-    hnte = np.logical_or(lasting, certified, out=out("hnte"))
-    expiry = out("hnte_expiry")
-    np.copyto(expiry, f.hnte_expiry)
-    expiry[applicants[approved]] = year + rules.validity_years - 1
-    tech_sme = np.less_equal(sales, TECH_SME_MAX_SALES_CNY, out=out("tech_sme"))
+    hnte = np.logical_or(lasting, certified, out=f.hnte)
+    f.hnte_expiry[applicants[approved]] = year + rules.validity_years - 1
+    tech_sme = np.less_equal(sales, TECH_SME_MAX_SALES_CNY, out=f.tech_sme)
     tech_sme &= np.less_equal(employees, TECH_SME_MAX_EMPLOYEES, out=mask)
     tech_sme &= np.greater_equal(r_now, p.tech_sme_min_rd, out=mask)
     # innovation
@@ -697,19 +657,19 @@ def enterprise_year(
     # with R&D alone
     active = np.flatnonzero(np.greater(real, 0.0, out=mask))
     k = active.size
-    prob_a = _take(real, active, out=sub(0, k))
-    prob_a /= _take(sales, active, out=sub(1, k))
+    prob_a, x_a = ws.sub[0][:k], ws.sub[1][:k]
+    _take(real, active, out=prob_a)
+    prob_a /= _take(sales, active, out=x_a)
     prob_a *= -p.zeta * 100.0
-    prob_a *= _take(boost_of, active, out=sub(1, k))
+    prob_a *= _take(boost_of, active, out=x_a)
     np.exp(prob_a, out=prob_a)
     np.subtract(1.0, prob_a, out=prob_a)
-    u_a = _take(u.success, active, out=sub(1, k))
-    won_a = np.less(u_a, prob_a, out=sub_mask(0, k))
-    success = out("success")
+    u_a = _take(u.success, active, out=x_a)
+    won_a = np.less(u_a, prob_a, out=ws.sub_mask[0][:k])
+    success = f.success
     success.fill(False)
     success[active] = won_a
-    patents = out("patents")
-    patents.fill(0.0)
+    patents.fill(0.0)  # (the boost is no longer needed)
     won_i = np.flatnonzero(won_a)
     patents[active[won_i]] = poisson_quantile(
         p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
@@ -723,28 +683,12 @@ def enterprise_year(
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
     np.multiply(p_exit, 0.5, out=p_exit, where=hnte[near])  # halved for HNTEs
-    exits = out("exits")
+    exits = ws.exits[:n]
     exits.fill(False)
     exits[near] = u.exit[near] < p_exit
-    new = replace(
-        f,
-        sales=sales,
-        employees=employees,
-        age=age,
-        own=own,
-        gap=gap,
-        rd_real=real,
-        rd_reported=reported,
-        hist1=f.hist2,
-        hist2=r_now,
-        other_ok=other_ok,
-        cultivated=cultivated,
-        hnte=hnte,
-        hnte_expiry=expiry,
-        tech_sme=tech_sme,
-        success=success,
-        patents=patents,
-    )
+    # last year's intensity is now that of two years ago; this year's (r_now, in the array of
+    # the old hist1) is last year's
+    new = replace(f, hist1=f.hist2, hist2=r_now)
     return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
 
 

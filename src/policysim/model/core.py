@@ -436,7 +436,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         support = self._support(funds.plan, rules)
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
         sales_before = self.sales_county
-        outcome = enterprise_year(self.firms, rules, support, self.fp, draws, self._workspace)
+        outcome = enterprise_year(
+            self.firms, rules, support, self.fp, draws, self._workspace, inplace=True
+        )
         after = outcome.firms
         self.firms = after
         self.year = year
