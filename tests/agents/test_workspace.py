@@ -23,6 +23,7 @@ from policysim.agents.enterprises import (
     YearOutcome,
     enterprise_year,
 )
+from policysim.agents.random import UniformBuffers, uniform_streams
 from policysim.agents.reference import enterprise_year_allocating
 from policysim.scenario import load_scenario
 
@@ -217,3 +218,26 @@ def test_tiny_populations(n: int) -> None:
     ws = EnterpriseWorkspace()
     assert_same(expected, enterprise_year(f, RULES[1], support, PARAMS, draws, ws))
     assert_same(expected, enterprise_year(f, RULES[1], support, PARAMS, draws, ws, inplace=True))
+
+
+@given(
+    key=st.integers(0, 2**64 - 1),
+    sizes=st.lists(st.integers(0, 500), min_size=1, max_size=4),
+    n_streams=st.integers(1, 7),
+)
+@settings(max_examples=40, deadline=None)
+def test_uniform_streams_in_buffers_equal_the_allocating_form(
+    key: int, sizes: list[int], n_streams: int
+) -> None:
+    """The draws written into reused buffers (contiguous rows, grown with the population) are
+    the same bits as the allocating form's."""
+    buffers = UniformBuffers()
+    streams = tuple(range(1, n_streams + 1))
+    for n in sizes:
+        ids = np.random.default_rng(n).permutation(2 * n + 1)[:n].astype(np.int64) - 1
+        expected = uniform_streams(key, ids, 2020, streams)
+        got = uniform_streams(key, ids, 2020, streams, buffers)
+        assert len(got) == n_streams
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b, strict=True)
+            assert b.flags.c_contiguous

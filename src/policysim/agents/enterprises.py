@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from policysim.agents.calendar import YearRules
-from policysim.agents.random import poisson_quantile
+from policysim.agents.random import UniformBuffers, poisson_quantile
 from policysim.agents.tax import (
     b_index,
     b_table,
@@ -410,6 +410,8 @@ class EnterpriseWorkspace:
     sub: list[FloatArray] = field(default_factory=list)
     sub_mask: list[BoolArray] = field(default_factory=list)
     sub_kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    #: the year's uniform draws of the firms (:func:`policysim.agents.random.uniform_streams`)
+    uniforms: UniformBuffers = field(default_factory=UniformBuffers)
     #: times the buffers were (re)allocated (tests: reused, not reallocated)
     allocations: int = 0
 

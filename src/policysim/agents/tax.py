@@ -75,14 +75,13 @@ def firm_type(
     With ``out`` (a uint8 array shaped like the others) the index is written into it, bit by
     bit, with no temporary array."""
     if out is not None:  # ((claims * 2 + hnte) * 2 + tech_sme) * 2 + manufacturing
-        one = np.uint8(1)
         if claims is None:
-            out.fill(one)
+            out.fill(1)
         else:
             np.copyto(out, claims.view(np.uint8))
         for bit in (hnte, tech_sme, manufacturing):
-            np.left_shift(out, one, out=out)
-            out |= bit.view(np.uint8)
+            out += out  # (doubling: numpy's uint8 shift is not vectorised)
+            out += bit.view(np.uint8)
         return out
     out = hnte.view(np.uint8) * np.uint8(4)
     out += tech_sme.view(np.uint8) * np.uint8(2)

@@ -429,7 +429,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         entrants arrive (all of a firm's draws of the year from one identity hash). Returns
         each county's growth of firm sales over the year (before exits and entry)."""
         ug, us, ua, ue, u_start, u_upgrade = crn.uniform_streams(
-            self.key, self.firms.firm_id, year, _FIRM_STREAMS
+            self.key, self.firms.firm_id, year, _FIRM_STREAMS, self._workspace.uniforms
         )
         start_rate, uncounted = self._pilot_drives(funds.cultivation, u_upgrade, rules)
         self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
