@@ -172,7 +172,7 @@ def test_workspace_is_reused_not_reallocated() -> None:
     one fits in it."""
     rng = np.random.default_rng(3)
     ws = EnterpriseWorkspace()
-    f = random_firms(rng, 500, RULES[0].year)
+    f = copy_firms(random_firms(rng, 500, RULES[0].year))  # (distinct arrays: updated in place)
     arrays = {fl.name: id(getattr(f, fl.name)) for fl in dataclasses.fields(f)}
     out = _run(ws, f, RULES[0], 0)
     assert (ws.allocations, ws.capacity) == (1, 500)
@@ -241,3 +241,20 @@ def test_uniform_streams_in_buffers_equal_the_allocating_form(
         for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a, b, strict=True)
             assert b.flags.c_contiguous
+
+
+def test_in_place_on_shared_or_narrow_arrays_still_equals_the_allocating_form() -> None:
+    """A population whose fields share an array (here R&D real and reported) or whose expiry
+    years are not int64 is first copied (in place, the fields would see each other's values)."""
+    rng = np.random.default_rng(11)
+    f = random_firms(rng, 400, RULES[3].year)
+    assert f.rd_real is f.rd_reported
+    support, draws = random_year(rng, f, True, True)
+    expected = enterprise_year_allocating(copy_firms(f), RULES[3], support, PARAMS, draws)
+    ws = EnterpriseWorkspace()
+    assert_same(expected, enterprise_year(f, RULES[3], support, PARAMS, draws, ws, inplace=True))
+    g = dataclasses.replace(copy_firms(f), hnte_expiry=f.hnte_expiry.astype(np.int32))
+    g = dataclasses.replace(g, rd_real=g.rd_real.copy())
+    got = enterprise_year(g, RULES[3], support, PARAMS, draws, ws, inplace=True)
+    assert_same(expected, got)
+    assert got.firms.sales is g.sales  # (only the expiry years were replaced)

@@ -374,6 +374,15 @@ _UPDATED = (
 _OVERWRITTEN = ("gap", "rd_real", "rd_reported", "patents")
 
 
+_WRITTEN = (*_UPDATED, *_OVERWRITTEN, "hist2", "hnte_expiry")
+
+
+def _distinct(f: Firms) -> bool:
+    """Whether every array the rule writes is a distinct array (two fields sharing one would
+    see each other's values if the rule worked in place)."""
+    return len({id(getattr(f, k)) for k in _WRITTEN}) == len(_WRITTEN)
+
+
 def _private_state(f: Firms, *, copy: bool) -> Firms:
     """``f`` with arrays the rule may update in place: copies of the arrays it updates (if
     ``copy``), and the certificate expiry years as int64 (always)."""
@@ -458,8 +467,10 @@ def enterprise_year(
     ws = EnterpriseWorkspace() if workspace is None else workspace
     n = f.n
     ws.reserve(n)
-    if not inplace or f.hnte_expiry.dtype != np.int64:
-        f = _private_state(f, copy=not inplace)
+    if not inplace or not _distinct(f):
+        f = _private_state(f, copy=True)
+    elif f.hnte_expiry.dtype != np.int64:
+        f = _private_state(f, copy=False)
     year = rules.year
     mask, mask2 = ws.mask[:n], ws.mask2[:n]
     # the arrays updated in place; the rule never reads the old values of gap, rd_real,
