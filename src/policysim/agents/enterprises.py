@@ -345,16 +345,24 @@ def _hnte_value(
     sales: FloatArray,
     real: FloatArray,
     kind: NDArray[np.uint8],
+    scratch: tuple[FloatArray, FloatArray, BoolArray, NDArray[np.uint8]],
 ) -> FloatArray:
     """Yearly value of HNTE status to the firms ``idx``: the tax saved on taxable profit after
     the super-deduction (nothing for a loss-making firm), plus the first-certification reward
-    spread over the validity years for a firm never certified."""
-    sd = tax_table(rules)[1][kind[idx]]  # 0 for a firm not claiming
-    profitable = f.claim_u[idx] >= p.loss_share
-    taxable = np.maximum(p.margin * sales[idx] - sd * real[idx], 0.0) * profitable
-    value: FloatArray = (rules.cit - rules.hnte_tax) * taxable
-    value += (f.hnte_expiry[idx] < 0) * (rules.hnte_reward / rules.validity_years)
-    return value
+    spread over the validity years for a firm never certified. Written into the first of the
+    ``scratch`` arrays (float, float, bool, uint8; each of ``idx``'s size)."""
+    value, work, mask, kinds = scratch
+    sd = _take(tax_table(rules)[1], _take(kind, idx, out=kinds), out=work)  # 0: not claiming
+    sd *= _take(real, idx, out=value)
+    taxable = _take(sales, idx, out=value)
+    taxable *= p.margin
+    taxable -= sd
+    np.maximum(taxable, 0.0, out=taxable)
+    taxable *= np.greater_equal(_take(f.claim_u, idx, out=work), p.loss_share, out=mask)
+    taxable *= rules.cit - rules.hnte_tax  # (the value)
+    never = np.less(_take(f.hnte_expiry, idx, out=work.view(np.int64)), 0, out=mask)
+    taxable += np.multiply(never, rules.hnte_reward / rules.validity_years, out=work)
+    return taxable
 
 
 #: Firm arrays whose values the rule reads and updates (copied unless it works in place).
@@ -423,13 +431,14 @@ class EnterpriseWorkspace:
     sub: list[FloatArray] = field(default_factory=list)
     sub_mask: list[BoolArray] = field(default_factory=list)
     sub_kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    sub_index: IntArray = field(default_factory=lambda: np.empty(0, np.int64))
     #: the year's uniform draws of the firms (:func:`policysim.agents.random.uniform_streams`)
     uniforms: UniformBuffers = field(default_factory=UniformBuffers)
     #: times the buffers were (re)allocated (tests: reused, not reallocated)
     allocations: int = 0
 
-    N_SUB: ClassVar[int] = 6
-    N_SUB_MASK: ClassVar[int] = 4
+    N_SUB: ClassVar[int] = 18
+    N_SUB_MASK: ClassVar[int] = 6
 
     def reserve(self, n: int) -> None:
         """Room for ``n`` firms: new buffers (``n`` firms) if the present ones are smaller."""
@@ -445,6 +454,7 @@ class EnterpriseWorkspace:
         self.sub = [np.empty(n) for _ in range(self.N_SUB)]
         self.sub_mask = [np.empty(n, bool) for _ in range(self.N_SUB_MASK)]
         self.sub_kind = np.empty(n, np.uint8)
+        self.sub_index = np.empty(n, np.int64)
 
 
 def enterprise_year(
@@ -532,7 +542,7 @@ def enterprise_year(
     mask2 |= cultivated
     considers &= mask2
     up = np.flatnonzero(considers)
-    own_up = own[up]
+    own_up = _take(own, up, out=ws.sub[6][: up.size])
     # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
     # firms): the transcendental functions run on the R&D performers alone
     if support.performers is None:
@@ -571,24 +581,39 @@ def enterprise_year(
     np.copyto(reported, real)
     gap.fill(0.0)
     if up.size:
-        pool_u = np.take(cultivated, up)
-        value = _hnte_value(f, rules, p, up, sales, real, kind)
-        s_u = sales[up]
-        th_u = band_threshold(rules, s_u)
-        rho_u = np.where(pool_u, p.pool_relabel, p.relabel)
-        w_u = np.where(pool_u, p.pool_window, p.window)
-        b_u = b_at(up, ws.sub[0][: up.size])
-        rd_cost = b_u * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
-        cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
-        meets = (rules.validity_years * (value - rd_cost) > cost) & (
-            own_up >= w_u * float(rules.band_min_rd.min())
-        )
+        k = up.size
+        value, work, s_u, th_u, rd_cost, cost = (b[:k] for b in ws.sub[:6])
+        pool_u, m1, m2 = (b[:k] for b in ws.sub_mask[:3])
+        _take(cultivated, up, out=pool_u)
+        _hnte_value(f, rules, p, up, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
+        _take(sales, up, out=s_u)
+        band_threshold(rules, s_u, out=th_u, band=ws.sub_kind[:k], work=m1)
+        rd_cost.fill(p.relabel)  # the relabelling share, rho
+        rd_cost[pool_u] = p.pool_relabel
+        np.subtract(1.0, rd_cost, out=rd_cost)
+        rd_cost *= th_u
+        rd_cost *= s_u
+        rd_cost -= _take(real, up, out=work)
+        np.maximum(rd_cost, 0.0, out=rd_cost)
+        rd_cost *= b_at(up, work)
+        _take(f.criteria_cost, up, out=cost)
+        cost *= p.criteria_cost
+        cost *= s_u
+        cost *= 1.0 - rules.cultivation
+        value -= rd_cost
+        value *= rules.validity_years
+        meets = np.greater(value, cost, out=m1)
+        window_u = th_u  # (the notch window of each firm, times the lowest threshold)
+        window_u.fill(p.window)
+        window_u[pool_u] = p.pool_window
+        window_u *= float(rules.band_min_rd.min())
+        meets &= np.greater_equal(own_up, window_u, out=m2)
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
     sel = np.flatnonzero(np.logical_and(other_ok, registered, out=mask))
     m = sel.size
-    th_s, th_low_s, hist_s, r_s, sum_s, lower_s = (b[:m] for b in ws.sub)
-    short, work_s, last_s, pool_s = (b[:m] for b in ws.sub_mask)
+    th_s, th_low_s, hist_s, r_s, sum_s, lower_s = (b[:m] for b in ws.sub[:6])
+    short, work_s, last_s, pool_s = (b[:m] for b in ws.sub_mask[:4])
     band_threshold(rules, _take(sales, sel, out=sum_s), out=th_s, band=ws.sub_kind[:m], work=short)
     np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=th_low_s)
     _take(f.hist1, sel, out=hist_s)
@@ -622,29 +647,48 @@ def enterprise_year(
     bunched = ws.bunched[:n]
     bunched.fill(False)
     if cand.size:
-        candidates = sel[cand]
-        value = _hnte_value(f, rules, p, candidates, sales, real, kind)
-        s_c = sales[candidates]
-        th_c = th_s[cand]
-        real_c = real[candidates]
-        b_c = b_at(candidates, lower_s[: cand.size])
-        r_c = r_s[cand]
-        keep = 1.0 - np.where(pool_s[cand], p.pool_relabel, p.relabel)  # real share of reports
+        k = cand.size
+        value, work, s_c, th_c, real_c, b_c, r_c, keep, x, need, catch, need_x = (
+            b[:k] for b in ws.sub[6:18]
+        )
+        takes, up_now, m1, m2 = (b[:k] for b in (*ws.sub_mask[:2], *ws.sub_mask[4:6]))
+        candidates = _take(sel, cand, out=ws.sub_index[:k])
+        _hnte_value(f, rules, p, candidates, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
+        _take(sales, candidates, out=s_c)
+        _take(th_s, cand, out=th_c)
+        _take(real, candidates, out=real_c)
+        b_at(candidates, b_c)
+        _take(r_s, cand, out=r_c)
+        keep.fill(p.relabel)
+        keep[_take(pool_s, cand, out=m1)] = p.pool_relabel
+        np.subtract(1.0, keep, out=keep)  # the real share of reports
         # reporting (at least) the threshold every year, the plan over the 3-year window, must
         # pay
-        x_th = np.maximum(th_c, r_c)
-        need_th = np.maximum(keep * x_th * s_c, real_c)
-        takes = b_c * (need_th - real_c) < value
+        x_th = np.maximum(th_c, r_c, out=x)
+        need_th = np.multiply(keep, x_th, out=need)
+        need_th *= s_c
+        np.maximum(need_th, real_c, out=need_th)
+        np.less(
+            np.multiply(np.subtract(need_th, real_c, out=work), b_c, out=work), value, out=takes
+        )
         # an applicant also catches up on its window when the extra cost is below the value of
         # the (up to) two years of status it gains by certifying now; certified firms keep
         # complying at the threshold
-        catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
+        np.multiply(th_c, 3.0, out=catch)
+        catch -= _take(hist_s, cand, out=work)
+        np.clip(catch, th_c, np.multiply(th_c, 1.0 + p.catchup, out=work), out=catch)
         np.maximum(catch, r_c, out=catch)
-        need_x = np.maximum(keep * catch * s_c, real_c)
-        up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
-        x = np.where(up_now, catch, x_th)
-        need = np.where(up_now, need_x, need_th)
-        moves = takes & (x > r_c)
+        np.multiply(keep, catch, out=need_x)
+        need_x *= s_c
+        np.maximum(need_x, real_c, out=need_x)
+        np.multiply(np.subtract(need_x, need_th, out=work), b_c, out=work)
+        value *= 2.0
+        np.less(work, value, out=up_now)
+        up_now &= np.logical_not(_take(last_s, cand, out=m1), out=m1)
+        np.copyto(x, catch, where=up_now)  # x_th becomes x
+        np.copyto(need, need_x, where=up_now)  # need_th becomes need
+        moves = np.greater(x, r_c, out=m2)
+        moves &= takes
         idx = candidates[moves]
         bunched[idx] = True
         reported[idx] = x[moves] * s_c[moves]
