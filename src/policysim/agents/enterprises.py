@@ -408,8 +408,11 @@ class EnterpriseWorkspace:
     Every intermediate the rule needs of the size of the population (or of a subset of it) is
     a slice of a buffer here, or, in place, one of the firm arrays whose old values the rule
     does not read (gap, R&D, patents: scratch until the rule writes them): a call allocates
-    nothing of population size, so the memory of one year is not freed and faulted in again
-    the next, and the memory a call touches stays small (more of it in the cache). The buffers
+    no float or mask array of the population's size, or of a large subset's, so the memory of
+    one year is not freed and faulted in again the next, and the memory a call touches stays
+    small (more of it in the cache). Still allocated each call: the subsets' index arrays
+    (``np.flatnonzero`` has no ``out``) and the values of small subsets (the firms that bunch,
+    apply, innovate or may exit). The buffers
     have room for ``capacity`` firms and are replaced by larger ones when a population
     outgrows them (:meth:`reserve`). Float64 throughout: the numbers are identical to those of
     the allocating form (:func:`policysim.agents.reference.enterprise_year_allocating`)."""
@@ -426,8 +429,8 @@ class EnterpriseWorkspace:
     exits: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     bunched: BoolArray = field(default_factory=lambda: np.empty(0, bool))
     certified: BoolArray = field(default_factory=lambda: np.empty(0, bool))
-    # scratch over a subset of the firms (firms meeting the other criteria, firms with R&D):
-    # only the part a subset uses is ever touched
+    # scratch over a subset of the firms (those reconsidering the criteria, those meeting them,
+    # the notch candidates, the firms with R&D): only the part a subset uses is ever touched
     sub: list[FloatArray] = field(default_factory=list)
     sub_mask: list[BoolArray] = field(default_factory=list)
     sub_kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
