@@ -4,15 +4,20 @@ It exists for tests and benchmarks: it restates :func:`policysim.agents.enterpri
 enterprise_year` one firm at a time with Python scalars, so that a test can show the vectorised
 rule computes the same thing, and a benchmark can measure what vectorising buys. It is not used by
 the model's yearly step.
+
+:func:`enterprise_year_allocating` is the vectorised rule as it was before it wrote into reused
+work buffers (a fresh array for every intermediate): the reference that the buffered rule must
+equal bit for bit, and the "allocation per call" column of ``benchmarks/bench_rule.py``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import mesa
 import numpy as np
+from numpy.typing import NDArray
 
 from policysim.agents.calendar import YearRules
 from policysim.agents.enterprises import (
@@ -23,9 +28,14 @@ from policysim.agents.enterprises import (
     Draws,
     FirmParams,
     Firms,
+    FloatArray,
+    IntArray,
     Support,
     YearOutcome,
+    laplace_from_uniform,
 )
+from policysim.agents.random import poisson_quantile
+from policysim.agents.tax import b_table, band_threshold, claims_deduction, firm_type, tax_table
 
 
 class FirmAgent(mesa.Agent):  # type: ignore[misc]
@@ -343,3 +353,235 @@ def reference_year(
         bunched=np.array([r["_bunched"] for r in rows], dtype=bool),
         certified=np.array([r["_certified"] for r in rows], dtype=bool),
     )
+
+
+def _hnte_value(
+    f: Firms,
+    rules: YearRules,
+    p: FirmParams,
+    idx: IntArray,
+    sales: FloatArray,
+    real: FloatArray,
+    kind: NDArray[np.uint8],
+) -> FloatArray:
+    """Yearly value of HNTE status to the firms ``idx``: the tax saved on taxable profit after
+    the super-deduction (nothing for a loss-making firm), plus the first-certification reward
+    spread over the validity years for a firm never certified."""
+    sd = tax_table(rules)[1][kind[idx]]  # 0 for a firm not claiming
+    profitable = f.claim_u[idx] >= p.loss_share
+    taxable = np.maximum(p.margin * sales[idx] - sd * real[idx], 0.0) * profitable
+    value: FloatArray = (rules.cit - rules.hnte_tax) * taxable
+    value += (f.hnte_expiry[idx] < 0) * (rules.hnte_reward / rules.validity_years)
+    return value
+
+
+def enterprise_year_allocating(
+    f: Firms, rules: YearRules, support: Support, p: FirmParams, u: Draws
+) -> YearOutcome:
+    """The enterprise rule as it was before its work buffers (issue 20): every intermediate a
+    fresh array. Kept as the reference of :func:`~policysim.agents.enterprises.enterprise_year`
+    (the property tests show both give identical bits) and for ``benchmarks/bench_rule.py``."""
+    year = rules.year
+    # growth (in place on one temporary: the rule runs on every firm every year)
+    size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
+    size *= -0.15
+    np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
+    np.clip(size, 0.5, 2.0, out=size)
+    factor = laplace_from_uniform(u.growth)
+    factor *= size
+    factor *= p.growth_scale
+    factor += 1.0 + p.growth_mean
+    factor += p.sales_gain * f.success
+    np.maximum(factor, 0.3, out=factor)  # factor = max(1 + g, 0.3)
+    sales = f.sales * factor
+    employees = f.employees * factor
+    age = f.age + 1.0
+    # certificates expiring before this year are gone; those expiring this year are valid for
+    # the tax of this year but due for renewal
+    valid = f.hnte & (f.hnte_expiry >= year)
+    lasting = f.hnte & (f.hnte_expiry > year)  # valid beyond this year: not up for renewal
+    # own R&D under this year's user cost (16 firm types: a table look-up)
+    claims = claims_deduction(f.claim_u, rules, p.loss_share)
+    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
+    b = b_table(rules)[kind]
+    # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
+    # firms): the transcendental functions run on the R&D performers alone
+    perf = np.flatnonzero(f.r0 > 0.0) if support.performers is None else support.performers
+    t_p = np.log(b[perf] / f.b0[perf])
+    t_p *= p.elasticity
+    np.exp(t_p, out=t_p)
+    t_p *= f.r0[perf]
+    # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
+    own = f.own.copy()
+    own_p = own[perf]
+    t_p -= own_p
+    t_p *= p.adjustment
+    own_p += t_p
+    own[perf] = own_p
+    real = own * sales
+    if support.performers is None:
+        real += p.voucher_add * support.voucher
+        real += p.subsidy_add * support.subsidy
+        real += support.credit_rd
+        boost_of = support.boost
+    else:  # support reaches performers alone: the others keep real = own * sales (= 0)
+        real_p = real[perf]
+        real_p += p.voucher_add * support.voucher
+        real_p += p.subsidy_add * support.subsidy
+        real_p += support.credit_rd
+        real[perf] = real_p
+        boost_of = np.ones(f.n)
+        boost_of[perf] = support.boost
+    reported = real.copy()
+    gap = np.zeros(f.n)
+    r_now = reported / sales
+    other_ok = f.other_ok
+    # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
+    # programme help them with the criteria (they reconsider every year) and with the R&D
+    # accounts (relabelling up to ``pool_relabel``; the notch is considered from
+    # ``pool_window`` of the threshold)
+    cultivated = f.cultivated if support.admitted is None else f.cultivated | support.admitted
+    any_pool = bool(cultivated.any())
+    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
+    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
+    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
+    # index subsets: thresholds are looked up only where needed
+    reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
+    # (a firm below the notch window of the lowest threshold cannot gain: not considered)
+    reach = min(p.window, p.pool_window) if any_pool else p.window
+    # (one mask over every firm, one index: cheaper than gathers of the filtered subsets)
+    registered = age >= 1.0
+    considers = f.own >= reach * float(rules.band_min_rd.min())
+    considers &= registered
+    considers &= ~other_ok
+    considers &= (u.upgrade < reconsider) | cultivated
+    up = np.flatnonzero(considers)
+    if up.size:
+        pool_u = np.take(cultivated, up)
+        value = _hnte_value(f, rules, p, up, sales, real, kind)
+        s_u = sales[up]
+        th_u = band_threshold(rules, s_u)
+        rho_u = np.where(pool_u, p.pool_relabel, p.relabel)
+        w_u = np.where(pool_u, p.pool_window, p.window)
+        rd_cost = b[up] * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
+        cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
+        meets = (rules.validity_years * (value - rd_cost) > cost) & (
+            f.own[up] >= w_u * float(rules.band_min_rd.min())
+        )
+        other_ok = other_ok.copy()
+        other_ok[up[meets]] = True
+    # firms that may bunch or apply: meeting the other criteria, registered at least a year
+    sel = np.flatnonzero(other_ok & registered)
+    th_s = band_threshold(rules, sales[sel])
+    th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
+    hist_s = f.hist1[sel] + f.hist2[sel]
+    last_s = lasting[sel]
+    r_s = r_now[sel]
+    pool_s = np.take(cultivated, sel) if any_pool else np.zeros(sel.size, bool)
+    lower_s = p.window * th_s  # lowest annual intensity from which a firm considers the notch
+    if any_pool:
+        # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
+        # restates their R&D up to the same relabelling share, at most to the threshold
+        pi = np.flatnonzero(pool_s)
+        h = hist_s[pi]
+        hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
+        lower_s[pi] = p.pool_window * th_s[pi]
+    # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
+    # applicants whose 3-year window is short
+    short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
+    cand = np.flatnonzero(short & (r_s >= lower_s))  # positions in sel
+    bunched = np.zeros(f.n, dtype=bool)
+    if cand.size:
+        candidates = sel[cand]
+        value = _hnte_value(f, rules, p, candidates, sales, real, kind)
+        s_c = sales[candidates]
+        th_c = th_s[cand]
+        real_c = real[candidates]
+        b_c = b[candidates]
+        r_c = r_s[cand]
+        keep = 1.0 - np.where(pool_s[cand], p.pool_relabel, p.relabel)  # real share of reports
+        # reporting (at least) the threshold every year, the plan over the 3-year window, must
+        # pay
+        x_th = np.maximum(th_c, r_c)
+        need_th = np.maximum(keep * x_th * s_c, real_c)
+        takes = b_c * (need_th - real_c) < value
+        # an applicant also catches up on its window when the extra cost is below the value of
+        # the (up to) two years of status it gains by certifying now; certified firms keep
+        # complying at the threshold
+        catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
+        np.maximum(catch, r_c, out=catch)
+        need_x = np.maximum(keep * catch * s_c, real_c)
+        up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
+        x = np.where(up_now, catch, x_th)
+        need = np.where(up_now, need_x, need_th)
+        moves = takes & (x > r_c)
+        idx = candidates[moves]
+        bunched[idx] = True
+        reported[idx] = x[moves] * s_c[moves]
+        real[idx] = need[moves]
+        gap[idx] = 1.0 - real[idx] / reported[idx]
+        r_now[idx] = x[moves]
+        r_s[cand[moves]] = x[moves]
+    # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
+    # so that rounding in sums (which depend on the order of firms) never decides it
+    app = np.flatnonzero(~last_s & ((hist_s + r_s) / 3.0 >= th_low_s))
+    applicants = sel[app]
+    due = np.take(valid, applicants)  # valid and not lasting: up for renewal
+    certified = np.zeros(f.n, dtype=bool)
+    approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
+    certified[applicants] = approved
+    hnte = lasting | certified
+    expiry = f.hnte_expiry.astype(np.int64)  # (a copy)
+    expiry[applicants[approved]] = year + rules.validity_years - 1
+    tech_sme = (
+        (sales <= TECH_SME_MAX_SALES_CNY)
+        & (employees <= TECH_SME_MAX_EMPLOYEES)
+        & (r_now >= p.tech_sme_min_rd)
+    )
+    # innovation
+    # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
+    # with R&D alone
+    active = np.flatnonzero(real > 0.0)
+    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * boost_of[active]
+    np.exp(prob_a, out=prob_a)
+    np.subtract(1.0, prob_a, out=prob_a)
+    u_a = u.success[active]
+    won_a = u_a < prob_a
+    success = np.zeros(f.n, dtype=bool)
+    success[active] = won_a
+    patents = np.zeros(f.n)
+    won_i = np.flatnonzero(won_a)
+    patents[active[won_i]] = poisson_quantile(
+        p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
+    )
+    # exit at the end of the year; the size factor is at most 2, so only firms drawing below
+    # twice the rate can exit: the factor is computed for those alone
+    near = np.flatnonzero(u.exit < 2.0 * p.exit_rate)
+    p_exit = np.log(sales[near] * (1.0 / SIZE_REFERENCE_CNY))
+    p_exit *= -0.2
+    np.exp(p_exit, out=p_exit)
+    np.clip(p_exit, 0.5, 2.0, out=p_exit)
+    p_exit *= p.exit_rate
+    np.multiply(p_exit, 0.5, out=p_exit, where=hnte[near])  # halved for HNTEs
+    exits = np.zeros(f.n, dtype=bool)
+    exits[near] = u.exit[near] < p_exit
+    new = replace(
+        f,
+        sales=sales,
+        employees=employees,
+        age=age,
+        own=own,
+        gap=gap,
+        rd_real=real,
+        rd_reported=reported,
+        hist1=f.hist2,
+        hist2=r_now,
+        other_ok=other_ok,
+        cultivated=cultivated,
+        hnte=hnte,
+        hnte_expiry=expiry,
+        tech_sme=tech_sme,
+        success=success,
+        patents=patents,
+    )
+    return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
