@@ -142,6 +142,7 @@ def simulate(
     )
     for _ in sc.horizon.years:
         model.step()
+    model.release_buffers()
     columns = metric_columns(model.records, model, township_metrics)
     firms = _firm_frame(model) if enterprises else None
     solves = list(getattr(alloc, "solves", []))

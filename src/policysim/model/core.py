@@ -275,6 +275,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             rules = self._rules[year] = resolve_year(self.scenario.policy, year)
         return rules
 
+    def release_buffers(self) -> None:
+        """Give back the enterprise rule's work buffers (a finished run's model may live on
+        until the cycle collector frees it; its buffers need not). A further step allocates
+        them again."""
+        self._workspace = EnterpriseWorkspace()
+
     def summary(self) -> CountySummary:
         """County facts available to the allocator at the start of the next year."""
         return CountySummary(
