@@ -285,3 +285,5 @@ def test_interrupted_study_without_out_names_the_folder_it_made(
     assert made.name.startswith("tiny-sensitivity-sobol-")
     assert f"the finished runs are kept in {made}" in result.stderr
     assert "nothing was written" not in result.stderr
+    # the hint is a command that works: --resume needs the folder
+    assert f"with --out {made} --resume" in " ".join(result.stderr.split())

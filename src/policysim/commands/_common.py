@@ -189,7 +189,7 @@ def interrupted(target: Path | None) -> NoReturn:
     else:
         err.print(
             f"\ninterrupted; the finished runs are kept in {plain(target)}. Run the same command "
-            "with --resume to continue.",
+            f"with --out {plain(target)} --resume to continue.",
             highlight=False,
             markup=False,
         )
