@@ -301,12 +301,64 @@ def standing_growth(percentile: FloatArray, response: float) -> FloatArray:
     return out
 
 
+PROVINCIAL_LEARNING = 0.5
+"""Extra management learning of a provincial pilot or designated county, in units of a fully
+saturated year of provincial funds (assumption, range 0-1: the build programme's training and
+the evaluation's demands)."""
+RESEARCH_LEARNING_SHARE = 0.5
+"""Research capacity learns at this share of the management learning rate (assumption, range
+0.25-1: research institutions change more slowly than administration)."""
+
+
+@dataclass(frozen=True)
+class CountyCapacity:
+    """What a county builds from year to year, one element per county: own-level fiscal S&T
+    spending (CNY), management capacity and research capacity (0-1)."""
+
+    st_spending: FloatArray
+    management: FloatArray
+    research: FloatArray
+
+
+def county_year(
+    c: CountyCapacity,
+    percentile: FloatArray,
+    provincial: BoolArray,
+    *,
+    allocated: FloatArray,
+    received: FloatArray,
+    matching: FloatArray,
+    spending_growth: float,
+    standing_response: float,
+    matching_rate: float,
+    learning: float,
+    half_funds_cny: float,
+) -> CountyCapacity:
+    """One year of a county's own effort (docs/ODD.md 7.4): own S&T spending grows autonomously
+    and with standing in its class, and matches the allocator's funds (``allocated``) and the
+    pilot's obligation (``matching``); management learns from the funds it received (saturating
+    at ``half_funds_cny``) and from being a provincial county; research capacity learns at
+    ``RESEARCH_LEARNING_SHARE`` of that rate."""
+    growth = spending_growth + standing_growth(percentile, standing_response)
+    st = c.st_spending * (1.0 + growth) + matching_rate * allocated + matching
+    learn = learning * (received / (received + half_funds_cny) + PROVINCIAL_LEARNING * provincial)
+    management = c.management + learn * (1.0 - c.management)
+    research: FloatArray = np.clip(
+        c.research + RESEARCH_LEARNING_SHARE * learn * (1.0 - c.research), 0.0, 1.0
+    )
+    return CountyCapacity(st_spending=st, management=management, research=research)
+
+
 __all__ = [
     "INDEX_MEAN",
     "INDEX_SD",
+    "PROVINCIAL_LEARNING",
+    "RESEARCH_LEARNING_SHARE",
+    "CountyCapacity",
     "DesignationState",
     "can_match",
     "class_percentile",
+    "county_year",
     "cultivation_draws",
     "designation_year",
     "evaluate_pilots",

@@ -21,10 +21,61 @@ ABOVE_SCALE_SALES_CNY = 2.0e7
 """规模以上: main-business revenue >= 20 M CNY (National Bureau of Statistics rule since 2011)."""
 
 
+POVERTY_PLATFORM_SHARE = 0.5
+"""Share of the tech poverty-alleviation programme's funds (科技精准扶贫, poverty counties only)
+that builds platforms (星创天地); the rest pays S&T commissioners (assumption, range 0.3-0.7: the
+programme funds both and its split is not published)."""
+
+
 def stochastic_round(x: FloatArray, u: FloatArray) -> FloatArray:
     """Round ``x >= 0`` down or up so that the expectation equals ``x``."""
     base = np.floor(x)
     return base + (u < (x - base))
+
+
+def instrument_funds(
+    platforms: FloatArray, commissioners: FloatArray, poverty: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Provincial funds per county for platforms and for commissioners: each instrument's own
+    money plus its share of the poverty programme (``POVERTY_PLATFORM_SHARE``)."""
+    to_platforms: FloatArray = platforms + POVERTY_PLATFORM_SHARE * poverty
+    to_commissioners: FloatArray = commissioners + (1.0 - POVERTY_PLATFORM_SHARE) * poverty
+    return to_platforms, to_commissioners
+
+
+def platforms_year(
+    platforms: FloatArray, closures: FloatArray, funds_t: FloatArray, cost: float, u: FloatArray
+) -> FloatArray:
+    """Platforms per township: last year's less the closures, plus those the year's funds create
+    (``funds_t / cost``, stochastically rounded with uniforms ``u``)."""
+    return platforms - closures + stochastic_round(funds_t / cost, u)
+
+
+def commissioners_year(
+    base: FloatArray,
+    funds_t: FloatArray,
+    cost: float,
+    own_expected: FloatArray,
+    u_funded: FloatArray,
+    u_own: FloatArray,
+    obliged: FloatArray,
+) -> FloatArray:
+    """S&T commissioners per township: the base ones, those the provincial funds pay
+    (``funds_t / cost``) and those the county pays itself (``own_expected``, rising with its
+    standing), each stochastically rounded; at least the pilot's obligation ``obliged``."""
+    funded = stochastic_round(funds_t / cost, u_funded)
+    own = stochastic_round(own_expected, u_own)
+    out: FloatArray = np.maximum(base + funded + own, obliged)
+    return out
+
+
+def adoption_year(
+    agri: FloatArray, commissioners: FloatArray, per_commissioner: float
+) -> FloatArray:
+    """Share of a township's farms using promoted technologies: each commissioner converts
+    ``per_commissioner`` of the farms not yet using them."""
+    out: FloatArray = np.clip(agri + per_commissioner * commissioners * (1.0 - agri), 0.0, 1.0)
+    return out
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,11 @@ from numpy.typing import NDArray
 from policysim.agents import random as crn
 from policysim.agents.calendar import YearRules, resolve_year
 from policysim.agents.counties import (
+    CountyCapacity,
     DesignationState,
     class_percentile,
+    county_year,
     cultivation_draws,
-    standing_growth,
     support_plan,
 )
 from policysim.agents.enterprises import (
@@ -51,7 +52,10 @@ from policysim.agents.enterprises import (
 from policysim.agents.entry import base_year_firms, entrants
 from policysim.agents.places import (
     ABOVE_SCALE_SALES_CNY,
-    stochastic_round,
+    adoption_year,
+    commissioners_year,
+    instrument_funds,
+    platforms_year,
 )
 from policysim.agents.support import firm_support, pool_admissions, share_by_group
 from policysim.data import FUNCTIONAL_CLASSES, Baseline
@@ -370,21 +374,23 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         """Own S&T spending (autonomous growth, standing within the class, matching of
         provincial funds, the pilots' matching obligation), management and research capacity."""
         p = self.params
-        growth = p["county_st_spending_growth"] + standing_growth(
-            self.percentile, p["standing_spending_response"]
+        c = county_year(
+            CountyCapacity(self.st_spending, self.management, self.research_capacity),
+            self.percentile,
+            self.designation.pilot | self.designation.designated,
+            allocated=funds.allocated,
+            received=funds.received,
+            matching=funds.matching,
+            spending_growth=p["county_st_spending_growth"],
+            standing_response=p["standing_spending_response"],
+            matching_rate=p["county_matching_rate"],
+            learning=p["management_learning"],
+            half_funds_cny=p["management_half_funds_cny"],
         )
-        self.st_spending = (
-            self.st_spending * (1.0 + growth)
-            + p["county_matching_rate"] * funds.allocated
-            + funds.matching
-        )
-        provincial = self.designation.pilot | self.designation.designated
-        learn = p["management_learning"] * (
-            funds.received / (funds.received + p["management_half_funds_cny"]) + 0.5 * provincial
-        )
-        self.management = self.management + learn * (1.0 - self.management)
-        self.research_capacity = np.clip(
-            self.research_capacity + 0.5 * learn * (1.0 - self.research_capacity), 0.0, 1.0
+        self.st_spending, self.management, self.research_capacity = (
+            c.st_spending,
+            c.management,
+            c.research,
         )
 
     def _townships(self, plan: FloatArray) -> FloatArray:
@@ -394,37 +400,39 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         p = self.params
         firms_t: FloatArray = self.count_t * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
-        platform_funds = plan[:, I_PLATFORMS] + 0.5 * plan[:, I_POVERTY]
+        platform_funds, comm_funds = instrument_funds(
+            plan[:, I_PLATFORMS], plan[:, I_COMMISSIONERS], plan[:, I_POVERTY]
+        )
         pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
         u_t = self.rng_places.random((3, self.n_townships))
         closures = self.rng_closure.binomial(
             self.platforms.astype(np.int64), p["platform_closure_rate"]
         ).astype(float)
-        self.platforms = (
-            self.platforms - closures + stochastic_round(pf_t / p["platform_cost_cny"], u_t[0])
+        self.platforms = platforms_year(
+            self.platforms, closures, pf_t, p["platform_cost_cny"], u_t[0]
         )
         pilot = self.designation.pilot
         self._pilot_platforms(pilot)
-        comm_funds = plan[:, I_COMMISSIONERS] + 0.5 * plan[:, I_POVERTY]
         cf_t = share_by_group(comm_funds, self.t_county, self.t_agri_weight, self.n_counties)
-        funded = stochastic_round(cf_t / p["commissioner_cost_cny"], u_t[1])
         # commissioners the county pays itself: demand rises with its standing in its class;
         # a pilot keeps at least its obligation per 乡镇
-        own = stochastic_round(
-            p["standing_commissioner_response"] * self.percentile[self.t_county] * self.t_host,
-            u_t[2],
-        )
-        obliged = (
+        obliged = np.asarray(
             self.scenario.designation.county.support.commissioners_per_xz
             * pilot[self.t_county]
-            * self.t_host
+            * self.t_host,
+            dtype=np.float64,
         )
-        self.commissioners = np.maximum(self.commissioners_base + funded + own, obliged)
-        self.agri = np.clip(
-            self.agri
-            + p["agri_adoption_per_commissioner"] * self.commissioners * (1.0 - self.agri),
-            0.0,
-            1.0,
+        self.commissioners = commissioners_year(
+            self.commissioners_base,
+            cf_t,
+            p["commissioner_cost_cny"],
+            p["standing_commissioner_response"] * self.percentile[self.t_county] * self.t_host,
+            u_t[1],
+            u_t[2],
+            obliged,
+        )
+        self.agri = adoption_year(
+            self.agri, self.commissioners, p["agri_adoption_per_commissioner"]
         )
         return firms_t
 
