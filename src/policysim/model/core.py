@@ -23,6 +23,7 @@ Step order of a year t (docs/ODD.md, "Process overview and scheduling"):
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
 
@@ -86,6 +87,7 @@ from policysim.model.state import (
     baseline_arrays,
     zero_allocator,
 )
+from policysim.scenario.parameters import BehaviourParams
 from policysim.scenario.schema import Scenario
 from policysim.vocabulary import INSTRUMENTS
 
@@ -150,6 +152,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.params = dict(params)
         self.allocator = allocator
         self.keep_enterprises = keep_enterprises
+        self.bp = BehaviourParams.from_values(self.params)
         self.fp = FirmParams.from_values(self.params)
         self.key = int(self.rng.integers(0, 2**63 - 1))
         # one child stream per purpose, so that a change in one (e.g. the number of entrants)
@@ -266,7 +269,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         # firms have no innovation draws before the first step
         self._aggregate_firms(self.firms)
         self.patents_county = 5.6 * self.hnte_county
-        ind = self._indicators(growth=np.full(self.n_counties, self.params["sales_growth_mean"]))
+        ind = self._indicators(growth=np.full(self.n_counties, self.bp.sales_growth_mean))
         self.index = self._index(ind)
 
     # ------------------------------------------------------------------------------------------
@@ -278,6 +281,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         if rules is None:
             rules = self._rules[year] = resolve_year(self.scenario.policy, year)
         return rules
+
+    def set_params(self, values: Mapping[str, float]) -> None:
+        """Replace behaviour parameter values in mid-run (the nowcast's rejuvenation): the
+        dictionary and both typed views, so that no rule reads a stale value."""
+        self.params.update(values)
+        self.bp = BehaviourParams.from_values(self.params)
+        self.fp = FirmParams.from_values(self.params)
 
     def release_buffers(self) -> None:
         """Give back the enterprise rule's work buffers (a finished run's model may live on
@@ -319,7 +329,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         pilot in its build cycle after its batch year. They never exceed the year's budget."""
         d = self.designation
         funded = d.pilot & (d.pilot_since >= 0) & (d.pilot_since < year)
-        support: FloatArray = np.where(funded, self.params["pilot_support_cny"], 0.0)
+        support: FloatArray = np.where(funded, self.bp.pilot_support_cny, 0.0)
         total = float(support.sum())
         budget = self.scenario.budget_cny(year)
         if total > budget:
@@ -347,7 +357,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     def _allocate(self, year: int) -> YearFunds:
         """The year's provincial funds: the pilots' support packages are paid first, the
         allocator's plan shares the rest (poverty-programme money only to poverty counties)."""
-        p = self.params
+        p = self.bp
         summary = self.summary()
         plan = np.asarray(self.allocator(year, summary), dtype=np.float64)
         if plan.shape != (self.n_counties, N_INSTRUMENTS) or (plan < -1e-6).any():
@@ -357,9 +367,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         allocated = plan.sum(axis=1)
         package = summary.pilot_support_cny
         assert package is not None
-        package_plan, matching = support_plan(
-            package, p["pilot_matching_ratio"], self.support_shares
-        )
+        package_plan, matching = support_plan(package, p.pilot_matching_ratio, self.support_shares)
         self.package = package
         return YearFunds(
             plan=plan + package_plan,
@@ -373,7 +381,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     def _counties(self, funds: YearFunds) -> None:
         """Own S&T spending (autonomous growth, standing within the class, matching of
         provincial funds, the pilots' matching obligation), management and research capacity."""
-        p = self.params
+        p = self.bp
         c = county_year(
             CountyCapacity(self.st_spending, self.management, self.research_capacity),
             self.percentile,
@@ -381,11 +389,11 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             allocated=funds.allocated,
             received=funds.received,
             matching=funds.matching,
-            spending_growth=p["county_st_spending_growth"],
-            standing_response=p["standing_spending_response"],
-            matching_rate=p["county_matching_rate"],
-            learning=p["management_learning"],
-            half_funds_cny=p["management_half_funds_cny"],
+            spending_growth=p.county_st_spending_growth,
+            standing_response=p.standing_spending_response,
+            matching_rate=p.county_matching_rate,
+            learning=p.management_learning,
+            half_funds_cny=p.management_half_funds_cny,
         )
         self.st_spending, self.management, self.research_capacity = (
             c.st_spending,
@@ -397,7 +405,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         """Platforms (funded, closing, a pilot's obligation), commissioners (funded, paid by
         the county by its standing, a pilot's obligation) and agricultural adoption. Returns
         the firms per township at the start of the year (weighted)."""
-        p = self.params
+        p = self.bp
         firms_t: FloatArray = self.count_t * float(self.weight)
         host_w = (firms_t + 1.0) * self.t_host
         platform_funds, comm_funds = instrument_funds(
@@ -406,11 +414,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         pf_t = share_by_group(platform_funds, self.t_county, host_w, self.n_counties)
         u_t = self.rng_places.random((3, self.n_townships))
         closures = self.rng_closure.binomial(
-            self.platforms.astype(np.int64), p["platform_closure_rate"]
+            self.platforms.astype(np.int64), p.platform_closure_rate
         ).astype(float)
-        self.platforms = platforms_year(
-            self.platforms, closures, pf_t, p["platform_cost_cny"], u_t[0]
-        )
+        self.platforms = platforms_year(self.platforms, closures, pf_t, p.platform_cost_cny, u_t[0])
         pilot = self.designation.pilot
         self._pilot_platforms(pilot)
         cf_t = share_by_group(comm_funds, self.t_county, self.t_agri_weight, self.n_counties)
@@ -425,15 +431,13 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.commissioners = commissioners_year(
             self.commissioners_base,
             cf_t,
-            p["commissioner_cost_cny"],
-            p["standing_commissioner_response"] * self.percentile[self.t_county] * self.t_host,
+            p.commissioner_cost_cny,
+            p.standing_commissioner_response * self.percentile[self.t_county] * self.t_host,
             u_t[1],
             u_t[2],
             obliged,
         )
-        self.agri = adoption_year(
-            self.agri, self.commissioners, p["agri_adoption_per_commissioner"]
-        )
+        self.agri = adoption_year(self.agri, self.commissioners, p.agri_adoption_per_commissioner)
         return firms_t
 
     def _enterprises(
@@ -480,17 +484,17 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         start rate per firm (or one for all) and the firms counted anew (:meth:`_start_rate`).
         Computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
         draws stay as they are and the start rate is min(rate, 1)."""
-        p = self.params
+        p = self.bp
         pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
         in_pilot = np.flatnonzero(pilot_firm)
         extra = np.take(pilot_firm, in_pilot)
         u_upgrade[in_pilot] = cultivation_draws(
-            np.take(u_upgrade, in_pilot), extra * p["pilot_hnte_cultivation_rate"]
+            np.take(u_upgrade, in_pilot), extra * p.pilot_hnte_cultivation_rate
         )
         start_rate, uncounted = self._start_rate(rules)
         rate_of_pilots = np.minimum(
             np.take(np.broadcast_to(start_rate, pilot_firm.shape), in_pilot)
-            + extra * p["pilot_rd_start_rate"],
+            + extra * p.pilot_rd_start_rate,
             1.0,
         )
         start_rate = np.minimum(start_rate, 1.0)
@@ -520,19 +524,19 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     def _economy(self, growth: FloatArray) -> None:
         """County GDP (the industry share grows with its firms' sales, the rest at the mean
         rate), fiscal spending in proportion to GDP, non-enterprise R&D at its rate."""
-        p = self.params
-        phi = p["industry_share_of_gdp"]
+        p = self.bp
+        phi = p.industry_share_of_gdp
         self.gdp_prev = self.gdp
-        self.gdp = self.gdp * (1.0 + (1.0 - phi) * p["sales_growth_mean"] + phi * growth)
+        self.gdp = self.gdp * (1.0 + (1.0 - phi) * p.sales_growth_mean + phi * growth)
         self.fiscal_exp = self.fiscal_exp * self.gdp / self.gdp_prev
-        self.rd_non_enterprise = self.rd_non_enterprise * (1.0 + p["non_enterprise_rd_growth"])
+        self.rd_non_enterprise = self.rd_non_enterprise * (1.0 + p.non_enterprise_rd_growth)
 
     def _evaluate(self, year: int) -> None:
         """The county index re-scored against the year's cross-section, observed with
         evaluation noise; pilots, evaluations and national counties; standing in the class."""
         ind = self._indicators(growth=self.gdp / self.gdp_prev - 1.0)
         self.index = self._index(ind)
-        noise = self.rng_eval.normal(0.0, self.params["index_noise_sd"], self.n_counties)
+        noise = self.rng_eval.normal(0.0, self.bp.index_noise_sd, self.n_counties)
         observed = self.index + noise
         self._designate_counties(year, observed)
         self.percentile = class_percentile(observed, self.classes, self.n_classes)
@@ -546,7 +550,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         R&D coverage of above-scale firms (when the calendar has one). Also the firms whose
         starts are the statistics' coverage widening (R&D performed but not counted before),
         or None."""
-        base = float(self.params["rd_start_rate"])
+        base = float(self.bp.rd_start_rate)
         if np.isnan(rules.coverage):
             return base, None
         f = self.firms
@@ -563,7 +567,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     def _support(self, plan: FloatArray, rules: YearRules) -> Support:
         """The year's support to firms (:func:`policysim.agents.support.firm_support`) and the
         year's admissions to the HNTE cultivation pool."""
-        p = self.params
+        p = self.bp
         policy = self.scenario.policy
         return firm_support(
             self.firms,
@@ -573,25 +577,25 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             n_sectors=self.n_sectors,
             commissioners=self.commissioners,
             caps=(policy.voucher_max_share_of_rd, policy.subsidy_max_share_of_rd),
-            credit=(p["credit_leverage"], p["credit_rd_share"]),
-            boosts=(p["commissioner_innovation_boost"], p["cluster_spillover"]),
+            credit=(p.credit_leverage, p.credit_rd_share),
+            boosts=(p.commissioner_innovation_boost, p.cluster_spillover),
             admitted=self._pool_admissions(rules, rules.cultivation_pool),
         )
 
     def _pool_admissions(self, rules: YearRules, firms: float) -> BoolArray | None:
         """Admissions to the HNTE cultivation pool of ``firms`` firms province-wide (scaled by
         ``cultivation_pool_scale``; :func:`policysim.agents.support.pool_admissions`)."""
-        k = round(firms * self.params["cultivation_pool_scale"] / self.weight)
+        k = round(firms * self.bp.cultivation_pool_scale / self.weight)
         return pool_admissions(self.firms, rules, k, self.fp.pool_window, self.n_townships)
 
     def _entrants(self, firms_t: FloatArray) -> Firms:
         """The year's new firms per township (:func:`policysim.agents.entry.entrants`)."""
-        p = self.params
+        p = self.bp
         lam = (
             (
-                p["firm_entry_rate"] * firms_t
-                + p["entrants_per_platform"] * self.platforms
-                + p["entrants_per_commissioner"] * self.commissioners
+                p.firm_entry_rate * firms_t
+                + p.entrants_per_platform * self.platforms
+                + p.entrants_per_commissioner * self.commissioners
             )
             * self.t_host
             / self.weight
@@ -603,7 +607,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             self.sector_flat,
             self.n_sectors,
             self.rules_of(self.year),
-            p,
+            self.params,
             self.next_firm_id,
         )
         self.next_firm_id += new.n

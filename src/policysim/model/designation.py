@@ -54,7 +54,7 @@ def batch_size(m: PolicyModel, year: int) -> int:
         return int(sum(sizes))
     proj = county.projected_batches
     if proj is not None and year in proj.years(m.scenario.horizon.end_year):
-        return round(m.params["county_batch_size"])
+        return round(m.bp.county_batch_size)
     return 0
 
 
@@ -73,16 +73,16 @@ def designate_townships(m: PolicyModel, year: int) -> None:
         cap = None
     else:
         return
-    p = m.params
+    p = m.bp
     met = township_criteria(
         m.status_t,
         m.platforms + m.commissioners,
         m.rd_int_t,
         m.agri,
-        min_status_firms=p["township_min_status_firms"],
-        min_platforms_or_commissioners=p["township_min_platforms_or_commissioners"],
-        min_rd_intensity_pct=p["township_min_rd_intensity_pct"],
-        min_agri=p["township_min_agri_adoption"],
+        min_status_firms=p.township_min_status_firms,
+        min_platforms_or_commissioners=p.township_min_platforms_or_commissioners,
+        min_rd_intensity_pct=p.township_min_rd_intensity_pct,
+        min_agri=p.township_min_agri_adoption,
     )
     candidates = m.t_host & ~m.innovative & (met >= rules.min_criteria_met)
     if cap is None:
@@ -95,9 +95,9 @@ def designate_townships(m: PolicyModel, year: int) -> None:
 def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
     rules = m.scenario.designation
     county = rules.county
-    p = m.params
+    p = m.bp
     d = m.designation
-    package = p["pilot_support_cny"]
+    package = p.pilot_support_cny
     continuing = int((d.pilot & (d.pilot_since + county.build_cycle_years > year)).sum())
     fundable = fundable_pilots(
         m.scenario.budget_cny(year + 1),
@@ -107,13 +107,13 @@ def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
     )
     can_apply = can_match(
         m.fiscal_exp,
-        package * p["pilot_matching_ratio"],
+        package * p.pilot_matching_ratio,
         county.support.max_matching_share_of_fiscal,
     )
     batches = [b for b in rules.national.batches if b.year == year]
     documented = sum(b.jiangxi_size for b in batches if b.jiangxi_size is not None)
     national = sum(b.national_size for b in batches if b.jiangxi_size is None)
-    expected = p["national_jiangxi_share"] * national
+    expected = p.national_jiangxi_share * national
     # (the draw is taken every year, so documenting a batch moves no other stream)
     jiangxi = documented + int(stochastic_round(np.array([expected]), m.rng_eval.random(1))[0])
     m.designation = designation_year(

@@ -8,6 +8,8 @@ names not listed are errors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Final, NamedTuple
 
 
@@ -446,6 +448,76 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.06,
     ),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class BehaviourParams:
+    """The behaviour parameters of one run as a typed, frozen object: one field per name of
+    :data:`BEHAVIOUR_DEFAULTS` (a test keeps them the same), so that a misspelt name in a rule is
+    a type error rather than a ``KeyError`` at run time. Built from the run's values (defaults,
+    the scenario's overrides and the run's draw)."""
+
+    rd_user_cost_elasticity: float
+    rd_adjustment_speed: float
+    hnte_notch_window: float
+    hnte_relabel_share: float
+    hnte_catchup: float
+    hnte_pool_relabel_share: float
+    cultivation_pool_scale: float
+    hnte_pool_window: float
+    hnte_renewal_rate: float
+    hnte_criteria_cost_share: float
+    loss_making_share: float
+    profit_margin: float
+    hnte_approval_rate: float
+    voucher_additionality: float
+    subsidy_additionality: float
+    credit_leverage: float
+    credit_rd_share: float
+    innovation_zeta: float
+    innovation_sales_gain: float
+    patents_per_success: float
+    sales_growth_mean: float
+    sales_growth_scale: float
+    firm_entry_rate: float
+    firm_exit_rate: float
+    entrants_per_platform: float
+    entrants_per_commissioner: float
+    commissioner_innovation_boost: float
+    cluster_spillover: float
+    tech_sme_min_rd_share: float
+    rd_start_rate: float
+    hnte_criteria_upgrade_rate: float
+    entrant_rd_share: float
+    management_half_funds_cny: float
+    platform_cost_cny: float
+    platform_closure_rate: float
+    commissioner_cost_cny: float
+    agri_adoption_per_commissioner: float
+    county_matching_rate: float
+    county_st_spending_growth: float
+    management_learning: float
+    industry_share_of_gdp: float
+    non_enterprise_rd_growth: float
+    hnte_stock_2017: float
+    index_noise_sd: float
+    county_batch_size: float
+    pilot_support_cny: float
+    pilot_matching_ratio: float
+    pilot_hnte_cultivation_rate: float
+    pilot_rd_start_rate: float
+    standing_spending_response: float
+    standing_commissioner_response: float
+    township_min_status_firms: float
+    township_min_platforms_or_commissioners: float
+    township_min_rd_intensity_pct: float
+    township_min_agri_adoption: float
+    national_jiangxi_share: float
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, float]) -> BehaviourParams:
+        """The run's values by name (extra names are ignored; a missing one is a ``KeyError``)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 def parameters_markdown() -> str:

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from policysim.agents.enterprises import FirmParams
 from policysim.coupling import make_allocator
 from policysim.errors import DataError, ScenarioError
 from policysim.experiments.design import run_seed, synthesis_seeds_of
@@ -176,8 +175,7 @@ def _clone(model: PolicyModel, ss: np.random.SeedSequence) -> PolicyModel:
 
 def _set_params(particle: _Particle, values: dict[str, float]) -> None:
     particle.params = dict(values)
-    particle.model.params.update(values)
-    particle.model.fp = FirmParams.from_values(particle.model.params)
+    particle.model.set_params(values)
 
 
 def _province_now(model: PolicyModel) -> dict[str, float]:
