@@ -462,7 +462,8 @@ def _resample(
     sc: Scenario,
 ) -> list[_Particle]:
     """Systematic resampling: the first copy of a run continues it, the others continue from a
-    clone of its state with fresh streams; the copies' parameters are jittered (Liu-West)."""
+    clone of its state with fresh streams; the copies' parameters are jittered (Liu-West).
+    ``particles`` is emptied (the runs left without children are freed before cloning)."""
     u = float(
         np.random.default_rng(
             np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year))
@@ -471,9 +472,14 @@ def _resample(
     ancestors = systematic_resample(w, u)
     first = np.ones(len(particles), bool)
     first[1:] = ancestors[1:] != ancestors[:-1]
+    old_params = [p.params for p in particles]
+    # runs without children are freed before any copy is made: at most n states are held
+    # (not n plus the copies), the same numbers
+    kept = {int(a): particles[int(a)] for a in np.unique(ancestors)}
+    particles.clear()
     new_particles: list[_Particle] = []
     for j, a in enumerate(ancestors):
-        src = particles[int(a)]
+        src = kept[int(a)]
         if first[j]:
             new_particles.append(src)
         else:
@@ -481,10 +487,11 @@ def _resample(
             new_particles.append(
                 _Particle(model=_clone(src.model, ss), origin=src.origin, params=dict(src.params))
             )
+    del kept
     jitter = np.random.default_rng(
         np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 1, year))
     )
-    _liu_west_apply(particles, new_particles, w, ancestors, ~first, sc, jitter)
+    _liu_west_apply(old_params, new_particles, w, ancestors, ~first, sc, jitter)
     return new_particles
 
 
@@ -513,7 +520,7 @@ def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
 
 
 def _liu_west_apply(
-    old: list[_Particle],
+    old: Sequence[dict[str, float]],
     new: list[_Particle],
     weights: NDArray[np.float64],
     ancestors: NDArray[np.int64],
@@ -521,11 +528,12 @@ def _liu_west_apply(
     scenario: Scenario,
     rng: np.random.Generator,
 ) -> None:
-    """Liu-West jitter of the copies' parameters, from the weighted particle set ``old``."""
+    """Liu-West jitter of the copies' parameters, from the weighted parameter values ``old``
+    (of the runs before resampling)."""
     names = [n for n in sorted(scenario.uncertainties) if n not in STATIC_PARAMETERS]
     if not names or not copies.any():
         return
-    theta = np.array([[p.params[n] for n in names] for p in old], dtype=np.float64)
+    theta = np.array([[p[n] for n in names] for p in old], dtype=np.float64)
     mean = weights @ theta
     dev = theta - mean
     cov = (dev * weights[:, None]).T @ dev
