@@ -6,9 +6,11 @@ observations of each year of information, resampled, their uncertain parameters 
 from __future__ import annotations
 
 import copy
+import ctypes
 import dataclasses
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -326,6 +328,7 @@ def particle_filter(
         )
     start = time.perf_counter()
     sc = loaded.scenario
+    _release_freed_memory()  # what the prior ensemble (or an earlier filter) left
     particles = _build_particles(loaded, draws, root_seed)
     n = len(particles)
     series = observed.series[observed.series["year"] <= through]
@@ -351,6 +354,7 @@ def particle_filter(
         w = _normalise(logw)
         ess = _ess(w)
         particles = _resample(particles, w, root_seed, year, sc)
+        _release_freed_memory()  # the states of runs left without children
         ess_rows.append(
             {
                 "year": year,
@@ -495,6 +499,20 @@ def _resample(
     return new_particles
 
 
+def _release_freed_memory() -> None:
+    """Hand the memory of freed states back to the system (glibc ``malloc_trim``; nothing
+    elsewhere). The ensemble engine tells glibc to keep freed memory in a process that runs
+    the model (:func:`policysim.experiments.worker.keep_freed_memory`: faster years), so the
+    states of dropped and finished runs would otherwise stay resident, and add up over the
+    filters of an outlook (docs/NOWCAST.md, "Memory")."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
+
+
 def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
     """After the last year of information the runs are independent: each is finished and
     reduced to its metrics in turn, and its state freed (the memory of one run, not of all of
@@ -513,6 +531,7 @@ def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
         )
         frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
         del p
+        _release_freed_memory()
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not metrics.empty:
         metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
