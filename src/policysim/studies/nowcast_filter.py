@@ -504,7 +504,8 @@ def _release_freed_memory() -> None:
     elsewhere). The ensemble engine tells glibc to keep freed memory in a process that runs
     the model (:func:`policysim.experiments.worker.keep_freed_memory`: faster years), so the
     states of dropped and finished runs would otherwise stay resident, and add up over the
-    filters of an outlook (docs/NOWCAST.md, "Memory")."""
+    filters of an outlook (docs/NOWCAST.md, "Memory and cost"). Called a few times per filter
+    (not per run: returned memory is faulted in again, which costs system time)."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -531,7 +532,7 @@ def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
         )
         frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
         del p
-        _release_freed_memory()
+    _release_freed_memory()
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not metrics.empty:
         metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
