@@ -16,6 +16,8 @@ from policysim.errors import DataError, ScenarioError
 from policysim.experiments import EnsembleResult, run_ensemble
 from policysim.studies.hindcast import interval_coverage, synthetic_observations
 from policysim.studies.nowcast import (
+    COUNT_INDICATORS,
+    OBS_REL_SD,
     NowcastResult,
     check_through,
     read_nowcast_observed,
@@ -283,18 +285,21 @@ def test_synthetic_truth_is_covered_and_observed_intervals_never_widen(
 ) -> None:
     """Runs of another ensemble of the same model play the truth: the nowcast through 2020
     covers their later years at close to nominal rates, and conditioning narrows the 90%
-    interval of the observed indicators at the observed years. A Bayesian update narrows on
-    average (E Var(X|Y) <= Var X), not for every observation: a truth in the tail of the prior
-    can widen one interval a little (docs/NOWCAST.md), so the bound is on the share and size of
-    widenings."""
+    interval of the observed indicators at the observed years wherever the observation is
+    informative. Where it is not (observation error several times the prior's spread: GDP,
+    whose runs differ by 2-5% against an error of 10%), the posterior is the prior up to the
+    Monte Carlo error of a 5-95% range read off fewer effective runs, and that can come out a
+    few per cent wider; exact importance weighting of the same prior runs, with no resampling
+    or jitter, widens as often (docs/NOWCAST.md)."""
     prior = run_ensemble(tiny, replications=60)
     truths = run_ensemble(tiny, replications=8, seed=99)
-    tables, prior_tables, ratios = [], [], []
+    tables, prior_tables, ratios, informative = [], [], [], []
     for run in range(8):
         obs = truth_file(tmp_path, truths.metrics, run, f"t{run}.csv")
         r = run_nowcast(tiny, obs, through=2020, prior=prior)
         tables.append(r.scores)
         prior_tables.append(r.prior_scores)
+        values = pd.read_csv(obs).set_index(["indicator", "year"])["value"]
         for indicator in SERIES:
             for year in (2018, 2019, 2020):
                 a = province(prior.metrics, indicator, year)
@@ -302,11 +307,19 @@ def test_synthetic_truth_is_covered_and_observed_intervals_never_widen(
                 wa = np.quantile(a, 0.95) - np.quantile(a, 0.05)
                 wb = np.quantile(b, 0.95) - np.quantile(b, 0.05)
                 ratios.append(wb / wa)
-    width = np.asarray(ratios)
+                # the observation's error (the filter's likelihood) against the prior's spread
+                error = OBS_REL_SD * abs(values[indicator, year])
+                error = max(error, 0.5) if indicator in COUNT_INDICATORS else error
+                informative.append(a.std() >= error)
+    width, info = np.asarray(ratios), np.asarray(informative)
     assert width.mean() <= 0.85, width
-    # (72 interval ratios from 60 prior runs: 4 widened slightly once the model gained the
-    # HNTE cultivation pool, so the share bound is 10%; the size bound stays)
-    assert (width > 1.0).mean() <= 0.10 and width.max() <= 1.15, width
+    # an informative observation (error no larger than the prior's spread: a Gaussian update
+    # narrows the interval by 29% at least) narrows it, in every truth (72 cells, 31 of them
+    # informative: at most 0.75 measured)
+    assert info.sum() >= 20 and width[info].max() <= 0.9, (width, info)
+    # the others may widen, by Monte Carlo error only (at most 1.04 measured; a kernel jitter
+    # too wide, or weights ignored, widens far more)
+    assert width[~info].max() <= 1.1, (width, info)
     post = pd.concat(tables, ignore_index=True)
     unconditioned = pd.concat(prior_tables, ignore_index=True)
     pooled = interval_coverage(post)

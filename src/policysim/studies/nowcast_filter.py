@@ -6,9 +6,11 @@ observations of each year of information, resampled, their uncertain parameters 
 from __future__ import annotations
 
 import copy
+import ctypes
 import dataclasses
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -324,6 +326,7 @@ def particle_filter(
         )
     start = time.perf_counter()
     sc = loaded.scenario
+    _release_freed_memory()  # what the prior ensemble (or an earlier filter) left
     particles = _build_particles(loaded, draws, root_seed)
     n = len(particles)
     series = observed.series[observed.series["year"] <= through]
@@ -349,6 +352,7 @@ def particle_filter(
         w = _normalise(logw)
         ess = _ess(w)
         particles = _resample(particles, w, root_seed, year, sc)
+        _release_freed_memory()  # the states of runs left without children
         ess_rows.append(
             {
                 "year": year,
@@ -460,7 +464,8 @@ def _resample(
     sc: Scenario,
 ) -> list[_Particle]:
     """Systematic resampling: the first copy of a run continues it, the others continue from a
-    clone of its state with fresh streams; the copies' parameters are jittered (Liu-West)."""
+    clone of its state with fresh streams; the copies' parameters are jittered (Liu-West).
+    ``particles`` is emptied (the runs left without children are freed before cloning)."""
     u = float(
         np.random.default_rng(
             np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY, year))
@@ -469,9 +474,14 @@ def _resample(
     ancestors = systematic_resample(w, u)
     first = np.ones(len(particles), bool)
     first[1:] = ancestors[1:] != ancestors[:-1]
+    old_params = [p.params for p in particles]
+    # runs without children are freed before any copy is made: at most n states are held
+    # (not n plus the copies), the same numbers
+    kept = {int(a): particles[int(a)] for a in np.unique(ancestors)}
+    particles.clear()
     new_particles: list[_Particle] = []
     for j, a in enumerate(ancestors):
-        src = particles[int(a)]
+        src = kept[int(a)]
         if first[j]:
             new_particles.append(src)
         else:
@@ -479,11 +489,27 @@ def _resample(
             new_particles.append(
                 _Particle(model=_clone(src.model, ss), origin=src.origin, params=dict(src.params))
             )
+    del kept
     jitter = np.random.default_rng(
         np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 1, year))
     )
-    _liu_west_apply(particles, new_particles, w, ancestors, ~first, sc, jitter)
+    _liu_west_apply(old_params, new_particles, w, ancestors, ~first, sc, jitter)
     return new_particles
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory of freed states back to the system (glibc ``malloc_trim``; nothing
+    elsewhere). The ensemble engine tells glibc to keep freed memory in a process that runs
+    the model (:func:`policysim.experiments.worker.keep_freed_memory`: faster years), so the
+    states of dropped and finished runs would otherwise stay resident, and add up over the
+    filters of an outlook (docs/NOWCAST.md, "Memory and cost"). Called a few times per filter
+    (not per run: returned memory is faulted in again, which costs system time)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        return
 
 
 def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
@@ -504,6 +530,7 @@ def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
         )
         frames.append(cols.take(np.flatnonzero(keep)).frame().assign(replication=np.int32(j)))
         del p
+    _release_freed_memory()
     metrics = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not metrics.empty:
         metrics = metrics[["replication", *[c for c in metrics.columns if c != "replication"]]]
@@ -511,7 +538,7 @@ def _finish(particles: list[_Particle], sc: Scenario) -> pd.DataFrame:
 
 
 def _liu_west_apply(
-    old: list[_Particle],
+    old: Sequence[dict[str, float]],
     new: list[_Particle],
     weights: NDArray[np.float64],
     ancestors: NDArray[np.int64],
@@ -519,11 +546,12 @@ def _liu_west_apply(
     scenario: Scenario,
     rng: np.random.Generator,
 ) -> None:
-    """Liu-West jitter of the copies' parameters, from the weighted particle set ``old``."""
+    """Liu-West jitter of the copies' parameters, from the weighted parameter values ``old``
+    (of the runs before resampling)."""
     names = [n for n in sorted(scenario.uncertainties) if n not in STATIC_PARAMETERS]
     if not names or not copies.any():
         return
-    theta = np.array([[p.params[n] for n in names] for p in old], dtype=np.float64)
+    theta = np.array([[p[n] for n in names] for p in old], dtype=np.float64)
     mean = weights @ theta
     dev = theta - mean
     cov = (dev * weights[:, None]).T @ dev

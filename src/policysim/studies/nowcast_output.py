@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from policysim.analysis.units import unit_probabilities_from_counts
 from policysim.experiments import build_manifest
 from policysim.experiments.store import write_bytes
 from policysim.plotting import hindcast_plot, save_figure
@@ -243,10 +244,20 @@ def _county_probabilities(result: NowcastResult) -> pd.DataFrame:
         ]
         return rows.groupby(["code", "name"], observed=True)["value"].mean()
 
+    def prior_probs(metric: str) -> pd.Series:
+        # an ensemble streamed to a store keeps only its province rows in memory, and per-unit
+        # counts of its report years (the end year among them) instead
+        rows = probs(result.prior.metrics, metric)
+        counts = result.prior.unit_counts
+        if len(rows) or counts is None or end not in set(counts.cells["year"]):
+            return rows
+        table = unit_probabilities_from_counts(counts, metric, "county", (end,))
+        return table.set_index(["code", "name"])[f"p_{end}"]
+
     frames = {
-        "prior_provincial": probs(result.prior.metrics, "designated"),
+        "prior_provincial": prior_probs("designated"),
         "posterior_provincial": probs(result.posterior.metrics, "designated"),
-        "prior_national": probs(result.prior.metrics, "national"),
+        "prior_national": prior_probs("national"),
         "posterior_national": probs(result.posterior.metrics, "national"),
     }
     table = pd.DataFrame(frames).reset_index()
