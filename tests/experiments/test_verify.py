@@ -105,6 +105,67 @@ def test_two_counties_known_answer_surrogate_wrong_keeps_the_best_rule() -> None
 
 
 # -------------------------------------------------------------------------------------------
+# known answer: the target guard refuses a plan that gains on the objective by losing a target
+
+
+def _trade_off_model(scenario, loses_counties: bool):  # type: ignore[no-untyped-def]
+    """The rules meet counties_2020 (3 counties, threshold 2) and miss townships_2020 and
+    national_2024; the surrogate's plan meets both of those (+2 of 4 targets) and, when
+    ``loses_counties``, misses counties_2020 (1 county) in every run. A mix is scored by its
+    surrogate weight (the plan moves linearly between them)."""
+    n_runs, names = 6, [t.name for t in scenario.targets]
+    jc, jt, jn = (
+        names.index("counties_2020"),
+        names.index("townships_2020"),
+        names.index("national_2024"),
+    )
+    noise = np.linspace(-0.1, 0.1, n_runs)
+
+    def evaluate(mixes: Sequence[Mix]) -> list[RunOutcomes]:
+        out = []
+        for m in mixes:
+            w = m.weight("surrogate")
+            value = np.zeros((n_runs, len(names)))
+            value[:, jc] = 3.0 - (2.0 * w if loses_counties else 0.0) + noise
+            value[:, jt] = 5.0 + 10.0 * w + noise
+            value[:, jn] = 0.0 + 2.0 * w + noise
+            met = np.zeros_like(value, dtype=bool)
+            met[:, jc] = value[:, jc] >= 2.0
+            met[:, jt] = value[:, jt] >= 10.0
+            met[:, jn] = value[:, jn] >= 1.0
+            out.append(
+                RunOutcomes(met, value, np.zeros((n_runs, 1)), np.zeros((n_runs, 1, 0), bool))
+            )
+        return out
+
+    return evaluate
+
+
+@pytest.mark.parametrize("loses_counties", [False, True])
+def test_target_guard_refuses_a_gain_bought_with_a_target(loses_counties: bool) -> None:
+    sc = _tiny("allocation.objective.kind=targets", "allocation.verification.max_iterations=3")
+    plan = np.zeros((len(sc.horizon.years), 10, len(INSTRUMENTS)))
+    v = verify(
+        sc,
+        evaluate=_trade_off_model(sc, loses_counties),
+        surrogate=(plan, {"status": "optimal"}),
+    )
+    if not loses_counties:  # the control: the same gain, no target lost, is taken
+        assert v.mix.weight("surrogate") > 0.5
+        assert v.record["objective_value"] > 0.5
+        assert v.record["target_guard"]["falls"] == []
+        return
+    # every step toward the surrogate that loses counties_2020 is refused: the plan keeps
+    # counties_2020 met in every run, whatever the objective would gain
+    assert v.record["target_guard"]["falls"] == []
+    counties = [r for r in v.record["vs_rules_by_target"] if r["target"] == "counties_2020"]
+    assert all(r["gain"] >= 0.0 for r in counties)
+    guarded = [it for it in v.record["iterations"][1:] if it["guard"]]
+    assert guarded and all("counties_2020" in it["guard"] for it in guarded)
+    assert v.mix.weight("surrogate") < 0.5
+
+
+# -------------------------------------------------------------------------------------------
 # objective and calibration: known answers
 
 

@@ -81,8 +81,10 @@ ProgressCallback = Callable[[int, int], None]
 WORKER_RETRIES: Final = 1
 
 
-def preflight(scenario: Scenario) -> None:
-    """Check a scenario before any run: build the allocator and plan the first year.
+def preflight(scenario: Scenario, engine: Engine | None = None) -> None:
+    """Check a scenario before any run: build the allocator and plan the first year. An
+    optimiser's plan is verified in the model here, on ``engine`` when given (the ensemble's
+    workers or Dask cluster; the workers then read the cached plan).
 
     Raises
     ------
@@ -94,6 +96,10 @@ def preflight(scenario: Scenario) -> None:
     from policysim.simulation import baseline_for
 
     baseline = baseline_for(scenario)
+    if engine is not None and scenario.allocation.strategy in ("optimal", "closed_loop"):
+        from policysim.experiments.verify import verified_policy_for
+
+        verified_policy_for(scenario, workers=engine.workers, engine=engine)
     if scenario.outputs.figures and baseline.boundaries is not None:
         # the county map is drawn after the ensemble: a broken boundary file fails now
         from policysim.plotting.maps import read_boundaries
@@ -370,7 +376,7 @@ def run_ensemble(
     try:
         if own_engine:
             backend.warm(sc)
-        preflight(sc)  # before anything is written
+        preflight(sc, backend)  # before anything is written
     except BaseException:
         if own_engine:
             backend.close()

@@ -177,6 +177,10 @@ class VerificationSpec(_Strict):
     #: a step is accepted only if its paired gain on the smoothed objective exceeds this many
     #: standard errors (and the exact objective does not fall)
     min_t: NonNeg = 1.0
+    #: the target guard: a step is refused if, on any target, its paired difference against the
+    #: policy's factor formula or the best rule (the smoothed score or the share of runs meeting
+    #: it) is below this many standard errors under zero (0: any fall refuses it)
+    target_guard_t: NonNeg = 1.0
 
 
 class SolverSpec(_Strict):
