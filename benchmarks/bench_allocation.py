@@ -152,6 +152,9 @@ def verified(workers: int, runs: int) -> None:
     from policysim.scenario import load_scenario
 
     root = Path(__file__).resolve().parents[1] / "scenarios"
+    print(
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["POLICYSIM_CACHE"] = tmp
         optimal = load_scenario(root / "jiangxi_optimal.yaml")
@@ -177,6 +180,7 @@ def verified(workers: int, runs: int) -> None:
             f"closed loop ensemble: {runs} runs in {seconds:.1f} s = {runs / seconds:.2f} runs/s "
             f"on {workers} workers (target >= 3), {result.n_failed} failed"
         )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main() -> None:

@@ -203,6 +203,10 @@ def verify(
         )
     t_solve = time.perf_counter() - t0
     search = _Search(scenario, surrogate_plan, workers, evaluate, engine)
+    if closed and evaluate is None:
+        # the open-loop twin's runs of mixes without re-planning are these runs too (the model
+        # reads neither the strategy nor the solver mode): not run twice in one process
+        search.seen.update(_SEEN.get(_key(open_loop_twin(scenario)), {}))
     vertices = {c: Mix.vertex(c, shares) for c in (*RULES, "surrogate")}
     scores, best_rule = _first_round(search, vertices, log)
     if base is not None:
@@ -234,8 +238,13 @@ def verify(
         search.n_runs,
         incumbent.describe(),
     )
+    if not closed and evaluate is None:
+        _SEEN[_key(scenario)] = dict(search.seen)
     return Verification(incumbent, surrogate_plan, record)
 
+
+_SEEN: dict[str, dict[Mix, RunOutcomes]] = {}
+"""The verification runs of each open-loop search made in this process, by its cache key."""
 
 Scores = dict[str, tuple[FloatArray, FloatArray]]
 """Exact and smoothed objective per run of each vertex (rule or surrogate)."""

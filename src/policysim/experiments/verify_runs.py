@@ -86,11 +86,14 @@ def evaluate_mixes(
     *,
     workers: int = 1,
     engine: Engine | None = None,
+    runs: slice = slice(None),
 ) -> list[RunOutcomes]:
     """Run every mix on the verification runs (common random numbers) on ``engine`` (the
     caller's: its worker processes or its Dask cluster), else on an engine of ``workers`` local
-    processes started for the call; the same numbers whatever the backend."""
-    ids, params, synth = verification_runs(scenario)
+    processes started for the call; the same numbers whatever the backend. ``runs`` selects
+    some of the verification runs (by position), e.g. the screening runs of a round."""
+    all_ids, all_params, all_synth = verification_runs(scenario)
+    ids, params, synth = all_ids[runs], all_params[runs], all_synth[runs]
     root = int(scenario.ensemble.root_seed)
     if engine is not None:
         workers = max(int(engine.workers), 2 if engine.scheduler is not None else 1)

@@ -5,6 +5,7 @@ incumbent toward the components and instruments while the model says it gains.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from policysim.experiments.runner import Engine
 from policysim.experiments.verify_mix import RULES, FloatArray, Mix
 from policysim.experiments.verify_objective import (
     RunOutcomes,
+    _concat,
     _paired,
     objective_of_runs,
     target_scores,
@@ -47,17 +49,48 @@ class _Search:
         #: the plans no accepted step may fall below on any target (the target guard)
         self.references: list[Mix] = []
 
+        #: mixes run on the first screening runs only
+        self.partial: dict[Mix, RunOutcomes] = {}
+
+    def _evaluate(self, mixes: Sequence[Mix], runs: slice) -> list[RunOutcomes]:
+        if self.evaluate is not None:
+            outs = [_take(o, runs) for o in self.evaluate(mixes)]
+        else:
+            outs = evaluate_mixes(
+                self.scenario,
+                mixes,
+                self.surrogate,
+                workers=self.workers,
+                engine=self.engine,
+                runs=runs,
+            )
+        self.n_runs += len(mixes) * outs[0].met.shape[0]
+        return outs
+
     def run(self, mixes: Sequence[Mix]) -> None:
+        """Run the mixes on every verification run (the rest of them after a screening)."""
         todo = [m for m in dict.fromkeys(mixes) if m not in self.seen]
+        fresh = [m for m in todo if m not in self.partial]
+        if fresh:
+            self.seen.update(zip(fresh, self._evaluate(fresh, slice(None)), strict=True))
+        rest = [m for m in todo if m in self.partial]
+        if rest:
+            n = self.partial[rest[0]].met.shape[0]
+            for m, tail in zip(rest, self._evaluate(rest, slice(n, None)), strict=True):
+                self.seen[m] = _concat([self.partial.pop(m), tail])
+
+    def screen(self, mixes: Sequence[Mix], n: int) -> _Search:
+        """Run the mixes on the first ``n`` verification runs; a view of the search on those
+        runs (every mix seen so far, cut to them)."""
+        todo = [m for m in dict.fromkeys(mixes) if m not in self.seen and m not in self.partial]
         if todo:
-            if self.evaluate is not None:
-                outs = self.evaluate(todo)
-            else:
-                outs = evaluate_mixes(
-                    self.scenario, todo, self.surrogate, workers=self.workers, engine=self.engine
-                )
-            self.seen.update(zip(todo, outs, strict=True))
-            self.n_runs += len(todo) * outs[0].met.shape[0]
+            self.partial.update(zip(todo, self._evaluate(todo, slice(0, n)), strict=True))
+        view = copy.copy(self)
+        view.seen = {
+            **{m: _take(o, slice(0, n)) for m, o in self.seen.items()},
+            **{m: o for m, o in self.partial.items() if o.met.shape[0] == n},
+        }
+        return view
 
     def objective(self, mix: Mix) -> tuple[FloatArray, FloatArray]:
         return objective_of_runs(self.scenario, self.seen[mix], self.scale)
@@ -115,6 +148,10 @@ class _Search:
         }
 
 
+def _take(out: RunOutcomes, runs: slice) -> RunOutcomes:
+    return RunOutcomes(out.met[runs], out.value[runs], out.counties[runs], out.provincial[runs])
+
+
 def _better(gain: Mapping[str, float], min_t: float) -> bool:
     """Accept a step: the exact objective does not fall and the smoothed one rises by more than
     ``min_t`` standard errors (strictly positive when its standard error is 0)."""
@@ -148,6 +185,14 @@ def _trust_region(
         cands = [c for c in dict.fromkeys(cands) if c != incumbent]
         if not cands:
             break
+        n_cands = len(cands)
+        if search.evaluate is None and 2 <= spec.screen < spec.replications:
+            # screening: every candidate on the first runs; only the best few that keep every
+            # target there go on to all the runs (where they are judged)
+            view = search.screen(cands, spec.screen)
+            scored = [(c, view.gain(c, incumbent), view.falls(c)) for c in cands]
+            scored.sort(key=lambda cgf: (not cgf[2], cgf[1]["smoothed_gain"]), reverse=True)
+            cands = [c for c, _, _ in scored[: spec.screen_keep]]
         search.run(cands)
         gains = [(c, search.gain(c, incumbent), search.falls(c)) for c in cands]
 
@@ -165,7 +210,8 @@ def _trust_region(
             {
                 "iteration": it,
                 "radius": r,
-                "candidates": len(cands),
+                "candidates": n_cands,
+                "screened_out": n_cands - len(cands),
                 "best_candidate": best.describe(),
                 **g,
                 "guarded_out": len(gains) - len(admissible),
