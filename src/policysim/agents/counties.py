@@ -61,8 +61,8 @@ def relative_index(
 
     Dimensions (江西省科学院 county evaluation): environment (platforms and commissioners per
     乡镇, management capacity), inputs (R&D / GDP, S&T share of fiscal spending), outcomes (HNTEs
-    and tech SMEs per 100 firms, patents per 10k people, innovative township share), economic and
-    social development (GDP per capita, GDP growth). Each indicator becomes its z-score within
+    and tech SMEs per 100 above-scale firms, patents per 10k people, innovative township share),
+    economic and social development (GDP per capita, GDP growth). Each indicator becomes its z-score within
     the year; indicators within a dimension weigh equally (assumption: the official weights are
     not public); the weighted sum of dimensions is standardised again to mean ``INDEX_MEAN`` and
     sd ``INDEX_SD``.

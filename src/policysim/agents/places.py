@@ -17,6 +17,9 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
+ABOVE_SCALE_SALES_CNY = 2.0e7
+"""规模以上: main-business revenue >= 20 M CNY (National Bureau of Statistics rule since 2011)."""
+
 
 def stochastic_round(x: FloatArray, u: FloatArray) -> FloatArray:
     """Round ``x >= 0`` down or up so that the expectation equals ``x``."""
@@ -34,6 +37,9 @@ class CountyIndicators:
     rd_intensity: FloatArray
     st_share: FloatArray
     status_firms_per_100: FloatArray
+    """HNTEs and tech SMEs per 100 above-scale firms (规模以上企业). Assumption: the published
+    evaluation's denominator is not public; above-scale firms are what county statistics count,
+    and small entrants (the firms that platforms and commissioners bring) must not dilute it."""
     patents_per_10k: FloatArray
     township_share: FloatArray
     gdp_per_capita: FloatArray

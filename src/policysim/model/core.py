@@ -49,6 +49,7 @@ from policysim.agents.enterprises import (
 )
 from policysim.agents.entry import base_year_firms, entrants
 from policysim.agents.places import (
+    ABOVE_SCALE_SALES_CNY,
     stochastic_round,
 )
 from policysim.agents.support import firm_support, pool_admissions, share_by_group
@@ -89,8 +90,6 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
-ABOVE_SCALE_SALES_CNY = 2.0e7  # 规模以上: main-business revenue >= 20 M CNY (NBS rule)
-
 
 #: The uniform streams of a firm-year, in the order the enterprise sub-model unpacks them.
 _FIRM_STREAMS: Final = (
@@ -128,6 +127,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     hnte_t: FloatArray  # HNTEs per township
     status_t: FloatArray  # HNTEs or tech SMEs per township
     hnte_county: FloatArray  # HNTEs per county
+    above_scale_county: FloatArray  # above-scale firms per county (the status-firm denominator)
 
     def __init__(
         self,

@@ -110,9 +110,12 @@ def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
         package * p["pilot_matching_ratio"],
         county.support.max_matching_share_of_fiscal,
     )
-    national = sum(b.national_size for b in rules.national.batches if b.year == year)
+    batches = [b for b in rules.national.batches if b.year == year]
+    documented = sum(b.jiangxi_size for b in batches if b.jiangxi_size is not None)
+    national = sum(b.national_size for b in batches if b.jiangxi_size is None)
     expected = p["national_jiangxi_share"] * national
-    jiangxi = int(stochastic_round(np.array([expected]), m.rng_eval.random(1))[0])
+    # (the draw is taken every year, so documenting a batch moves no other stream)
+    jiangxi = documented + int(stochastic_round(np.array([expected]), m.rng_eval.random(1))[0])
     m.designation = designation_year(
         d,
         year,
@@ -147,7 +150,7 @@ def county_indicators(m: PolicyModel, growth: FloatArray) -> CountyIndicators:
         st_share=m.st_spending / m.fiscal_exp,
         status_firms_per_100=100.0
         * (m.hnte_county + m.tsme_county)
-        / np.maximum(m.firms_county, 1.0),
+        / np.maximum(m.above_scale_county, 1.0),
         patents_per_10k=m.patents_county / np.maximum(m.population, 1.0) * 1e4,
         township_share=innov_c / xz,
         gdp_per_capita=m.gdp / np.maximum(m.population, 1.0),

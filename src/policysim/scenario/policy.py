@@ -222,11 +222,22 @@ class TownshipDesignation(_Strict):
 
 class NationalBatch(_Strict):
     """A nationwide MOST batch of national innovative counties: ``national_size`` counties in
-    all of China; Jiangxi's number is ``national_jiangxi_share`` (uncertain) of it, rounded."""
+    all of China. Jiangxi's number is ``jiangxi_size`` where the batch's list is documented,
+    else ``national_jiangxi_share`` (uncertain) of the national size, rounded."""
 
     year: Year
     national_size: Annotated[int, Field(ge=0, le=3000)]
+    jiangxi_size: Annotated[int, Field(ge=0, le=3000)] | None = None
     source: str = ""
+
+    @model_validator(mode="after")
+    def _within(self) -> NationalBatch:
+        if self.jiangxi_size is not None and self.jiangxi_size > self.national_size:
+            raise ValueError(
+                f"jiangxi_size = {self.jiangxi_size} is larger than the batch's national_size "
+                f"= {self.national_size} (expected at most the nationwide number)"
+            )
+        return self
 
 
 class NationalDesignation(_Strict):
