@@ -298,3 +298,34 @@ def test_outcomes_from_the_metric_columns_equal_the_targets_own_definitions() ->
         for x, y in zip(vars(a).values(), vars(b).values(), strict=True):
             np.testing.assert_array_equal(x, y)
         assert b.provincial.shape == (1, 1, 10)
+
+
+def test_response_curves_identical_on_the_engine() -> None:
+    """The response curves' model runs sent to two worker processes give the same curves, value
+    for value, as in this process."""
+    from policysim.coupling.response import estimate_response
+    from policysim.experiments.runner import Engine
+    from policysim.simulation import baseline_for
+
+    sc = _tiny("allocation.response.replications=1")
+    args = (sc, baseline_for(sc), sc.parameters(), 7)
+    here = estimate_response(*args)
+    with Engine(2, None) as engine:
+        there = estimate_response(*args, engine)
+    for name in ("index_gain", "rd_gain_cny", "baseline_index", "breakpoints_cny"):
+        np.testing.assert_array_equal(getattr(here, name), getattr(there, name))
+
+
+def test_response_curves_on_common_random_numbers() -> None:
+    """The funded and unfunded runs of the response curves share their random numbers: a
+    breakpoint whose plan is zero money gives exactly zero gain (each run had its own streams
+    when one SeedSequence object was handed to them in turn)."""
+    from policysim.coupling.response import estimate_response
+    from policysim.simulation import baseline_for
+
+    sc = _tiny(
+        "allocation.response.replications=2", "allocation.response.breakpoints_100m_cny=[0, 1.0e-12]"
+    )
+    curves = estimate_response(sc, baseline_for(sc), sc.parameters(), 7)
+    np.testing.assert_allclose(curves.index_gain, 0.0, atol=1e-9)  # index points
+    np.testing.assert_allclose(curves.rd_gain_cny, 0.0, atol=1e-3)  # CNY

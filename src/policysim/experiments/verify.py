@@ -136,10 +136,13 @@ class Verification:
         return pd.DataFrame(self.record.get("brier", []))
 
 
-def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str, Any]]:
-    """The surrogate's open-loop plan of the horizon in solver ``mode``."""
+def _surrogate_plan(
+    scenario: Scenario, mode: str, engine: Engine | None = None
+) -> tuple[FloatArray, dict[str, Any]]:
+    """The surrogate's open-loop plan of the horizon in solver ``mode`` (its response curves
+    estimated on ``engine`` when given)."""
     if mode == "mip":
-        plan, row = coupling.optimal_plan_for(scenario)
+        plan, row = coupling.optimal_plan_for(scenario, engine)
         return np.asarray(plan, dtype=np.float64), dict(row)
     start = PolicyModel(
         scenario,
@@ -157,7 +160,7 @@ def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str
         budget,
         facts,
         rules,
-        coupling.response_for(scenario),
+        coupling.response_for(scenario, engine),
         coupling.objective(scenario),
         time_limit_s=solver.time_limit_s,
         mip_gap=solver.mip_gap,
@@ -199,7 +202,9 @@ def verify(
         solve_row = dict(base.record.get("surrogate_solve", {}))
     else:
         surrogate_plan, solve_row = (
-            _surrogate_plan(scenario, mode) if surrogate is None else surrogate
+            _surrogate_plan(scenario, mode, _mapper(engine, workers))
+            if surrogate is None
+            else surrogate
         )
     t_solve = time.perf_counter() - t0
     search = _Search(scenario, surrogate_plan, workers, evaluate, engine)
@@ -245,6 +250,24 @@ def verify(
 
 _SEEN: dict[str, dict[Mix, RunOutcomes]] = {}
 """The verification runs of each open-loop search made in this process, by its cache key."""
+
+def _mapper(engine: Engine | None, workers: int) -> Engine | None:
+    """The engine for the surrogate's model runs: the caller's, else none with one worker (runs
+    in this process), else a local one of ``workers`` processes, closed after its one map."""
+    if engine is not None or workers <= 1:
+        return engine
+    return _OwnEngine(workers, None)
+
+
+class _OwnEngine(Engine):
+    """A local engine started for one call of the estimation (closed after each map)."""
+
+    def map(self, fn: Any, items: Any) -> list[Any]:
+        try:
+            return super().map(fn, items)
+        finally:
+            self.close()
+
 
 Scores = dict[str, tuple[FloatArray, FloatArray]]
 """Exact and smoothed objective per run of each vertex (rule or surrogate)."""
