@@ -324,7 +324,8 @@ def test_response_curves_on_common_random_numbers() -> None:
     from policysim.simulation import baseline_for
 
     sc = _tiny(
-        "allocation.response.replications=2", "allocation.response.breakpoints_100m_cny=[0, 1.0e-12]"
+        "allocation.response.replications=2",
+        "allocation.response.breakpoints_100m_cny=[0, 1.0e-12]",
     )
     curves = estimate_response(sc, baseline_for(sc), sc.parameters(), 7)
     np.testing.assert_allclose(curves.index_gain, 0.0, atol=1e-9)  # index points

@@ -251,6 +251,7 @@ def verify(
 _SEEN: dict[str, dict[Mix, RunOutcomes]] = {}
 """The verification runs of each open-loop search made in this process, by its cache key."""
 
+
 def _mapper(engine: Engine | None, workers: int) -> Engine | None:
     """The engine for the surrogate's model runs: the caller's, else none with one worker (runs
     in this process), else a local one of ``workers`` processes, closed after its one map."""
