@@ -330,3 +330,26 @@ def test_response_curves_on_common_random_numbers() -> None:
     curves = estimate_response(sc, baseline_for(sc), sc.parameters(), 7)
     np.testing.assert_allclose(curves.index_gain, 0.0, atol=1e-9)  # index points
     np.testing.assert_allclose(curves.rd_gain_cny, 0.0, atol=1e-3)  # CNY
+
+
+def test_response_curves_shared_by_the_optimiser_variants_of_a_scenario() -> None:
+    """The curves are runs of the model with fixed plans: the optimiser's own settings (strategy,
+    objective, solver, verification) and the name do not change their key; what the model or
+    the estimation reads does."""
+    from policysim.coupling.cache import _cache_key
+
+    opt = _tiny()
+    closed = load_scenario(
+        TINY,
+        (
+            "allocation.strategy=closed_loop",
+            "allocation.objective.kind=targets",
+            "allocation.solver.closed_loop_mode=mip",
+            "allocation.verification.replications=5",
+            "metadata.name=other",
+        ),
+    ).scenario
+    assert _cache_key(opt, "response") == _cache_key(closed, "response")
+    assert _cache_key(opt, "optimal-plan") != _cache_key(closed, "optimal-plan")
+    for change in ("allocation.response.replications=2", "budget.growth_after_last_pct=5"):
+        assert _cache_key(_tiny(change), "response") != _cache_key(opt, "response"), change

@@ -15,7 +15,7 @@ import pytest
 from policysim.experiments import verify_runs
 from policysim.experiments.verify import verified_policy_for
 from policysim.scenario import load_scenario
-from policysim.studies.compare import compare_scenarios
+from policysim.studies.compare import compare_scenarios, write_comparison
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "scenarios" / "tiny.yaml"
@@ -33,7 +33,7 @@ _SMALL = (
 
 @pytest.mark.slow
 def test_compare_verifies_on_the_dask_cluster_with_the_same_numbers(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     distributed = pytest.importorskip("distributed")
     optimal = load_scenario(TINY, ("allocation.strategy=optimal", *_SMALL))
@@ -72,7 +72,13 @@ def test_compare_verifies_on_the_dask_cluster_with_the_same_numbers(
     assert in_parent == [], "local workers run the tasks in their own processes"
     one = compare_scenarios([TINY, optimal], replications=4, seed=5, workers=1, marginal=False)
     pd.testing.assert_frame_equal(one.table, dask.table, check_exact=True)
+    # the optimiser's verification is written with the comparison, as in a run directory
+    written = write_comparison(dask, tmp_path / "cmp")
     name = list(one.results)[1]
+    brier = pd.read_csv(written[f"optimiser_{name}_surrogate_brier"])
+    assert set(brier["deadline"]) == {2020} and brier["brier"].between(0, 1).all()
+    by_target = pd.read_csv(written[f"optimiser_{name}_vs_rules_by_target"])
+    assert len(by_target) == 3 * len(optimal.scenario.targets)
     np.testing.assert_array_equal(
         one.results[name].metrics["value"], dask.results[name].metrics["value"]
     )

@@ -217,7 +217,7 @@ def _trust_region(
                 "guarded_out": len(gains) - len(admissible),
                 "guard": (
                     ""
-                    if top[0] == best
+                    if not top[2]
                     else f"{top[0].describe()} (objective {top[1]['gain']:+.4g}) falls on "
                     + ", ".join(top[2])
                 ),
