@@ -99,11 +99,17 @@ def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
 
 
-def _response_run(task: _ResponseRun) -> tuple[FloatArray, FloatArray]:
+def _baseline_of(scenario: Scenario) -> Baseline:
+    """The scenario's baseline (:func:`policysim.simulation.baseline_for`; imported here, as the
+    simulation layer imports this one)."""
     from policysim.simulation import baseline_for
 
+    return baseline_for(scenario)
+
+
+def _response_run(task: _ResponseRun) -> tuple[FloatArray, FloatArray]:
     allocator = zero_allocator if task.plan is None else _ConstantPlan(task.plan)
-    return _run_index(task.scenario, baseline_for(task.scenario), task.params, task.seed, allocator)
+    return _run_index(task.scenario, _baseline_of(task.scenario), task.params, task.seed, allocator)
 
 
 def estimate_response(
@@ -202,12 +208,10 @@ def response_for(scenario: Scenario, engine: Mapper | None = None) -> ResponseCu
             lag_years=int(z["lag_years"]),
         )
     else:
-        from policysim.simulation import baseline_for
-
         start = time.perf_counter()
         curves = estimate_response(
             scenario,
-            baseline_for(scenario),
+            _baseline_of(scenario),
             scenario.parameters(),
             int(scenario.ensemble.root_seed),
             engine,
@@ -239,13 +243,11 @@ def optimal_plan_for(
     if key in _PLANS:
         return _PLANS[key]
     path = cache_dir() / f"plan-{key}.npz"
-    from policysim.simulation import baseline_for
-
     rules = allocation_rules(scenario)
     years, budget = budget_path(scenario)
     start_model = PolicyModel(
         scenario,
-        baseline_for(scenario),
+        _baseline_of(scenario),
         scenario.parameters(),
         np.random.default_rng(np.random.SeedSequence(int(scenario.ensemble.root_seed))),
     )

@@ -59,8 +59,10 @@ from policysim.experiments.worker import (
     run_chunk,
     warm_worker,
 )
+from policysim.model import PolicyModel, zero_allocator
 from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
+from policysim.simulation import baseline_for
 
 __all__ = [
     "EnsembleResult",
@@ -92,8 +94,6 @@ def preflight(scenario: Scenario, engine: Engine | None = None) -> None:
         What the allocation or the baseline would raise in every run.
     """
     from policysim.coupling import make_allocator
-    from policysim.model import PolicyModel, zero_allocator
-    from policysim.simulation import baseline_for
 
     baseline = baseline_for(scenario)
     if engine is not None and scenario.allocation.strategy in ("optimal", "closed_loop"):
