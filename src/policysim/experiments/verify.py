@@ -182,12 +182,16 @@ def verify(
 ) -> Verification:
     """Run the verified search (uncached; :func:`verified_policy_for` caches it) on ``engine``
     (the caller's, e.g. a study's, so that a Dask scheduler runs the verification too), else on
-    ``workers`` local processes.
+    one engine of ``workers`` local processes started for the whole search.
 
     ``evaluate`` replaces the model runs (a function of a list of mixes returning their
     outcomes on common draws) and ``surrogate`` the surrogate's plan and solve record: for tests
     with a known answer.
     """
+    if engine is None and workers > 1 and evaluate is None:
+        # one pool for every round (a pool per round started its processes again each time)
+        with Engine(workers, None) as own:
+            return verify(scenario, workers, surrogate=surrogate, engine=own)
     t0 = time.perf_counter()
     a = scenario.allocation
     closed = a.strategy == "closed_loop"
@@ -202,9 +206,7 @@ def verify(
         solve_row = dict(base.record.get("surrogate_solve", {}))
     else:
         surrogate_plan, solve_row = (
-            _surrogate_plan(scenario, mode, _mapper(engine, workers))
-            if surrogate is None
-            else surrogate
+            _surrogate_plan(scenario, mode, engine) if surrogate is None else surrogate
         )
     t_solve = time.perf_counter() - t0
     search = _Search(scenario, surrogate_plan, workers, evaluate, engine)
@@ -250,24 +252,6 @@ def verify(
 
 _SEEN: dict[str, dict[Mix, RunOutcomes]] = {}
 """The verification runs of each open-loop search made in this process, by its cache key."""
-
-
-def _mapper(engine: Engine | None, workers: int) -> Engine | None:
-    """The engine for the surrogate's model runs: the caller's, else none with one worker (runs
-    in this process), else a local one of ``workers`` processes, closed after its one map."""
-    if engine is not None or workers <= 1:
-        return engine
-    return _OwnEngine(workers, None)
-
-
-class _OwnEngine(Engine):
-    """A local engine started for one call of the estimation (closed after each map)."""
-
-    def map(self, fn: Any, items: Any) -> list[Any]:
-        try:
-            return super().map(fn, items)
-        finally:
-            self.close()
 
 
 Scores = dict[str, tuple[FloatArray, FloatArray]]
