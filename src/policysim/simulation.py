@@ -142,6 +142,7 @@ def simulate(
     )
     for _ in sc.horizon.years:
         model.step()
+    model.release_buffers()
     columns = metric_columns(model.records, model, township_metrics)
     firms = _firm_frame(model) if enterprises else None
     solves = list(getattr(alloc, "solves", []))
@@ -181,93 +182,123 @@ def metric_columns(
 ) -> MetricColumns:
     """The columns of :func:`build_metrics` as integer codes and values (no DataFrame)."""
     wanted = _township_selection(township_metrics)
+    fields = _RecordFields(records)
+    blocks = (
+        _province_block(fields, model),
+        _county_block(fields, model),
+        _township_block(fields, wanted),
+    )
     years = np.array([r.year for r in records], dtype=np.int64)
-    ny = len(years)
+    return _long_columns(years, blocks, model)
 
-    def stack(name: str) -> np.ndarray[Any, np.dtype[np.float64]]:
-        return np.vstack([np.asarray(getattr(r, name), dtype=np.float64) for r in records])
 
-    rd = stack("rd_reported")
-    rd_real = stack("rd_real")
-    rd_ent = stack("rd_enterprise")
-    gdp = stack("gdp")
-    hnte = stack("hnte")
-    provincial = stack("provincial")
-    designated = stack("designated")
-    national = stack("national")
-    innovative = stack("innovative")
+_Block = dict[str, NDArray[np.float64]]
+
+
+class _RecordFields:
+    """A field of the yearly records as a (years, units) float array, stacked on first use."""
+
+    def __init__(self, records: Sequence[YearRecord]) -> None:
+        self._records = records
+        self._stacked: _Block = {}
+
+    def __getitem__(self, name: str) -> NDArray[np.float64]:
+        if name not in self._stacked:
+            self._stacked[name] = np.vstack(
+                [np.asarray(getattr(r, name), dtype=np.float64) for r in self._records]
+            )
+        return self._stacked[name]
+
+
+def _province_block(f: _RecordFields, model: PolicyModel) -> _Block:
+    """Province metrics: one value per year (sums over the units, in the registry's units)."""
+    rd, gdp = f["rd_reported"], f["gdp"]
     host = model.t_host.astype(np.float64)
     n_xz = max(float(host.sum()), 1.0)
-    innov_xz = innovative @ host
+    innov_xz = f["innovative"] @ host
     county_mask = model.is_county.astype(np.float64)
-    province: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
+    return {
         "rd_expenditure_100m_cny": rd.sum(1) / 1e8,
-        "rd_real_100m_cny": rd_real.sum(1) / 1e8,
-        "enterprise_rd_100m_cny": rd_ent.sum(1) / 1e8,
+        "rd_real_100m_cny": f["rd_real"].sum(1) / 1e8,
+        "enterprise_rd_100m_cny": f["rd_enterprise"].sum(1) / 1e8,
         "rd_intensity_pct": 100.0 * rd.sum(1) / gdp.sum(1),
         "gdp_100m_cny": gdp.sum(1) / 1e8,
-        "hnte_count": hnte.sum(1),
-        "tech_sme_count": stack("tech_sme").sum(1),
-        "enterprises": stack("firms").sum(1),
-        "patents": stack("patents").sum(1),
-        "platforms": stack("platforms").sum(1),
-        "commissioners": stack("commissioners").sum(1),
-        "funds_100m_cny": stack("funds").sum(1) / 1e8,
+        "hnte_count": f["hnte"].sum(1),
+        "tech_sme_count": f["tech_sme"].sum(1),
+        "enterprises": f["firms"].sum(1),
+        "patents": f["patents"].sum(1),
+        "platforms": f["platforms"].sum(1),
+        "commissioners": f["commissioners"].sum(1),
+        "funds_100m_cny": f["funds"].sum(1) / 1e8,
         "provincial_innovative_counties": (
-            provincial if model.scenario.designation.county.count_pilots else designated
+            f["provincial"] if model.scenario.designation.county.count_pilots else f["designated"]
         ).sum(1),
-        "provincial_designated_counties": designated.sum(1),
+        "provincial_designated_counties": f["designated"].sum(1),
         # both definitions of the target side by side, whatever count_pilots says
-        "provincial_pilot_or_designated_counties": provincial.sum(1),
-        "pilot_support_100m_cny": stack("pilot_support").sum(1) / 1e8,
-        "national_innovative_counties": national.sum(1),
+        "provincial_pilot_or_designated_counties": f["provincial"].sum(1),
+        "pilot_support_100m_cny": f["pilot_support"].sum(1) / 1e8,
+        "national_innovative_counties": f["national"].sum(1),
         "innovative_townships": innov_xz,
         "innovative_township_share_pct": 100.0 * innov_xz / n_xz,
         "county_rd_100m_cny": rd @ county_mask / 1e8,
-        "mean_county_index": stack("index").mean(1),
+        "mean_county_index": f["index"].mean(1),
     }
+
+
+def _county_block(f: _RecordFields, model: PolicyModel) -> _Block:
+    """County metrics: one value per county and year."""
+    rd, gdp = f["rd_reported"], f["gdp"]
+    host = model.t_host.astype(np.float64)
     innov_c = np.vstack(
         [
             np.bincount(model.t_county, weights=row * host, minlength=model.n_counties)
-            for row in innovative
+            for row in f["innovative"]
         ]
     )
-    county: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {
-        "index": stack("index"),
-        "designated": provincial,
-        "provincial_designated": designated,
-        "national": national,
+    return {
+        "index": f["index"],
+        "designated": f["provincial"],
+        "provincial_designated": f["designated"],
+        "national": f["national"],
         "rd_100m_cny": rd / 1e8,
         "rd_intensity_pct": 100.0 * rd / gdp,
         "gdp_100m_cny": gdp / 1e8,
-        "hnte_count": hnte,
-        "tech_sme_count": stack("tech_sme"),
-        "funds_cny": stack("funds"),
-        "own_st_spending_cny": stack("st_spending"),
-        "management_capacity": stack("management"),
+        "hnte_count": f["hnte"],
+        "tech_sme_count": f["tech_sme"],
+        "funds_cny": f["funds"],
+        "own_st_spending_cny": f["st_spending"],
+        "management_capacity": f["management"],
         "innovative_townships": innov_c.astype(np.float64),
     }
-    # the record field of each township metric (stacked only if wanted)
-    township_fields = {"innovative": "innovative", "platforms": "platforms", "hnte_count": "hnte_t"}
-    township = {
-        name: innovative if name == "innovative" else stack(township_fields[name])
-        for name in TOWNSHIP_METRICS
-        if name in wanted
-    }
+
+
+#: The record field of each township metric.
+_TOWNSHIP_FIELDS = {"innovative": "innovative", "platforms": "platforms", "hnte_count": "hnte_t"}
+
+
+def _township_block(f: _RecordFields, wanted: Collection[str]) -> _Block:
+    """The wanted township metrics: one value per township and year (stacked only if wanted)."""
+    return {name: f[_TOWNSHIP_FIELDS[name]] for name in TOWNSHIP_METRICS if name in wanted}
+
+
+def _long_columns(
+    years: NDArray[np.int64], blocks: tuple[_Block, _Block, _Block], model: PolicyModel
+) -> MetricColumns:
+    """The province, county and township blocks as long columns: one row per unit, metric and
+    year, level by level, metric by metric, year by year."""
+    ny = len(years)
     codes = (PROVINCE_CODE, *model.county_codes, *model.township_codes)
     names = (
         "江西省" if model.baseline.name.startswith("jiangxi") else "province",
         *model.county_names,
         *model.township_names,
     )
-    metric_names = tuple(dict.fromkeys((*province, *county, *township)))
+    metric_names = tuple(dict.fromkeys(name for block in blocks for name in block))
     metric_pos = {m: i for i, m in enumerate(metric_names)}
     parts_year, parts_level, parts_unit, parts_metric, parts_value = [], [], [], [], []
-    for level, block, offset, n in (
-        (0, province, 0, 1),
-        (1, county, 1, model.n_counties),
-        (2, township, 1 + model.n_counties, model.n_townships),
-    ):
+    sizes = (1, model.n_counties, model.n_townships)
+    offsets = (0, 1, 1 + model.n_counties)
+    for level, (block, offset, n) in enumerate(zip(blocks, offsets, sizes, strict=True)):
         for name, arr in block.items():
             a = np.asarray(arr, dtype=np.float64).reshape(ny, n)
             parts_year.append(np.repeat(years, n))

@@ -1,9 +1,13 @@
 """Enterprise agents: state arrays and the yearly R&D, HNTE and innovation rule.
 
 The population is a struct of arrays (:class:`Firms`). The yearly rule
-:func:`enterprise_year` is a pure, element-wise function of the firm arrays, the year's tax rules,
-the support each firm receives and pre-drawn uniforms; no Python loop over firms. The per-object
-reference in :mod:`policysim.agents.reference` implements the same equations firm by firm.
+:func:`enterprise_year` is an element-wise function of the firm arrays, the year's tax rules,
+the support each firm receives and pre-drawn uniforms; no Python loop over firms. The model runs
+it in place, on its own population, with reused work buffers (:class:`EnterpriseWorkspace`):
+no array of the population's size is allocated from one year to the next (issue 20). The
+per-object reference in :mod:`policysim.agents.reference` implements the same equations firm by
+firm; :func:`policysim.agents.reference.enterprise_year_allocating` is the vectorised rule as it
+was before its buffers, which the buffered rule equals bit for bit.
 
 Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
@@ -40,15 +44,15 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
 from policysim.agents.calendar import YearRules
-from policysim.agents.random import poisson_quantile
+from policysim.agents.random import UniformBuffers, poisson_quantile
 from policysim.agents.tax import (
     b_index,
     b_table,
@@ -62,6 +66,16 @@ from policysim.agents.tax import (
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+_ArrayT = TypeVar("_ArrayT", bound=NDArray[Any])
+
+
+def _take(a: NDArray[Any], index: NDArray[Any], out: _ArrayT) -> _ArrayT:
+    """``a[index]`` into ``out``. (``mode="clip"``: the indices are valid, and numpy's default
+    mode, which raises on a bad index, first writes into a fresh copy of ``out``.)"""
+    np.take(a, index, out=out, mode="clip")
+    return out
+
 
 TECH_SME_MAX_SALES_CNY = 2.0e8  # 科技型中小企业评价办法 (国科发政〔2017〕115号): revenue <= 2亿元
 TECH_SME_MAX_EMPLOYEES = 500.0  # same source: staff <= 500
@@ -245,10 +259,17 @@ class Draws:
     upgrade: FloatArray
 
 
-def laplace_from_uniform(u: FloatArray) -> FloatArray:
-    """Standard Laplace (scale 1) by inversion."""
-    v = u - 0.5
-    out: FloatArray = np.abs(v)
+def laplace_from_uniform(
+    u: FloatArray, *, out: FloatArray | None = None, work: FloatArray | None = None
+) -> FloatArray:
+    """Standard Laplace (scale 1) by inversion (into ``out`` with scratch ``work``, both shaped
+    like ``u``, when given)."""
+    if out is None or work is None:
+        v = u - 0.5
+        out = np.abs(v)
+    else:
+        v = np.subtract(u, 0.5, out=work)
+        np.abs(v, out=out)
     out *= -2.0
     np.log1p(out, out=out)  # log(1 - 2|v|) <= 0
     np.copysign(out, v, out=out)  # = -sign(v) * log(1 - 2|v|)
@@ -324,156 +345,353 @@ def _hnte_value(
     sales: FloatArray,
     real: FloatArray,
     kind: NDArray[np.uint8],
+    scratch: tuple[FloatArray, FloatArray, BoolArray, NDArray[np.uint8]],
 ) -> FloatArray:
     """Yearly value of HNTE status to the firms ``idx``: the tax saved on taxable profit after
     the super-deduction (nothing for a loss-making firm), plus the first-certification reward
-    spread over the validity years for a firm never certified."""
-    sd = tax_table(rules)[1][kind[idx]]  # 0 for a firm not claiming
-    profitable = f.claim_u[idx] >= p.loss_share
-    taxable = np.maximum(p.margin * sales[idx] - sd * real[idx], 0.0) * profitable
-    value: FloatArray = (rules.cit - rules.hnte_tax) * taxable
-    value += (f.hnte_expiry[idx] < 0) * (rules.hnte_reward / rules.validity_years)
-    return value
+    spread over the validity years for a firm never certified. Written into the first of the
+    ``scratch`` arrays (float, float, bool, uint8; each of ``idx``'s size)."""
+    value, work, mask, kinds = scratch
+    sd = _take(tax_table(rules)[1], _take(kind, idx, out=kinds), out=work)  # 0: not claiming
+    sd *= _take(real, idx, out=value)
+    taxable = _take(sales, idx, out=value)
+    taxable *= p.margin
+    taxable -= sd
+    np.maximum(taxable, 0.0, out=taxable)
+    taxable *= np.greater_equal(_take(f.claim_u, idx, out=work), p.loss_share, out=mask)
+    taxable *= rules.cit - rules.hnte_tax  # (the value)
+    never = np.less(_take(f.hnte_expiry, idx, out=work.view(np.int64)), 0, out=mask)
+    taxable += np.multiply(never, rules.hnte_reward / rules.validity_years, out=work)
+    return taxable
+
+
+#: Firm arrays whose values the rule reads and updates (copied unless it works in place).
+_UPDATED = (
+    "sales",
+    "employees",
+    "age",
+    "own",
+    "hist1",
+    "other_ok",
+    "cultivated",
+    "hnte",
+    "tech_sme",
+    "success",
+)
+#: Firm arrays the rule writes without reading them (fresh unless it works in place).
+_OVERWRITTEN = ("gap", "rd_real", "rd_reported", "patents")
+
+
+_WRITTEN = (*_UPDATED, *_OVERWRITTEN, "hist2", "hnte_expiry")
+
+
+def _distinct(f: Firms) -> bool:
+    """Whether every array the rule writes is a distinct array (two fields sharing one would
+    see each other's values if the rule worked in place)."""
+    return len({id(getattr(f, k)) for k in _WRITTEN}) == len(_WRITTEN)
+
+
+def _private_state(f: Firms, *, copy: bool) -> Firms:
+    """``f`` with arrays the rule may update in place: copies of the arrays it updates (if
+    ``copy``), and the certificate expiry years as int64 (always)."""
+    changes: dict[str, NDArray[Any]] = {"hnte_expiry": f.hnte_expiry.astype(np.int64)}
+    if copy:
+        changes.update({name: getattr(f, name).copy() for name in _UPDATED})
+        changes.update({name: np.empty(f.n) for name in _OVERWRITTEN})
+    return replace(f, **changes)
+
+
+@dataclass(eq=False)
+class EnterpriseWorkspace:
+    """Work buffers of :func:`enterprise_year`, reused from one year to the next (issue 20).
+
+    Every intermediate the rule needs of the size of the population (or of a subset of it) is
+    a slice of a buffer here, or, in place, one of the firm arrays whose old values the rule
+    does not read (gap, R&D, patents: scratch until the rule writes them): a call allocates
+    no float or mask array of the population's size, or of a large subset's, so the memory of
+    one year is not freed and faulted in again the next, and the memory a call touches stays
+    small (more of it in the cache). Still allocated each call: the subsets' index arrays
+    (``np.flatnonzero`` has no ``out``) and the values of small subsets (the firms that bunch,
+    apply, innovate or may exit). The buffers
+    have room for ``capacity`` firms and are replaced by larger ones when a population
+    outgrows them (:meth:`reserve`). Float64 throughout: the numbers are identical to those of
+    the allocating form (:func:`policysim.agents.reference.enterprise_year_allocating`)."""
+
+    capacity: int = 0
+    # scratch over every firm
+    kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    valid: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    lasting: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    registered: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    mask: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    mask2: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    # the outcome's flags (overwritten by the next call)
+    exits: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    bunched: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    certified: BoolArray = field(default_factory=lambda: np.empty(0, bool))
+    # scratch over a subset of the firms (those reconsidering the criteria, those meeting them,
+    # the notch candidates, the firms with R&D): only the part a subset uses is ever touched
+    sub: list[FloatArray] = field(default_factory=list)
+    sub_mask: list[BoolArray] = field(default_factory=list)
+    sub_kind: NDArray[np.uint8] = field(default_factory=lambda: np.empty(0, np.uint8))
+    sub_index: IntArray = field(default_factory=lambda: np.empty(0, np.int64))
+    #: the year's uniform draws of the firms (:func:`policysim.agents.random.uniform_streams`)
+    uniforms: UniformBuffers = field(default_factory=UniformBuffers)
+    #: times the buffers were (re)allocated (tests: reused, not reallocated)
+    allocations: int = 0
+
+    N_SUB: ClassVar[int] = 18
+    N_SUB_MASK: ClassVar[int] = 6
+
+    def reserve(self, n: int) -> None:
+        """Room for ``n`` firms: new buffers (``n`` firms) if the present ones are smaller."""
+        if n <= self.capacity and self.allocations:
+            return
+        self.capacity = n
+        self.allocations += 1
+        for name in ("valid", "lasting", "registered", "mask", "mask2"):
+            setattr(self, name, np.empty(n, bool))
+        for name in ("exits", "bunched", "certified"):
+            setattr(self, name, np.empty(n, bool))
+        self.kind = np.empty(n, np.uint8)
+        self.sub = [np.empty(n) for _ in range(self.N_SUB)]
+        self.sub_mask = [np.empty(n, bool) for _ in range(self.N_SUB_MASK)]
+        self.sub_kind = np.empty(n, np.uint8)
+        self.sub_index = np.empty(n, np.int64)
 
 
 def enterprise_year(
-    f: Firms, rules: YearRules, support: Support, p: FirmParams, u: Draws
+    f: Firms,
+    rules: YearRules,
+    support: Support,
+    p: FirmParams,
+    u: Draws,
+    workspace: EnterpriseWorkspace | None = None,
+    *,
+    inplace: bool = False,
 ) -> YearOutcome:
-    """Advance every firm by one year (pure, element-wise)."""
+    """Advance every firm by one year (element-wise).
+
+    The new firm arrays are ``f``'s own arrays updated in place when ``inplace`` (the model's
+    population, which nobody else holds: ``f`` itself must not be used afterwards, its arrays
+    are the outcome's), else copies (``f`` is left as it was). Intermediates are slices of the
+    ``workspace``'s buffers (a fresh one if None); so are the outcome's flags ``exits``,
+    ``bunched`` and ``certified``, which the next call with the same workspace overwrites."""
+    ws = EnterpriseWorkspace() if workspace is None else workspace
+    n = f.n
+    ws.reserve(n)
+    if not inplace or not _distinct(f):
+        f = _private_state(f, copy=True)
+    elif f.hnte_expiry.dtype != np.int64:
+        f = _private_state(f, copy=False)
     year = rules.year
-    # growth (in place on one temporary: the rule runs on every firm every year)
-    size = np.log(f.sales * (1.0 / SIZE_REFERENCE_CNY))
+    mask, mask2 = ws.mask[:n], ws.mask2[:n]
+    # the arrays updated in place; the rule never reads the old values of gap, rd_real,
+    # rd_reported and patents: their arrays serve as scratch until the rule writes them
+    sales, employees, age, own = f.sales, f.employees, f.age, f.own
+    real, reported, gap, patents = f.rd_real, f.rd_reported, f.gap, f.patents
+    # growth: factor = max(1 + g, 0.3)
+    size = np.multiply(sales, 1.0 / SIZE_REFERENCE_CNY, out=gap)
+    np.log(size, out=size)
     size *= -0.15
     np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
     np.clip(size, 0.5, 2.0, out=size)
-    factor = laplace_from_uniform(u.growth)
+    factor = laplace_from_uniform(u.growth, out=patents, work=reported)
     factor *= size
     factor *= p.growth_scale
     factor += 1.0 + p.growth_mean
-    factor += p.sales_gain * f.success
-    np.maximum(factor, 0.3, out=factor)  # factor = max(1 + g, 0.3)
-    sales = f.sales * factor
-    employees = f.employees * factor
-    age = f.age + 1.0
+    factor += np.multiply(f.success, p.sales_gain, out=real)
+    np.maximum(factor, 0.3, out=factor)
+    sales *= factor
+    employees *= factor
+    age += 1.0
     # certificates expiring before this year are gone; those expiring this year are valid for
     # the tax of this year but due for renewal
-    valid = f.hnte & (f.hnte_expiry >= year)
-    lasting = f.hnte & (f.hnte_expiry > year)  # valid beyond this year: not up for renewal
-    # own R&D under this year's user cost (16 firm types: a table look-up)
-    claims = claims_deduction(f.claim_u, rules, p.loss_share)
-    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims)
-    b = b_table(rules)[kind]
-    # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
-    # firms): the transcendental functions run on the R&D performers alone
-    perf = np.flatnonzero(f.r0 > 0.0) if support.performers is None else support.performers
-    t_p = np.log(b[perf] / f.b0[perf])
-    t_p *= p.elasticity
-    np.exp(t_p, out=t_p)
-    t_p *= f.r0[perf]
-    # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
-    own = f.own.copy()
-    own_p = own[perf]
-    t_p -= own_p
-    t_p *= p.adjustment
-    own_p += t_p
-    own[perf] = own_p
-    real = own * sales
-    if support.performers is None:
-        real += p.voucher_add * support.voucher
-        real += p.subsidy_add * support.subsidy
-        real += support.credit_rd
-        boost_of = support.boost
-    else:  # support reaches performers alone: the others keep real = own * sales (= 0)
-        real_p = real[perf]
-        real_p += p.voucher_add * support.voucher
-        real_p += p.subsidy_add * support.subsidy
-        real_p += support.credit_rd
-        real[perf] = real_p
-        boost_of = np.ones(f.n)
-        boost_of[perf] = support.boost
-    reported = real.copy()
-    gap = np.zeros(f.n)
-    r_now = reported / sales
-    other_ok = f.other_ok
+    valid = np.greater_equal(f.hnte_expiry, year, out=ws.valid[:n])
+    valid &= f.hnte
+    lasting = np.greater(f.hnte_expiry, year, out=ws.lasting[:n])  # not up for renewal
+    lasting &= f.hnte
+    # own R&D under this year's user cost (16 firm types: a table look-up, for the firms that
+    # need it alone)
+    claims = claims_deduction(f.claim_u, rules, p.loss_share, out=mask, work=mask2)
+    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims, out=ws.kind[:n])
+    b_of = b_table(rules)
+
+    def b_at(index: IntArray, out: FloatArray) -> FloatArray:
+        return _take(b_of, _take(kind, index, out=ws.sub_kind[: index.size]), out=out)
+
     # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
     # programme help them with the criteria (they reconsider every year) and with the R&D
     # accounts (relabelling up to ``pool_relabel``; the notch is considered from
     # ``pool_window`` of the threshold)
-    cultivated = f.cultivated if support.admitted is None else f.cultivated | support.admitted
+    cultivated = f.cultivated
+    if support.admitted is not None:
+        cultivated |= support.admitted
     any_pool = bool(cultivated.any())
     # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
     # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
     # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
-    # index subsets: thresholds are looked up only where needed
+    # index subsets: thresholds are looked up only where needed. (Who considers it depends on
+    # last year's own intensity: decided before it is updated.)
+    other_ok = f.other_ok
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
     # (a firm below the notch window of the lowest threshold cannot gain: not considered)
     reach = min(p.window, p.pool_window) if any_pool else p.window
-    # (one mask over every firm, one index: cheaper than gathers of the filtered subsets)
-    registered = age >= 1.0
-    considers = f.own >= reach * float(rules.band_min_rd.min())
+    registered = np.greater_equal(age, 1.0, out=ws.registered[:n])
+    considers = np.greater_equal(own, reach * float(rules.band_min_rd.min()), out=mask)
     considers &= registered
-    considers &= ~other_ok
-    considers &= (u.upgrade < reconsider) | cultivated
+    considers &= np.logical_not(other_ok, out=mask2)
+    np.less(u.upgrade, reconsider, out=mask2)
+    mask2 |= cultivated
+    considers &= mask2
     up = np.flatnonzero(considers)
+    own_up = _take(own, up, out=ws.sub[6][: up.size])
+    # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
+    # firms): the transcendental functions run on the R&D performers alone
+    if support.performers is None:
+        perf = np.flatnonzero(np.greater(f.r0, 0.0, out=mask))
+    else:
+        perf = support.performers
+    k = perf.size
+    t_p, x_p = gap[:k], reported[:k]  # (scratch until the rule writes them)
+    b_at(perf, t_p)
+    t_p /= _take(f.b0, perf, out=x_p)
+    np.log(t_p, out=t_p)
+    t_p *= p.elasticity
+    np.exp(t_p, out=t_p)
+    t_p *= _take(f.r0, perf, out=x_p)
+    # own' = own + adjustment * (target - own); a firm without R&D keeps own = 0
+    own_p = _take(own, perf, out=x_p)
+    t_p -= own_p
+    t_p *= p.adjustment
+    own_p += t_p
+    own[perf] = own_p
+    np.multiply(own, sales, out=real)
+    boost_of = patents  # (scratch until the innovation draws)
+    if support.performers is None:
+        real += np.multiply(support.voucher, p.voucher_add, out=gap)
+        real += np.multiply(support.subsidy, p.subsidy_add, out=gap)
+        real += support.credit_rd
+        np.copyto(boost_of, support.boost)
+    else:  # support reaches performers alone: the others keep real = own * sales (= 0)
+        real_p = _take(real, perf, out=t_p)
+        real_p += np.multiply(support.voucher, p.voucher_add, out=x_p)
+        real_p += np.multiply(support.subsidy, p.subsidy_add, out=x_p)
+        real_p += support.credit_rd
+        real[perf] = real_p
+        boost_of.fill(1.0)
+        boost_of[perf] = support.boost
+    np.copyto(reported, real)
+    gap.fill(0.0)
     if up.size:
-        pool_u = np.take(cultivated, up)
-        value = _hnte_value(f, rules, p, up, sales, real, kind)
-        s_u = sales[up]
-        th_u = band_threshold(rules, s_u)
-        rho_u = np.where(pool_u, p.pool_relabel, p.relabel)
-        w_u = np.where(pool_u, p.pool_window, p.window)
-        rd_cost = b[up] * np.maximum((1.0 - rho_u) * th_u * s_u - real[up], 0.0)
-        cost = p.criteria_cost * f.criteria_cost[up] * s_u * (1.0 - rules.cultivation)
-        meets = (rules.validity_years * (value - rd_cost) > cost) & (
-            f.own[up] >= w_u * float(rules.band_min_rd.min())
-        )
-        other_ok = other_ok.copy()
+        k = up.size
+        value, work, s_u, th_u, rd_cost, cost = (b[:k] for b in ws.sub[:6])
+        pool_u, m1, m2 = (b[:k] for b in ws.sub_mask[:3])
+        _take(cultivated, up, out=pool_u)
+        _hnte_value(f, rules, p, up, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
+        _take(sales, up, out=s_u)
+        band_threshold(rules, s_u, out=th_u, band=ws.sub_kind[:k], work=m1)
+        rd_cost.fill(p.relabel)  # the relabelling share, rho
+        rd_cost[pool_u] = p.pool_relabel
+        np.subtract(1.0, rd_cost, out=rd_cost)
+        rd_cost *= th_u
+        rd_cost *= s_u
+        rd_cost -= _take(real, up, out=work)
+        np.maximum(rd_cost, 0.0, out=rd_cost)
+        rd_cost *= b_at(up, work)
+        _take(f.criteria_cost, up, out=cost)
+        cost *= p.criteria_cost
+        cost *= s_u
+        cost *= 1.0 - rules.cultivation
+        value -= rd_cost
+        value *= rules.validity_years
+        meets = np.greater(value, cost, out=m1)
+        window_u = th_u  # (the notch window of each firm, times the lowest threshold)
+        window_u.fill(p.window)
+        window_u[pool_u] = p.pool_window
+        window_u *= float(rules.band_min_rd.min())
+        meets &= np.greater_equal(own_up, window_u, out=m2)
         other_ok[up[meets]] = True
     # firms that may bunch or apply: meeting the other criteria, registered at least a year
-    sel = np.flatnonzero(other_ok & registered)
-    th_s = band_threshold(rules, sales[sel])
-    th_low_s = th_s * (1.0 - THRESHOLD_RTOL)
-    hist_s = f.hist1[sel] + f.hist2[sel]
-    last_s = lasting[sel]
-    r_s = r_now[sel]
-    pool_s = np.take(cultivated, sel) if any_pool else np.zeros(sel.size, bool)
-    lower_s = p.window * th_s  # lowest annual intensity from which a firm considers the notch
+    sel = np.flatnonzero(np.logical_and(other_ok, registered, out=mask))
+    m = sel.size
+    th_s, th_low_s, hist_s, r_s, sum_s, lower_s = (b[:m] for b in ws.sub[:6])
+    short, work_s, last_s, pool_s = (b[:m] for b in ws.sub_mask[:4])
+    band_threshold(rules, _take(sales, sel, out=sum_s), out=th_s, band=ws.sub_kind[:m], work=short)
+    np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=th_low_s)
+    _take(f.hist1, sel, out=hist_s)
+    hist_s += _take(f.hist2, sel, out=r_s)
+    # this year's reported intensity, in the array of the intensity two years ago (no longer
+    # needed): next year's hist2
+    r_now = np.divide(reported, sales, out=f.hist1)
+    _take(lasting, sel, out=last_s)
+    _take(r_now, sel, out=r_s)
     if any_pool:
+        _take(cultivated, sel, out=pool_s)
         # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
         # restates their R&D up to the same relabelling share, at most to the threshold
         pi = np.flatnonzero(pool_s)
         h = hist_s[pi]
         hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
-        lower_s[pi] = p.pool_window * th_s[pi]
+    else:
+        pool_s.fill(False)
     # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
     # applicants whose 3-year window is short
-    short = (r_s < th_low_s) | (~last_s & (hist_s + r_s < 3.0 * th_low_s))
-    cand = np.flatnonzero(short & (r_s >= lower_s))  # positions in sel
-    bunched = np.zeros(f.n, dtype=bool)
+    np.add(hist_s, r_s, out=sum_s)
+    np.less(sum_s, np.multiply(th_low_s, 3.0, out=lower_s), out=short)
+    short &= np.logical_not(last_s, out=work_s)
+    short |= np.less(r_s, th_low_s, out=work_s)
+    # the lowest annual intensity from which a firm considers the notch
+    np.multiply(th_s, p.window, out=lower_s)
+    if any_pool:
+        lower_s[pi] = p.pool_window * th_s[pi]
+    short &= np.greater_equal(r_s, lower_s, out=work_s)
+    cand = np.flatnonzero(short)  # positions in sel
+    bunched = ws.bunched[:n]
+    bunched.fill(False)
     if cand.size:
-        candidates = sel[cand]
-        value = _hnte_value(f, rules, p, candidates, sales, real, kind)
-        s_c = sales[candidates]
-        th_c = th_s[cand]
-        real_c = real[candidates]
-        b_c = b[candidates]
-        r_c = r_s[cand]
-        keep = 1.0 - np.where(pool_s[cand], p.pool_relabel, p.relabel)  # real share of reports
+        k = cand.size
+        value, work, s_c, th_c, real_c, b_c, r_c, keep, x, need, catch, need_x = (
+            b[:k] for b in ws.sub[6:18]
+        )
+        takes, up_now, m1, m2 = (b[:k] for b in (*ws.sub_mask[:2], *ws.sub_mask[4:6]))
+        candidates = _take(sel, cand, out=ws.sub_index[:k])
+        _hnte_value(f, rules, p, candidates, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
+        _take(sales, candidates, out=s_c)
+        _take(th_s, cand, out=th_c)
+        _take(real, candidates, out=real_c)
+        b_at(candidates, b_c)
+        _take(r_s, cand, out=r_c)
+        keep.fill(p.relabel)
+        keep[_take(pool_s, cand, out=m1)] = p.pool_relabel
+        np.subtract(1.0, keep, out=keep)  # the real share of reports
         # reporting (at least) the threshold every year, the plan over the 3-year window, must
         # pay
-        x_th = np.maximum(th_c, r_c)
-        need_th = np.maximum(keep * x_th * s_c, real_c)
-        takes = b_c * (need_th - real_c) < value
+        x_th = np.maximum(th_c, r_c, out=x)
+        need_th = np.multiply(keep, x_th, out=need)
+        need_th *= s_c
+        np.maximum(need_th, real_c, out=need_th)
+        np.less(
+            np.multiply(np.subtract(need_th, real_c, out=work), b_c, out=work), value, out=takes
+        )
         # an applicant also catches up on its window when the extra cost is below the value of
         # the (up to) two years of status it gains by certifying now; certified firms keep
         # complying at the threshold
-        catch = np.clip(3.0 * th_c - hist_s[cand], th_c, (1.0 + p.catchup) * th_c)
+        np.multiply(th_c, 3.0, out=catch)
+        catch -= _take(hist_s, cand, out=work)
+        np.clip(catch, th_c, np.multiply(th_c, 1.0 + p.catchup, out=work), out=catch)
         np.maximum(catch, r_c, out=catch)
-        need_x = np.maximum(keep * catch * s_c, real_c)
-        up_now = ~last_s[cand] & (b_c * (need_x - need_th) < 2.0 * value)
-        x = np.where(up_now, catch, x_th)
-        need = np.where(up_now, need_x, need_th)
-        moves = takes & (x > r_c)
+        np.multiply(keep, catch, out=need_x)
+        need_x *= s_c
+        np.maximum(need_x, real_c, out=need_x)
+        np.multiply(np.subtract(need_x, need_th, out=work), b_c, out=work)
+        value *= 2.0
+        np.less(work, value, out=up_now)
+        up_now &= np.logical_not(_take(last_s, cand, out=m1), out=m1)
+        np.copyto(x, catch, where=up_now)  # x_th becomes x
+        np.copyto(need, need_x, where=up_now)  # need_th becomes need
+        moves = np.greater(x, r_c, out=m2)
+        moves &= takes
         idx = candidates[moves]
         bunched[idx] = True
         reported[idx] = x[moves] * s_c[moves]
@@ -483,66 +701,58 @@ def enterprise_year(
         r_s[cand[moves]] = x[moves]
     # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
     # so that rounding in sums (which depend on the order of firms) never decides it
-    app = np.flatnonzero(~last_s & ((hist_s + r_s) / 3.0 >= th_low_s))
-    applicants = sel[app]
+    np.add(hist_s, r_s, out=sum_s)
+    sum_s /= 3.0
+    applies = np.greater_equal(sum_s, th_low_s, out=short)
+    applies &= np.logical_not(last_s, out=work_s)
+    applicants = sel[np.flatnonzero(applies)]
     due = np.take(valid, applicants)  # valid and not lasting: up for renewal
-    certified = np.zeros(f.n, dtype=bool)
+    certified = ws.certified[:n]
+    certified.fill(False)
     approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
     certified[applicants] = approved
-    hnte = lasting | certified
-    expiry = f.hnte_expiry.astype(np.int64)  # (a copy)
-    expiry[applicants[approved]] = year + rules.validity_years - 1
-    tech_sme = (
-        (sales <= TECH_SME_MAX_SALES_CNY)
-        & (employees <= TECH_SME_MAX_EMPLOYEES)
-        & (r_now >= p.tech_sme_min_rd)
-    )
+    hnte = np.logical_or(lasting, certified, out=f.hnte)
+    f.hnte_expiry[applicants[approved]] = year + rules.validity_years - 1
+    tech_sme = np.less_equal(sales, TECH_SME_MAX_SALES_CNY, out=f.tech_sme)
+    tech_sme &= np.less_equal(employees, TECH_SME_MAX_EMPLOYEES, out=mask)
+    tech_sme &= np.greater_equal(r_now, p.tech_sme_min_rd, out=mask)
     # innovation
     # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
     # with R&D alone
-    active = np.flatnonzero(real > 0.0)
-    prob_a = (-p.zeta * 100.0) * (real[active] / sales[active]) * boost_of[active]
+    active = np.flatnonzero(np.greater(real, 0.0, out=mask))
+    k = active.size
+    prob_a, x_a = ws.sub[0][:k], ws.sub[1][:k]
+    _take(real, active, out=prob_a)
+    prob_a /= _take(sales, active, out=x_a)
+    prob_a *= -p.zeta * 100.0
+    prob_a *= _take(boost_of, active, out=x_a)
     np.exp(prob_a, out=prob_a)
     np.subtract(1.0, prob_a, out=prob_a)
-    u_a = u.success[active]
-    won_a = u_a < prob_a
-    success = np.zeros(f.n, dtype=bool)
+    u_a = _take(u.success, active, out=x_a)
+    won_a = np.less(u_a, prob_a, out=ws.sub_mask[0][:k])
+    success = f.success
+    success.fill(False)
     success[active] = won_a
-    patents = np.zeros(f.n)
+    patents.fill(0.0)  # (the boost is no longer needed)
     won_i = np.flatnonzero(won_a)
     patents[active[won_i]] = poisson_quantile(
         p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
     )
     # exit at the end of the year; the size factor is at most 2, so only firms drawing below
     # twice the rate can exit: the factor is computed for those alone
-    near = np.flatnonzero(u.exit < 2.0 * p.exit_rate)
+    near = np.flatnonzero(np.less(u.exit, 2.0 * p.exit_rate, out=mask))
     p_exit = np.log(sales[near] * (1.0 / SIZE_REFERENCE_CNY))
     p_exit *= -0.2
     np.exp(p_exit, out=p_exit)
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
-    np.multiply(p_exit, 0.5, out=p_exit, where=hnte[near])  # halved for HNTEs
-    exits = np.zeros(f.n, dtype=bool)
+    p_exit *= np.where(hnte[near], 0.5, 1.0)  # halved for HNTEs (x 1: exact; where= is slow)
+    exits = ws.exits[:n]
+    exits.fill(False)
     exits[near] = u.exit[near] < p_exit
-    new = replace(
-        f,
-        sales=sales,
-        employees=employees,
-        age=age,
-        own=own,
-        gap=gap,
-        rd_real=real,
-        rd_reported=reported,
-        hist1=f.hist2,
-        hist2=r_now,
-        other_ok=other_ok,
-        cultivated=cultivated,
-        hnte=hnte,
-        hnte_expiry=expiry,
-        tech_sme=tech_sme,
-        success=success,
-        patents=patents,
-    )
+    # last year's intensity is now that of two years ago; this year's (r_now, in the array of
+    # the old hist1) is last year's
+    new = replace(f, hist1=f.hist2, hist2=r_now)
     return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
 
 
@@ -552,6 +762,7 @@ __all__ = [
     "TECH_SME_MAX_SALES_CNY",
     "THRESHOLD_RTOL",
     "Draws",
+    "EnterpriseWorkspace",
     "FirmParams",
     "Firms",
     "Support",

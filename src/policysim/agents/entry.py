@@ -128,52 +128,12 @@ def base_year_firms(
     p = params
     n = len(e["firm_id"])
     sales = e["sales_cny"].copy()
-    reported = e["rd_cny"].copy()
-    r3 = e["rd_intensity_3y"]
-    other_ok = e["other_criteria_ok"]
     theta = band_threshold(rules, sales)
     ids = e["firm_id"]
-    # HNTE stock of the base year (an uncertain parameter), drawn at random among the firms
-    # meeting the other criteria for which the notch is within reach (annual intensity at
-    # least the notch window); firms below their threshold hold it by bunching at it, so the
-    # stock clusters just above the thresholds (Chen, Liu, Suarez Serrato & Xu 2021)
-    k = round(p["hnte_stock_2017"] / weight)
-    pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
-    u_sel = crn.uniforms(key, ids, year, crn.STREAM_SELECT)
-    if k <= int(pool.sum()):  # the usual case: a random draw from the pool
-        hnte = top_k(pool, u_sel, k)
-    else:
-        hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
-    # certificate years spread over the validity window, drawn per firm identity
-    u_cert = crn.uniforms(key, ids, year, crn.STREAM_CERT)
-    cert_year = year - np.floor(u_cert * rules.validity_years).astype(np.int64)
-    expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
-    # bunchers report their threshold; at most the share rho of it is relabelled, the rest
-    # real; other performers' reported R&D is scaled so that each county's base-year total
-    # is kept (in a county whose other performers could not give up half their R&D, the
-    # HNTEs keep their reported R&D)
-    rho = p["hnte_relabel_share"]
-    county = e["firm_county_idx"]
-    nc = n_counties
-    below = hnte & (np.maximum(reported / sales, r3) < theta)
-    rest = ~hnte & (reported > 0.0)
-    rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
-    added_c = np.bincount(
-        county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
+    hnte, expiry = _base_hnte_stock(e, theta, rules, p, key=key, year=year, weight=weight)
+    real, reported, r3 = _bunch_at_thresholds(
+        e, sales, theta, hnte, p["hnte_relabel_share"], n_counties
     )
-    ok_c = added_c <= 0.5 * rest_c
-    below &= ok_c[county]
-    added_c = np.where(ok_c, added_c, 0.0)
-    scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
-    reported = reported.copy()
-    r3 = r3.copy()
-    raised = np.where(below, theta * sales, reported)
-    reported[rest] *= scale_c[county[rest]]
-    r3[rest] *= scale_c[county[rest]]
-    real = reported.copy()
-    real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
-    reported[below] = raised[below]
-    r3[below] = theta[below]
     gap = 1.0 - np.divide(real, reported, out=np.ones(n), where=reported > 0.0)
     tech_sme = (
         (sales <= TECH_SME_MAX_SALES_CNY)
@@ -192,7 +152,7 @@ def base_year_firms(
         township=e["township_idx"].copy(),
         sector=e["sector"].copy(),
         manufacturing=manufacturing.copy(),
-        other_ok=other_ok.copy(),
+        other_ok=e["other_criteria_ok"].copy(),
         sales=sales,
         employees=e["employees"].copy(),
         age=e["age_years"].copy(),
@@ -213,6 +173,79 @@ def base_year_firms(
         criteria_cost=criteria_factor(u_cost),
         cultivated=np.zeros(n, bool),
     )
+
+
+def _base_hnte_stock(
+    e: Mapping[str, Any],
+    theta: FloatArray,
+    rules: YearRules,
+    p: Mapping[str, float],
+    *,
+    key: int,
+    year: int,
+    weight: float,
+) -> tuple[NDArray[np.bool_], IntArray]:
+    """The HNTEs of the base year and the last year of each one's certificate (-1: none)."""
+    n = len(e["firm_id"])
+    ids = e["firm_id"]
+    r3 = e["rd_intensity_3y"]
+    other_ok = e["other_criteria_ok"]
+    # HNTE stock of the base year (an uncertain parameter), drawn at random among the firms
+    # meeting the other criteria for which the notch is within reach (annual intensity at
+    # least the notch window); firms below their threshold hold it by bunching at it, so the
+    # stock clusters just above the thresholds (Chen, Liu, Suarez Serrato & Xu 2021)
+    k = round(p["hnte_stock_2017"] / weight)
+    pool = other_ok & (r3 >= p["hnte_notch_window"] * theta) & (e["age_years"] >= 1.0)
+    u_sel = crn.uniforms(key, ids, year, crn.STREAM_SELECT)
+    if k <= int(pool.sum()):  # the usual case: a random draw from the pool
+        hnte = top_k(pool, u_sel, k)
+    else:
+        hnte = top_k(np.ones(n, bool), other_ok * 4.0 + pool * 2.0 + u_sel, k)
+    # certificate years spread over the validity window, drawn per firm identity
+    u_cert = crn.uniforms(key, ids, year, crn.STREAM_CERT)
+    cert_year = year - np.floor(u_cert * rules.validity_years).astype(np.int64)
+    expiry = np.where(hnte, cert_year + rules.validity_years - 1, -1).astype(np.int64)
+    return hnte, expiry
+
+
+def _bunch_at_thresholds(
+    e: Mapping[str, Any],
+    sales: FloatArray,
+    theta: FloatArray,
+    hnte: NDArray[np.bool_],
+    rho: float,
+    nc: int,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Real and reported R&D and the 3-year intensity after the HNTEs below their threshold
+    bunch at it.
+
+    Bunchers report their threshold; at most the share ``rho`` of it is relabelled, the rest
+    real; other performers' reported R&D is scaled so that each county's base-year total is
+    kept (in a county whose other performers could not give up half their R&D, the HNTEs keep
+    their reported R&D)."""
+    reported = e["rd_cny"].copy()
+    r3 = e["rd_intensity_3y"]
+    county = e["firm_county_idx"]
+    below = hnte & (np.maximum(reported / sales, r3) < theta)
+    rest = ~hnte & (reported > 0.0)
+    rest_c = np.bincount(county, weights=reported * rest, minlength=nc)
+    added_c = np.bincount(
+        county, weights=np.where(below, theta * sales - reported, 0.0), minlength=nc
+    )
+    ok_c = added_c <= 0.5 * rest_c
+    below &= ok_c[county]
+    added_c = np.where(ok_c, added_c, 0.0)
+    scale_c = 1.0 - np.divide(added_c, rest_c, out=np.zeros(nc), where=rest_c > 0.0)
+    reported = reported.copy()
+    r3 = r3.copy()
+    raised = np.where(below, theta * sales, reported)
+    reported[rest] *= scale_c[county[rest]]
+    r3[rest] *= scale_c[county[rest]]
+    real = reported.copy()
+    real[below] = np.maximum((1.0 - rho) * raised[below], reported[below])
+    reported[below] = raised[below]
+    r3[below] = theta[below]
+    return real, reported, r3
 
 
 __all__ = ["base_year_firms", "entrants"]

@@ -15,6 +15,7 @@ its outputs pass BigCrush when used as a counter-based generator.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,18 +59,55 @@ def _mix_inplace(z: NDArray[np.uint64], work: NDArray[np.uint64]) -> None:
     z ^= work
 
 
+@dataclass(eq=False)
+class UniformBuffers:
+    """Buffers of :func:`uniform_streams` reused from one call to the next (the hashes and the
+    uniforms of a population), replaced by larger ones when a population outgrows them."""
+
+    hashes: NDArray[np.uint64] = field(default_factory=lambda: np.empty((0, 0), "<u8"))
+    work: NDArray[np.uint64] = field(default_factory=lambda: np.empty(0, "<u8"))
+    values: NDArray[np.float64] = field(default_factory=lambda: np.empty((0, 0)))
+
+    def get(
+        self, n_streams: int, n: int
+    ) -> tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.float64]]:
+        """Hashes (one row per pair of streams), scratch and uniforms (one row per stream) of
+        ``n`` ids."""
+        n_pairs = (n_streams + 1) // 2
+        if self.hashes.shape[0] < n_pairs or self.hashes.shape[1] < n:
+            cap = max(n, self.hashes.shape[1])
+            self.hashes = np.empty((max(n_pairs, self.hashes.shape[0]), cap), "<u8")
+            self.work = np.empty(cap, "<u8")
+        if self.values.shape[0] < n_streams or self.values.shape[1] < n:
+            self.values = np.empty(
+                (max(n_streams, self.values.shape[0]), max(n, self.values.shape[1]))
+            )
+        return self.hashes[:n_pairs, :n], self.work[:n], self.values[:n_streams, :n]
+
+
 def uniform_streams(
-    key: int, ids: NDArray[np.int64], year: int, streams: tuple[int, ...]
+    key: int,
+    ids: NDArray[np.int64],
+    year: int,
+    streams: tuple[int, ...],
+    buffers: UniformBuffers | None = None,
 ) -> list[NDArray[np.float64]]:
     """Several independent uniform streams at once: one identity hash per id and year, whose 64
     bits give the first two streams, then one mixing round per further pair of streams; each
     64-bit output gives two 32-bit uniforms (resolution 2**-32, ample for the model's decisions).
-    Cheaper than :func:`uniforms` per stream, with the same identity properties."""
-    with np.errstate(over="ignore"):
-        base = _mix(np.uint64(key & 0xFFFFFFFFFFFFFFFF) ^ (np.uint64(year) * _GOLDEN))
-        n_pairs = (len(streams) + 1) // 2
+    Cheaper than :func:`uniforms` per stream, with the same identity properties.
+
+    With ``buffers`` the streams are contiguous rows of its buffer (the next call with the same
+    buffers overwrites them) and nothing of the population's size is allocated."""
+    n_pairs = (len(streams) + 1) // 2
+    values = None
+    if buffers is None:
         z = np.empty((n_pairs, ids.shape[0]), dtype="<u8")
         work = np.empty(ids.shape[0], dtype="<u8")
+    else:
+        z, work, values = buffers.get(len(streams), ids.shape[0])
+    with np.errstate(over="ignore"):
+        base = _mix(np.uint64(key & 0xFFFFFFFFFFFFFFFF) ^ (np.uint64(year) * _GOLDEN))
         h = z[0]  # the identity hash is itself a full SplitMix64 output
         # (int64 to uint64 keeps the bits, negative ids included: a view needs no copy)
         as_u64 = ids.view(np.uint64) if ids.dtype == np.int64 else ids.astype(np.uint64)
@@ -79,6 +117,11 @@ def uniform_streams(
         for j in range(1, n_pairs):
             np.bitwise_xor(h, np.uint64(streams[2 * j]) * _M2, out=z[j])
             _mix_inplace(z[j], work)
+    if values is not None:  # each half into its contiguous row (u32 -> f64 and * 2**-32: exact)
+        for i in range(len(streams)):
+            halves32 = z[i // 2].view("<u4").reshape(-1, 2)  # (little-endian: low half first)
+            np.multiply(halves32[:, 1 - i % 2], _INV32, out=values[i])
+        return list(values)
     # the high and low 32-bit halves of each hash, converted in one pass (little-endian view:
     # the low half comes first)
     halves = z.view("<u4").astype(np.float64).reshape(n_pairs, -1, 2)

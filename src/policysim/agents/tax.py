@@ -67,9 +67,23 @@ def firm_type(
     tech_sme: BoolArray,
     manufacturing: BoolArray,
     claims: BoolArray | None = None,
+    *,
+    out: NDArray[np.uint8] | None = None,
 ) -> NDArray[np.uint8]:
-    """Index of each firm's type in :func:`tax_table` (``claims`` None: every firm claims)."""
-    out: NDArray[np.uint8] = hnte.view(np.uint8) * np.uint8(4)
+    """Index of each firm's type in :func:`tax_table` (``claims`` None: every firm claims).
+
+    With ``out`` (a uint8 array shaped like the others) the index is written into it, bit by
+    bit, with no temporary array."""
+    if out is not None:  # ((claims * 2 + hnte) * 2 + tech_sme) * 2 + manufacturing
+        if claims is None:
+            out.fill(1)
+        else:
+            np.copyto(out, claims.view(np.uint8))
+        for bit in (hnte, tech_sme, manufacturing):
+            out += out  # (doubling: numpy's uint8 shift is not vectorised)
+            out += bit.view(np.uint8)
+        return out
+    out = hnte.view(np.uint8) * np.uint8(4)
     out += tech_sme.view(np.uint8) * np.uint8(2)
     out += manufacturing.view(np.uint8)
     if claims is None:
@@ -79,12 +93,26 @@ def firm_type(
     return out
 
 
-def claims_deduction(claim_u: FloatArray, rules: YearRules, loss_share: float) -> BoolArray:
+def claims_deduction(
+    claim_u: FloatArray,
+    rules: YearRules,
+    loss_share: float,
+    *,
+    out: BoolArray | None = None,
+    work: BoolArray | None = None,
+) -> BoolArray:
     """Firms claiming the super-deduction in the year: profitable (``claim_u >= loss_share``) and
-    among the first ``takeup`` of the profitable ones in their fixed take-up order."""
-    out: BoolArray = (claim_u >= loss_share) & (
-        claim_u < loss_share + (1.0 - loss_share) * rules.takeup
-    )
+    among the first ``takeup`` of the profitable ones in their fixed take-up order.
+
+    With ``out`` and ``work`` (bool arrays shaped like ``claim_u``) the result is written into
+    ``out`` (``work`` is scratch) and nothing is allocated."""
+    top = loss_share + (1.0 - loss_share) * rules.takeup
+    if out is None or work is None:
+        fresh: BoolArray = (claim_u >= loss_share) & (claim_u < top)
+        return fresh
+    np.greater_equal(claim_u, loss_share, out=out)
+    np.less(claim_u, top, out=work)
+    out &= work
     return out
 
 
@@ -102,14 +130,31 @@ def firm_tax(
     return tau[kind], sd[kind]
 
 
-def band_threshold(rules: YearRules, sales: FloatArray) -> FloatArray:
+def band_threshold(
+    rules: YearRules,
+    sales: FloatArray,
+    *,
+    out: FloatArray | None = None,
+    band: NDArray[np.uint8] | None = None,
+    work: BoolArray | None = None,
+) -> FloatArray:
     """HNTE minimum 3-year R&D / sales for each firm's sales band (a firm is in the first band
-    whose upper bound its sales do not exceed)."""
+    whose upper bound its sales do not exceed).
+
+    With ``out`` (float), ``band`` (uint8) and ``work`` (bool), all shaped like ``sales``, the
+    thresholds are written into ``out`` and nothing is allocated."""
     # a few bands: counting the bounds exceeded beats a binary search per firm
-    band = np.zeros(sales.shape, np.uint8)
+    if out is None or band is None or work is None:
+        band = np.zeros(sales.shape, np.uint8)
+        for upper in rules.band_max_sales[:-1]:
+            band += (sales > upper).view(np.uint8)
+        fresh: FloatArray = rules.band_min_rd[band]
+        return fresh
+    band.fill(0)
     for upper in rules.band_max_sales[:-1]:
-        band += (sales > upper).view(np.uint8)
-    out: FloatArray = rules.band_min_rd[band]
+        np.greater(sales, upper, out=work)
+        band += work.view(np.uint8)
+    np.take(rules.band_min_rd, band, out=out, mode="clip")  # ("raise" would copy out first)
     return out
 
 

@@ -177,6 +177,67 @@ def _make_box(
     )
 
 
+def _checked_inputs(
+    X: pd.DataFrame, y: npt.ArrayLike, alpha: float, min_support: float
+) -> tuple[list[str], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The parameter names, their values as floats and the flags, after the checks of
+    :func:`prim_box`."""
+    if not 0.0 < alpha < 0.5:
+        raise ValueError(f"alpha = {alpha!r}: expected 0 < alpha < 0.5")
+    if not 0.0 < min_support <= 1.0:
+        raise ValueError(f"min_support = {min_support!r}: expected 0 < min_support <= 1")
+    flags = np.asarray(y).astype(bool).ravel()
+    if flags.size != len(X):
+        raise ValueError(f"{len(X)} runs in X but {flags.size} outcomes in y")
+    if not flags.any():
+        raise ValueError("no case of interest (y is all False): nothing to discover")
+    names = [str(c) for c in X.columns]
+    non_numeric = [
+        str(c)
+        for c in X.columns
+        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+    ]
+    if non_numeric:
+        raise ValueError(f"non-numeric parameter column(s) {', '.join(non_numeric)}")
+    values = X.to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError("parameter values contain NaN or infinite entries")
+    return names, values, flags
+
+
+def _best_peel(
+    current: npt.NDArray[np.float64],
+    flags: npt.NDArray[np.bool_],
+    alpha: float,
+    min_count: float,
+) -> tuple[int, int, float, npt.NDArray[np.bool_]] | None:
+    """The peel of the box holding the runs ``current`` (their ``flags``) that leaves the
+    highest density of cases: (column, side 0 low / 1 high, new limit, runs kept); None when no
+    peel keeps ``min_count`` runs."""
+    # (density, runs kept, column, side, new limit, keep mask)
+    best: tuple[float, int, int, int, float, npt.NDArray[np.bool_]] | None = None
+    for j in range(current.shape[1]):
+        col = current[:, j]
+        lo_q, hi_q = np.quantile(col, [alpha, 1.0 - alpha])
+        # side 0 peels the low end, side 1 the high end; remove at least the extreme value
+        for side, cut in ((0, col < lo_q), (1, col > hi_q)):
+            if not cut.any():
+                extreme = col.min() if side == 0 else col.max()
+                cut = col == extreme
+                if cut.all():
+                    continue
+            keep = ~cut
+            n_keep = int(keep.sum())
+            if n_keep < min_count:
+                continue
+            density = float(flags[keep].mean())
+            # ties: prefer removing fewer runs (more patient peeling)
+            if best is None or (density, n_keep) > (best[0], best[1]):
+                limit = float(col[keep].min() if side == 0 else col[keep].max())
+                best = (density, n_keep, j, side, limit, keep)
+    return None if best is None else best[2:]
+
+
 def prim_box(
     X: pd.DataFrame,
     y: npt.ArrayLike,
@@ -207,27 +268,8 @@ def prim_box(
         For non-numeric or non-finite columns, mismatched lengths, no case of interest, or
         parameters out of range.
     """
-    if not 0.0 < alpha < 0.5:
-        raise ValueError(f"alpha = {alpha!r}: expected 0 < alpha < 0.5")
-    if not 0.0 < min_support <= 1.0:
-        raise ValueError(f"min_support = {min_support!r}: expected 0 < min_support <= 1")
-    flags = np.asarray(y).astype(bool).ravel()
-    if flags.size != len(X):
-        raise ValueError(f"{len(X)} runs in X but {flags.size} outcomes in y")
-    if not flags.any():
-        raise ValueError("no case of interest (y is all False): nothing to discover")
-    names = [str(c) for c in X.columns]
-    non_numeric = [
-        str(c)
-        for c in X.columns
-        if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
-    ]
-    if non_numeric:
-        raise ValueError(f"non-numeric parameter column(s) {', '.join(non_numeric)}")
-    values = X.to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError("parameter values contain NaN or infinite entries")
-    n, k = values.shape
+    names, values, flags = _checked_inputs(X, y, alpha, min_support)
+    n = values.shape[0]
     data_min = values.min(axis=0)
     data_max = values.max(axis=0)
     lower = data_min.copy()
@@ -236,32 +278,11 @@ def prim_box(
     boxes = [_make_box(names, lower, upper, data_min, data_max, inside, flags)]
     min_count = min_support * n
     while True:
-        # (density, runs kept, column, side, new limit, keep mask)
-        best: tuple[float, int, int, int, float, npt.NDArray[np.bool_]] | None = None
         idx = np.flatnonzero(inside)
-        current = values[idx]
-        for j in range(k):
-            col = current[:, j]
-            lo_q, hi_q = np.quantile(col, [alpha, 1.0 - alpha])
-            # side 0 peels the low end, side 1 the high end; remove at least the extreme value
-            for side, cut in ((0, col < lo_q), (1, col > hi_q)):
-                if not cut.any():
-                    extreme = col.min() if side == 0 else col.max()
-                    cut = col == extreme
-                    if cut.all():
-                        continue
-                keep = ~cut
-                n_keep = int(keep.sum())
-                if n_keep < min_count:
-                    continue
-                density = float(flags[idx[keep]].mean())
-                # ties: prefer removing fewer runs (more patient peeling)
-                if best is None or (density, n_keep) > (best[0], best[1]):
-                    limit = float(col[keep].min() if side == 0 else col[keep].max())
-                    best = (density, n_keep, j, side, limit, keep)
+        best = _best_peel(values[idx], flags[idx], alpha, min_count)
         if best is None:
             break
-        _, _, j, side, limit, keep = best
+        j, side, limit, keep = best
         if side == 0:
             lower[j] = limit
         else:

@@ -74,6 +74,49 @@ def read_observed(path: Path, allowed_indicators: Collection[str], years: range)
         integer or lies outside ``years``, a value that is not a finite number, or a repeated
         (indicator, year); the message names the row (header = row 1).
     """
+    width, where, records = _read_csv(path)
+    allowed = set(allowed_indicators)
+    seen: dict[tuple[str, int], int] = {}
+    out_ind: list[str] = []
+    out_year: list[int] = []
+    out_value: list[float] = []
+    for offset, record in enumerate(records):
+        row = offset + 2
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if len(record) < width:
+            raise DataError(
+                path,
+                f"has {len(record)} fields; expected {width} as in the header",
+                row=row,
+            )
+        indicator = _indicator(path, row, record[where["indicator"]], allowed)
+        year = _year(path, row, record[where["year"]], years)
+        value = _value(path, row, record[where["value"]])
+        key = (indicator, year)
+        if key in seen:
+            raise DataError(
+                path,
+                f"duplicate of row {seen[key]} ({indicator}, {year}); expected one value per "
+                "indicator and year",
+                row=row,
+            )
+        seen[key] = row
+        out_ind.append(indicator)
+        out_year.append(year)
+        out_value.append(value)
+    logger.info("read %d observed values from %s", len(out_value), path)
+    return pd.DataFrame(
+        {
+            "indicator": pd.Series(out_ind, dtype=object),
+            "year": pd.Series(out_year, dtype=np.int64),
+            "value": pd.Series(out_value, dtype=np.float64),
+        }
+    )
+
+
+def _read_csv(path: Path) -> tuple[int, dict[str, int], list[list[str]]]:
+    """The header's width, the position of each required column, and the rows after it."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
@@ -97,77 +140,54 @@ def read_observed(path: Path, allowed_indicators: Collection[str], years: range)
         raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise DataError(path, f"not a valid CSV file ({exc})") from None
+    return len(header), where, records
 
-    allowed = set(allowed_indicators)
-    seen: dict[tuple[str, int], int] = {}
-    out_ind: list[str] = []
-    out_year: list[int] = []
-    out_value: list[float] = []
-    for offset, record in enumerate(records):
-        row = offset + 2
-        if not record or all(not cell.strip() for cell in record):
-            continue
-        if len(record) < len(header):
-            raise DataError(
-                path,
-                f"has {len(record)} fields; expected {len(header)} as in the header",
-                row=row,
-            )
-        indicator = record[where["indicator"]].strip()
-        if indicator not in allowed:
-            raise DataError(
-                path,
-                "unknown indicator; expected one of " + ", ".join(sorted(allowed)),
-                row=row,
-                column="indicator",
-                value=indicator,
-            )
-        raw_year = record[where["year"]].strip()
-        try:
-            year = int(raw_year)
-        except ValueError:
-            raise DataError(
-                path, "year is not an integer", row=row, column="year", value=raw_year
-            ) from None
-        if year not in years:
-            raise DataError(
-                path,
-                f"year outside the simulated horizon; expected {years.start}..{years.stop - 1}",
-                row=row,
-                column="year",
-                value=year,
-            )
-        raw_value = record[where["value"]].strip()
-        try:
-            value = float(raw_value)
-        except ValueError:
-            raise DataError(
-                path, "value is not a number", row=row, column="value", value=raw_value
-            ) from None
-        if not math.isfinite(value):
-            raise DataError(
-                path, "value is not a finite number", row=row, column="value", value=raw_value
-            )
-        key = (indicator, year)
-        if key in seen:
-            raise DataError(
-                path,
-                f"duplicate of row {seen[key]} ({indicator}, {year}); expected one value per "
-                "indicator and year",
-                row=row,
-            )
-        seen[key] = row
-        out_ind.append(indicator)
-        out_year.append(year)
-        out_value.append(value)
-    logger.info("read %d observed values from %s", len(out_value), path)
-    return pd.DataFrame(
-        {
-            "indicator": pd.Series(out_ind, dtype=object),
-            "year": pd.Series(out_year, dtype=np.int64),
-            "value": pd.Series(out_value, dtype=np.float64),
-        }
-    )
+
+def _indicator(path: Path, row: int, cell: str, allowed: set[str]) -> str:
+    indicator = cell.strip()
+    if indicator not in allowed:
+        raise DataError(
+            path,
+            "unknown indicator; expected one of " + ", ".join(sorted(allowed)),
+            row=row,
+            column="indicator",
+            value=indicator,
+        )
+    return indicator
+
+
+def _year(path: Path, row: int, cell: str, years: range) -> int:
+    raw_year = cell.strip()
+    try:
+        year = int(raw_year)
+    except ValueError:
+        raise DataError(
+            path, "year is not an integer", row=row, column="year", value=raw_year
+        ) from None
+    if year not in years:
+        raise DataError(
+            path,
+            f"year outside the simulated horizon; expected {years.start}..{years.stop - 1}",
+            row=row,
+            column="year",
+            value=year,
+        )
+    return year
+
+
+def _value(path: Path, row: int, cell: str) -> float:
+    raw_value = cell.strip()
+    try:
+        value = float(raw_value)
+    except ValueError:
+        raise DataError(
+            path, "value is not a number", row=row, column="value", value=raw_value
+        ) from None
+    if not math.isfinite(value):
+        raise DataError(
+            path, "value is not a finite number", row=row, column="value", value=raw_value
+        )
+    return value
 
 
 def crps_ensemble(members: npt.ArrayLike, observations: npt.ArrayLike) -> FloatArray:

@@ -1,9 +1,24 @@
 """What every command shares: the option set, the consoles, the one-line error exit, the checks
-made before any work, timestamped run folders.
+made before any work, timestamped run folders, and the run directory of a study.
 
 The options that several commands take are declared once here, as ``Annotated`` aliases, and
 used as the parameter types of every command (``workers: Workers = 1``), so that their names,
 help and checks are the same everywhere.
+
+A study command is written in one shape::
+
+    with OneLineErrors(out_dir) as errors:
+        check_before_work(...)
+        loaded = load_scenario(...)
+        target = errors.writes_to(out_dir or timestamped_dir(...))
+        with StudyDirectory(target, command="hindcast", resume=resume, force=force,
+                            key=key) as study:
+            result = run_hindcast(..., store=target)
+            written = study.finish(write_hindcast(result, target))
+
+:class:`OneLineErrors` turns a user error, a file-system failure and Ctrl-C into one line and
+an exit code; :class:`StudyDirectory` checks, locks and resumes the run directory, and marks it
+complete only once every output is written.
 """
 
 from __future__ import annotations
@@ -11,7 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Final, NoReturn
 
 import typer
@@ -20,6 +38,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from policysim.errors import PolicysimError, ScenarioError
+from policysim.experiments.rundir import RunDirectory
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -170,11 +189,95 @@ def interrupted(target: Path | None) -> NoReturn:
     else:
         err.print(
             f"\ninterrupted; the finished runs are kept in {plain(target)}. Run the same command "
-            "with --resume to continue.",
+            f"with --out {plain(target)} --resume to continue.",
             highlight=False,
             markup=False,
         )
     raise typer.Exit(code=130)
+
+
+class OneLineErrors:
+    """What goes wrong in a command, as one line and an exit code (a context manager).
+
+    * a user error (:class:`~policysim.errors.PolicysimError`): ``error: ...`` on stderr, its exit
+      code (2; 0 for a note such as a complete run asked to resume, on stdout);
+    * a file-system failure (:class:`OSError`: disk full, permissions): one line naming the run
+      directory, exit 3 (the directory stays in progress, resumable);
+    * Ctrl-C: what was kept and how to continue (``on_interrupt``, default :func:`interrupted`),
+      exit 130.
+
+    No traceback is shown for these; anything else propagates. Nothing is removed here: a run
+    directory opened inside cleans up after itself (:class:`StudyDirectory`).
+
+    Parameters
+    ----------
+    where : pathlib.Path, optional
+        The run directory named in the messages (``--out``); set it with :meth:`writes_to`
+        once a default folder is chosen.
+    on_interrupt : callable, optional
+        Called with :attr:`where` on Ctrl-C; must exit.
+    """
+
+    def __init__(
+        self,
+        where: Path | None = None,
+        *,
+        on_interrupt: Callable[[Path | None], NoReturn] | None = None,
+    ) -> None:
+        self.where = where
+        self._on_interrupt = on_interrupt or interrupted
+
+    def writes_to(self, target: Path) -> Path:
+        """Name ``target`` in the messages from here on; returns it."""
+        self.where = target
+        return target
+
+    def __enter__(self) -> OneLineErrors:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, PolicysimError):
+            fail(exc)
+        if isinstance(exc, OSError):
+            fail_os(exc, self.where)
+        if isinstance(exc, KeyboardInterrupt):
+            self._on_interrupt(self.where)
+
+
+@dataclass
+class StudyDirectory(RunDirectory):
+    """The run directory of a study command (a resumable :class:`RunDirectory`).
+
+    Open it, run the study (its ensembles streaming into the directory), write the outputs and
+    hand them to :meth:`finish`. Until then the directory is in progress: an error or Ctrl-C
+    leaves it resumable, or removes it if this command created it and nothing but the marker was
+    written (no partial output). A complete directory is never replaced without ``force``;
+    ``resume`` of a complete one is a note with exit code 0.
+    """
+
+    resumable: bool = True
+
+    def __enter__(self) -> StudyDirectory:
+        super().__enter__()
+        return self
+
+    def finish(self, written: dict[str, Path], *, study_stores: bool = True) -> dict[str, Path]:
+        """Mark the directory complete with the checksums of ``written`` (its files inside the
+        directory), then delete the stored runs: every ensemble store of the study, or only the
+        directory's own (``study_stores`` False, a single ensemble). Returns ``written``."""
+        from policysim.experiments.store import PartsStore, remove_study_stores
+
+        self.complete(written)
+        if study_stores:
+            remove_study_stores(self.path)
+        else:
+            PartsStore(self.path).remove()
+        return written
 
 
 def timestamped_dir(base: Path, stem: str) -> Path:

@@ -15,6 +15,7 @@ from rich.table import Table
 from policysim.commands._common import (
     Force,
     Lang,
+    OneLineErrors,
     OutDir,
     Overrides,
     Quiet,
@@ -22,19 +23,16 @@ from policysim.commands._common import (
     Resume,
     Scheduler,
     Seed,
+    StudyDirectory,
     Workers,
     check_before_work,
     check_lang,
     err,
-    fail_os,
-    interrupted,
     out,
     print_briefing,
     timestamped_dir,
 )
-from policysim.commands._common import fail as _fail
-from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import RunDirectory
+from policysim.errors import ScenarioError
 
 #: Most budget levels of ``frontier --budgets`` (each level is a whole ensemble).
 MAX_BUDGET_LEVELS = 100
@@ -98,7 +96,6 @@ def compare(
 
         policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_equal.yaml --out results/cmp --resume
     """
-    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.compare import (
         compare_scenarios,
@@ -110,15 +107,15 @@ def compare(
     from policysim.studies.runs import study_key
 
     target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "compare")
-    try:
+    with OneLineErrors(target):
         check_lang(lang)
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         loaded = [load_scenario(s, tuple(overrides or ())) for s in scenarios]
         root_seed = loaded[0].scenario.ensemble.root_seed if seed is None else seed
         key = study_key(loaded, root_seed, names=unique_names(loaded))
-        with RunDirectory(target, command="compare", resume=resume, force=force, key=key,
-                          resumable=True) as rundir:  # fmt: skip
+        with StudyDirectory(target, command="compare", resume=resume, force=force,
+                            key=key) as study:  # fmt: skip
             result = compare_scenarios(
                 loaded,
                 replications=replications,
@@ -132,15 +129,7 @@ def compare(
                 store=target,
                 resume=resume,
             )
-            written = write_comparison(result, target, lang=lang)
-            rundir.complete(written)
-            remove_study_stores(target)
-    except PolicysimError as exc:
-        _fail(exc)
-    except OSError as exc:
-        fail_os(exc, target)
-    except KeyboardInterrupt:
-        interrupted(target)
+            written = study.finish(write_comparison(result, target, lang=lang))
     if not quiet:
         table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
         for col in ("scenario", "target", "P", "difference", "95% interval"):
@@ -212,7 +201,6 @@ def frontier(
 
         policysim frontier scenarios/jiangxi_baseline.yaml --budgets 2:10:9 --out results/fr --resume
     """
-    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.frontier import (
         budget_frontier,
@@ -223,7 +211,7 @@ def frontier(
     from policysim.studies.runs import study_key
 
     target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "frontier")
-    try:
+    with OneLineErrors(target):
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         values = parse_budgets(budgets)
@@ -240,8 +228,8 @@ def frontier(
             values = [v * first_year_budget(loaded) for v in values]
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = study_key([loaded], root_seed, budgets=sorted(set(values)))
-        with RunDirectory(target, command="frontier", resume=resume, force=force, key=key,
-                          resumable=True) as rundir:  # fmt: skip
+        with StudyDirectory(target, command="frontier", resume=resume, force=force,
+                            key=key) as study:  # fmt: skip
             result = budget_frontier(
                 loaded,
                 values,
@@ -254,15 +242,7 @@ def frontier(
                 store=target,
                 resume=resume,
             )
-            written = write_frontier(result, target)
-            rundir.complete(written)
-            remove_study_stores(target)
-    except PolicysimError as exc:
-        _fail(exc)
-    except OSError as exc:
-        fail_os(exc, target)
-    except KeyboardInterrupt:
-        interrupted(target)
+            written = study.finish(write_frontier(result, target))
     if not quiet:
         table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")
         table.add_column("target")

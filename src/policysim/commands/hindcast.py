@@ -16,6 +16,7 @@ from rich.table import Table
 
 from policysim.commands._common import (
     Force,
+    OneLineErrors,
     OutDir,
     Overrides,
     Quiet,
@@ -24,18 +25,16 @@ from policysim.commands._common import (
     ScenarioFile,
     Scheduler,
     Seed,
+    StudyDirectory,
     Workers,
     check_before_work,
     check_input_file,
     err,
-    fail_os,
-    interrupted,
     out,
     timestamped_dir,
 )
-from policysim.commands._common import fail as _fail
-from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import MARKER_FILE, RunDirectory, check_output_file
+from policysim.errors import ScenarioError
+from policysim.experiments.rundir import MARKER_FILE, check_output_file
 
 if TYPE_CHECKING:
     from policysim.studies.calibrate import CalibrationResult
@@ -105,25 +104,23 @@ def hindcast(
 
         policysim hindcast scenarios/jiangxi_hindcast.yaml --observed scenarios/observed/jiangxi_2017_2022.csv --out results/hc --resume
     """
-    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.hindcast import read_hindcast_observed, run_hindcast, write_hindcast
     from policysim.studies.runs import study_key
 
-    target: Path | None = out_dir
-    try:
+    with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
         read_hindcast_observed(observed, loaded.scenario)  # fail before creating anything
-        target = out_dir or timestamped_dir(
-            Path(loaded.scenario.outputs.dir), f"{loaded.name}-hindcast"
+        target = errors.writes_to(
+            out_dir or timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-hindcast")
         )
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = study_key([loaded], root_seed, user_files=[observed])
-        with RunDirectory(target, command="hindcast", resume=resume, force=force, key=key,
-                          resumable=True) as rundir:  # fmt: skip
+        with StudyDirectory(target, command="hindcast", resume=resume, force=force,
+                            key=key) as study:  # fmt: skip
             result = run_hindcast(
                 loaded,
                 observed,
@@ -135,15 +132,7 @@ def hindcast(
                 resume=resume,
                 progress=not quiet,
             )
-            written = write_hindcast(result, target)
-            rundir.complete(written)
-            remove_study_stores(target)
-    except PolicysimError as exc:
-        _fail(exc)
-    except OSError as exc:
-        fail_os(exc, target)
-    except KeyboardInterrupt:
-        interrupted(target)
+            written = study.finish(write_hindcast(result, target))
     if not quiet:
         _print_hindcast(result, observed, written)
     ens = result.ensemble
@@ -272,15 +261,13 @@ def calibrate(
 
         policysim calibrate my.yaml --observed obs.csv --out fitted.yaml --resume
     """
-    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.calibrate import calibrate as run_calibration
     from policysim.studies.calibrate import write_calibrated
     from policysim.studies.hindcast import read_hindcast_observed
     from policysim.studies.runs import study_key
 
-    work: Path | None = None
-    try:
+    with OneLineErrors() as errors:
         if shape not in ("triangular", "uniform"):
             raise ScenarioError(None, "unknown shape", key_path="--shape", value=shape,
                                 expected="triangular or uniform")  # fmt: skip
@@ -290,16 +277,12 @@ def calibrate(
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
         read_hindcast_observed(observed, loaded.scenario)
-        target = out_file or loaded.path.with_name(f"{loaded.path.stem}_calibrated.yaml")
-        check_output_file(target)
-        if target.suffix.lower() not in (".yaml", ".yml"):
-            raise ScenarioError(None, "bad output file", key_path="--out", value=str(target),
-                                expected="a path ending in .yaml")  # fmt: skip
-        work = calibration_runs_dir(target)
+        target = _fitted_scenario_file(out_file, loaded.path)
+        work = errors.writes_to(calibration_runs_dir(target))
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = study_key([loaded], root_seed, user_files=[observed])
-        with RunDirectory(work, command="calibrate", resume=resume, force=force, key=key,
-                          resumable=True) as rundir:  # fmt: skip
+        with StudyDirectory(work, command="calibrate", resume=resume, force=force,
+                            key=key) as study:  # fmt: skip
             result = run_calibration(
                 loaded,
                 observed,
@@ -315,17 +298,21 @@ def calibrate(
                 resume=resume,
             )
             written = write_calibrated(result, target)
-            rundir.complete({})
-            remove_study_stores(work)
+            study.finish({})  # the fitted scenario goes beside the runs' folder, not in it
         _remove_runs_dir(work)
-    except PolicysimError as exc:
-        _fail(exc)
-    except OSError as exc:
-        fail_os(exc, work)
-    except KeyboardInterrupt:
-        interrupted(work)
     if not quiet:
         _print_calibration(result, written)
+
+
+def _fitted_scenario_file(out_file: Path | None, scenario: Path) -> Path:
+    """Where ``calibrate`` writes the fitted scenario (``--out``, default
+    ``<scenario>_calibrated.yaml`` beside the input), checked: a writable ``.yaml`` path."""
+    target = out_file or scenario.with_name(f"{scenario.stem}_calibrated.yaml")
+    check_output_file(target)
+    if target.suffix.lower() not in (".yaml", ".yml"):
+        raise ScenarioError(None, "bad output file", key_path="--out", value=str(target),
+                            expected="a path ending in .yaml")  # fmt: skip
+    return target
 
 
 def calibration_runs_dir(target: Path) -> Path:

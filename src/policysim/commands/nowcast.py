@@ -16,6 +16,7 @@ from rich.table import Table
 
 from policysim.commands._common import (
     Force,
+    OneLineErrors,
     OutDir,
     Overrides,
     Quiet,
@@ -24,21 +25,22 @@ from policysim.commands._common import (
     ScenarioFile,
     Scheduler,
     Seed,
+    StudyDirectory,
     Workers,
     check_before_work,
     check_input_file,
     err,
-    fail_os,
-    interrupted,
     out,
     timestamped_dir,
 )
-from policysim.commands._common import fail as _fail
-from policysim.errors import PolicysimError, ScenarioError
-from policysim.experiments.rundir import RunDirectory
+from policysim.errors import ScenarioError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from policysim.scenario import LoadedScenario
     from policysim.studies.nowcast import NowcastResult
+    from policysim.studies.nowcast_observed import NowcastObservations
 
 __all__ = ["register"]
 
@@ -121,7 +123,7 @@ def nowcast(
         policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv --through 2020 --replications 200 --outlook --out results/nc2020
     """
     from policysim.experiments.runner import resume_key
-    from policysim.experiments.store import PARTS_DIR, PartsStore
+    from policysim.experiments.store import PARTS_DIR
     from policysim.scenario import load_scenario
     from policysim.studies.nowcast import (
         check_through,
@@ -129,10 +131,8 @@ def nowcast(
         run_nowcast,
         write_nowcast,
     )
-    from policysim.studies.nowcast import outlook as outlook_of
 
-    target: Path | None = out_dir
-    try:
+    with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         _check_options(events, obs_sd)
@@ -140,7 +140,7 @@ def nowcast(
         loaded = load_scenario(scenario, overrides or ())
         obs = read_nowcast_observed(observed, loaded.scenario)  # fail before creating anything
         last = check_through(through, obs, loaded.scenario)
-        target = (
+        target = errors.writes_to(
             out_dir
             if out_dir is not None
             else timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-nowcast")
@@ -150,9 +150,9 @@ def nowcast(
         key["through"] = last
         key["events"] = events
         key["obs_sd"] = obs_sd
-        with RunDirectory(
-            target, command="nowcast", resume=resume, force=force, key=key, resumable=True
-        ) as rundir:
+        with StudyDirectory(
+            target, command="nowcast", resume=resume, force=force, key=key
+        ) as study:
             result = run_nowcast(
                 loaded,
                 observed,
@@ -167,29 +167,40 @@ def nowcast(
                 resume=resume and (target / PARTS_DIR / "config.json").is_file(),
                 progress=False if quiet else f"nowcast prior: {loaded.name}",
             )
-            table = None
-            if outlook:
-                base = loaded.scenario.horizon.base_year
-                years = [base, *[y for y in obs.years() if base < y <= last]]
-                table = outlook_of(
-                    loaded,
-                    observed,
-                    years,
-                    result.prior,
-                    obs_rel_sd=obs_sd,
-                    events="filter" if events == "filter" else "force",
-                )
-            written = write_nowcast(result, target, table)
-            rundir.complete(written)
-            PartsStore(target).remove()
-    except PolicysimError as exc:
-        _fail(exc)
-    except OSError as exc:
-        fail_os(exc, target)
-    except KeyboardInterrupt:
-        interrupted(target)
+            table = (
+                _outlook(loaded, result, obs, observed, last, obs_sd=obs_sd, events=events)
+                if outlook
+                else None
+            )
+            written = study.finish(write_nowcast(result, target, table), study_stores=False)
     if not quiet:
         _print_nowcast(result, written)
+
+
+def _outlook(
+    loaded: LoadedScenario,
+    result: NowcastResult,
+    obs: NowcastObservations,
+    observed: Path,
+    last: int,
+    *,
+    obs_sd: float,
+    events: str,
+) -> pd.DataFrame:
+    """``--outlook``: the targets' probabilities conditioned through every year of information
+    up to --through (the base year: unconditioned), on the same prior ensemble."""
+    from policysim.studies.nowcast import outlook
+
+    base = loaded.scenario.horizon.base_year
+    years = [base, *[y for y in obs.years() if base < y <= last]]
+    return outlook(
+        loaded,
+        observed,
+        years,
+        result.prior,
+        obs_rel_sd=obs_sd,
+        events="filter" if events == "filter" else "force",
+    )
 
 
 def _check_options(events: str, obs_sd: float) -> None:

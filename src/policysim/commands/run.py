@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -14,6 +14,7 @@ from rich.text import Text
 from policysim.commands._common import (
     Force,
     Lang,
+    OneLineErrors,
     OutDir,
     Overrides,
     Quiet,
@@ -22,11 +23,11 @@ from policysim.commands._common import (
     ScenarioFile,
     Scheduler,
     Seed,
+    StudyDirectory,
     Workers,
     check_before_work,
     check_lang,
     err,
-    fail_os,
     out,
     plain,
     print_briefing,
@@ -196,23 +197,30 @@ def run(
         policysim run scenarios/jiangxi_baseline.yaml --scheduler tcp://127.0.0.1:8786
     """
     from policysim.experiments import run_ensemble, write_outputs
-    from policysim.experiments.rundir import RunDirectory
     from policysim.experiments.runner import resume_key
-    from policysim.experiments.store import PARTS_DIR, PartsStore
+    from policysim.experiments.store import PARTS_DIR
     from policysim.scenario import load_scenario
 
-    target: Path | None = out_dir
-    try:
+    extra = [
+        *overrides_args(overrides),
+        *(["--replications", str(replications)] if replications else []),
+    ]
+    extra += ["--seed", str(seed)] if seed is not None else []
+
+    def on_interrupt(target: Path | None) -> NoReturn:
+        _interrupted(scenario, target, extra)
+
+    with OneLineErrors(out_dir, on_interrupt=on_interrupt) as errors:
         check_lang(lang)
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         loaded = load_scenario(scenario, overrides or ())
-        target = out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
+        target = errors.writes_to(
+            out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
+        )
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         key = resume_key(loaded, root_seed)
-        with RunDirectory(
-            target, command="run", resume=resume, force=force, key=key, resumable=True
-        ) as rundir:
+        with StudyDirectory(target, command="run", resume=resume, force=force, key=key) as study:
             result = run_ensemble(
                 loaded,
                 replications=replications,
@@ -225,22 +233,7 @@ def run(
                 resume=resume and (target / PARTS_DIR / "config.json").is_file(),
                 progress=False if quiet else f"run: {loaded.name}",
             )
-            written = write_outputs(result, target, lang=lang)
-            rundir.complete(written)
-            PartsStore(target).remove()
-    except PolicysimError as exc:
-        _fail(exc)
-        return
-    except OSError as exc:
-        fail_os(exc, target if "target" in locals() else None)
-    except KeyboardInterrupt:
-        extra = [
-            *overrides_args(overrides),
-            *(["--replications", str(replications)] if replications else []),
-        ]
-        extra += ["--seed", str(seed)] if seed is not None else []
-        _interrupted(scenario, target, extra)
-        return
+            written = study.finish(write_outputs(result, target, lang=lang), study_stores=False)
     if not quiet:
         _print_summary(result, written)
         print_briefing(written)
@@ -258,7 +251,7 @@ def overrides_args(overrides: Sequence[str] | None) -> list[str]:
     return [arg for o in overrides or () for arg in ("--set", o)]
 
 
-def _interrupted(scenario: Path, target: Path | None, args: Sequence[str]) -> None:
+def _interrupted(scenario: Path, target: Path | None, args: Sequence[str]) -> NoReturn:
     """Ctrl-C: the finished chunks stay in the run directory; say how to continue."""
     import shlex
 

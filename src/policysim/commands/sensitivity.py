@@ -10,6 +10,7 @@ from rich.table import Table
 
 from policysim.commands._common import (
     Force,
+    OneLineErrors,
     OutDir,
     Overrides,
     Quiet,
@@ -17,16 +18,12 @@ from policysim.commands._common import (
     ScenarioFile,
     Scheduler,
     Seed,
+    StudyDirectory,
     Workers,
     check_before_work,
-    fail,
-    fail_os,
-    interrupted,
     out,
     timestamped_dir,
 )
-from policysim.errors import PolicysimError
-from policysim.experiments.rundir import RunDirectory
 
 if TYPE_CHECKING:
     from policysim.studies.sensitivity import SensitivityResult
@@ -76,12 +73,11 @@ def sensitivity(
 
         policysim sensitivity scenarios/jiangxi_baseline.yaml --out results/sa --resume
     """
-    from policysim.experiments.store import remove_study_stores
     from policysim.scenario import load_scenario
     from policysim.studies.runs import study_key
     from policysim.studies.sensitivity import scenario_sensitivity, write_sensitivity
 
-    try:
+    with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, workers=workers,
                           scheduler=scheduler)  # fmt: skip
         loaded = load_scenario(scenario, overrides or ())
@@ -95,7 +91,7 @@ def sensitivity(
                 value=method,
                 expected="sobol or morris",
             )
-        target = (
+        target = errors.writes_to(
             out_dir
             if out_dir is not None
             else timestamped_dir(
@@ -104,8 +100,8 @@ def sensitivity(
         )
         root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
         run_key = study_key([loaded], root_seed, method=method, samples=samples, levers=levers)
-        with RunDirectory(target, command="sensitivity", resume=resume, force=force,
-                          key=run_key, resumable=True) as rundir:  # fmt: skip
+        with StudyDirectory(target, command="sensitivity", resume=resume, force=force,
+                            key=run_key) as study:  # fmt: skip
             result = scenario_sensitivity(
                 loaded,
                 method="sobol" if method == "sobol" else "morris",
@@ -117,15 +113,7 @@ def sensitivity(
                 store=None if levers else target / "runs",
                 progress=not quiet,
             )
-            written = write_sensitivity(result, target)
-            rundir.complete(written)
-            remove_study_stores(target)
-    except PolicysimError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail_os(exc, out_dir)
-    except KeyboardInterrupt:
-        interrupted(out_dir)
+            written = study.finish(write_sensitivity(result, target))
     if not quiet:
         _print_sensitivity(result, written)
 

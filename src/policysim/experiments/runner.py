@@ -19,6 +19,7 @@ outcome), :mod:`~policysim.experiments.preparation` (the request's checks and re
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -305,50 +306,38 @@ def run_ensemble(
     extra_cny: np.ndarray[Any, np.dtype[np.float64]] | None = None,
     engine: Engine | None = None,
 ) -> EnsembleResult:
-    """Run a scenario's ensemble.
+    """Run a scenario's ensemble: its runs on common random numbers from one root seed, in this
+    process, on local worker processes or on a Dask cluster (the same results on any of them).
 
     Parameters
     ----------
     scenario : LoadedScenario, str or Path
-        The scenario (a file is loaded with ``overrides``).
+        The scenario; a file is loaded with ``overrides`` (``key.path=value`` strings).
     replications : int, optional
         Runs (default ``ensemble.replications``); with ``precision``, the first batch.
     seed : int, optional
         Root seed (default ``ensemble.root_seed``).
     workers : int
-        Local processes (``spawn``); 1 runs in this process.
+        Local processes; 1 runs in this process.
     scheduler : str, optional
-        Address of a Dask scheduler (``tcp://host:port``); overrides ``workers``.
-    overrides : sequence of str
-        ``key.path=value`` overrides applied to the scenario.
+        Dask scheduler address (``tcp://host:port``); overrides ``workers``.
     draws : DataFrame, optional
-        Explicit parameter values, one row per run (columns: behaviour parameters, and levers
-        named ``lever_*``, see :mod:`policysim.scenario.levers`, applied to the scenario run by
-        run); replaces sampling from the scenario's uncertainties, and ``replications`` is its
-        row count.
+        Parameter values, one row per run, instead of sampling the uncertainties (``lever_*``
+        columns vary the scenario itself: :mod:`policysim.scenario.levers`).
     precision : float, optional
-        Add ``ensemble.batch_size`` runs at a time until every target's 95% Wilson half-width is
-        at most this (probability units), or ``ensemble.max_replications`` runs.
+        Add ``ensemble.batch_size`` runs at a time until every target's 95% interval half-width
+        is at most this, or ``ensemble.max_replications`` runs.
     store : Path, optional
-        Run directory: completed chunks stream to ``store/.parts`` and only the province rows
-        (attainment) and the per-unit counts (unit probabilities) stay in memory.
-    resume : bool
-        Continue the interrupted ensemble in ``store`` (same scenario, seed and design).
+        Run directory the runs stream to (only the province rows and per-unit counts stay in
+        memory); ``resume`` continues an interrupted ensemble there.
     progress : bool or str
-        Show a rich progress bar on stderr (runs done, rate, elapsed, time left); a string is
-        its label (e.g. the strategy or the study).
+        A progress bar on stderr; a string is its label.
     callback : callable, optional
         ``callback(runs_done, runs_total)`` after each chunk.
     extra_cny : (n_counties, n_instruments) float array, optional
-        A fixed plan (CNY per year) added to every year's allocation of every run, outside the
-        budget (a marginal-value perturbation).
+        A fixed plan (CNY per year) added to every run's allocation, outside the budget.
     engine : Engine, optional
-        A running engine to submit the runs to (its workers and scheduler are used, and it is
-        left open); default: one of ``workers`` / ``scheduler`` for this ensemble.
-
-    Returns
-    -------
-    EnsembleResult
+        A running engine to use (left open) instead of starting one.
 
     Raises
     ------
@@ -373,24 +362,16 @@ def run_ensemble(
     backend = Engine(workers, scheduler) if engine is None else engine
     if not own_engine:
         workers, scheduler = backend.workers, backend.scheduler
-    try:
+    with _closed_on_error(backend, own=own_engine):
         if own_engine:
             backend.warm(sc)
         preflight(sc, backend)  # before anything is written
-    except BaseException:
-        if own_engine:
-            backend.close()
-        raise
     design = RunDesign(sc, root_seed, fixed_draws, report_years(sc), store is not None, extra_cny)
     collected = Collected()
     started = _now()
     t0 = time.perf_counter()
-    try:
+    with _closed_on_error(backend, own=own_engine):
         parts, lock = _open_store(store, loaded, design, collected, resume=resume)
-    except BaseException:
-        if own_engine:
-            backend.close()
-        raise
     bar = _ProgressBar(progress)
     n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
     try:
@@ -435,6 +416,17 @@ def run_ensemble(
         warnings=collected.warn_counts,
         unit_counts=tables.units,
     )
+
+
+@contextlib.contextmanager
+def _closed_on_error(backend: Engine, *, own: bool) -> Iterator[None]:
+    """Close an engine this ensemble started when the block raises."""
+    try:
+        yield
+    except BaseException:
+        if own:
+            backend.close()
+        raise
 
 
 def _open_store(

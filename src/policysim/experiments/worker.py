@@ -29,7 +29,7 @@ from policysim.analysis.targets import UnitCounts, unit_counts
 from policysim.experiments.design import run_seed, seed_key, synthesis_seeds_of
 from policysim.scenario.levers import apply_levers
 from policysim.scenario.schema import Scenario
-from policysim.simulation import LEVELS, MetricColumns
+from policysim.simulation import LEVELS, MetricColumns, SimulationResult
 
 __all__ = [
     "ALLOCATION_SCHEMA",
@@ -433,83 +433,122 @@ def run_chunk(task: ChunkTask) -> ChunkOutput:
     ChunkOutput
         Per-run status, kept rows, unit counts, solves and (encoded) stored tables.
     """
-    from policysim.simulation import simulate
-
-    global _MEMORY_SET
-    if not _MEMORY_SET and multiprocessing.parent_process() is not None:
-        # a worker process (of the local pool, or a Dask worker under its nanny)
-        keep_freed_memory()
-        _MEMORY_SET = True
+    _set_up_worker_process()
     start = time.perf_counter()
-    status: list[dict[str, object]] = []
-    stored, kept, indicators = _Rows(), _Rows(), _Rows()
-    solves: list[pd.DataFrame] = []
-    allocs: list[pd.DataFrame] = []
-    seen_warnings: dict[str, int] = {}
+    runs = _ChunkRuns()
     synthesis = synthesis_seeds_of(task.scenario.baseline, task.root_seed, task.runs)
     for i, (run, params, synthesis_seed) in enumerate(
         zip(task.runs, task.params, synthesis, strict=True)
     ):
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = simulate(
-                    task.scenario_of(i),
-                    run_seed(task.root_seed, run),
-                    params=params,
-                    township_metrics=(TOWNSHIP_METRIC,),
-                    synthesis_seed=int(synthesis_seed),
-                    extra_cny=task.extra_cny,
-                )
-                check_finite(result.columns)
-            for w in caught:
-                text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
-                seen_warnings[text] = seen_warnings.get(text, 0) + 1
+            result = _simulate_run(task, i, params, synthesis_seed, runs.warnings)
         except Exception as exc:  # a failing run is recorded, not fatal
-            text = " ".join(f"{type(exc).__name__}: {exc}".split())
-            logger.warning("run %d (seed key %s) failed: %s", run, seed_key(run), text)
-            status.append({"replication": run, "seed_key": seed_key(run), "error": text})
+            runs.failed(run, exc)
             continue
-        status.append({"replication": run, "seed_key": seed_key(run), "error": None})
-        s, k, u = _select(result.columns, task.keep_years)
-        stored.add(run, s)
-        kept.add(run, k)
-        indicators.add(run, u)
-        solves.append(_frame_of_solves(run, result.solves))
+        runs.completed(run, result, task.keep_years)
+    return runs.output(task, start)
+
+
+def _set_up_worker_process() -> None:
+    """In a worker process (of the local pool, or a Dask worker under its nanny), once: keep
+    freed memory (:func:`keep_freed_memory`)."""
+    global _MEMORY_SET
+    if not _MEMORY_SET and multiprocessing.parent_process() is not None:
+        keep_freed_memory()
+        _MEMORY_SET = True
+
+
+def _simulate_run(
+    task: ChunkTask,
+    i: int,
+    params: Mapping[str, float],
+    synthesis_seed: np.int64,
+    seen_warnings: dict[str, int],
+) -> SimulationResult:
+    """Run ``i`` of the chunk, checked finite; the warnings of a completed run are counted in
+    ``seen_warnings``."""
+    from policysim.simulation import simulate
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = simulate(
+            task.scenario_of(i),
+            run_seed(task.root_seed, task.runs[i]),
+            params=params,
+            township_metrics=(TOWNSHIP_METRIC,),
+            synthesis_seed=int(synthesis_seed),
+            extra_cny=task.extra_cny,
+        )
+        check_finite(result.columns)
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+        seen_warnings[text] = seen_warnings.get(text, 0) + 1
+    return result
+
+
+@dataclass
+class _ChunkRuns:
+    """What the runs of a chunk leave: each run's status, its stored, kept and counted rows,
+    its solves and plans, and the warnings of the completed runs."""
+
+    status: list[dict[str, object]] = field(default_factory=list)
+    stored: _Rows = field(default_factory=_Rows)
+    kept: _Rows = field(default_factory=_Rows)
+    indicators: _Rows = field(default_factory=_Rows)
+    solves: list[pd.DataFrame] = field(default_factory=list)
+    allocs: list[pd.DataFrame] = field(default_factory=list)
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    def failed(self, run: int, exc: Exception) -> None:
+        text = " ".join(f"{type(exc).__name__}: {exc}".split())
+        logger.warning("run %d (seed key %s) failed: %s", run, seed_key(run), text)
+        self.status.append({"replication": run, "seed_key": seed_key(run), "error": text})
+
+    def completed(self, run: int, result: SimulationResult, keep_years: Sequence[int]) -> None:
+        self.status.append({"replication": run, "seed_key": seed_key(run), "error": None})
+        s, k, u = _select(result.columns, keep_years)
+        self.stored.add(run, s)
+        self.kept.add(run, k)
+        self.indicators.add(run, u)
+        self.solves.append(_frame_of_solves(run, result.solves))
         if result.allocations is not None:
-            allocs.append(result.allocations.assign(replication=np.int32(run)))
-    alloc_frame = _concat(allocs, _ALLOC_COLUMNS) if allocs else None
-    out_kept = _compact(kept.frame())
-    units = (
-        unit_counts(indicators.frame(), UNIT_INDICATORS, task.keep_years)
-        if indicators.parts
-        else UnitCounts.empty()
-    )
-    out_solves = _concat(solves, SOLVE_COLUMNS)
-    status_frame = pd.DataFrame(status, columns=["replication", "seed_key", "error"])
-    seconds = time.perf_counter() - start
-    if task.stream:
+            self.allocs.append(result.allocations.assign(replication=np.int32(run)))
+
+    def output(self, task: ChunkTask, start: float) -> ChunkOutput:
+        """The chunk's output (its tables encoded when streamed); ``start``: when it began
+        (:func:`time.perf_counter`)."""
+        alloc_frame = _concat(self.allocs, _ALLOC_COLUMNS) if self.allocs else None
+        out_kept = _compact(self.kept.frame())
+        units = (
+            unit_counts(self.indicators.frame(), UNIT_INDICATORS, task.keep_years)
+            if self.indicators.parts
+            else UnitCounts.empty()
+        )
+        out_solves = _concat(self.solves, SOLVE_COLUMNS)
+        status_frame = pd.DataFrame(self.status, columns=["replication", "seed_key", "error"])
+        seconds = time.perf_counter() - start
+        if task.stream:
+            return ChunkOutput(
+                runs=task.runs,
+                status=status_frame,
+                kept=out_kept,
+                units=units,
+                solves=out_solves,
+                metrics_parquet=self.stored.parquet(),
+                allocations_parquet=(
+                    None if alloc_frame is None else encode_parquet(alloc_frame, ALLOCATION_SCHEMA)
+                ),
+                seconds=seconds,
+                warnings=self.warnings,
+            )
         return ChunkOutput(
             runs=task.runs,
             status=status_frame,
             kept=out_kept,
             units=units,
             solves=out_solves,
-            metrics_parquet=stored.parquet(),
-            allocations_parquet=(
-                None if alloc_frame is None else encode_parquet(alloc_frame, ALLOCATION_SCHEMA)
-            ),
+            metrics=self.stored.frame(),
+            allocations=alloc_frame,
             seconds=seconds,
-            warnings=seen_warnings,
+            warnings=self.warnings,
         )
-    return ChunkOutput(
-        runs=task.runs,
-        status=status_frame,
-        kept=out_kept,
-        units=units,
-        solves=out_solves,
-        metrics=stored.frame(),
-        allocations=alloc_frame,
-        seconds=seconds,
-        warnings=seen_warnings,
-    )

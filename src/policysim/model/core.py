@@ -41,6 +41,7 @@ from policysim.agents.counties import (
 )
 from policysim.agents.enterprises import (
     Draws,
+    EnterpriseWorkspace,
     FirmParams,
     Firms,
     Support,
@@ -155,6 +156,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.records: list[YearRecord] = []
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self._rules: dict[int, YearRules] = {}
+        self._workspace = EnterpriseWorkspace()  # the enterprise rule's buffers, reused yearly
         # values of an empty slot of the firm arrays: no township, no county, harmless numbers
         self._firms: Firms
         self._entering: Firms | None = None  # entrants not yet placed in free slots
@@ -272,6 +274,12 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         if rules is None:
             rules = self._rules[year] = resolve_year(self.scenario.policy, year)
         return rules
+
+    def release_buffers(self) -> None:
+        """Give back the enterprise rule's work buffers (a finished run's model may live on
+        until the cycle collector frees it; its buffers need not). A further step allocates
+        them again."""
+        self._workspace = EnterpriseWorkspace()
 
     def summary(self) -> CountySummary:
         """County facts available to the allocator at the start of the next year."""
@@ -427,14 +435,16 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         entrants arrive (all of a firm's draws of the year from one identity hash). Returns
         each county's growth of firm sales over the year (before exits and entry)."""
         ug, us, ua, ue, u_start, u_upgrade = crn.uniform_streams(
-            self.key, self.firms.firm_id, year, _FIRM_STREAMS
+            self.key, self.firms.firm_id, year, _FIRM_STREAMS, self._workspace.uniforms
         )
         start_rate, uncounted = self._pilot_drives(funds.cultivation, u_upgrade, rules)
         self.firms = start_rd(self.firms, start_rate, u_start, uncounted, inplace=True)
         support = self._support(funds.plan, rules)
         draws = Draws(growth=ug, success=us, approval=ua, exit=ue, upgrade=u_upgrade)
         sales_before = self.sales_county
-        outcome = enterprise_year(self.firms, rules, support, self.fp, draws)
+        outcome = enterprise_year(
+            self.firms, rules, support, self.fp, draws, self._workspace, inplace=True
+        )
         after = outcome.firms
         self.firms = after
         self.year = year

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
@@ -178,63 +179,66 @@ def sensitivity_plot(indices: pd.DataFrame) -> Figure:
         heading, font = text_font(output)
         ax.set_title(heading, fontproperties=font)
         if morris:
-            mu = rows["mu_star"].to_numpy(dtype=float)
-            sigma = rows["sigma"].to_numpy(dtype=float)
-            conf = np.nan_to_num(rows["mu_star_conf"].to_numpy(dtype=float))
-            ax.errorbar(
-                mu,
-                sigma,
-                xerr=conf,
-                fmt="o",
-                color=PALETTE[0],
-                markeredgecolor="black",
-                capsize=2,
-            )
-            for x, y, name in zip(mu, sigma, rows["parameter"], strict=True):
-                text, text_fp = text_font(name)
-                ax.annotate(
-                    text,
-                    (x, y),
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                    fontsize=7,
-                    fontproperties=text_fp,
-                )
-            ax.set_xlabel("mu* (mean absolute elementary effect)")
-            ax.set_ylabel("sigma (spread of elementary effects)")
-            ax.set_xlim(left=0.0)
-            ax.set_ylim(bottom=0.0)
-            ax.grid(True, color="0.9")
+            _morris_panel(ax, rows)
         else:
-            rows = rows.sort_values("ST", ascending=True)
-            ys = np.arange(len(rows), dtype=float)
-            first = rows["S1"].to_numpy(dtype=float)
-            total = rows["ST"].to_numpy(dtype=float)
-            ax.barh(
-                ys + 0.2,
-                np.nan_to_num(total),
-                height=0.38,
-                xerr=np.nan_to_num(rows["ST_conf"].to_numpy(dtype=float)),
-                color=PALETTE[0],
-                label="total (ST)",
-                capsize=2,
-            )
-            ax.barh(
-                ys - 0.2,
-                np.nan_to_num(first),
-                height=0.38,
-                xerr=np.nan_to_num(rows["S1_conf"].to_numpy(dtype=float)),
-                color=PALETTE[1],
-                label="first order (S1)",
-                capsize=2,
-            )
-            set_tick_labels(ax.yaxis, list(ys), list(rows["parameter"]))
-            ax.axvline(0.0, color="black", linewidth=0.8)
-            ax.set_xlabel("Sobol index")
-            ax.grid(True, axis="x", color="0.9")
-            ax.legend(fontsize=8, loc="lower right")
+            _sobol_panel(ax, rows)
         ax.set_axisbelow(True)
     for k in range(n_out, n_rows * n_cols):
         axes[k // n_cols][k % n_cols].set_visible(False)
     fig.suptitle("Morris screening" if morris else "Sobol sensitivity indices")
     return fig
+
+
+def _morris_panel(ax: Axes, rows: pd.DataFrame) -> None:
+    """sigma against mu* with the mu* confidence half-width, each point labelled."""
+    mu = rows["mu_star"].to_numpy(dtype=float)
+    sigma = rows["sigma"].to_numpy(dtype=float)
+    conf = np.nan_to_num(rows["mu_star_conf"].to_numpy(dtype=float))
+    ax.errorbar(mu, sigma, xerr=conf, fmt="o", color=PALETTE[0], markeredgecolor="black", capsize=2)
+    for x, y, name in zip(mu, sigma, rows["parameter"], strict=True):
+        text, text_fp = text_font(name)
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=7,
+            fontproperties=text_fp,
+        )
+    ax.set_xlabel("mu* (mean absolute elementary effect)")
+    ax.set_ylabel("sigma (spread of elementary effects)")
+    ax.set_xlim(left=0.0)
+    ax.set_ylim(bottom=0.0)
+    ax.grid(True, color="0.9")
+
+
+def _sobol_panel(ax: Axes, rows: pd.DataFrame) -> None:
+    """Paired horizontal bars of the total and first-order indices with their confidence
+    half-widths, parameters sorted by ST."""
+    rows = rows.sort_values("ST", ascending=True)
+    ys = np.arange(len(rows), dtype=float)
+    first = rows["S1"].to_numpy(dtype=float)
+    total = rows["ST"].to_numpy(dtype=float)
+    ax.barh(
+        ys + 0.2,
+        np.nan_to_num(total),
+        height=0.38,
+        xerr=np.nan_to_num(rows["ST_conf"].to_numpy(dtype=float)),
+        color=PALETTE[0],
+        label="total (ST)",
+        capsize=2,
+    )
+    ax.barh(
+        ys - 0.2,
+        np.nan_to_num(first),
+        height=0.38,
+        xerr=np.nan_to_num(rows["S1_conf"].to_numpy(dtype=float)),
+        color=PALETTE[1],
+        label="first order (S1)",
+        capsize=2,
+    )
+    set_tick_labels(ax.yaxis, list(ys), list(rows["parameter"]))
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel("Sobol index")
+    ax.grid(True, axis="x", color="0.9")
+    ax.legend(fontsize=8, loc="lower right")

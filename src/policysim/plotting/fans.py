@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
 from policysim.analysis.history import is_sourced
@@ -331,47 +332,11 @@ def fan_chart(
     n_rep = int(rows["replication"].nunique())
     fig = new_figure(8.0, 4.8)
     ax = fig.add_subplot()
-    years = quantiles.index.to_numpy(dtype=float)
-    main_colour = PALETTE[0]
-    main_name = _scenario_name(rows, "ensemble")
-    labels: list[str] = []
-    handles: list[Artist] = []
-    band90 = ax.fill_between(
-        years,
-        quantiles["p05"].to_numpy(),
-        quantiles["p95"].to_numpy(),
-        color=main_colour,
-        alpha=0.18,
-        linewidth=0,
-    )
-    band50 = ax.fill_between(
-        years,
-        quantiles["p25"].to_numpy(),
-        quantiles["p75"].to_numpy(),
-        color=main_colour,
-        alpha=0.38,
-        linewidth=0,
-    )
-    (median,) = ax.plot(years, quantiles["p50"].to_numpy(), color=main_colour, linewidth=2.0)
-    handles += [median, band50, band90]
-    labels += [f"{main_name}: median", f"{main_name}: 50% band", f"{main_name}: 90% band"]
+    handles, labels = _draw_ensemble(ax, quantiles, _scenario_name(rows, "ensemble"))
     for index, (scenario, frame) in enumerate((overlays or {}).items()):
         colour = PALETTE[(index + 1) % len(PALETTE)]
         other, _, _ = _select(frame, metric, level, chosen_code, f"fan chart overlay {scenario!r}")
-        q = _quantiles(other)
-        other_years = q.index.to_numpy(dtype=float)
-        band = ax.fill_between(
-            other_years,
-            q["p05"].to_numpy(),
-            q["p95"].to_numpy(),
-            color=colour,
-            alpha=0.15,
-            linewidth=0,
-        )
-        (line,) = ax.plot(
-            other_years, q["p50"].to_numpy(), color=colour, linewidth=1.8, linestyle="--"
-        )
-        handles += [line, band]
+        handles += _draw_overlay(ax, _quantiles(other), colour)
         labels += [f"{scenario}: median", f"{scenario}: 90% band"]
     if observed is not None and len(observed):
         for handle, label in _draw_observed(ax, observed):
@@ -386,14 +351,7 @@ def fan_chart(
     ax.set_ylabel(metric_label(metric))
     ax.grid(True, color="0.9", linewidth=0.8)
     ax.set_axisbelow(True)
-    if title is None:
-        if level == "province":
-            heading, font = text_font(metric_label(metric))
-        else:
-            unit, font = county_label(chosen_code, unit_name)
-            heading = f"{metric_label(metric)}: {level} {unit}"
-    else:
-        heading, font = text_font(title)
+    heading, font = _fan_title(title, metric, level, chosen_code, unit_name)
     ax.set_title(heading, fontproperties=font)
     legend_labels, legend_font = shared_font(labels)
     place_legend(
@@ -407,6 +365,53 @@ def fan_chart(
     )
     logger.debug("fan chart of %s (%s %s): %d replications", metric, level, chosen_code, n_rep)
     return fig
+
+
+def _draw_ensemble(ax: Axes, quantiles: pd.DataFrame, name: str) -> tuple[list[Artist], list[str]]:
+    """The ensemble's 90% and 50% bands and median line; their legend handles and labels."""
+    years = quantiles.index.to_numpy(dtype=float)
+    colour = PALETTE[0]
+    band90 = ax.fill_between(
+        years,
+        quantiles["p05"].to_numpy(),
+        quantiles["p95"].to_numpy(),
+        color=colour,
+        alpha=0.18,
+        linewidth=0,
+    )
+    band50 = ax.fill_between(
+        years,
+        quantiles["p25"].to_numpy(),
+        quantiles["p75"].to_numpy(),
+        color=colour,
+        alpha=0.38,
+        linewidth=0,
+    )
+    (median,) = ax.plot(years, quantiles["p50"].to_numpy(), color=colour, linewidth=2.0)
+    handles: list[Artist] = [median, band50, band90]
+    return handles, [f"{name}: median", f"{name}: 50% band", f"{name}: 90% band"]
+
+
+def _draw_overlay(ax: Axes, q: pd.DataFrame, colour: str) -> list[Artist]:
+    """Another scenario's 90% band and dashed median line; their legend handles."""
+    years = q.index.to_numpy(dtype=float)
+    band = ax.fill_between(
+        years, q["p05"].to_numpy(), q["p95"].to_numpy(), color=colour, alpha=0.15, linewidth=0
+    )
+    (line,) = ax.plot(years, q["p50"].to_numpy(), color=colour, linewidth=1.8, linestyle="--")
+    return [line, band]
+
+
+def _fan_title(
+    title: str | None, metric: str, level: str, code: str, unit_name: str | None
+) -> tuple[str, FontProperties | None]:
+    """The title and its font: ``title``, else the metric (and below the province the unit)."""
+    if title is not None:
+        return text_font(title)
+    if level == "province":
+        return text_font(metric_label(metric))
+    unit, font = county_label(code, unit_name)
+    return f"{metric_label(metric)}: {level} {unit}", font
 
 
 def hindcast_plot(

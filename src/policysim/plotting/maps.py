@@ -15,6 +15,7 @@ import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib import patheffects
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
@@ -114,6 +115,27 @@ def read_boundaries(path: Path) -> list[CountyShape]:
         geometry, a missing code or a duplicated code.
     """
     path = Path(path)
+    shapes: list[CountyShape] = []
+    seen: set[str] = set()
+    for index, feature in enumerate(_features(path)):
+        where = f"feature {index}"
+        properties = feature.get("properties") if isinstance(feature, dict) else None
+        geometry = feature.get("geometry") if isinstance(feature, dict) else None
+        if not isinstance(properties, dict) or properties.get("code") in (None, ""):
+            raise DataError(path, f"{where}: properties.code missing (expected a 6-digit code)")
+        code = str(properties["code"])
+        where = f"feature {index} (code {code})"
+        if code in seen:
+            raise DataError(path, f"{where}: duplicated code (expected one feature per county)")
+        seen.add(code)
+        rings = _oriented_rings(geometry, path, where)
+        shapes.append(_shape(code, str(properties.get("name") or ""), rings))
+    logger.debug("read %d county outlines from %s", len(shapes), path)
+    return shapes
+
+
+def _features(path: Path) -> list[Any]:
+    """The features of a GeoJSON FeatureCollection file (at least one)."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -125,63 +147,47 @@ def read_boundaries(path: Path) -> list[CountyShape]:
     features = document.get("features")
     if not isinstance(features, list) or not features:
         raise DataError(path, "FeatureCollection has no features (expected one per county)")
-    shapes: list[CountyShape] = []
-    seen: set[str] = set()
-    for index, feature in enumerate(features):
-        where = f"feature {index}"
-        properties = feature.get("properties") if isinstance(feature, dict) else None
-        geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if not isinstance(properties, dict) or properties.get("code") in (None, ""):
-            raise DataError(path, f"{where}: properties.code missing (expected a 6-digit code)")
-        code = str(properties["code"])
-        where = f"feature {index} (code {code})"
-        if code in seen:
-            raise DataError(path, f"{where}: duplicated code (expected one feature per county)")
-        seen.add(code)
-        if not isinstance(geometry, dict) or geometry.get("type") not in (
-            "Polygon",
-            "MultiPolygon",
-        ):
-            kind = geometry.get("type") if isinstance(geometry, dict) else geometry
-            raise DataError(
-                path, f"{where}: geometry type {kind!r} (expected Polygon or MultiPolygon)"
+    return features
+
+
+def _oriented_rings(geometry: object, path: Path, where: str) -> list[np.ndarray]:
+    """The rings of a Polygon or MultiPolygon: exteriors counter-clockwise, holes clockwise."""
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Polygon", "MultiPolygon"):
+        kind = geometry.get("type") if isinstance(geometry, dict) else geometry
+        raise DataError(path, f"{where}: geometry type {kind!r} (expected Polygon or MultiPolygon)")
+    coordinates = geometry.get("coordinates")
+    polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
+    if not isinstance(polygons, list) or not polygons:
+        raise DataError(path, f"{where}: empty coordinates")
+    rings: list[np.ndarray] = []
+    for polygon in polygons:
+        if not isinstance(polygon, list) or not polygon:
+            raise DataError(path, f"{where}: polygon without rings")
+        for k, raw in enumerate(polygon):
+            ring = _ring(raw, path, where)
+            exterior = k == 0
+            if (_signed_area(ring) > 0) != exterior:
+                ring = ring[::-1]
+            rings.append(ring)
+    return rings
+
+
+def _shape(code: str, name: str, rings: list[np.ndarray]) -> CountyShape:
+    """One compound path of closed rings, anchored at the centroid of the largest."""
+    vertices = np.concatenate([np.vstack([r, r[:1]]) for r in rings])
+    codes = np.concatenate(
+        [
+            np.array(
+                [MplPath.MOVETO] + [MplPath.LINETO] * (len(r) - 1) + [MplPath.CLOSEPOLY],
+                dtype=MplPath.code_type,
             )
-        coordinates = geometry.get("coordinates")
-        polygons = [coordinates] if geometry["type"] == "Polygon" else coordinates
-        if not isinstance(polygons, list) or not polygons:
-            raise DataError(path, f"{where}: empty coordinates")
-        rings: list[np.ndarray] = []
-        for polygon in polygons:
-            if not isinstance(polygon, list) or not polygon:
-                raise DataError(path, f"{where}: polygon without rings")
-            for k, raw in enumerate(polygon):
-                ring = _ring(raw, path, where)
-                exterior = k == 0
-                if (_signed_area(ring) > 0) != exterior:
-                    ring = ring[::-1]
-                rings.append(ring)
-        vertices = np.concatenate([np.vstack([r, r[:1]]) for r in rings])
-        codes = np.concatenate(
-            [
-                np.array(
-                    [MplPath.MOVETO] + [MplPath.LINETO] * (len(r) - 1) + [MplPath.CLOSEPOLY],
-                    dtype=MplPath.code_type,
-                )
-                for r in rings
-            ]
-        )
-        largest = max(rings, key=lambda r: abs(_signed_area(r)))
-        shapes.append(
-            CountyShape(
-                code=code,
-                name=str(properties.get("name") or ""),
-                vertices=vertices,
-                codes=codes,
-                anchor=_centroid(largest),
-            )
-        )
-    logger.debug("read %d county outlines from %s", len(shapes), path)
-    return shapes
+            for r in rings
+        ]
+    )
+    largest = max(rings, key=lambda r: abs(_signed_area(r)))
+    return CountyShape(
+        code=code, name=name, vertices=vertices, codes=codes, anchor=_centroid(largest)
+    )
 
 
 def _prefecture_edges(
@@ -284,17 +290,52 @@ def county_map(
     ValueError
         If ``vmin >= vmax`` or ``cmap`` is not a known colour map.
     """
+    colormap = _colormap(cmap, vmin, vmax)
+    shapes = read_boundaries(boundaries)
+    by_code = _values_by_code(values)
+    _warn_unknown(by_code, shapes, boundaries)
+    with_value = [s for s in shapes if not math.isnan(by_code.get(s.code, math.nan))]
+    missing = [s for s in shapes if math.isnan(by_code.get(s.code, math.nan))]
+    fig = new_figure(9.0, 9.6) if annotate else new_figure(7.0, 7.5)
+    ax = fig.add_subplot()
+    filled = _fill_counties(ax, with_value, by_code, colormap, Normalize(vmin=vmin, vmax=vmax))
+    if missing:
+        _hatch_missing(ax, missing)
+    _frame(ax, shapes)
+    if prefectures is not None:
+        edges = _prefecture_edges(shapes, prefectures)
+        if edges:
+            ax.add_collection(
+                LineCollection(edges, colors="0.1", linewidths=1.3, zorder=3), autolim=False
+            )
+    if annotate:
+        _label_counties(ax, shapes)
+    present = np.array([by_code[s.code] for s in with_value], dtype=float)
+    _colour_bar(fig, ax, filled, present, vmin=vmin, vmax=vmax, label=label)
+    heading, heading_font = text_font(title)
+    ax.set_title(heading, fontproperties=heading_font)
+    if note:
+        _note(ax, note, width=110 if annotate else 85)
+    logger.debug("county map: %d counties with values, %d missing", len(with_value), len(missing))
+    return fig
+
+
+def _colormap(cmap: str | Colormap, vmin: float, vmax: float) -> Colormap:
+    """The colour map, after checking the value range."""
     if not (math.isfinite(vmin) and math.isfinite(vmax) and vmin < vmax):
         raise ValueError(f"county_map: vmin={vmin!r}, vmax={vmax!r} (expected finite vmin < vmax)")
     if isinstance(cmap, Colormap):
-        colormap = cmap
-    else:
-        try:
-            colormap = mpl.colormaps[cmap]
-        except KeyError:
-            raise ValueError(f"county_map: unknown colour map {cmap!r}") from None
-    shapes = read_boundaries(boundaries)
-    by_code = _values_by_code(values)
+        return cmap
+    try:
+        return mpl.colormaps[cmap]
+    except KeyError:
+        raise ValueError(f"county_map: unknown colour map {cmap!r}") from None
+
+
+def _warn_unknown(
+    by_code: Mapping[str, float], shapes: list[CountyShape], boundaries: Path
+) -> None:
+    """Log the codes that have a value but no outline (they are not drawn)."""
     known = {s.code for s in shapes}
     unknown = sorted(set(by_code) - known)
     if unknown:
@@ -304,37 +345,48 @@ def county_map(
             boundaries,
             ", ".join(unknown[:10]),
         )
-    with_value = [s for s in shapes if not math.isnan(by_code.get(s.code, math.nan))]
-    missing = [s for s in shapes if math.isnan(by_code.get(s.code, math.nan))]
-    fig = new_figure(9.0, 9.6) if annotate else new_figure(7.0, 7.5)
-    ax = fig.add_subplot()
-    norm = Normalize(vmin=vmin, vmax=vmax)
+
+
+def _fill_counties(
+    ax: Axes,
+    with_value: list[CountyShape],
+    by_code: Mapping[str, float],
+    colormap: Colormap,
+    norm: Normalize,
+) -> PolyCollection:
+    """The counties with a value, coloured by it (the collection the colour bar reads)."""
     filled = PolyCollection([], cmap=colormap, norm=norm, edgecolor="white", linewidth=0.4)
     # matplotlib's stub types codes as Sequence[int]; at run time it takes one array per path.
     filled_codes: list[Any] = [s.codes for s in with_value]
     filled.set_verts_and_codes([s.vertices for s in with_value], filled_codes)
     filled.set_array(np.array([by_code[s.code] for s in with_value], dtype=float))
     ax.add_collection(filled, autolim=True)
-    if missing:
-        hatched = PolyCollection(
-            [],
-            facecolor=MISSING_FACE,
-            edgecolor="0.45",
-            hatch=MISSING_HATCH,
-            linewidth=0.4,
-        )
-        hatched_codes: list[Any] = [s.codes for s in missing]
-        hatched.set_verts_and_codes([s.vertices for s in missing], hatched_codes)
-        ax.add_collection(hatched, autolim=True)
-        ax.legend(
-            handles=[
-                Patch(
-                    facecolor=MISSING_FACE, edgecolor="0.45", hatch=MISSING_HATCH, label="no value"
-                )
-            ],
-            loc="lower left",
-            fontsize=8,
-        )
+    return filled
+
+
+def _hatch_missing(ax: Axes, missing: list[CountyShape]) -> None:
+    """The counties without a value, hatched grey, with a legend entry."""
+    hatched = PolyCollection(
+        [],
+        facecolor=MISSING_FACE,
+        edgecolor="0.45",
+        hatch=MISSING_HATCH,
+        linewidth=0.4,
+    )
+    hatched_codes: list[Any] = [s.codes for s in missing]
+    hatched.set_verts_and_codes([s.vertices for s in missing], hatched_codes)
+    ax.add_collection(hatched, autolim=True)
+    ax.legend(
+        handles=[
+            Patch(facecolor=MISSING_FACE, edgecolor="0.45", hatch=MISSING_HATCH, label="no value")
+        ],
+        loc="lower left",
+        fontsize=8,
+    )
+
+
+def _frame(ax: Axes, shapes: list[CountyShape]) -> None:
+    """All outlines in view with a 2% margin, equal aspect, no ticks or spines."""
     everything = np.concatenate([s.vertices for s in shapes])
     span = everything.max(axis=0) - everything.min(axis=0)
     pad = 0.02 * span
@@ -345,29 +397,38 @@ def county_map(
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if prefectures is not None:
-        edges = _prefecture_edges(shapes, prefectures)
-        if edges:
-            ax.add_collection(
-                LineCollection(edges, colors="0.1", linewidths=1.3, zorder=3), autolim=False
-            )
-    if annotate:
-        for shape in shapes:
-            text, font = county_label(shape.code, shape.name)
-            if font is not None:  # the name alone: the codes are in the tables
-                text = shape.name
-            ax.text(
-                shape.anchor[0],
-                shape.anchor[1],
-                text,
-                fontsize=6,
-                ha="center",
-                va="center",
-                fontproperties=font,
-                zorder=4,
-                path_effects=[patheffects.withStroke(linewidth=1.5, foreground="white")],
-            )
-    present = np.array([by_code[s.code] for s in with_value], dtype=float)
+
+
+def _label_counties(ax: Axes, shapes: list[CountyShape]) -> None:
+    """Each county's name (its code when no CJK font draws it) at its anchor, 6 pt."""
+    for shape in shapes:
+        text, font = county_label(shape.code, shape.name)
+        if font is not None:  # the name alone: the codes are in the tables
+            text = shape.name
+        ax.text(
+            shape.anchor[0],
+            shape.anchor[1],
+            text,
+            fontsize=6,
+            ha="center",
+            va="center",
+            fontproperties=font,
+            zorder=4,
+            path_effects=[patheffects.withStroke(linewidth=1.5, foreground="white")],
+        )
+
+
+def _colour_bar(
+    fig: Figure,
+    ax: Axes,
+    filled: PolyCollection,
+    present: np.ndarray,
+    *,
+    vmin: float,
+    vmax: float,
+    label: str,
+) -> None:
+    """The colour bar, with an extension arrow at each end some value lies beyond."""
     below = bool(present.size and present.min() < vmin)
     above = bool(present.size and present.max() > vmax)
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max"}.get(
@@ -376,20 +437,18 @@ def county_map(
     bar_label, bar_font = text_font(label)
     colourbar = fig.colorbar(filled, ax=ax, shrink=0.7, extend=extend)
     colourbar.set_label(bar_label, fontproperties=bar_font)
-    heading, heading_font = text_font(title)
-    ax.set_title(heading, fontproperties=heading_font)
-    if note:
-        # as the x label: constrained layout keeps it clear of the map (no ticks there)
-        width = 110 if annotate else 85
-        wrapped = "\n".join(
-            line
-            for paragraph in note.splitlines()
-            # a CJK character is about two Latin ones wide
-            for line in textwrap.wrap(
-                paragraph, width // 2 if any(ord(ch) > 0x2E80 for ch in paragraph) else width
-            )
+
+
+def _note(ax: Axes, note: str, *, width: int) -> None:
+    """A caveat under the map, wrapped to ``width`` Latin characters (a CJK one counts two)."""
+    # as the x label: constrained layout keeps it clear of the map (no ticks there)
+    wrapped = "\n".join(
+        line
+        for paragraph in note.splitlines()
+        # a CJK character is about two Latin ones wide
+        for line in textwrap.wrap(
+            paragraph, width // 2 if any(ord(ch) > 0x2E80 for ch in paragraph) else width
         )
-        drawn, note_font = text_font(wrapped)
-        ax.set_xlabel(drawn, fontproperties=note_font, fontsize=7, color="0.25", loc="left")
-    logger.debug("county map: %d counties with values, %d missing", len(with_value), len(missing))
-    return fig
+    )
+    drawn, note_font = text_font(wrapped)
+    ax.set_xlabel(drawn, fontproperties=note_font, fontsize=7, color="0.25", loc="left")

@@ -434,6 +434,95 @@ def quantile_frame(metrics: pd.DataFrame, indicator: str) -> pd.DataFrame:
     )
 
 
+def _summary_payload(result: HindcastResult, overall: dict[str, float]) -> dict[str, object]:
+    """The content of ``hindcast_summary.json``."""
+    ens = result.ensemble
+    sc = ens.loaded.scenario
+    return {
+        "scenario": sc.metadata.name,
+        "scenario_hash": ens.loaded.hash,
+        "observed_file": str(result.observed_path) if result.observed_path else None,
+        "horizon": [sc.horizon.base_year, sc.horizon.end_year],
+        "runs": ens.n_runs,
+        "failed_runs": ens.n_failed,
+        "root_seed": ens.root_seed,
+        "overall": overall,
+        "indicators": result.summary,
+    }
+
+
+def _hindcast_figures(
+    result: HindcastResult, out: Path, written: dict[str, Path]
+) -> list[tuple[str, Path]]:
+    """One figure per observed indicator (recorded in ``written``); their captions and paths."""
+    from policysim.plotting import hindcast_plot, save_figure
+
+    figures: list[tuple[str, Path]] = []
+    for indicator in dict.fromkeys(result.table["indicator"]):
+        quantiles = quantile_frame(result.ensemble.metrics, str(indicator))
+        obs = result.observed[result.observed["indicator"] == indicator][["year", "value"]]
+        fig = hindcast_plot(quantiles, obs, str(indicator))
+        path = save_figure(fig, out / "figures" / f"hindcast_{indicator}.png")
+        written[f"plot_{indicator}"] = path
+        figures.append((f"{indicator}: ensemble fan (median, 50%, 90%) and observations", path))
+    return figures
+
+
+def _pct(v: float) -> str:
+    return "n/a" if not math.isfinite(v) else f"{v:.0%}"
+
+
+#: The notes of the hindcast report.
+_REPORT_NOTES: Final = (
+    "An observation is informative when the ensemble's 5-95% range is not degenerate; the "
+    "base-year values the model is initialised to lie in every interval by construction.",
+    "PIT is the observation's mid-rank percentile in the ensemble (0: below every run, "
+    "1: above every run); a calibrated model gives uniform PIT values.",
+    "CRPS is in the indicator's unit (lower is better); abs_pct_error is the absolute "
+    "percentage error of the ensemble median.",
+    "Check the observed file's status and source columns: recalled values are assumptions.",
+)
+
+
+def _hindcast_report(
+    result: HindcastResult,
+    path: Path,
+    overall: dict[str, float],
+    figures: list[tuple[str, Path]],
+    manifest: dict[str, Any],
+) -> Path:
+    """``report.html``: the summary, the observations and the scores per indicator, the
+    figures, the manifest and the notes."""
+    from policysim.report import render_report
+
+    ens = result.ensemble
+    sc = ens.loaded.scenario
+    per_indicator = pd.DataFrame([{"indicator": k, **v} for k, v in sorted(result.summary.items())])
+    informative = int(result.table["informative"].sum())
+    summary = {
+        "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
+        "horizon": f"{sc.horizon.base_year}-{sc.horizon.end_year}",
+        "observed file": str(result.observed_path),
+        "runs": f"{ens.n_runs} ({ens.n_failed} failed), root seed {ens.root_seed}",
+        "observations": f"{len(result.table)} ({informative} informative)",
+        "coverage of the 50% / 90% intervals (informative observations)": (
+            f"{_pct(overall['informative_coverage50'])} / {_pct(overall['informative_coverage90'])}"
+        ),
+    }
+    return render_report(
+        path,
+        title=f"policysim hindcast: {sc.metadata.name}",
+        summary=summary,
+        tables=[
+            ("Observations against the ensemble", result.table),
+            ("Scores per indicator", per_indicator),
+        ],
+        figures=figures,
+        manifest=manifest,
+        notes=list(_REPORT_NOTES),
+    )
+
+
 def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     """Write the hindcast's files, each atomically.
 
@@ -452,29 +541,15 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
         (``figures/hindcast_<indicator>.png``, one per observed indicator) and ``report``
         (``report.html``).
     """
-    from policysim.plotting import hindcast_plot, save_figure
-    from policysim.report import render_report
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     ens = result.ensemble
-    sc = ens.loaded.scenario
     written["hindcast"] = out / "hindcast.csv"
     write_bytes(written["hindcast"], csv_bytes(result.table))
     overall = result.overall()
-    payload = {
-        "scenario": sc.metadata.name,
-        "scenario_hash": ens.loaded.hash,
-        "observed_file": str(result.observed_path) if result.observed_path else None,
-        "horizon": [sc.horizon.base_year, sc.horizon.end_year],
-        "runs": ens.n_runs,
-        "failed_runs": ens.n_failed,
-        "root_seed": ens.root_seed,
-        "overall": overall,
-        "indicators": result.summary,
-    }
     written["summary"] = out / "hindcast_summary.json"
+    payload = _summary_payload(result, overall)
     write_bytes(
         written["summary"],
         json.dumps(json_safe(payload), indent=1, ensure_ascii=False).encode("utf-8"),
@@ -488,49 +563,7 @@ def write_hindcast(result: HindcastResult, out_dir: Path) -> dict[str, Path]:
     )
     written["draws"] = out / "draws.csv"
     write_bytes(written["draws"], csv_bytes(ens.draws))
-    figures: list[tuple[str, Path]] = []
-    for indicator in dict.fromkeys(result.table["indicator"]):
-        quantiles = quantile_frame(ens.metrics, str(indicator))
-        obs = result.observed[result.observed["indicator"] == indicator][["year", "value"]]
-        fig = hindcast_plot(quantiles, obs, str(indicator))
-        path = save_figure(fig, out / "figures" / f"hindcast_{indicator}.png")
-        written[f"plot_{indicator}"] = path
-        figures.append((f"{indicator}: ensemble fan (median, 50%, 90%) and observations", path))
-    per_indicator = pd.DataFrame([{"indicator": k, **v} for k, v in sorted(result.summary.items())])
-
-    def pct(v: float) -> str:
-        return "n/a" if not math.isfinite(v) else f"{v:.0%}"
-
-    summary = {
-        "scenario": f"{sc.metadata.name} ({sc.allocation.strategy})",
-        "horizon": f"{sc.horizon.base_year}-{sc.horizon.end_year}",
-        "observed file": str(result.observed_path),
-        "runs": f"{ens.n_runs} ({ens.n_failed} failed), root seed {ens.root_seed}",
-        "observations": f"{len(result.table)} ({int(result.table['informative'].sum())} informative)",
-        "coverage of the 50% / 90% intervals (informative observations)": (
-            f"{pct(overall['informative_coverage50'])} / {pct(overall['informative_coverage90'])}"
-        ),
-    }
-    notes = [
-        "An observation is informative when the ensemble's 5-95% range is not degenerate; the "
-        "base-year values the model is initialised to lie in every interval by construction.",
-        "PIT is the observation's mid-rank percentile in the ensemble (0: below every run, "
-        "1: above every run); a calibrated model gives uniform PIT values.",
-        "CRPS is in the indicator's unit (lower is better); abs_pct_error is the absolute "
-        "percentage error of the ensemble median.",
-        "Check the observed file's status and source columns: recalled values are assumptions.",
-    ]
-    written["report"] = render_report(
-        out / "report.html",
-        title=f"policysim hindcast: {sc.metadata.name}",
-        summary=summary,
-        tables=[
-            ("Observations against the ensemble", result.table),
-            ("Scores per indicator", per_indicator),
-        ],
-        figures=figures,
-        manifest=manifest,
-        notes=notes,
-    )
+    figures = _hindcast_figures(result, out, written)
+    written["report"] = _hindcast_report(result, out / "report.html", overall, figures, manifest)
     logger.info("wrote %d hindcast files to %s", len(written), out)
     return written

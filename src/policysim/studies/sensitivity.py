@@ -484,21 +484,7 @@ def scenario_sensitivity(
     sc = loaded.scenario
     m = _check_method(method)
     n = DEFAULT_SAMPLES[m] if samples is None else int(samples)
-    try:
-        _check_samples(m, n)
-        if not sc.targets:
-            raise ScenarioError(
-                None,
-                "the scenario has no targets to analyse",
-                key_path="targets",
-                value=(),
-                expected="at least one target",
-            )
-        problem = scenario_problem(sc, levers=levers)
-    except ScenarioError as exc:
-        raise ScenarioError(
-            loaded.path, exc.detail, key_path=exc.key_path, value=exc.value, expected=exc.expected
-        ) from None
+    problem = _checked_problem(loaded, m, n, levers=levers)
     root_seed = sc.ensemble.root_seed if seed is None else int(seed)
     names = list(problem["names"])
     k = len(names)
@@ -512,17 +498,8 @@ def scenario_sensitivity(
     runs = _DesignRuns(loaded, root_seed, workers, scheduler, store, progress)
     base = run_sensitivity(problem, runs, method=m, samples=n, seed=root_seed)
     info = runs.info.merge(base.output_info, on="output", how="left")
-    indices = base.indices.merge(
-        info[["output", "target", "quantity", "metric", "year"]], on="output", how="left"
-    )
-    order = ["output", "target", "quantity", "metric", "year", "parameter"]
-    indices = indices[order + [c for c in indices.columns if c not in order]]
-    discoveries: dict[str, PrimResult] = {}
-    for t in sc.targets:
-        try:
-            discoveries[t.name] = discover_runs(runs.draws, runs.metrics, t)
-        except ScenarioError as exc:
-            logger.info("no discovery for %s: %s", t.name, exc.detail)
+    indices = _with_output_info(base.indices, info)
+    discoveries = _discoveries(sc.targets, runs.draws, runs.metrics)
     result = SensitivityResult(
         method=m,
         problem=base.problem,
@@ -541,6 +518,48 @@ def scenario_sensitivity(
         failures=pd.DataFrame(columns=["replication", "seed_key", "error"]),
     )
     return _with_notes(result, tuple(plain_summary(result)))
+
+
+def _checked_problem(loaded: LoadedScenario, m: Method, n: int, *, levers: bool) -> dict[str, Any]:
+    """The design's factors, after checking the sample size and that there are targets; an
+    error names the scenario file."""
+    try:
+        _check_samples(m, n)
+        if not loaded.scenario.targets:
+            raise ScenarioError(
+                None,
+                "the scenario has no targets to analyse",
+                key_path="targets",
+                value=(),
+                expected="at least one target",
+            )
+        return scenario_problem(loaded.scenario, levers=levers)
+    except ScenarioError as exc:
+        raise ScenarioError(
+            loaded.path, exc.detail, key_path=exc.key_path, value=exc.value, expected=exc.expected
+        ) from None
+
+
+def _with_output_info(indices: pd.DataFrame, info: pd.DataFrame) -> pd.DataFrame:
+    """The indices with each output's target, quantity, metric and year, in front."""
+    indices = indices.merge(
+        info[["output", "target", "quantity", "metric", "year"]], on="output", how="left"
+    )
+    order = ["output", "target", "quantity", "metric", "year", "parameter"]
+    return indices[order + [c for c in indices.columns if c not in order]]
+
+
+def _discoveries(
+    targets: Sequence[TargetLike], draws: pd.DataFrame, metrics: pd.DataFrame
+) -> dict[str, PrimResult]:
+    """Scenario discovery (PRIM) of the misses of each target that has some to discover."""
+    discoveries: dict[str, PrimResult] = {}
+    for t in targets:
+        try:
+            discoveries[t.name] = discover_runs(draws, metrics, t)
+        except ScenarioError as exc:
+            logger.info("no discovery for %s: %s", t.name, exc.detail)
+    return discoveries
 
 
 class _DesignRuns:
