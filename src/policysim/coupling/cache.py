@@ -85,6 +85,21 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+#: What the response curves do not depend on: the scenario's name and the optimiser's own
+#: settings (the model reads no allocation setting; the curves are runs of the model with fixed
+#: plans), so optimal and closed_loop variants of one scenario share their curves.
+_NOT_IN_RESPONSE: Final = ("strategy", "objective", "solver", "verification")
+
+
+def _keyed_dump(scenario: Scenario, kind: str) -> Any:
+    dump = scenario.model_dump(mode="json")
+    if kind == "response":
+        dump.pop("metadata", None)
+        for k in _NOT_IN_RESPONSE:
+            dump["allocation"].pop(k, None)
+    return dump
+
+
 def _cache_key(scenario: Scenario, kind: str) -> str:
     from policysim import __version__
     from policysim.data import SYNTHESIS_VERSION
@@ -97,7 +112,7 @@ def _cache_key(scenario: Scenario, kind: str) -> str:
             __version__,
             SYNTHESIS_VERSION,
             _code_fingerprint(),
-            scenario.model_dump(mode="json"),
+            _keyed_dump(scenario, kind),
             dict(baseline_for(scenario).checksums),  # edited baseline files: another key
         ],
         sort_keys=True,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,8 +77,47 @@ def _concave(gains: FloatArray, bp: FloatArray) -> FloatArray:
     return out
 
 
+class Mapper(Protocol):
+    """What runs the estimation's model runs: an engine's ``map`` (in order)."""
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class _ResponseRun:
+    """One model run of the estimation: no provincial funds (``plan`` None) or a constant
+    plan every year."""
+
+    scenario: Scenario
+    params: dict[str, float]
+    seed: np.random.SeedSequence
+    plan: FloatArray | None
+
+
+def _fresh(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    """An unused copy of a seed sequence (the same streams as the original before any use)."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+
+
+def _baseline_of(scenario: Scenario) -> Baseline:
+    """The scenario's baseline (:func:`policysim.simulation.baseline_for`; imported here, as the
+    simulation layer imports this one)."""
+    from policysim.simulation import baseline_for
+
+    return baseline_for(scenario)
+
+
+def _response_run(task: _ResponseRun) -> tuple[FloatArray, FloatArray]:
+    allocator = zero_allocator if task.plan is None else _ConstantPlan(task.plan)
+    return _run_index(task.scenario, _baseline_of(task.scenario), task.params, task.seed, allocator)
+
+
 def estimate_response(
-    scenario: Scenario, baseline: Baseline, params: dict[str, float], root: int
+    scenario: Scenario,
+    baseline: Baseline,
+    params: dict[str, float],
+    root: int,
+    engine: Mapper | None = None,
 ) -> ResponseCurves:
     """Estimate index and R&D responses to cumulative funds per county and instrument.
 
@@ -85,7 +126,8 @@ def estimate_response(
     in (the 2020 deadline of the policy) over a run without provincial funds, with the same seeds
     (common random numbers) and averaged over ``allocation.response.replications`` seeds, is the
     response at B. Counties interact only through designation quotas, which do not feed back into
-    the index within the window, so one run measures all counties at once.
+    the index within the window, so one run measures all counties at once. With ``engine`` the
+    runs go to its workers (the scenario's own baseline, ``baseline`` unused); the same curves.
     """
     spec = scenario.allocation.response
     bp = np.asarray(spec.breakpoints_100m_cny, dtype=np.float64) * 1e8
@@ -97,15 +139,39 @@ def estimate_response(
     base_rd = np.zeros((n_years + 1, n_c))
     gains = np.zeros((n_c, len(INSTRUMENTS), len(bp)))
     rd_gains = np.zeros_like(gains)
-    for s in seeds:
-        idx0, rd0 = _run_index(scenario, baseline, params, s, zero_allocator)
+    plans: list[FloatArray | None] = [None]
+    for k in range(len(INSTRUMENTS)):
+        for j in range(1, len(bp)):
+            plan = np.zeros((n_c, len(INSTRUMENTS)))
+            plan[:, k] = bp[j] / horizon_years
+            plans.append(plan)
+    # a fresh copy of the seed for every run: the model spawns its streams from the generator's
+    # seed sequence, which counts its children, so runs given one SeedSequence object in turn
+    # drew different streams (funded and unfunded runs were not on common random numbers)
+    tasks = [_ResponseRun(scenario, params, _fresh(s), p) for s in seeds for p in plans]
+    if engine is None:
+        runs = [
+            _run_index(
+                scenario,
+                baseline,
+                params,
+                t.seed,
+                zero_allocator if t.plan is None else _ConstantPlan(t.plan),
+            )
+            for t in tasks
+        ]
+    else:
+        runs = engine.map(_response_run, tasks)
+    per_seed = len(plans)
+    for i in range(len(seeds)):
+        idx0, rd0 = runs[i * per_seed]
         base_index += idx0 / len(seeds)
         base_rd += rd0 / len(seeds)
+        m = 1
         for k in range(len(INSTRUMENTS)):
             for j in range(1, len(bp)):
-                plan = np.zeros((n_c, len(INSTRUMENTS)))
-                plan[:, k] = bp[j] / horizon_years
-                idx, rd = _run_index(scenario, baseline, params, s, _ConstantPlan(plan))
+                idx, rd = runs[i * per_seed + m]
+                m += 1
                 gains[:, k, j] += (idx[horizon_years] - idx0[horizon_years]) / len(seeds)
                 rd_gains[:, k, j] += (rd[horizon_years] - rd0[horizon_years]) / len(seeds)
     poverty = baseline.counties["poverty_county"].to_numpy(bool)
@@ -125,9 +191,9 @@ _RESPONSES: dict[str, ResponseCurves] = {}
 _PLANS: dict[str, tuple[FloatArray, dict[str, Any]]] = {}
 
 
-def response_for(scenario: Scenario) -> ResponseCurves:
-    """Response curves of a scenario at its default parameters, estimated once and cached in
-    memory and on disk."""
+def response_for(scenario: Scenario, engine: Mapper | None = None) -> ResponseCurves:
+    """Response curves of a scenario at its default parameters, estimated once (on ``engine``'s
+    workers when given) and cached in memory and on disk."""
     key = _cache_key(scenario, "response")
     if key in _RESPONSES:
         return _RESPONSES[key]
@@ -142,14 +208,13 @@ def response_for(scenario: Scenario) -> ResponseCurves:
             lag_years=int(z["lag_years"]),
         )
     else:
-        from policysim.simulation import baseline_for
-
         start = time.perf_counter()
         curves = estimate_response(
             scenario,
-            baseline_for(scenario),
+            _baseline_of(scenario),
             scenario.parameters(),
             int(scenario.ensemble.root_seed),
+            engine,
         )
         logger.info("response curves estimated in %.1f s", time.perf_counter() - start)
         _save_npz(
@@ -167,7 +232,9 @@ def response_for(scenario: Scenario) -> ResponseCurves:
     return curves
 
 
-def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
+def optimal_plan_for(
+    scenario: Scenario, engine: Mapper | None = None
+) -> tuple[FloatArray, dict[str, Any]]:
     """The open-loop optimal plan of the whole horizon, decided at the start from the expected
     base-year county facts (a model at the scenario's default parameters and root seed): the
     province plans before it knows how the years turn out. Solved once per scenario and cached,
@@ -176,13 +243,11 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
     if key in _PLANS:
         return _PLANS[key]
     path = cache_dir() / f"plan-{key}.npz"
-    from policysim.simulation import baseline_for
-
     rules = allocation_rules(scenario)
     years, budget = budget_path(scenario)
     start_model = PolicyModel(
         scenario,
-        baseline_for(scenario),
+        _baseline_of(scenario),
         scenario.parameters(),
         np.random.default_rng(np.random.SeedSequence(int(scenario.ensemble.root_seed))),
     )
@@ -204,7 +269,7 @@ def optimal_plan_for(scenario: Scenario) -> tuple[FloatArray, dict[str, Any]]:
         budget,
         facts,
         rules,
-        response_for(scenario),
+        response_for(scenario, engine),
         objective(scenario),
         time_limit_s=solver.time_limit_s,
         mip_gap=solver.mip_gap,

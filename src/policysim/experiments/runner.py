@@ -60,8 +60,10 @@ from policysim.experiments.worker import (
     run_chunk,
     warm_worker,
 )
+from policysim.model import PolicyModel, zero_allocator
 from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
+from policysim.simulation import baseline_for
 
 __all__ = [
     "EnsembleResult",
@@ -82,8 +84,10 @@ ProgressCallback = Callable[[int, int], None]
 WORKER_RETRIES: Final = 1
 
 
-def preflight(scenario: Scenario) -> None:
-    """Check a scenario before any run: build the allocator and plan the first year.
+def preflight(scenario: Scenario, engine: Engine | None = None) -> None:
+    """Check a scenario before any run: build the allocator and plan the first year. An
+    optimiser's plan is verified in the model here, on ``engine`` when given (the ensemble's
+    workers or Dask cluster; the workers then read the cached plan).
 
     Raises
     ------
@@ -91,10 +95,12 @@ def preflight(scenario: Scenario) -> None:
         What the allocation or the baseline would raise in every run.
     """
     from policysim.coupling import make_allocator
-    from policysim.model import PolicyModel, zero_allocator
-    from policysim.simulation import baseline_for
 
     baseline = baseline_for(scenario)
+    if engine is not None and scenario.allocation.strategy in ("optimal", "closed_loop"):
+        from policysim.experiments.verify import verified_policy_for
+
+        verified_policy_for(scenario, workers=engine.workers, engine=engine)
     if scenario.outputs.figures and baseline.boundaries is not None:
         # the county map is drawn after the ensemble: a broken boundary file fails now
         from policysim.plotting.maps import read_boundaries
@@ -359,7 +365,7 @@ def run_ensemble(
     with _closed_on_error(backend, own=own_engine):
         if own_engine:
             backend.warm(sc)
-        preflight(sc)  # before anything is written
+        preflight(sc, backend)  # before anything is written
     design = RunDesign(sc, root_seed, fixed_draws, report_years(sc), store is not None, extra_cny)
     collected = Collected()
     started = _now()

@@ -59,12 +59,20 @@ import pandas as pd
 from policysim import coupling
 from policysim.allocation import INSTRUMENTS, ClosedLoopPlanner
 from policysim.data import Baseline
+from policysim.experiments.runner import Engine
 from policysim.experiments.verify_calibration import BETWEEN_RUN_INDEX_SD as BETWEEN_RUN_INDEX_SD
 from policysim.experiments.verify_calibration import calibration_table
 from policysim.experiments.verify_calibration import (
     surrogate_probabilities as surrogate_probabilities,
 )
-from policysim.experiments.verify_mix import COMPONENTS, RULES, FloatArray, Mix, MixAllocator
+from policysim.experiments.verify_mix import (
+    COMPONENTS,
+    POLICY_RULE,
+    RULES,
+    FloatArray,
+    Mix,
+    MixAllocator,
+)
 from policysim.experiments.verify_objective import RunOutcomes as RunOutcomes
 from policysim.experiments.verify_objective import (
     _concat,
@@ -128,10 +136,13 @@ class Verification:
         return pd.DataFrame(self.record.get("brier", []))
 
 
-def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str, Any]]:
-    """The surrogate's open-loop plan of the horizon in solver ``mode``."""
+def _surrogate_plan(
+    scenario: Scenario, mode: str, engine: Engine | None = None
+) -> tuple[FloatArray, dict[str, Any]]:
+    """The surrogate's open-loop plan of the horizon in solver ``mode`` (its response curves
+    estimated on ``engine`` when given)."""
     if mode == "mip":
-        plan, row = coupling.optimal_plan_for(scenario)
+        plan, row = coupling.optimal_plan_for(scenario, engine)
         return np.asarray(plan, dtype=np.float64), dict(row)
     start = PolicyModel(
         scenario,
@@ -149,7 +160,7 @@ def _surrogate_plan(scenario: Scenario, mode: str) -> tuple[FloatArray, dict[str
         budget,
         facts,
         rules,
-        coupling.response_for(scenario),
+        coupling.response_for(scenario, engine),
         coupling.objective(scenario),
         time_limit_s=solver.time_limit_s,
         mip_gap=solver.mip_gap,
@@ -167,13 +178,20 @@ def verify(
     *,
     evaluate: Evaluator | None = None,
     surrogate: tuple[FloatArray, dict[str, Any]] | None = None,
+    engine: Engine | None = None,
 ) -> Verification:
-    """Run the verified search (uncached; :func:`verified_policy_for` caches it).
+    """Run the verified search (uncached; :func:`verified_policy_for` caches it) on ``engine``
+    (the caller's, e.g. a study's, so that a Dask scheduler runs the verification too), else on
+    one engine of ``workers`` local processes started for the whole search.
 
     ``evaluate`` replaces the model runs (a function of a list of mixes returning their
     outcomes on common draws) and ``surrogate`` the surrogate's plan and solve record: for tests
     with a known answer.
     """
+    if engine is None and workers > 1 and evaluate is None:
+        # one pool for every round (a pool per round started its processes again each time)
+        with Engine(workers, None) as own:
+            return verify(scenario, workers, surrogate=surrogate, engine=own)
     t0 = time.perf_counter()
     a = scenario.allocation
     closed = a.strategy == "closed_loop"
@@ -183,20 +201,26 @@ def verify(
     base: Verification | None = None
     if closed:
         twin = open_loop_twin(scenario)
-        base = verified_policy_for(twin, workers=workers)
+        base = verified_policy_for(twin, workers=workers, engine=engine)
         surrogate_plan = base.surrogate_plan
         solve_row = dict(base.record.get("surrogate_solve", {}))
     else:
         surrogate_plan, solve_row = (
-            _surrogate_plan(scenario, mode) if surrogate is None else surrogate
+            _surrogate_plan(scenario, mode, engine) if surrogate is None else surrogate
         )
     t_solve = time.perf_counter() - t0
-    search = _Search(scenario, surrogate_plan, workers, evaluate)
+    search = _Search(scenario, surrogate_plan, workers, evaluate, engine)
+    if closed and evaluate is None:
+        # the open-loop twin's runs of mixes without re-planning are these runs too (the model
+        # reads neither the strategy nor the solver mode): not run twice in one process
+        search.seen.update(_SEEN.get(_key(open_loop_twin(scenario)), {}))
     vertices = {c: Mix.vertex(c, shares) for c in (*RULES, "surrogate")}
     scores, best_rule = _first_round(search, vertices, log)
     if base is not None:
         incumbent = base.mix
         search.run([incumbent])
+        # re-planning must not fall below the open-loop plan either
+        search.references = list(dict.fromkeys([*search.references, incumbent]))
         incumbent = _trust_region(
             search, incumbent, ("replan",), instruments=False, start_iteration=0, log=log
         )
@@ -221,7 +245,13 @@ def verify(
         search.n_runs,
         incumbent.describe(),
     )
+    if not closed and evaluate is None:
+        _SEEN[_key(scenario)] = dict(search.seen)
     return Verification(incumbent, surrogate_plan, record)
+
+
+_SEEN: dict[str, dict[Mix, RunOutcomes]] = {}
+"""The verification runs of each open-loop search made in this process, by its cache key."""
 
 
 Scores = dict[str, tuple[FloatArray, FloatArray]]
@@ -239,7 +269,11 @@ def _first_round(
         search.scenario, _concat([search.seen[vertices[r]] for r in RULES])
     )
     scores = {c: search.objective(m) for c, m in vertices.items()}
-    best_rule = max(RULES, key=lambda r: (scores[r][0].mean(), scores[r][1].mean()))
+    # the start: the best rule among those that fall on no target below the policy's own rule
+    policy = vertices[POLICY_RULE]
+    admissible = [r for r in RULES if not search.falls(vertices[r], [policy])]
+    best_rule = max(admissible, key=lambda r: (scores[r][0].mean(), scores[r][1].mean()))
+    search.references = list(dict.fromkeys([policy, vertices[best_rule]]))
     log.append(
         {
             "iteration": 0,
@@ -263,7 +297,9 @@ def _open_loop_search(
     incumbent = vertices[best_rule]
     # the surrogate's own plan as a first step when it wins outright
     g = search.gain(vertices["surrogate"], incumbent)
-    if _better(g, search.scenario.allocation.verification.min_t):
+    if _better(g, search.scenario.allocation.verification.min_t) and not search.falls(
+        vertices["surrogate"]
+    ):
         incumbent = vertices["surrogate"]
     return _trust_region(
         search,
@@ -322,9 +358,11 @@ def _record(
     t0, t_solve = times
     final_exact, _ = search.objective(incumbent)
     vs_rules = []
+    vs_targets = []
     for r in RULES:
         g = search.gain(incumbent, vertices[r])
         vs_rules.append({"rule": r, **g})
+        vs_targets += [{"rule": r, **row} for row in search.target_gains(incumbent, vertices[r])]
     table, brier = _calibration(search, vertices, surrogate_plan)
     objective_desc = _objective_text(scenario)
     seconds = {"surrogate": t_solve, "total": time.perf_counter() - t0}
@@ -348,6 +386,12 @@ def _record(
         "plan_text": incumbent.describe(),
         "objective_value": float(final_exact.mean()),
         "vs_rules": vs_rules,
+        "vs_rules_by_target": vs_targets,
+        "target_guard": {
+            "t": a.verification.target_guard_t,
+            "references": [m.describe() for m in search.references],
+            "falls": search.falls(incumbent),
+        },
         "calibration": table.to_dict(orient="records"),
         "brier": brier.to_dict(orient="records"),
         "seconds": seconds,
@@ -406,10 +450,13 @@ def _own_fingerprint() -> str:
 _VERIFIED: dict[str, Verification] = {}
 
 
-def verified_policy_for(scenario: Scenario, *, workers: int = 1) -> Verification:
+def verified_policy_for(
+    scenario: Scenario, *, workers: int = 1, engine: Engine | None = None
+) -> Verification:
     """The verified plan of an optimiser scenario (``optimal`` or ``closed_loop``), computed once
-    and cached in memory and on disk (the same for every replication, order of runs and number of
-    workers)."""
+    and cached in memory and on disk (the same for every replication, order of runs, number of
+    workers and backend); computed on ``engine`` when given, else on ``workers`` local
+    processes."""
     if scenario.allocation.strategy not in ("optimal", "closed_loop"):
         raise ValueError(f"strategy {scenario.allocation.strategy!r} is not an optimiser")
     key = _key(scenario)
@@ -421,7 +468,7 @@ def verified_policy_for(scenario: Scenario, *, workers: int = 1) -> Verification
         record = json.loads(str(z["record"]))
         v = Verification(Mix.from_dict(record["plan"]), z["surrogate"], record)
     else:
-        v = verify(scenario, workers)
+        v = verify(scenario, workers, engine=engine)
         coupling._save_npz(
             path,
             {

@@ -17,11 +17,13 @@ from policysim.data import Baseline
 from policysim.model import CountySummary
 from policysim.scenario.schema import Scenario
 
-__all__ = ["COMPONENTS", "RULES", "FloatArray", "Mix", "MixAllocator"]
+__all__ = ["COMPONENTS", "POLICY_RULE", "RULES", "FloatArray", "Mix", "MixAllocator"]
 
 FloatArray = NDArray[np.float64]
 
 RULES: Final = ("factor_formula", "equal", "needs_weighted")
+POLICY_RULE: Final = "factor_formula"
+"""The policy's own rule (按因素法分配): the reference of the target guard, with the best rule."""
 COMPONENTS: Final = (*RULES, "surrogate", "replan")
 """Component plans of a mix: the three rules at the year's county facts, the surrogate's
 open-loop plan, and the closed-loop re-plan of the year (closed loop only)."""

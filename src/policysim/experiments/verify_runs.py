@@ -14,7 +14,7 @@ import numpy as np
 from policysim.experiments.design import draw_parameters, run_seed, synthesis_seeds_of
 from policysim.experiments.runner import Engine
 from policysim.experiments.verify_mix import FloatArray, Mix, MixAllocator
-from policysim.experiments.verify_objective import RunOutcomes, _concat, _outcomes
+from policysim.experiments.verify_objective import RunOutcomes, _concat, _outcomes_of_columns
 from policysim.scenario.schema import Scenario
 from policysim.simulation import baseline_for, simulate
 
@@ -55,7 +55,7 @@ def _run_task(task: _Task) -> list[RunOutcomes]:
                 township_metrics=(),
                 synthesis_seed=synth,
             )
-            out[i].append(_outcomes(task.scenario, res.metrics))
+            out[i].append(_outcomes_of_columns(task.scenario, res.columns))
     return [_concat(parts) for parts in out]
 
 
@@ -85,11 +85,18 @@ def evaluate_mixes(
     surrogate_plan: FloatArray | None,
     *,
     workers: int = 1,
+    engine: Engine | None = None,
+    runs: slice = slice(None),
 ) -> list[RunOutcomes]:
-    """Run every mix on the verification runs (common random numbers); the same numbers for any
-    number of workers."""
-    ids, params, synth = verification_runs(scenario)
+    """Run every mix on the verification runs (common random numbers) on ``engine`` (the
+    caller's: its worker processes or its Dask cluster), else on an engine of ``workers`` local
+    processes started for the call; the same numbers whatever the backend. ``runs`` selects
+    some of the verification runs (by position), e.g. the screening runs of a round."""
+    all_ids, all_params, all_synth = verification_runs(scenario)
+    ids, params, synth = all_ids[runs], all_params[runs], all_synth[runs]
     root = int(scenario.ensemble.root_seed)
+    if engine is not None:
+        workers = max(int(engine.workers), 2 if engine.scheduler is not None else 1)
     if workers <= 1 or len(ids) < 2:
         return _run_task(
             _Task(scenario, tuple(mixes), surrogate_plan, ids, tuple(params), tuple(synth), root)
@@ -108,6 +115,9 @@ def evaluate_mixes(
         for c in chunks
         if len(c)
     ]
-    with Engine(workers, None) as engine:
+    if engine is not None:
         parts = engine.map(_run_task, tasks)
+    else:
+        with Engine(workers, None) as own:
+            parts = own.map(_run_task, tasks)
     return [_concat([p[i] for p in parts]) for i in range(len(mixes))]

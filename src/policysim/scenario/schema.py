@@ -177,6 +177,15 @@ class VerificationSpec(_Strict):
     #: a step is accepted only if its paired gain on the smoothed objective exceeds this many
     #: standard errors (and the exact objective does not fall)
     min_t: NonNeg = 1.0
+    #: the target guard: a step is refused if, on any target, its paired difference against the
+    #: policy's factor formula or the best rule (the smoothed score or the share of runs meeting
+    #: it) is below this many standard errors under zero (0: any fall refuses it)
+    target_guard_t: NonNeg = 1.0
+    #: screening (racing): a round's candidates are first run on this many of the verification
+    #: runs; the screen_keep best there (by the smoothed gain, the target guard kept) are run on
+    #: all of them and judged there (0, or at least replications: no screening)
+    screen: Annotated[int, Field(ge=0, le=1000)] = 12
+    screen_keep: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class SolverSpec(_Strict):

@@ -344,8 +344,9 @@ def _run_all(
         logger.info("comparing: %s (%s), %d runs", name, ls.scenario.allocation.strategy, n_runs)
         t0 = time.perf_counter()
         if strategy(ls.scenario.allocation.strategy).kind == "optimiser":
-            # verified once here with every worker (the ensemble's workers then read the cache)
-            verified_policy_for(ls.scenario, workers=engine.workers)
+            # verified once here on the study's engine (its local workers or its Dask cluster;
+            # the ensemble's workers then read the cache)
+            verified_policy_for(ls.scenario, workers=engine.workers, engine=engine)
             seconds[f"{name} (verification)"] = time.perf_counter() - t0
             t0 = time.perf_counter()
         engine.warm(ls.scenario)

@@ -15,9 +15,10 @@ import pandas as pd
 from policysim.analysis.history import observed_series
 from policysim.data import county_caveat
 from policysim.experiments.outputs import observed_history
+from policysim.experiments.verify import verified_policy_for
 from policysim.simulation import baseline_for
 from policysim.studies.marginal import standout
-from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH
+from policysim.vocabulary import SYNTHETIC_CAVEAT_EN, SYNTHETIC_CAVEAT_ZH, strategy
 
 if TYPE_CHECKING:
     from policysim.report.html import ReportTable
@@ -154,6 +155,31 @@ def _write_tables(result: ComparisonResult, out: Path, caveat: str | None) -> di
         written["marginal_groups"] = _write_csv(mv.groups, out / "marginal_groups.csv")
     if mv is not None and len(mv.duals):
         written["duals"] = _write_csv(mv.duals, out / "budget_duals.csv")
+    written.update(_write_optimisers(result, out))
+    return written
+
+
+def _write_optimisers(result: ComparisonResult, out: Path) -> dict[str, Path]:
+    """Each optimiser's verification under ``optimiser/<name>/``, as in a run directory: the
+    rounds, the plan against every rule (on the objective and on each target) and the
+    surrogate's calibration table and Brier score."""
+    written: dict[str, Path] = {}
+    for name, r in result.results.items():
+        sc = r.loaded.scenario
+        if strategy(sc.allocation.strategy).kind != "optimiser":
+            continue
+        v = verified_policy_for(sc)
+        d = out / "optimiser" / _safe(name)
+        d.mkdir(parents=True, exist_ok=True)
+        tables = {
+            "iterations": v.iterations(),
+            "vs_rules": pd.DataFrame(v.record.get("vs_rules", [])),
+            "vs_rules_by_target": pd.DataFrame(v.record.get("vs_rules_by_target", [])),
+            "surrogate_calibration": v.calibration(),
+            "surrogate_brier": v.brier(),
+        }
+        for key, frame in tables.items():
+            written[f"optimiser_{name}_{key}"] = _write_csv(frame, d / f"{key}.csv")
     return written
 
 
