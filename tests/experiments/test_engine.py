@@ -135,3 +135,25 @@ def test_an_api_store_is_locked(tiny: policysim.LoadedScenario, tmp_path: Path) 
     result = run_ensemble(tiny, replications=2, seed=1, store=store)
     assert result.n_runs == 2
     assert not (store / PARTS_DIR / ".lock").exists()
+
+
+def test_an_engine_the_ensemble_started_is_closed_when_setting_up_fails(
+    tiny: policysim.LoadedScenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_ensemble closes the engine it started whatever step raises, including the run
+    design (it did not: the design was built outside the guarded blocks)."""
+    closed: list[Engine] = []
+    real_close = Engine.close
+
+    def close(self: Engine) -> None:
+        closed.append(self)
+        real_close(self)
+
+    def broken_design(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("design failed")
+
+    monkeypatch.setattr(Engine, "close", close)
+    monkeypatch.setattr("policysim.experiments.runner.RunDesign", broken_design)
+    with pytest.raises(RuntimeError, match="design failed"):
+        run_ensemble(tiny, replications=2, seed=1)
+    assert len(closed) == 1

@@ -362,15 +362,16 @@ def run_ensemble(
     backend = Engine(workers, scheduler) if engine is None else engine
     if not own_engine:
         workers, scheduler = backend.workers, backend.scheduler
-    with _closed_on_error(backend, own=own_engine):
+    with _closed_on_error(backend, own=own_engine):  # (an engine it started, on any error)
         if own_engine:
             backend.warm(sc)
         preflight(sc, backend)  # before anything is written
-    design = RunDesign(sc, root_seed, fixed_draws, report_years(sc), store is not None, extra_cny)
-    collected = Collected()
-    started = _now()
-    t0 = time.perf_counter()
-    with _closed_on_error(backend, own=own_engine):
+        design = RunDesign(
+            sc, root_seed, fixed_draws, report_years(sc), store is not None, extra_cny
+        )
+        collected = Collected()
+        started = _now()
+        t0 = time.perf_counter()
         parts, lock = _open_store(store, loaded, design, collected, resume=resume)
     bar = _ProgressBar(progress)
     n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
