@@ -359,7 +359,9 @@ def test_outputs_are_written(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("indicator,year\nhnte_count,2019\n", "missing column"),
+        ("indicator,year\nhnte_count,2019\n", r"missing column.*\(and code for county events\)"),
+        ("", r"the file is empty; expected a header indicator,year,value\[,code\]"),
+        (b"indicator,year,value\nhnte_count,2019,\xff\n", "not UTF-8 text"),
         ("indicator,year,value\nnope,2019,1\n", "row 2.*unknown indicator"),
         ("indicator,year,value\nhnte_count,2040,1\n", "row 2.*year outside the horizon"),
         ("indicator,year,value\nhnte_count,20x9,1\n", "not an integer year"),
@@ -378,10 +380,13 @@ def test_outputs_are_written(
     ],
 )
 def test_bad_observed_files_name_file_row_and_expectation(
-    tiny: policysim.LoadedScenario, tmp_path: Path, body: str, message: str
+    tiny: policysim.LoadedScenario, tmp_path: Path, body: str | bytes, message: str
 ) -> None:
     path = tmp_path / "bad.csv"
-    path.write_text(body, encoding="utf-8")
+    if isinstance(body, bytes):
+        path.write_bytes(body)
+    else:
+        path.write_text(body, encoding="utf-8")
     with pytest.raises(DataError, match=message) as info:
         read_nowcast_observed(path, tiny.scenario)
     assert "bad.csv" in str(info.value) and "\n" not in str(info.value)

@@ -117,30 +117,39 @@ def read_observed(path: Path, allowed_indicators: Collection[str], years: range)
 
 def _read_csv(path: Path) -> tuple[int, dict[str, int], list[list[str]]]:
     """The header's width, the position of each required column, and the rows after it."""
+    header, rows = read_observed_rows(path)
+    where = {c: header.index(c) for c in REQUIRED_COLUMNS}
+    return len(header), where, rows[1:]
+
+
+def read_observed_rows(
+    path: Path, *, optional: str = "", note: str = ""
+) -> tuple[list[str], list[list[str]]]:
+    """The stripped header and every row (header first) of a UTF-8 CSV file of observations
+    with the columns ``indicator, year, value`` (``optional`` names more, e.g. ``",code"``;
+    ``note`` explains them), or a one-line :class:`DataError` naming the file and row."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if header is None:
-                raise DataError(path, "the file is empty; expected a header indicator,year,value")
-            header = [h.strip() for h in header]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
-            if missing:
-                raise DataError(
-                    path,
-                    f"missing column(s) {', '.join(missing)}; expected columns "
-                    "indicator, year, value",
-                    row=1,
-                )
-            where = {c: header.index(c) for c in REQUIRED_COLUMNS}
-            records = list(reader)
+            rows = list(csv.reader(handle))
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise DataError(path, f"not a valid CSV file ({exc})") from None
-    return len(header), where, records
+    if not rows:
+        expected = f"indicator,year,value[{optional}]" if optional else "indicator,year,value"
+        raise DataError(path, f"the file is empty; expected a header {expected}")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise DataError(
+            path,
+            f"missing column(s) {', '.join(missing)}; expected columns indicator, year, value"
+            + (f" ({note})" if note else ""),
+            row=1,
+        )
+    return header, rows
 
 
 def _indicator(path: Path, row: int, cell: str, allowed: set[str]) -> str:

@@ -5,7 +5,6 @@ against the scenario (:func:`read_nowcast_observed`, :func:`check_through`).
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from policysim.analysis.hindcast import read_observed_rows
 from policysim.errors import DataError, ScenarioError
 from policysim.metrics import hindcast_indicators
 from policysim.scenario.schema import Scenario
@@ -170,27 +170,7 @@ def read_nowcast_observed(path: Path, scenario: Scenario) -> NowcastObservations
 
 def _csv_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header (stripped) and every row of a UTF-8 CSV file with the observed columns."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except csv.Error as exc:
-        raise DataError(path, f"not a valid CSV file ({exc})") from None
-    if not rows:
-        raise DataError(path, "the file is empty; expected a header indicator,year,value[,code]")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in ("indicator", "year", "value") if c not in header]
-    if missing:
-        raise DataError(
-            path,
-            f"missing column(s) {', '.join(missing)}; expected columns indicator, year, value "
-            "(and code for county events)",
-            row=1,
-        )
-    return header, rows
+    return read_observed_rows(path, optional=",code", note="and code for county events")
 
 
 def _parse_row(
