@@ -124,6 +124,18 @@ class RelaxedAllocationLP:
         n_c, n_k, n_t = data.n_counties, len(INSTRUMENTS), len(data.years)
         n_a, n_s, n_d = len(data.target_years), int(data.widths.size), len(data.designation_years)
         self.shape = (n_c, n_k, n_t, n_a, n_s, n_d)
+        off = self._columns()
+        lower, upper, cost = self._column_bounds(off)
+        rows = _Rows()
+        self._allocation_rows(rows)
+        self._segment_rows(rows)
+        self._designation_rows(rows)
+        self._pass_model(rows, off, lower, upper, cost)
+
+    def _columns(self) -> int:
+        """Column layout: funds x[c, k, t], county totals, response segments u[c, k, a, s] and
+        designations z[c, d]. Returns the number of columns."""
+        n_c, n_k, n_t, n_a, n_s, n_d = self.shape
         off = 0
         self.col_x = np.arange(n_c * n_k * n_t, dtype=np.int32).reshape(n_c, n_k, n_t)
         off += self.col_x.size
@@ -137,7 +149,11 @@ class RelaxedAllocationLP:
         off += self.col_z.size
         self.n_cols = off
 
-        # Column bounds and costs.
+        return off
+
+    def _column_bounds(self, off: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Lower and upper bounds and the objective's cost of every column."""
+        data = self.data
         lower = np.zeros(off)
         upper = np.full(off, INF)
         not_poor = ~data.poverty
@@ -155,7 +171,13 @@ class RelaxedAllocationLP:
                 data.rd_weight * data.slope_rd + data.index_weight * data.slope_index
             )
 
-        rows = _Rows()
+        return lower, upper, cost
+
+    def _allocation_rows(self, rows: _Rows) -> None:
+        """County totals, the yearly budget, the poverty set-aside, instrument shares and the
+        maximum change of a county's total between years."""
+        data = self.data
+        n_c, n_k, n_t = self.shape[:3]
         cc, kk, tt = np.meshgrid(np.arange(n_c), np.arange(n_k), np.arange(n_t), indexing="ij")
         # County totals: total[c, t] - sum_k x[c, k, t] = 0.
         loc = cc * n_t + tt
@@ -193,7 +215,12 @@ class RelaxedAllocationLP:
             self.row_change_down = rows.add(
                 m, loc2, up_cols, np.array([-1.0, 1.0 - p]), -INF, INF
             ).reshape(n_c, n_t - 1)
-        # Segments of target year a fill at most the cumulative funds up to a - lag.
+
+    def _segment_rows(self, rows: _Rows) -> None:
+        """The response segments of a target year are filled by the funds up to it (less the
+        lag)."""
+        data = self.data
+        n_c, n_k, n_t, n_a, n_s, _ = self.shape
         if n_a:
             ca, ka, aa, _ = np.meshgrid(
                 np.arange(n_c), np.arange(n_k), np.arange(n_a), np.arange(n_s), indexing="ij"
@@ -210,6 +237,11 @@ class RelaxedAllocationLP:
             rows.r.append(((cx * n_k + kx) * n_a + ax + base).astype(np.int32))
             rows.c.append(self.col_x[cx, kx, tx])
             rows.v.append(np.full(cx.size, -1.0))
+
+    def _designation_rows(self, rows: _Rows) -> None:
+        """Designation thresholds, designations that persist, and quotas of new ones."""
+        data = self.data
+        n_c, n_k, _, _, n_s, n_d = self.shape
         # Designation threshold: gain[c, d] - need[c, d] * z[c, d] >= 0.
         targets = {a: i for i, a in enumerate(data.target_years)}
         self.row_threshold = np.zeros((n_c, n_d), dtype=np.int32)
@@ -250,6 +282,11 @@ class RelaxedAllocationLP:
             )[0]
         self.quota_first = [data.designation_years.index(q) == 0 for q in self.quota_years]
 
+    def _pass_model(
+        self, rows: _Rows, off: int, lower: FloatArray, upper: FloatArray, cost: FloatArray
+    ) -> None:
+        """The constraint matrix, and the whole LP passed to a persistent HiGHS instance."""
+        n_c, n_d = self.shape[0], self.shape[5]
         a_mat = sp.csc_matrix(
             (np.concatenate(rows.v), (np.concatenate(rows.r), np.concatenate(rows.c))),
             shape=(rows.n, off),
