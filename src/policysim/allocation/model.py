@@ -365,8 +365,35 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     -------
     pyo.ConcreteModel
     """
-    n_seg = int(data.widths.size)
     m = pyo.ConcreteModel(name="policysim_allocation")
+    _add_sets(m, data)
+    _add_parameters(m, data)
+    _add_variables(m, data)
+    _add_county_total_constraints(m, data)
+    _add_budget_constraints(m, data)
+    _add_floor_constraints(m, data)
+    _add_ceiling_constraints(m, data)
+    _add_absorptive_constraints(m, data)
+    _add_designated_floor_only_constraints(m, data)
+    _add_poverty_constraints(m, data)
+    _add_instrument_constraints(m, data)
+    _add_max_change_constraints(m, data)
+    _add_response_constraints(m, data)
+    _add_designation_constraints(m, data)
+    _add_objective(m, data)
+    logger.debug(
+        "allocation model: %d counties, %d years, %d target years, %d designation years",
+        data.n_counties,
+        len(data.years),
+        len(data.target_years),
+        len(data.designation_years),
+    )
+    return m
+
+
+def _add_sets(m: Any, data: ModelData) -> None:
+    """Counties, instruments, years, response segments, designation and target years."""
+    n_seg = int(data.widths.size)
     m.elastic = data.elastic
     m.COUNTIES = pyo.Set(initialize=range(data.n_counties), ordered=True)
     m.INSTRUMENTS = pyo.Set(initialize=INSTRUMENTS, ordered=True)
@@ -375,6 +402,11 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     m.DESIGNATION_YEARS = pyo.Set(initialize=data.designation_years, ordered=True)
     m.TARGET_YEARS = pyo.Set(initialize=data.target_years, ordered=True)
 
+
+def _add_parameters(m: Any, data: ModelData) -> None:
+    """The mutable parameters the planner changes between re-solves (see
+    :func:`build_allocation_model`)."""
+    n_seg = int(data.widths.size)
     budget = dict(zip(data.years, data.budget.tolist(), strict=True))
     m.width = pyo.Param(m.SEGMENTS, initialize=dict(enumerate(data.widths.tolist())), mutable=True)
     k_idx = {k: i for i, k in enumerate(INSTRUMENTS)}
@@ -443,6 +475,11 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
         mutable=True,
     )
 
+
+def _add_variables(m: Any, data: ModelData) -> None:
+    """Funds x[c, k, t], county totals, response segments u, designations and (elastic model)
+    slacks."""
+
     def x_bounds(m: Any, c: int, k: str, t: int) -> tuple[float, float | None]:
         if k == POVERTY_INSTRUMENT and not data.poverty[c]:
             return (0.0, 0.0)
@@ -471,27 +508,6 @@ def build_allocation_model(data: ModelData) -> pyo.ConcreteModel:
     m.designated_by = pyo.Var(m.COUNTIES, m.DESIGNATION_YEARS, domain=pyo.Binary)
     if data.elastic:
         m.slack = pyo.Var(pyo.Any, dense=False, domain=pyo.NonNegativeReals)
-
-    _add_county_total_constraints(m, data)
-    _add_budget_constraints(m, data)
-    _add_floor_constraints(m, data)
-    _add_ceiling_constraints(m, data)
-    _add_absorptive_constraints(m, data)
-    _add_designated_floor_only_constraints(m, data)
-    _add_poverty_constraints(m, data)
-    _add_instrument_constraints(m, data)
-    _add_max_change_constraints(m, data)
-    _add_response_constraints(m, data)
-    _add_designation_constraints(m, data)
-    _add_objective(m, data)
-    logger.debug(
-        "allocation model: %d counties, %d years, %d target years, %d designation years",
-        data.n_counties,
-        len(data.years),
-        len(data.target_years),
-        len(data.designation_years),
-    )
-    return m
 
 
 def rule_constraints_by_year(m: Any) -> dict[int, list[Any]]:
