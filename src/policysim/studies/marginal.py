@@ -427,6 +427,63 @@ def marginal_value(
 
     loaded = base.loaded
     sc = loaded.scenario
+    n = _perturbation_runs(base, replications, delta_100m_cny)
+    counties = baseline_for(sc).counties
+    codes = tuple(counties["code"].astype(str))
+    groups = counties["prefecture"].astype(str).to_numpy()
+    years = report_years(sc)
+    outcome_year = years[-1]
+
+    cum = _mean_funds_window(base, codes)
+    slopes = response_slopes(sc, cum)
+
+    group_rows: list[dict[str, Any]] = []
+    if n > 0:
+        with study_engine(workers, scheduler, engine) as backend:
+            perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, backend, store, resume)
+        group_rows = _group_rows(base, groups, perturbed, delta_100m_cny)
+    effect, effect_lo, effect_hi = _group_effects(group_rows, groups, outcome_year)
+    group_table = pd.DataFrame(group_rows, columns=list(GROUP_COLUMNS))
+
+    table = pd.DataFrame({"code": codes, "name": counties["name"].astype(str), "group": groups})
+    table["slope_index_per_100m_cny"] = slopes
+    table["group_designations_per_100m_cny"] = [effect[g] for g in groups]
+    table["group_ci_low"] = [effect_lo[g] for g in groups]
+    table["group_ci_high"] = [effect_hi[g] for g in groups]
+    group_mean_slope = table.groupby("group")["slope_index_per_100m_cny"].transform("mean")
+    weight = np.divide(
+        slopes,
+        group_mean_slope.to_numpy(dtype=np.float64),
+        out=np.ones_like(slopes),
+        where=group_mean_slope.to_numpy(dtype=np.float64) > 0,
+    )
+    table["marginal_designations_per_100m_cny"] = (
+        table["group_designations_per_100m_cny"].to_numpy(dtype=np.float64) * weight
+    )
+    duals = _with_duals(table, optimal)
+    key = "marginal_designations_per_100m_cny" if n > 0 else "slope_index_per_100m_cny"
+    table = table.sort_values(
+        [key, "slope_index_per_100m_cny", "code"],
+        ascending=[False, False, True],
+        na_position="last",
+        ignore_index=True,
+    )
+    table["rank"] = np.arange(1, len(table) + 1)
+    return MarginalValue(
+        counties=table[list(COUNTY_COLUMNS)],
+        groups=group_table,
+        duals=duals,
+        delta_100m_cny=float(delta_100m_cny),
+        outcome_year=int(outcome_year),
+    )
+
+
+def _perturbation_runs(
+    base: EnsembleResult, replications: int | None, delta_100m_cny: float
+) -> int:
+    """Baseline runs reused per perturbed group (checked: delta > 0, replications >= 0; at
+    most the completed runs)."""
+    loaded = base.loaded
     if not delta_100m_cny > 0:
         raise ScenarioError(
             loaded.path,
@@ -447,46 +504,29 @@ def marginal_value(
             expected="an integer >= 0",
         )
     n = min(n, n_avail)
-    counties = baseline_for(sc).counties
-    codes = tuple(counties["code"].astype(str))
-    groups = counties["prefecture"].astype(str).to_numpy()
-    years = report_years(sc)
-    outcome_year = years[-1]
+    return n
 
-    cum = _mean_funds_window(base, codes)
-    slopes = response_slopes(sc, cum)
 
-    group_rows: list[dict[str, Any]] = []
+def _group_effects(
+    group_rows: list[dict[str, Any]], groups: npt.NDArray[Any], outcome_year: int
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Each group's designations per extra 亿元 in the outcome year and its interval (NaN for
+    a group without perturbation runs)."""
     effect = dict.fromkeys(dict.fromkeys(groups), float("nan"))
     effect_lo = dict(effect)
     effect_hi = dict(effect)
-    if n > 0:
-        with study_engine(workers, scheduler, engine) as backend:
-            perturbed = _perturbed_outcomes(base, groups, n, delta_100m_cny, backend, store, resume)
-        group_rows = _group_rows(base, groups, perturbed, delta_100m_cny)
-        for rec in group_rows:
-            if rec["year"] == outcome_year:
-                g = rec["group"]
-                effect[g] = rec["designations_per_100m_cny"]
-                effect_lo[g] = rec["ci_low_per_100m_cny"]
-                effect_hi[g] = rec["ci_high_per_100m_cny"]
-    group_table = pd.DataFrame(group_rows, columns=list(GROUP_COLUMNS))
+    for rec in group_rows:
+        if rec["year"] == outcome_year:
+            g = rec["group"]
+            effect[g] = rec["designations_per_100m_cny"]
+            effect_lo[g] = rec["ci_low_per_100m_cny"]
+            effect_hi[g] = rec["ci_high_per_100m_cny"]
+    return effect, effect_lo, effect_hi
 
-    table = pd.DataFrame({"code": codes, "name": counties["name"].astype(str), "group": groups})
-    table["slope_index_per_100m_cny"] = slopes
-    table["group_designations_per_100m_cny"] = [effect[g] for g in groups]
-    table["group_ci_low"] = [effect_lo[g] for g in groups]
-    table["group_ci_high"] = [effect_hi[g] for g in groups]
-    group_mean_slope = table.groupby("group")["slope_index_per_100m_cny"].transform("mean")
-    weight = np.divide(
-        slopes,
-        group_mean_slope.to_numpy(dtype=np.float64),
-        out=np.ones_like(slopes),
-        where=group_mean_slope.to_numpy(dtype=np.float64) > 0,
-    )
-    table["marginal_designations_per_100m_cny"] = (
-        table["group_designations_per_100m_cny"].to_numpy(dtype=np.float64) * weight
-    )
+
+def _with_duals(table: pd.DataFrame, optimal: LoadedScenario | None) -> pd.DataFrame:
+    """Fill ``optimal_dual_per_100m_cny`` of ``table`` (in place) from the optimal scenario's
+    first budget dual where a county is interior; returns the budget duals."""
     duals = pd.DataFrame(columns=["scenario", "year", "budget_dual_per_100m_cny"])
     table["optimal_dual_per_100m_cny"] = np.nan
     if optimal is not None:
@@ -495,21 +535,7 @@ def marginal_value(
             interior = _interior_counties(optimal)
             first = float(duals["budget_dual_per_100m_cny"].iloc[0])
             table["optimal_dual_per_100m_cny"] = np.where(interior, first, np.nan)
-    key = "marginal_designations_per_100m_cny" if n > 0 else "slope_index_per_100m_cny"
-    table = table.sort_values(
-        [key, "slope_index_per_100m_cny", "code"],
-        ascending=[False, False, True],
-        na_position="last",
-        ignore_index=True,
-    )
-    table["rank"] = np.arange(1, len(table) + 1)
-    return MarginalValue(
-        counties=table[list(COUNTY_COLUMNS)],
-        groups=group_table,
-        duals=duals,
-        delta_100m_cny=float(delta_100m_cny),
-        outcome_year=int(outcome_year),
-    )
+    return duals
 
 
 def standout(mv: MarginalValue) -> tuple[pd.DataFrame, str]:
