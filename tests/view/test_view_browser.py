@@ -56,8 +56,10 @@ def test_explore_runs_tiny_scenario(view_server: tuple[str, Path]) -> None:
             error = page.locator(".policysim-control-error")
             error.wait_for(timeout=30_000)
             assert "--replications" in error.inner_text()
-            # a run cancelled between chunks (of 6 runs) keeps what it finished, resumable
-            _input(page, "运行次数 / replications", "24")
+            # a run cancelled between chunks keeps what it finished, resumable (600 runs: long
+            # enough that the click lands before the last chunk even on a loaded machine; 24
+            # finished first when two test suites shared 2 cores)
+            _input(page, "运行次数 / replications", "600")
             page.get_by_role("button", name="运行 / Run", exact=True).click()
             # the button, not its label: Playwright then waits until the page enables it
             page.get_by_role("button", name="取消 / Cancel", exact=True).click(timeout=60_000)
