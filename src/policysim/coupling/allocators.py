@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from policysim.allocation import (
     INSTRUMENTS,
+    AllocationResult,
     ClosedLoopPlanner,
     plan_rule,
     read_fixed_plan,
@@ -88,15 +89,7 @@ class RuleAllocator:
                 f"scenario {self.scenario.metadata.name}: the allocation rules cannot all be met: "
                 f"{exc}"
             ) from None
-        _check_result(result, self.scenario)
-        self.solves.append(_solve_row(result, year))
-        plan = _net_of_support(
-            np.asarray(result.plan_cny[0], dtype=np.float64),
-            summary,
-            self.scenario.budget_cny(year),
-        )
-        self.plans[year] = plan
-        return plan
+        return _take_plan(self, result, year, summary)
 
 
 class OptimalAllocator:
@@ -153,15 +146,24 @@ class ClosedLoopAllocator:
         done = [self.plans[y] for y in self.years if y < year]
         spent = np.stack(done) if done else np.zeros((0, len(summary.codes), len(INSTRUMENTS)))
         result = self.planner.solve(year, facts, spent)
-        _check_result(result, self.scenario)
-        self.solves.append(_solve_row(result, year))
-        plan = _net_of_support(
-            np.asarray(result.plan_cny[0], dtype=np.float64),
-            summary,
-            self.scenario.budget_cny(year),
-        )
-        self.plans[year] = plan
-        return plan
+        return _take_plan(self, result, year, summary)
+
+
+def _take_plan(
+    alloc: RuleAllocator | ClosedLoopAllocator,
+    result: AllocationResult,
+    year: int,
+    summary: CountySummary,
+) -> FloatArray:
+    """The year's plan of a solved allocation: checked, its solve recorded, scaled to what the
+    pilot packages leave, and kept in ``alloc.plans``."""
+    _check_result(result, alloc.scenario)
+    alloc.solves.append(_solve_row(result, year))
+    plan = _net_of_support(
+        np.asarray(result.plan_cny[0], dtype=np.float64), summary, alloc.scenario.budget_cny(year)
+    )
+    alloc.plans[year] = plan
+    return plan
 
 
 def make_allocator(

@@ -44,7 +44,7 @@ def aggregate_firms(m: PolicyModel, f: Firms) -> None:
     by_size = np.bincount(kind, minlength=8 * (nt + 1))[: 8 * nt].reshape(nt, 2, 4)
     by_kind = by_size.sum(axis=1).astype(np.float64)
     m.count_t = by_kind.sum(axis=1)
-    m.above_scale_t = by_size[:, 1, :].sum(axis=1).astype(np.float64) * w
+    above_t: FloatArray = by_size[:, 1, :].sum(axis=1).astype(np.float64) * w
     m.hnte_t = (by_kind[:, 1] + by_kind[:, 3]) * w
     tsme_t: FloatArray = (by_kind[:, 2] + by_kind[:, 3]) * w
     m.status_t = (m.count_t - by_kind[:, 0]) * w
@@ -54,7 +54,7 @@ def aggregate_firms(m: PolicyModel, f: Firms) -> None:
     m.hnte_county = to_county(m.hnte_t)
     m.tsme_county = to_county(tsme_t)
     m.firms_county = to_county(m.count_t) * float(w)
-    m.above_scale_county = to_county(m.above_scale_t)
+    m.above_scale_county = to_county(above_t)
     won = np.flatnonzero(f.success)  # only innovating firms have patents
     m.patents_county = m._per_county(f.county[won], f.patents[won]) * w
     m.rd_int_t = np.divide(100.0 * rd_t, sales_t, out=np.zeros(nt), where=sales_t > 0)

@@ -420,14 +420,14 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         pilot = self.designation.pilot
         self._pilot_platforms(pilot)
         cf_t = share_by_group(comm_funds, self.t_county, self.t_agri_weight, self.n_counties)
-        # commissioners the county pays itself: demand rises with its standing in its class;
-        # a pilot keeps at least its obligation per 乡镇
         obliged = np.asarray(
             self.scenario.designation.county.support.commissioners_per_xz
             * pilot[self.t_county]
             * self.t_host,
             dtype=np.float64,
         )
+        # commissioners the county pays itself: demand rises with its standing in its class;
+        # a pilot keeps at least its obligation per 乡镇
         self.commissioners = commissioners_year(
             self.commissioners_base,
             cf_t,
