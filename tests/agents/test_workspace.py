@@ -280,3 +280,53 @@ def test_released_buffers_change_nothing_but_memory() -> None:
     for a, c in zip(*runs, strict=True):
         np.testing.assert_array_equal(a.rd_reported, c.rd_reported)
         np.testing.assert_array_equal(a.hnte, c.hnte)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    steps=st.lists(st.tuples(st.integers(0, 120), st.integers(0, 200)), min_size=1, max_size=5),
+)
+@settings(max_examples=40, deadline=None)
+def test_place_grows_in_its_room_without_changing_the_population(
+    seed: int, steps: list[tuple[int, int]]
+) -> None:
+    """Entrants placed into free slots then appended give the same population, firm for firm and
+    in the same order, whether the arrays grow into spare room of their backing arrays or are
+    copied each time; the room itself is never part of the population (no empty slots at the
+    end that a rule would spend work on), and a growth into room copies nothing."""
+    rng = np.random.default_rng(seed)
+    with_room = random_firms(rng, 50, 2020)
+    copied = copy_firms(with_room)
+    for exits, arriving in steps:
+        gone = rng.choice(with_room.n, size=min(exits, with_room.n), replace=False)
+        for f in (with_room, copied):
+            f.township[gone] = 99  # (exited: free slots)
+        new = random_firms(rng, arriving, 2020)
+        free = np.flatnonzero(with_room.township == 99)
+        np.testing.assert_array_equal(free, np.flatnonzero(copied.township == 99))
+        before = with_room.sales
+        with_room = with_room.place(free, new)
+        copied = copy_firms(copied).place(free, new)  # (arrays with no room: always copied)
+        assert_unchanged(with_room, snapshot(copied))
+        assert with_room.n == copied.n == before.size + max(new.n - free.size, 0)
+        if before.base is not None and before.base.size >= with_room.n:
+            # grown into its room: the same memory, longer
+            assert with_room.sales.ctypes.data == before.ctypes.data
+
+
+def test_place_appends_into_room_then_copies_when_it_runs_out() -> None:
+    """Known answer: 10 firms and 5 entrants with no free slot make 15 firms in backing arrays
+    with room for 20 (10 firms and a spare of twice the entrants); 3 more entrants use that room (same
+    memory); 8 more do not fit, so the arrays are copied into new room."""
+    rng = np.random.default_rng(1)
+    f = random_firms(rng, 10, 2020)
+    none = np.empty(0, np.int64)
+    f = f.place(none, random_firms(rng, 5, 2020))
+    assert f.n == 15 and f.sales.base is not None and f.sales.base.size == 20
+    start = f.sales.ctypes.data
+    f = f.place(none, random_firms(rng, 3, 2020))
+    assert f.n == 18 and f.sales.ctypes.data == start
+    new = random_firms(rng, 8, 2020)
+    f = f.place(none, new)
+    assert f.n == 26 and f.sales.ctypes.data != start
+    np.testing.assert_array_equal(f.sales[18:], new.sales)

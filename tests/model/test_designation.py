@@ -367,13 +367,13 @@ def test_status_firms_are_not_diluted_by_small_entrants(
         )
 
     free = np.flatnonzero(f.township == m.n_townships)
-    small = f.place(free, entrants(50, 1e6), {})
+    small = f.place(free, entrants(50, 1e6))
     m._aggregate_firms(small)
     after_small = m._indicators(np.zeros(m.n_counties)).status_firms_per_100
     np.testing.assert_array_equal(after_small, before)
     m.firms = small
     free = np.flatnonzero(small.township == m.n_townships)
-    m._aggregate_firms(small.place(free, entrants(1, 5e7), {}))
+    m._aggregate_firms(small.place(free, entrants(1, 5e7)))
     after_big = m._indicators(np.zeros(m.n_counties)).status_firms_per_100
     assert after_big[c] < before[c]
     np.testing.assert_array_equal(np.delete(after_big, c), np.delete(before, c))

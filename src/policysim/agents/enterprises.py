@@ -43,7 +43,6 @@ Equations (see docs/ODD.md, submodel "Enterprise R&D"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, TypeVar
 
@@ -126,29 +125,54 @@ class Firms:
         """Subset or reorder by an integer or boolean index."""
         return Firms(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
-    def place(self, slots: IntArray, new: Firms, empty: Mapping[str, float]) -> Firms:
+    def place(self, slots: IntArray, new: Firms) -> Firms:
         """Write ``new`` firms into empty ``slots`` (in order); firms beyond the free slots are
-        appended, with spare empty slots (values ``empty``, else 0) so that appends are rare.
-        Arrays are updated in place when no append is needed."""
+        appended. Arrays are updated in place when no append is needed.
+
+        Every array is a prefix view of a longer backing array (:func:`_backing`): an append
+        writes into the backing array's spare room and lengthens the views, so the arrays are
+        copied only when the room runs out (then into backing arrays with room for a few more
+        years of net entry). Unused room is never part of the population: no rule spends work
+        on it. Appended firms go after every other firm whether or not the room was there, so
+        the order of the firms, hence every sum over them, does not depend on the room."""
         k = min(slots.size, new.n)
         extra = new.n - k
         if extra == 0:
             for f in fields(self):
                 getattr(self, f.name)[slots[:k]] = getattr(new, f.name)
             return self
-        # room for a few more years of net entry: appends (a copy of every array) stay rare
-        spare = max(extra, 2 * new.n, self.n // 16)
+        n = self.n
+        spare = max(extra, 2 * new.n, n // 16)
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
             add = getattr(new, f.name)
-            arr = np.empty(self.n + spare, dtype=old.dtype)
-            arr[: self.n] = old
+            base = _backing(old)
+            if base is None or base.shape[0] < n + extra:
+                base = np.empty(n + spare, dtype=old.dtype)
+                base[:n] = old
+            arr = base[: n + extra]
             arr[slots[:k]] = add[:k]
-            arr[self.n : self.n + extra] = add[k:]
-            arr[self.n + extra :] = empty.get(f.name, 0)
+            arr[n:] = add[k:]
             out[f.name] = arr
         return Firms(**out)
+
+
+def _backing(a: NDArray[Any]) -> NDArray[Any] | None:
+    """The one-dimensional array of which ``a`` is the leading part (``a`` itself if it owns
+    its memory), or None if ``a`` is some other view."""
+    base = a.base
+    if base is None:
+        return a
+    if (
+        isinstance(base, np.ndarray)
+        and base.ndim == 1
+        and base.dtype == a.dtype
+        and base.strides == a.strides
+        and base.ctypes.data == a.ctypes.data
+    ):
+        return base
+    return None
 
 
 @dataclass(frozen=True)
@@ -444,9 +468,12 @@ class EnterpriseWorkspace:
     N_SUB_MASK: ClassVar[int] = 6
 
     def reserve(self, n: int) -> None:
-        """Room for ``n`` firms: new buffers (``n`` firms) if the present ones are smaller."""
+        """Room for ``n`` firms: new buffers if the present ones are smaller, for ``n`` firms or a
+        quarter more than the present room, whichever is more (a population that grows by a few
+        per cent a year reallocates every few years, not every year)."""
         if n <= self.capacity and self.allocations:
             return
+        n = max(n, self.capacity + self.capacity // 4)
         self.capacity = n
         self.allocations += 1
         for name in ("valid", "lasting", "registered", "mask", "mask2"):

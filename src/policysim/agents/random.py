@@ -75,12 +75,12 @@ class UniformBuffers:
         ``n`` ids."""
         n_pairs = (n_streams + 1) // 2
         if self.hashes.shape[0] < n_pairs or self.hashes.shape[1] < n:
-            cap = max(n, self.hashes.shape[1])
+            cap = max(n, self.hashes.shape[1] * 5 // 4)  # (a quarter more: rare regrowth)
             self.hashes = np.empty((max(n_pairs, self.hashes.shape[0]), cap), "<u8")
             self.work = np.empty(cap, "<u8")
         if self.values.shape[0] < n_streams or self.values.shape[1] < n:
             self.values = np.empty(
-                (max(n_streams, self.values.shape[0]), max(n, self.values.shape[1]))
+                (max(n_streams, self.values.shape[0]), max(n, self.values.shape[1] * 5 // 4))
             )
         return self.hashes[:n_pairs, :n], self.work[:n], self.values[:n_streams, :n]
 

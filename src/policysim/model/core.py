@@ -164,17 +164,8 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.firm_rows: list[dict[str, NDArray[np.generic]]] = []
         self._rules: dict[int, YearRules] = {}
         self._workspace = EnterpriseWorkspace()  # the enterprise rule's buffers, reused yearly
-        # values of an empty slot of the firm arrays: no township, no county, harmless numbers
         self._firms: Firms
         self._entering: Firms | None = None  # entrants not yet placed in free slots
-        self._empty_slot: dict[str, float] = {
-            "township": len(baseline.townships),
-            "county": len(baseline.counties),
-            "sales": 1.0,
-            "employees": 1.0,
-            "b0": 1.0,
-            "firm_id": -1,
-        }
         self._init_places()
         self._init_firms()
         self._init_anchors()
@@ -316,7 +307,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         for entrants; the year's entrants are placed when the population is first read."""
         if self._entering is not None:
             free = np.flatnonzero(self._firms.township == self.n_townships)
-            self._firms = self._firms.place(free, self._entering, self._empty_slot)
+            self._firms = self._firms.place(free, self._entering)
             self._entering = None
         return self._firms
 
