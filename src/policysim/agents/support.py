@@ -93,7 +93,7 @@ def firm_support(
     size = (nc + 1) * n_sectors
     # firms and HNTEs of each county and sector: one count of (sector cell, HNTE)
     by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
-    count = by_hnte.sum(axis=1)
+    count = by_hnte[:, 0] + by_hnte[:, 1]  # (a written-out sum: cheaper than along axis 1)
     density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
     boost = np.take(boost_t, np.take(f.township, perf))
     boost *= np.take(1.0 + boosts[1] * density, np.take(cs, perf))

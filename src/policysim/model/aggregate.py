@@ -37,14 +37,20 @@ def aggregate_firms(m: PolicyModel, f: Firms) -> None:
     sales_t = by_township(f.sales)
     # firms by township, size and status (neither, HNTE only, tech SME only, both; below and
     # above scale): one count
+    flags = np.left_shift((f.sales >= ABOVE_SCALE_SALES_CNY).view(np.uint8), 2)
+    flags |= np.left_shift(f.tech_sme.view(np.uint8), 1)
+    flags |= f.hnte.view(np.uint8)
     kind = t * 8
-    kind += f.hnte
-    kind += f.tech_sme.view(np.uint8) * np.uint8(2)
-    kind += (f.sales >= ABOVE_SCALE_SALES_CNY).view(np.uint8) * np.uint8(4)
+    kind += flags
     by_size = np.bincount(kind, minlength=8 * (nt + 1))[: 8 * nt].reshape(nt, 2, 4)
-    by_kind = by_size.sum(axis=1).astype(np.float64)
-    m.count_t = by_kind.sum(axis=1)
-    above_t: FloatArray = by_size[:, 1, :].sum(axis=1).astype(np.float64) * w
+    # (sums of counts, exact in any order: written out, they cost less than reductions along
+    # a short axis)
+    below, above = by_size[:, 0, :], by_size[:, 1, :]
+    by_kind = np.add(below, above).astype(np.float64)
+    m.count_t = by_kind[:, 0] + by_kind[:, 1] + by_kind[:, 2] + by_kind[:, 3]
+    above_t: FloatArray = (above[:, 0] + above[:, 1] + above[:, 2] + above[:, 3]).astype(
+        np.float64
+    ) * w
     m.hnte_t = (by_kind[:, 1] + by_kind[:, 3]) * w
     tsme_t: FloatArray = (by_kind[:, 2] + by_kind[:, 3]) * w
     m.status_t = (m.count_t - by_kind[:, 0]) * w
