@@ -72,7 +72,7 @@ _ArrayT = TypeVar("_ArrayT", bound=NDArray[Any])
 def _take(a: NDArray[Any], index: NDArray[Any], out: _ArrayT) -> _ArrayT:
     """``a[index]`` into ``out``. (``mode="clip"``: the indices are valid, and numpy's default
     mode, which raises on a bad index, first writes into a fresh copy of ``out``.)"""
-    np.take(a, index, out=out, mode="clip")
+    a.take(index, out=out, mode="clip")
     return out
 
 
@@ -733,10 +733,10 @@ def enterprise_year(
     applies = np.greater_equal(sum_s, th_low_s, out=short)
     applies &= np.logical_not(last_s, out=work_s)
     applicants = sel[np.flatnonzero(applies)]
-    due = np.take(valid, applicants)  # valid and not lasting: up for renewal
+    due = valid.take(applicants)  # valid and not lasting: up for renewal
     certified = ws.certified[:n]
     certified.fill(False)
-    approved = np.take(u.approval, applicants) < np.where(due, p.renewal, p.approval)
+    approved = u.approval.take(applicants) < np.where(due, p.renewal, p.approval)
     certified[applicants] = approved
     hnte = np.logical_or(lasting, certified, out=f.hnte)
     f.hnte_expiry[applicants[approved]] = year + rules.validity_years - 1
@@ -763,7 +763,7 @@ def enterprise_year(
     patents.fill(0.0)  # (the boost is no longer needed)
     won_i = np.flatnonzero(won_a)
     patents[active[won_i]] = poisson_quantile(
-        p.patents_per_success, np.take(u_a, won_i) / np.take(prob_a, won_i)
+        p.patents_per_success, u_a.take(won_i) / prob_a.take(won_i)
     )
     # exit at the end of the year; the size factor is at most 2, so only firms drawing below
     # twice the rate can exit: the factor is computed for those alone

@@ -55,10 +55,10 @@ def firm_support(
     """
     nc = n_counties
     perf = np.flatnonzero(f.r0 > 0.0)
-    county = np.take(f.county, perf)
-    sales = np.take(f.sales, perf)
+    county = f.county.take(perf)
+    sales = f.sales.take(perf)
     sme = sales <= TECH_SME_MAX_SALES_CNY
-    own_rd = np.take(f.own, perf) * sales
+    own_rd = f.own.take(perf) * sales
 
     # each instrument is shared within the county in proportion to a weight; its caps are
     # proportional to the same weight, hence caps on the county's rate per unit of weight.
@@ -73,7 +73,7 @@ def firm_support(
             np.minimum(rate, max_share / (1.0 - max_share), out=rate)
         return rate
 
-    w_v = np.maximum(own_rd, np.take(f.r0, perf) * sales) * sme
+    w_v = np.maximum(own_rd, f.r0.take(perf) * sales) * sme
     rate_v = capped_rate(I_VOUCHERS, w_v, caps[0])
     # R&D subsidies (后补助): R&D performers in proportion to their own R&D, capped
     rate_s = capped_rate(I_SUBSIDIES, own_rd, caps[1])
@@ -82,8 +82,8 @@ def firm_support(
     w_l = f.sales * (f.sales <= TECH_SME_MAX_SALES_CNY)
     rate_l = group_rate(credit[0] * plan[:, I_CREDIT] / weight, f.county, w_l, nc)
     # county rates looked up per firm (np.take: faster than fancy indexing)
-    voucher = w_v * np.take(rate_v, county)
-    subsidy = own_rd * np.take(rate_s, county)
+    voucher = w_v * rate_v.take(county)
+    subsidy = own_rd * rate_s.take(county)
     credit_rd = (sales * sme) * np.take(credit[1] * rate_l, county)
     # local boost of innovation success: commissioners in the township (factors computed per
     # township, then looked up), sector clusters (HNTE density of the county and sector)
@@ -95,8 +95,8 @@ def firm_support(
     by_hnte = np.bincount(2 * cs + f.hnte, minlength=2 * size).reshape(size, 2)
     count = by_hnte[:, 0] + by_hnte[:, 1]  # (a written-out sum: cheaper than along axis 1)
     density = np.divide(by_hnte[:, 1], count, out=np.zeros(size), where=count > 0)
-    boost = np.take(boost_t, np.take(f.township, perf))
-    boost *= np.take(1.0 + boosts[1] * density, np.take(cs, perf))
+    boost = boost_t.take(f.township.take(perf))
+    boost *= np.take(1.0 + boosts[1] * density, cs.take(perf))
     return Support(
         voucher=voucher,
         subsidy=subsidy,
@@ -154,7 +154,7 @@ def share_by_group(
     -------
     (n,) float array: each member's amount.
     """
-    out: FloatArray = weights * np.take(group_rate(total, group, weights, n_groups), group)
+    out: FloatArray = weights * group_rate(total, group, weights, n_groups).take(group)
     return out
 
 

@@ -154,7 +154,7 @@ def band_threshold(
     for upper in rules.band_max_sales[:-1]:
         np.greater(sales, upper, out=work)
         band += work.view(np.uint8)
-    np.take(rules.band_min_rd, band, out=out, mode="clip")  # ("raise" would copy out first)
+    rules.band_min_rd.take(band, out=out, mode="clip")  # ("raise" would copy out first)
     return out
 
 

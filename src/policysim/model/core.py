@@ -476,15 +476,15 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         Computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
         draws stay as they are and the start rate is min(rate, 1)."""
         p = self.bp
-        pilot_firm: FloatArray = np.take(cultivation, self.firms.county)
+        pilot_firm: FloatArray = cultivation.take(self.firms.county)
         in_pilot = np.flatnonzero(pilot_firm)
-        extra = np.take(pilot_firm, in_pilot)
+        extra = pilot_firm.take(in_pilot)
         u_upgrade[in_pilot] = cultivation_draws(
-            np.take(u_upgrade, in_pilot), extra * p.pilot_hnte_cultivation_rate
+            u_upgrade.take(in_pilot), extra * p.pilot_hnte_cultivation_rate
         )
         start_rate, uncounted = self._start_rate(rules)
         rate_of_pilots = np.minimum(
-            np.take(np.broadcast_to(start_rate, pilot_firm.shape), in_pilot)
+            np.broadcast_to(start_rate, pilot_firm.shape).take(in_pilot)
             + extra * p.pilot_rd_start_rate,
             1.0,
         )
