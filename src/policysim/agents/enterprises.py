@@ -527,7 +527,7 @@ def enterprise_year(
     factor *= size
     factor *= p.growth_scale
     factor += 1.0 + p.growth_mean
-    factor += np.multiply(f.success, p.sales_gain, out=real)
+    factor[np.flatnonzero(f.success)] += p.sales_gain  # (the few innovators: no pass over all)
     np.maximum(factor, 0.3, out=factor)
     sales *= factor
     employees *= factor

@@ -165,23 +165,14 @@ def poisson_quantile(mean: float, u: NDArray[np.float64], kmax: int = 30) -> NDA
     """Poisson draws of one ``mean`` by inversion: the smallest k with P(X <= k) > u, capped at
     ``kmax`` (equals :func:`poisson_from_uniform`).
 
-    The draw is the number of CDF entries at or below ``u``: counted by one comparison per
-    entry up to the first one above the largest ``u`` (a few passes for the model's small
-    means), which beats a binary search per element."""
+    The draw is the number of CDF entries at or below ``u``: one binary search per element in
+    the ``kmax`` entries (about twice as fast as a comparison pass per entry for the model's
+    means of a few patents)."""
     pmf = [math.exp(-mean)]
     for i in range(1, kmax):  # P(X <= k) for k < kmax: the cap needs no further entry
         pmf.append(pmf[-1] * mean / i)
     cdf = np.cumsum(pmf)
-    out: NDArray[np.float64] = np.zeros(u.shape)
-    if not u.size:
-        return out
-    top = float(u.max())
-    hit = np.empty(u.shape, dtype=bool)
-    for c in cdf:
-        if c > top:
-            break
-        np.greater_equal(u, c, out=hit)
-        out += hit
+    out: NDArray[np.float64] = np.searchsorted(cdf, u, side="right").astype(np.float64)
     return out
 
 
