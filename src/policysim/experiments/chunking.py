@@ -72,8 +72,13 @@ class RunDesign:
     def tasks(self, pending: Sequence[int], n_workers: int) -> list[ChunkTask]:
         """The chunk tasks of runs ``pending`` for ``n_workers`` workers."""
         tasks = []
-        for ids in _chunks(pending, n_workers):
-            d = self.draws(ids)
+        # every pending run's draws at once: a batch's design is drawn once, not once per chunk
+        # of it (1,000 runs: 0.4 s instead of 3-4 s before the first chunk could start)
+        drawn = self.draws(pending)
+        start = 0
+        for ids in _chunks(pending, n_workers):  # (consecutive runs of ``pending``)
+            d = drawn.iloc[start : start + len(ids)].reset_index(drop=True)
+            start += len(ids)
             lcols = [c for c in d.columns if is_lever(str(c))]
             pcols = [
                 c
