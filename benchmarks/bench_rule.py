@@ -206,7 +206,7 @@ def main() -> None:
     parser.add_argument("--keep-memory", action="store_true")
     args = parser.parse_args()
     if args.keep_memory:
-        from policysim.experiments.worker import keep_freed_memory
+        from policysim._memory import keep_freed_memory
 
         print("glibc keeps freed memory:", keep_freed_memory())
     print(

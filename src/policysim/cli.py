@@ -14,6 +14,7 @@ import sys
 import typer
 from rich.text import Text
 
+from policysim._memory import keep_freed_memory
 from policysim.commands._common import err
 from policysim.errors import PolicysimError
 
@@ -50,6 +51,7 @@ _register_commands()
 def main() -> None:
     """Entry point of the ``policysim`` script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    keep_freed_memory()  # the command's own process runs the model too (--workers 1)
     try:
         app()
     except PolicysimError as exc:  # raised outside a command's own handler

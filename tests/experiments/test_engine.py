@@ -108,7 +108,7 @@ def test_workers_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     import platform
     import sys
 
-    from policysim.experiments.worker import keep_freed_memory
+    from policysim._memory import keep_freed_memory
 
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
@@ -157,3 +157,20 @@ def test_an_engine_the_ensemble_started_is_closed_when_setting_up_fails(
     with pytest.raises(RuntimeError, match="design failed"):
         run_ensemble(tiny, replications=2, seed=1)
     assert len(closed) == 1
+
+
+def test_the_command_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``policysim`` command sets the allocator for its own process (it runs the model
+    itself with one worker), before it runs the command."""
+    import sys
+
+    import policysim.cli as cli
+
+    calls: list[str] = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append("set") or True)
+    monkeypatch.setattr(sys, "argv", ["policysim", "validate", "scenarios/jiangxi_baseline.yaml"])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code == 0
+    assert calls == ["set"]

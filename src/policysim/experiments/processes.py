@@ -10,7 +10,7 @@ import multiprocessing.spawn
 import time
 from typing import Any, Final
 
-from policysim.experiments.worker import keep_freed_memory
+from policysim._memory import keep_freed_memory
 
 __all__ = ["WORKER_NAME"]
 
