@@ -476,21 +476,24 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         Computed for the firms of funded pilots alone: elsewhere the extra rates are 0, the
         draws stay as they are and the start rate is min(rate, 1)."""
         p = self.bp
-        pilot_firm: FloatArray = cultivation.take(self.firms.county)
-        in_pilot = np.flatnonzero(pilot_firm)
-        extra = pilot_firm.take(in_pilot)
+        county = self.firms.county
+        # (a bool look-up and its indices, then the rates of those firms alone: cheaper than a
+        # float look-up for every firm and the indices of its non-zeros)
+        in_pilot = np.flatnonzero((cultivation != 0.0).take(county))
+        extra = cultivation.take(county.take(in_pilot))
         u_upgrade[in_pilot] = cultivation_draws(
             u_upgrade.take(in_pilot), extra * p.pilot_hnte_cultivation_rate
         )
         start_rate, uncounted = self._start_rate(rules)
         rate_of_pilots = np.minimum(
-            np.broadcast_to(start_rate, pilot_firm.shape).take(in_pilot)
+            np.broadcast_to(start_rate, county.shape).take(in_pilot)
             + extra * p.pilot_rd_start_rate,
             1.0,
         )
-        start_rate = np.minimum(start_rate, 1.0)
+        start_rate = np.minimum(start_rate, 1.0)  # (a fresh array if it is one)
         if in_pilot.size:
-            start_rate = np.array(np.broadcast_to(start_rate, pilot_firm.shape))
+            if np.ndim(start_rate) == 0:
+                start_rate = np.full(county.shape, start_rate)
             start_rate[in_pilot] = rate_of_pilots
         return start_rate, uncounted
 
@@ -546,10 +549,10 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
             return base, None
         f = self.firms
         above = (f.sales >= ABOVE_SCALE_SALES_CNY) & (f.township < self.n_townships)
-        n_above = int(above.sum())
+        n_above = np.count_nonzero(above)  # (counts bits: a bool sum casts every element)
         if n_above == 0:
             return base, None
-        share = float((above & (f.r0 > 0.0)).sum()) / n_above
+        share = float(np.count_nonzero(above & (f.r0 > 0.0))) / n_above
         push = max(rules.coverage - share, 0.0) / max(1.0 - share, 1e-9)
         if push <= base:
             return base, None
