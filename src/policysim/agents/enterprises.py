@@ -503,7 +503,13 @@ def enterprise_year(
     population, which nobody else holds: ``f`` itself must not be used afterwards, its arrays
     are the outcome's), else copies (``f`` is left as it was). Intermediates are slices of the
     ``workspace``'s buffers (a fresh one if None); so are the outcome's flags ``exits``,
-    ``bunched`` and ``certified``, which the next call with the same workspace overwrites."""
+    ``bunched`` and ``certified``, which the next call with the same workspace overwrites.
+
+    The steps, in order (each a function below; the order matters, since later steps reuse
+    the arrays and buffers of earlier ones): growth; certificates and tax types; the
+    cultivation pool and the firms reconsidering the non-R&D criteria (decided on last year's
+    own intensity); own R&D under this year's user cost and support; the criteria; the notch
+    window and bunching; certification; tech SME status; innovation; exit."""
     ws = EnterpriseWorkspace() if workspace is None else workspace
     n = f.n
     ws.reserve(n)
@@ -511,77 +517,142 @@ def enterprise_year(
         f = _private_state(f, copy=True)
     elif f.hnte_expiry.dtype != np.int64:
         f = _private_state(f, copy=False)
-    year = rules.year
-    mask, mask2 = ws.mask[:n], ws.mask2[:n]
-    # the arrays updated in place; the rule never reads the old values of gap, rd_real,
-    # rd_reported and patents: their arrays serve as scratch until the rule writes them
-    sales, employees, age, own = f.sales, f.employees, f.age, f.own
-    real, reported, gap, patents = f.rd_real, f.rd_reported, f.gap, f.patents
-    # growth: factor = max(1 + g, 0.3)
-    size = np.multiply(sales, 1.0 / SIZE_REFERENCE_CNY, out=gap)
+    y = _Year(f, rules, p, u, ws, n, ws.mask[:n], ws.mask2[:n], ws.kind[:n], b_table(rules))
+    _grow(y)
+    valid, lasting = _certificates(y)
+    _firm_types(y, valid)
+    cultivated, any_pool = _cultivation_pool(y, support)
+    registered, up, own_up = _reconsidering(y, cultivated, any_pool)
+    boost_of = _own_rd(y, support)
+    _criteria(y, up, own_up, cultivated)
+    w = _notch_window(y, registered, lasting, cultivated, any_pool)
+    bunched = _bunch(y, w)
+    certified, hnte = _certify(y, w, valid, lasting)
+    _tech_sme(y, w.r_now)
+    _innovate(y, boost_of)
+    exits = _exits(y, hnte)
+    # last year's intensity is now that of two years ago; this year's (r_now, in the array of
+    # the old hist1) is last year's
+    new = replace(f, hist1=f.hist2, hist2=w.r_now)
+    return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
+
+
+@dataclass(eq=False)
+class _Year:
+    """One call of :func:`enterprise_year`: the firms (their arrays updated in place), the
+    year's rules, parameters and draws, the workspace, two scratch masks over every firm, the
+    firms' tax types (filled by :func:`_firm_types`) and the B-index of each type.
+
+    The rule never reads the old values of gap, rd_real, rd_reported and patents: their arrays
+    serve as scratch until the rule writes them."""
+
+    f: Firms
+    rules: YearRules
+    p: FirmParams
+    u: Draws
+    ws: EnterpriseWorkspace
+    n: int
+    mask: BoolArray
+    mask2: BoolArray
+    kind: NDArray[np.uint8]
+    b_of: FloatArray
+
+    def b_at(self, index: IntArray, out: FloatArray) -> FloatArray:
+        """This year's B-index of the firms ``index`` (a look-up of their type), into ``out``."""
+        kinds = _take(self.kind, index, out=self.ws.sub_kind[: index.size])
+        return _take(self.b_of, kinds, out=out)
+
+
+def _grow(y: _Year) -> None:
+    """Sales and employees grow by ``max(1 + g, 0.3)``; age by a year."""
+    f, p, u = y.f, y.p, y.u
+    sales = f.sales
+    size = np.multiply(sales, 1.0 / SIZE_REFERENCE_CNY, out=f.gap)
     np.log(size, out=size)
     size *= -0.15
     np.exp(size, out=size)  # (sales / reference) ** -0.15 (exp and log beat power)
     np.clip(size, 0.5, 2.0, out=size)
-    factor = laplace_from_uniform(u.growth, out=patents, work=reported)
+    factor = laplace_from_uniform(u.growth, out=f.patents, work=f.rd_reported)
     factor *= size
     factor *= p.growth_scale
     factor += 1.0 + p.growth_mean
     factor[np.flatnonzero(f.success)] += p.sales_gain  # (the few innovators: no pass over all)
     np.maximum(factor, 0.3, out=factor)
     sales *= factor
+    employees, age = f.employees, f.age  # (updated in place)
     employees *= factor
     age += 1.0
-    # certificates expiring before this year are gone; those expiring this year are valid for
-    # the tax of this year but due for renewal
-    valid = np.greater_equal(f.hnte_expiry, year, out=ws.valid[:n])
+
+
+def _certificates(y: _Year) -> tuple[BoolArray, BoolArray]:
+    """Certificates expiring before this year are gone; those expiring this year are valid for
+    the tax of this year but due for renewal. Returns (valid, lasting: not up for renewal)."""
+    f, n, year = y.f, y.n, y.rules.year
+    valid = np.greater_equal(f.hnte_expiry, year, out=y.ws.valid[:n])
     valid &= f.hnte
-    lasting = np.greater(f.hnte_expiry, year, out=ws.lasting[:n])  # not up for renewal
+    lasting = np.greater(f.hnte_expiry, year, out=y.ws.lasting[:n])
     lasting &= f.hnte
-    # own R&D under this year's user cost (16 firm types: a table look-up, for the firms that
-    # need it alone)
-    claims = claims_deduction(f.claim_u, rules, p.loss_share, out=mask, work=mask2)
-    kind = firm_type(valid, f.tech_sme, f.manufacturing, claims, out=ws.kind[:n])
-    b_of = b_table(rules)
+    return valid, lasting
 
-    def b_at(index: IntArray, out: FloatArray) -> FloatArray:
-        return _take(b_of, _take(kind, index, out=ws.sub_kind[: index.size]), out=out)
 
-    # HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
-    # programme help them with the criteria (they reconsider every year) and with the R&D
-    # accounts (relabelling up to ``pool_relabel``; the notch is considered from
-    # ``pool_window`` of the threshold)
-    cultivated = f.cultivated
+def _firm_types(y: _Year, valid: BoolArray) -> None:
+    """Each firm's tax type this year (16 types: the user cost of R&D is a table look-up, for
+    the firms that need it alone), into ``y.kind``."""
+    f = y.f
+    claims = claims_deduction(f.claim_u, y.rules, y.p.loss_share, out=y.mask, work=y.mask2)
+    firm_type(valid, f.tech_sme, f.manufacturing, claims, out=y.kind)
+
+
+def _cultivation_pool(y: _Year, support: Support) -> tuple[BoolArray, bool]:
+    """HNTE cultivation pool (高企入库培育): admitted firms stay in it; intermediaries and the
+    programme help them with the criteria (they reconsider every year) and with the R&D
+    accounts (relabelling up to ``pool_relabel``; the notch is considered from
+    ``pool_window`` of the threshold). Returns the pool and whether anyone is in it."""
+    cultivated = y.f.cultivated
     if support.admitted is not None:
         cultivated |= support.admitted
-    any_pool = bool(cultivated.any())
-    # non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
-    # not meeting them reconsider on their own (rate ``upgrade``) or recruited by the
-    # cultivation pool (a share ``cultivation`` of the rest). All HNTE decisions are made on
-    # index subsets: thresholds are looked up only where needed. (Who considers it depends on
-    # last year's own intensity: decided before it is updated.)
-    other_ok = f.other_ok
+    return cultivated, bool(cultivated.any())
+
+
+def _reconsidering(
+    y: _Year, cultivated: BoolArray, any_pool: bool
+) -> tuple[BoolArray, IntArray, FloatArray]:
+    """Non-R&D criteria: a costly choice, made cheaper by cultivation programmes; performers
+    not meeting them reconsider on their own (rate ``upgrade``) or recruited by the cultivation
+    pool (a share ``cultivation`` of the rest). Who considers it depends on last year's own
+    intensity: decided before it is updated. Returns (registered at least a year, the firms
+    reconsidering, their own intensity of last year)."""
+    f, p, rules, ws, n = y.f, y.p, y.rules, y.ws, y.n
     reconsider = p.upgrade + (1.0 - p.upgrade) * rules.cultivation
     # (a firm below the notch window of the lowest threshold cannot gain: not considered)
     reach = min(p.window, p.pool_window) if any_pool else p.window
-    registered = np.greater_equal(age, 1.0, out=ws.registered[:n])
-    considers = np.greater_equal(own, reach * float(rules.band_min_rd.min()), out=mask)
+    registered = np.greater_equal(f.age, 1.0, out=ws.registered[:n])
+    considers = np.greater_equal(f.own, reach * float(rules.band_min_rd.min()), out=y.mask)
     considers &= registered
-    considers &= np.logical_not(other_ok, out=mask2)
-    np.less(u.upgrade, reconsider, out=mask2)
-    mask2 |= cultivated
-    considers &= mask2
+    considers &= np.logical_not(f.other_ok, out=y.mask2)
+    np.less(y.u.upgrade, reconsider, out=y.mask2)
+    y.mask2 |= cultivated
+    considers &= y.mask2
     up = np.flatnonzero(considers)
-    own_up = _take(own, up, out=ws.sub[6][: up.size])
-    # the target intensity r0 * (B / B0) ** eps is 0 for a firm without R&D (r0 = 0, most
-    # firms): the transcendental functions run on the R&D performers alone
+    own_up = _take(f.own, up, out=ws.sub[6][: up.size])
+    return registered, up, own_up
+
+
+def _own_rd(y: _Year, support: Support) -> FloatArray:
+    """Own intensity adjusts towards the target ``r0 * (B / B0) ** eps``; real R&D is own R&D
+    plus what the support adds; reported R&D is real R&D (before bunching). Returns each
+    firm's innovation boost (in the patents array: scratch until the innovation draws)."""
+    f, p = y.f, y.p
+    own, sales, real, reported, gap = f.own, f.sales, f.rd_real, f.rd_reported, f.gap
+    # the target is 0 for a firm without R&D (r0 = 0, most firms): the transcendental
+    # functions run on the R&D performers alone
     if support.performers is None:
-        perf = np.flatnonzero(np.greater(f.r0, 0.0, out=mask))
+        perf = np.flatnonzero(np.greater(f.r0, 0.0, out=y.mask))
     else:
         perf = support.performers
     k = perf.size
     t_p, x_p = gap[:k], reported[:k]  # (scratch until the rule writes them)
-    b_at(perf, t_p)
+    y.b_at(perf, t_p)
     t_p /= _take(f.b0, perf, out=x_p)
     np.log(t_p, out=t_p)
     t_p *= p.elasticity
@@ -594,7 +665,7 @@ def enterprise_year(
     own_p += t_p
     own[perf] = own_p
     np.multiply(own, sales, out=real)
-    boost_of = patents  # (scratch until the innovation draws)
+    boost_of = f.patents
     if support.performers is None:
         real += np.multiply(support.voucher, p.voucher_add, out=gap)
         real += np.multiply(support.subsidy, p.subsidy_add, out=gap)
@@ -610,49 +681,91 @@ def enterprise_year(
         boost_of[perf] = support.boost
     np.copyto(reported, real)
     gap.fill(0.0)
-    if up.size:
-        k = up.size
-        value, work, s_u, th_u, rd_cost, cost = (b[:k] for b in ws.sub[:6])
-        pool_u, m1, m2 = (b[:k] for b in ws.sub_mask[:3])
-        _take(cultivated, up, out=pool_u)
-        _hnte_value(f, rules, p, up, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
-        _take(sales, up, out=s_u)
-        band_threshold(rules, s_u, out=th_u, band=ws.sub_kind[:k], work=m1)
-        rd_cost.fill(p.relabel)  # the relabelling share, rho
-        rd_cost[pool_u] = p.pool_relabel
-        np.subtract(1.0, rd_cost, out=rd_cost)
-        rd_cost *= th_u
-        rd_cost *= s_u
-        rd_cost -= _take(real, up, out=work)
-        np.maximum(rd_cost, 0.0, out=rd_cost)
-        rd_cost *= b_at(up, work)
-        _take(f.criteria_cost, up, out=cost)
-        cost *= p.criteria_cost
-        cost *= s_u
-        cost *= 1.0 - rules.cultivation
-        value -= rd_cost
-        value *= rules.validity_years
-        meets = np.greater(value, cost, out=m1)
-        window_u = th_u  # (the notch window of each firm, times the lowest threshold)
-        window_u.fill(p.window)
-        window_u[pool_u] = p.pool_window
-        window_u *= float(rules.band_min_rd.min())
-        meets &= np.greater_equal(own_up, window_u, out=m2)
-        other_ok[up[meets]] = True
-    # firms that may bunch or apply: meeting the other criteria, registered at least a year
-    sel = np.flatnonzero(np.logical_and(other_ok, registered, out=mask))
+    return boost_of
+
+
+def _criteria(y: _Year, up: IntArray, own_up: FloatArray, cultivated: BoolArray) -> None:
+    """The firms reconsidering meet the non-R&D criteria when the value of HNTE status over
+    its validity, net of the R&D it takes to reach the threshold, exceeds the cost of the
+    criteria (cheaper under cultivation), and their own intensity is within the notch window.
+    All HNTE decisions are made on index subsets: thresholds are looked up only where needed.
+    """
+    if not up.size:
+        return
+    f, p, rules, ws = y.f, y.p, y.rules, y.ws
+    sales, real = f.sales, f.rd_real
+    k = up.size
+    value, work, s_u, th_u, rd_cost, cost = (b[:k] for b in ws.sub[:6])
+    pool_u, m1, m2 = (b[:k] for b in ws.sub_mask[:3])
+    _take(cultivated, up, out=pool_u)
+    _hnte_value(f, rules, p, up, sales, real, y.kind, (value, work, m1, ws.sub_kind[:k]))
+    _take(sales, up, out=s_u)
+    band_threshold(rules, s_u, out=th_u, band=ws.sub_kind[:k], work=m1)
+    rd_cost.fill(p.relabel)  # the relabelling share, rho
+    rd_cost[pool_u] = p.pool_relabel
+    np.subtract(1.0, rd_cost, out=rd_cost)
+    rd_cost *= th_u
+    rd_cost *= s_u
+    rd_cost -= _take(real, up, out=work)
+    np.maximum(rd_cost, 0.0, out=rd_cost)
+    rd_cost *= y.b_at(up, work)
+    _take(f.criteria_cost, up, out=cost)
+    cost *= p.criteria_cost
+    cost *= s_u
+    cost *= 1.0 - rules.cultivation
+    value -= rd_cost
+    value *= rules.validity_years
+    meets = np.greater(value, cost, out=m1)
+    window_u = th_u  # (the notch window of each firm, times the lowest threshold)
+    window_u.fill(p.window)
+    window_u[pool_u] = p.pool_window
+    window_u *= float(rules.band_min_rd.min())
+    meets &= np.greater_equal(own_up, window_u, out=m2)
+    f.other_ok[up[meets]] = True
+
+
+@dataclass(eq=False)
+class _Window:
+    """The firms that may bunch or apply (``sel``: meeting the other criteria, registered at
+    least a year) and their arrays (slices of the workspace; see :func:`_notch_window`)."""
+
+    sel: IntArray
+    th: FloatArray  # band threshold
+    th_low: FloatArray  # the threshold less the comparison tolerance
+    hist: FloatArray  # reported intensity of the past two years, summed
+    r: FloatArray  # this year's reported intensity
+    total: FloatArray  # scratch: the 3-year sum
+    short: BoolArray  # scratch
+    work: BoolArray  # scratch
+    lasting: BoolArray  # certificate not up for renewal
+    pool: BoolArray  # in the cultivation pool
+    cand: IntArray  # notch candidates (positions in sel)
+    r_now: FloatArray  # this year's reported intensity of every firm
+
+
+def _notch_window(
+    y: _Year, registered: BoolArray, lasting: BoolArray, cultivated: BoolArray, any_pool: bool
+) -> _Window:
+    """The firms that may bunch or apply and the notch candidates among them: below the
+    threshold this year, or applicants whose 3-year window is short, from the notch window
+    of their threshold (HNTE notch with 3-year planning)."""
+    f, p, rules, ws = y.f, y.p, y.rules, y.ws
+    sel = np.flatnonzero(np.logical_and(f.other_ok, registered, out=y.mask))
     m = sel.size
     th_s, th_low_s, hist_s, r_s, sum_s, lower_s = (b[:m] for b in ws.sub[:6])
     short, work_s, last_s, pool_s = (b[:m] for b in ws.sub_mask[:4])
-    band_threshold(rules, _take(sales, sel, out=sum_s), out=th_s, band=ws.sub_kind[:m], work=short)
+    band_threshold(
+        rules, _take(f.sales, sel, out=sum_s), out=th_s, band=ws.sub_kind[:m], work=short
+    )
     np.multiply(th_s, 1.0 - THRESHOLD_RTOL, out=th_low_s)
     _take(f.hist1, sel, out=hist_s)
     hist_s += _take(f.hist2, sel, out=r_s)
     # this year's reported intensity, in the array of the intensity two years ago (no longer
     # needed): next year's hist2
-    r_now = np.divide(reported, sales, out=f.hist1)
+    r_now = np.divide(f.rd_reported, f.sales, out=f.hist1)
     _take(lasting, sel, out=last_s)
     _take(r_now, sel, out=r_s)
+    pi = np.empty(0, np.int64)
     if any_pool:
         _take(cultivated, sel, out=pool_s)
         # the intermediaries' special audit of a pool firm's past two years (研发费用专项审计)
@@ -662,8 +775,6 @@ def enterprise_year(
         hist_s[pi] = np.maximum(np.minimum(h * (1.0 / (1.0 - p.pool_relabel)), 2.0 * th_s[pi]), h)
     else:
         pool_s.fill(False)
-    # HNTE notch with 3-year planning. Candidates: below the threshold this year, or
-    # applicants whose 3-year window is short
     np.add(hist_s, r_s, out=sum_s)
     np.less(sum_s, np.multiply(th_low_s, 3.0, out=lower_s), out=short)
     short &= np.logical_not(last_s, out=work_s)
@@ -674,79 +785,108 @@ def enterprise_year(
         lower_s[pi] = p.pool_window * th_s[pi]
     short &= np.greater_equal(r_s, lower_s, out=work_s)
     cand = np.flatnonzero(short)  # positions in sel
-    bunched = ws.bunched[:n]
+    return _Window(
+        sel, th_s, th_low_s, hist_s, r_s, sum_s, short, work_s, last_s, pool_s, cand, r_now
+    )
+
+
+def _bunch(y: _Year, w: _Window) -> BoolArray:
+    """Candidates move to the threshold (reporting at least it every year, relabelling up to
+    their share) when the R&D it takes costs less than the value of the status; an applicant
+    also catches up on its window when the extra cost is below the value of the (up to) two
+    years of status it gains by certifying now. Returns the firms that bunched."""
+    f, p, rules, ws = y.f, y.p, y.rules, y.ws
+    bunched = ws.bunched[: y.n]
     bunched.fill(False)
-    if cand.size:
-        k = cand.size
-        value, work, s_c, th_c, real_c, b_c, r_c, keep, x, need, catch, need_x = (
-            b[:k] for b in ws.sub[6:18]
-        )
-        takes, up_now, m1, m2 = (b[:k] for b in (*ws.sub_mask[:2], *ws.sub_mask[4:6]))
-        candidates = _take(sel, cand, out=ws.sub_index[:k])
-        _hnte_value(f, rules, p, candidates, sales, real, kind, (value, work, m1, ws.sub_kind[:k]))
-        _take(sales, candidates, out=s_c)
-        _take(th_s, cand, out=th_c)
-        _take(real, candidates, out=real_c)
-        b_at(candidates, b_c)
-        _take(r_s, cand, out=r_c)
-        keep.fill(p.relabel)
-        keep[_take(pool_s, cand, out=m1)] = p.pool_relabel
-        np.subtract(1.0, keep, out=keep)  # the real share of reports
-        # reporting (at least) the threshold every year, the plan over the 3-year window, must
-        # pay
-        x_th = np.maximum(th_c, r_c, out=x)
-        need_th = np.multiply(keep, x_th, out=need)
-        need_th *= s_c
-        np.maximum(need_th, real_c, out=need_th)
-        np.less(
-            np.multiply(np.subtract(need_th, real_c, out=work), b_c, out=work), value, out=takes
-        )
-        # an applicant also catches up on its window when the extra cost is below the value of
-        # the (up to) two years of status it gains by certifying now; certified firms keep
-        # complying at the threshold
-        np.multiply(th_c, 3.0, out=catch)
-        catch -= _take(hist_s, cand, out=work)
-        np.clip(catch, th_c, np.multiply(th_c, 1.0 + p.catchup, out=work), out=catch)
-        np.maximum(catch, r_c, out=catch)
-        np.multiply(keep, catch, out=need_x)
-        need_x *= s_c
-        np.maximum(need_x, real_c, out=need_x)
-        np.multiply(np.subtract(need_x, need_th, out=work), b_c, out=work)
-        value *= 2.0
-        np.less(work, value, out=up_now)
-        up_now &= np.logical_not(_take(last_s, cand, out=m1), out=m1)
-        np.copyto(x, catch, where=up_now)  # x_th becomes x
-        np.copyto(need, need_x, where=up_now)  # need_th becomes need
-        moves = np.greater(x, r_c, out=m2)
-        moves &= takes
-        idx = candidates[moves]
-        bunched[idx] = True
-        reported[idx] = x[moves] * s_c[moves]
-        real[idx] = need[moves]
-        gap[idx] = 1.0 - real[idx] / reported[idx]
-        r_now[idx] = x[moves]
-        r_s[cand[moves]] = x[moves]
-    # certification: bunchers sit exactly at the threshold; compare with a relative tolerance
-    # so that rounding in sums (which depend on the order of firms) never decides it
-    np.add(hist_s, r_s, out=sum_s)
-    sum_s /= 3.0
-    applies = np.greater_equal(sum_s, th_low_s, out=short)
-    applies &= np.logical_not(last_s, out=work_s)
-    applicants = sel[np.flatnonzero(applies)]
+    cand = w.cand
+    if not cand.size:
+        return bunched
+    sales, real, reported, gap = f.sales, f.rd_real, f.rd_reported, f.gap
+    k = cand.size
+    value, work, s_c, th_c, real_c, b_c, r_c, keep, x, need, catch, need_x = (
+        b[:k] for b in ws.sub[6:18]
+    )
+    # (the first two reuse the window's scratch masks, no longer needed)
+    takes, up_now, m1, m2 = (b[:k] for b in (*ws.sub_mask[:2], *ws.sub_mask[4:6]))
+    candidates = _take(w.sel, cand, out=ws.sub_index[:k])
+    _hnte_value(f, rules, p, candidates, sales, real, y.kind, (value, work, m1, ws.sub_kind[:k]))
+    _take(sales, candidates, out=s_c)
+    _take(w.th, cand, out=th_c)
+    _take(real, candidates, out=real_c)
+    y.b_at(candidates, b_c)
+    _take(w.r, cand, out=r_c)
+    keep.fill(p.relabel)
+    keep[_take(w.pool, cand, out=m1)] = p.pool_relabel
+    np.subtract(1.0, keep, out=keep)  # the real share of reports
+    # reporting (at least) the threshold every year, the plan over the 3-year window, must pay
+    x_th = np.maximum(th_c, r_c, out=x)
+    need_th = np.multiply(keep, x_th, out=need)
+    need_th *= s_c
+    np.maximum(need_th, real_c, out=need_th)
+    np.less(np.multiply(np.subtract(need_th, real_c, out=work), b_c, out=work), value, out=takes)
+    # catching up on the window; certified firms keep complying at the threshold
+    np.multiply(th_c, 3.0, out=catch)
+    catch -= _take(w.hist, cand, out=work)
+    np.clip(catch, th_c, np.multiply(th_c, 1.0 + p.catchup, out=work), out=catch)
+    np.maximum(catch, r_c, out=catch)
+    np.multiply(keep, catch, out=need_x)
+    need_x *= s_c
+    np.maximum(need_x, real_c, out=need_x)
+    np.multiply(np.subtract(need_x, need_th, out=work), b_c, out=work)
+    value *= 2.0
+    np.less(work, value, out=up_now)
+    up_now &= np.logical_not(_take(w.lasting, cand, out=m1), out=m1)
+    np.copyto(x, catch, where=up_now)  # x_th becomes x
+    np.copyto(need, need_x, where=up_now)  # need_th becomes need
+    moves = np.greater(x, r_c, out=m2)
+    moves &= takes
+    idx = candidates[moves]
+    bunched[idx] = True
+    reported[idx] = x[moves] * s_c[moves]
+    real[idx] = need[moves]
+    gap[idx] = 1.0 - real[idx] / reported[idx]
+    w.r_now[idx] = x[moves]
+    w.r[cand[moves]] = x[moves]
+    return bunched
+
+
+def _certify(
+    y: _Year, w: _Window, valid: BoolArray, lasting: BoolArray
+) -> tuple[BoolArray, BoolArray]:
+    """Applicants (3-year mean at the threshold, certificate not lasting) are certified with
+    the approval (first applications) or renewal probability. Bunchers sit exactly at the
+    threshold: compared with a relative tolerance so that rounding in sums (which depend on
+    the order of firms) never decides it. Returns (certified this year, HNTE status)."""
+    f, p, ws, u = y.f, y.p, y.ws, y.u
+    np.add(w.hist, w.r, out=w.total)
+    w.total /= 3.0
+    applies = np.greater_equal(w.total, w.th_low, out=w.short)
+    applies &= np.logical_not(w.lasting, out=w.work)
+    applicants = w.sel[np.flatnonzero(applies)]
     due = valid.take(applicants)  # valid and not lasting: up for renewal
-    certified = ws.certified[:n]
+    certified = ws.certified[: y.n]
     certified.fill(False)
     approved = u.approval.take(applicants) < np.where(due, p.renewal, p.approval)
     certified[applicants] = approved
     hnte = np.logical_or(lasting, certified, out=f.hnte)
-    f.hnte_expiry[applicants[approved]] = year + rules.validity_years - 1
-    tech_sme = np.less_equal(sales, TECH_SME_MAX_SALES_CNY, out=f.tech_sme)
-    tech_sme &= np.less_equal(employees, TECH_SME_MAX_EMPLOYEES, out=mask)
-    tech_sme &= np.greater_equal(r_now, p.tech_sme_min_rd, out=mask)
-    # innovation
-    # P = 1 - exp(-zeta * 100 * real / sales * boost) is 0 without R&D: computed for the firms
-    # with R&D alone
-    active = np.flatnonzero(np.greater(real, 0.0, out=mask))
+    f.hnte_expiry[applicants[approved]] = y.rules.year + y.rules.validity_years - 1
+    return certified, hnte
+
+
+def _tech_sme(y: _Year, r_now: FloatArray) -> None:
+    """Tech SME status (科技型中小企业): small enough and this year's reported intensity."""
+    f = y.f
+    tech_sme = np.less_equal(f.sales, TECH_SME_MAX_SALES_CNY, out=f.tech_sme)
+    tech_sme &= np.less_equal(f.employees, TECH_SME_MAX_EMPLOYEES, out=y.mask)
+    tech_sme &= np.greater_equal(r_now, y.p.tech_sme_min_rd, out=y.mask)
+
+
+def _innovate(y: _Year, boost_of: FloatArray) -> None:
+    """Innovation: P = 1 - exp(-zeta * 100 * real / sales * boost), 0 without R&D (computed
+    for the firms with R&D alone); a success brings Poisson patents."""
+    f, p, ws = y.f, y.p, y.ws
+    real, sales = f.rd_real, f.sales
+    active = np.flatnonzero(np.greater(real, 0.0, out=y.mask))
     k = active.size
     prob_a, x_a = ws.sub[0][:k], ws.sub[1][:k]
     _take(real, active, out=prob_a)
@@ -755,32 +895,35 @@ def enterprise_year(
     prob_a *= _take(boost_of, active, out=x_a)
     np.exp(prob_a, out=prob_a)
     np.subtract(1.0, prob_a, out=prob_a)
-    u_a = _take(u.success, active, out=x_a)
+    u_a = _take(y.u.success, active, out=x_a)
     won_a = np.less(u_a, prob_a, out=ws.sub_mask[0][:k])
     success = f.success
     success.fill(False)
     success[active] = won_a
+    patents = f.patents
     patents.fill(0.0)  # (the boost is no longer needed)
     won_i = np.flatnonzero(won_a)
     patents[active[won_i]] = poisson_quantile(
         p.patents_per_success, u_a.take(won_i) / prob_a.take(won_i)
     )
-    # exit at the end of the year; the size factor is at most 2, so only firms drawing below
-    # twice the rate can exit: the factor is computed for those alone
-    near = np.flatnonzero(np.less(u.exit, 2.0 * p.exit_rate, out=mask))
-    p_exit = np.log(sales[near] * (1.0 / SIZE_REFERENCE_CNY))
+
+
+def _exits(y: _Year, hnte: BoolArray) -> BoolArray:
+    """Exit at the end of the year, at a rate falling with size and halved for HNTEs; the size
+    factor is at most 2, so only firms drawing below twice the rate can exit: the factor is
+    computed for those alone."""
+    p, u = y.p, y.u
+    near = np.flatnonzero(np.less(u.exit, 2.0 * p.exit_rate, out=y.mask))
+    p_exit = np.log(y.f.sales[near] * (1.0 / SIZE_REFERENCE_CNY))
     p_exit *= -0.2
     np.exp(p_exit, out=p_exit)
     np.clip(p_exit, 0.5, 2.0, out=p_exit)
     p_exit *= p.exit_rate
     p_exit *= np.where(hnte[near], 0.5, 1.0)  # halved for HNTEs (x 1: exact; where= is slow)
-    exits = ws.exits[:n]
+    exits = y.ws.exits[: y.n]
     exits.fill(False)
     exits[near] = u.exit[near] < p_exit
-    # last year's intensity is now that of two years ago; this year's (r_now, in the array of
-    # the old hist1) is last year's
-    new = replace(f, hist1=f.hist2, hist2=r_now)
-    return YearOutcome(firms=new, exits=exits, bunched=bunched, certified=certified)
+    return exits
 
 
 __all__ = [
