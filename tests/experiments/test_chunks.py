@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+import policysim
 from policysim.experiments.runner import MAX_CHUNK, _chunk_size, _chunks
 
 
@@ -26,3 +28,34 @@ def test_last_chunks_are_small_so_workers_finish_together() -> None:
     assert sizes[0] == 25
     # the last two full chunks' worth of runs (50) come in chunks of at most 7
     assert sum(sizes[-8:]) == 50 and max(sizes[-8:]) <= 7
+
+
+def test_a_chunks_unit_counts_from_codes_equal_those_from_its_frame(
+    tiny: policysim.LoadedScenario,
+) -> None:
+    """The worker counts the unit indicators of a chunk from their codes; the table is the one
+    :func:`unit_counts` makes from the same rows as a frame (cells, names, runs, dtypes)."""
+    import pandas as pd
+
+    from policysim.analysis import unit_counts
+    from policysim.experiments.chunking import RunDesign
+    from policysim.experiments.runner import report_years
+    from policysim.experiments.worker import (
+        UNIT_INDICATORS,
+        _ChunkRuns,
+        _simulate_run,
+        _unit_counts,
+    )
+
+    sc = tiny.scenario
+    design = RunDesign(sc, 7, None, report_years(sc), True, None)
+    task = design.tasks(list(range(4)), 1)[0]
+    runs = _ChunkRuns()
+    for i, run in enumerate(task.runs):
+        result = _simulate_run(task, i, task.params[i], np.int64(sc.baseline.synthesis_seed), {})
+        runs.completed(run, result, task.keep_years)
+    coded = _unit_counts(runs.indicators, task.keep_years)
+    framed = unit_counts(runs.indicators.frame(), UNIT_INDICATORS, task.keep_years)
+    assert len(coded.cells) > 0 and set(coded.cells["level"]) == {"county", "township"}
+    pd.testing.assert_frame_equal(coded.cells, framed.cells)
+    pd.testing.assert_frame_equal(coded.runs, framed.runs)

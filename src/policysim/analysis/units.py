@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from policysim.analysis.intervals import wilson_interval
@@ -19,9 +20,11 @@ from policysim.errors import DataError, ScenarioError
 __all__ = [
     "UNIT_COUNT_COLUMNS",
     "UNIT_RUN_COLUMNS",
+    "CodedRows",
     "UnitCounts",
     "combine_unit_counts",
     "unit_counts",
+    "unit_counts_coded",
     "unit_probabilities",
     "unit_probabilities_from_counts",
 ]
@@ -130,6 +133,65 @@ def unit_counts(
         cells.append(per_cell)
         runs.append({"level": level, "metric": metric, "n_runs": rows["replication"].nunique()})
     return _canonical(cells, [pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS))])
+
+
+def unit_counts_coded(
+    indicators: Sequence[tuple[str, str, CodedRows]],
+    unit_codes: Sequence[str],
+    unit_names: Sequence[str],
+) -> UnitCounts:
+    """:func:`unit_counts` of rows given as integer codes (an ensemble worker's form: no text
+    columns to build and compare row by row); the same table for the same rows.
+
+    Parameters
+    ----------
+    indicators : sequence of (level, metric, rows)
+        Each indicator's rows: year, unit (index into ``unit_codes``), value and replication
+        arrays of equal length; an indicator without rows has no cells and no run count.
+    unit_codes, unit_names : sequences of str
+        Code and name of each unit index.
+    """
+    cells: list[pd.DataFrame] = []
+    runs: list[dict[str, object]] = []
+    codes = np.asarray(unit_codes, dtype=object)
+    names = np.asarray(unit_names, dtype=object)
+    for level, metric, rows in indicators:
+        if not rows.year.size:
+            continue
+        n_units = max(codes.size, 1)
+        key = (rows.year - rows.year.min()) * n_units + rows.unit
+        _, first, cell = np.unique(key, return_index=True, return_inverse=True)
+        unit = rows.unit[first]
+        cells.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "metric": metric,
+                    "year": rows.year[first].astype(np.int64),
+                    "code": codes[unit].astype(str),
+                    "name": names[unit].astype(str).astype(object),
+                    "n": np.bincount(cell).astype(np.int64),
+                    "k": np.bincount(cell, weights=rows.value == 1.0).astype(np.int64),
+                    "n_bad": np.bincount(cell, weights=~np.isin(rows.value, (0.0, 1.0))).astype(
+                        np.int64
+                    ),
+                }
+            )
+        )
+        runs.append(
+            {"level": level, "metric": metric, "n_runs": int(np.unique(rows.replication).size)}
+        )
+    return _canonical(cells, [pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS))])
+
+
+@dataclass(frozen=True)
+class CodedRows:
+    """Rows of one indicator as arrays of equal length (see :func:`unit_counts_coded`)."""
+
+    year: npt.NDArray[np.int64]
+    unit: npt.NDArray[np.intp]
+    value: npt.NDArray[np.float64]
+    replication: npt.NDArray[np.int32]
 
 
 def combine_unit_counts(parts: Iterable[UnitCounts]) -> UnitCounts:

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from policysim._memory import keep_freed_memory
-from policysim.analysis.targets import UnitCounts, unit_counts
+from policysim.analysis.targets import UnitCounts
+from policysim.analysis.units import CodedRows, unit_counts_coded
 from policysim.experiments.design import run_seed, seed_key, synthesis_seeds_of
 from policysim.scenario.levers import apply_levers
 from policysim.scenario.schema import Scenario
@@ -260,6 +261,23 @@ class _Rows:
         return _parquet_bytes(table, METRICS_SCHEMA)
 
 
+def _unit_counts(rows: _Rows, keep_years: Sequence[int]) -> UnitCounts:
+    """:func:`~policysim.analysis.unit_counts` of the :data:`UNIT_INDICATORS` rows of a chunk in
+    ``keep_years``, counted from their codes (the same table as from their frame; a quarter
+    less time: no text column built and compared row by row)."""
+    replication, m = rows._columns()
+    in_years = np.isin(m.year, np.asarray(keep_years))
+    indicators = []
+    for level, metric in UNIT_INDICATORS:
+        at = np.flatnonzero(
+            (m.level == LEVELS.index(level)) & (m.metric == m.metric_code(metric)) & in_years
+        )
+        coded = CodedRows(m.year[at], m.unit[at], m.value[at], replication[at])
+        indicators.append((level, metric, coded))
+    names = [str(m.names[i]) for i in m.name_of_unit]
+    return unit_counts_coded(indicators, [str(c) for c in m.codes], names)
+
+
 def _select(
     columns: MetricColumns, keep_years: Sequence[int]
 ) -> tuple[MetricColumns, MetricColumns, MetricColumns]:
@@ -487,7 +505,7 @@ class _ChunkRuns:
         alloc_frame = _concat(self.allocs, _ALLOC_COLUMNS) if self.allocs else None
         out_kept = _compact(self.kept.frame())
         units = (
-            unit_counts(self.indicators.frame(), UNIT_INDICATORS, task.keep_years)
+            _unit_counts(self.indicators, task.keep_years)
             if self.indicators.parts
             else UnitCounts.empty()
         )
