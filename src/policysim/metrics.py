@@ -286,6 +286,48 @@ METRICS: Final[tuple[Metric, ...]] = (
         "mean county innovation index (points)",
         "县域创新能力指数均值（分）",
     ),
+    # science parks and the 科技扶贫 "个十百千" counts (issue 13 item 8): the parks are the
+    # located rows of data/jiangxi/parks.csv; poverty counties are the 25 of the 2017 list
+    _p(
+        "national_high_tech_zones",
+        "count",
+        "count",
+        "national high-tech zones located in the model (data/jiangxi/parks.csv: 7 of Jiangxi's 9)",
+        "national high-tech zones (count)",
+        "国家高新区（个）",
+    ),
+    _p(
+        "national_agri_science_parks",
+        "count",
+        "count",
+        "national agricultural S&T parks located in the model (data/jiangxi/parks.csv: 3 of 9)",
+        "national agricultural S&T parks (count)",
+        "国家农业科技园区（个）",
+    ),
+    _p(
+        "poverty_county_parks",
+        "count",
+        "count",
+        "located science parks (both kinds) in the 25 poverty counties of 2017",
+        "parks in poverty counties (count)",
+        "贫困县科技园区（个）",
+    ),
+    _p(
+        "poverty_county_platforms",
+        "count",
+        "count",
+        "innovation platforms (星创天地 and other platforms) in the 25 poverty counties of 2017",
+        "platforms in poverty counties (count)",
+        "贫困县创新平台（个）",
+    ),
+    _p(
+        "poverty_county_commissioners",
+        "count",
+        "count",
+        "S&T commissioners stationed in the 25 poverty counties of 2017 (the programme's pairings)",
+        "S&T commissioners in poverty counties (count)",
+        "贫困县科技特派员（人）",
+    ),
     # --- county ---------------------------------------------------------------------------
     _c(
         "index",

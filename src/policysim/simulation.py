@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from policysim import metrics as metric_registry
 from policysim.data import Baseline, load_baseline
+from policysim.data.parks import PARK_KINDS
 from policysim.model import Allocator, PolicyModel, YearRecord
 from policysim.scenario.loader import LoadedScenario
 from policysim.scenario.schema import Scenario
@@ -242,6 +243,24 @@ def _province_block(f: _RecordFields, model: PolicyModel) -> _Block:
         "innovative_township_share_pct": 100.0 * innov_xz / n_xz,
         "county_rd_100m_cny": rd @ county_mask / 1e8,
         "mean_county_index": f["index"].mean(1),
+        **_park_block(f, model),
+    }
+
+
+def _park_block(f: _RecordFields, model: PolicyModel) -> _Block:
+    """Science parks located in the model and the 科技扶贫 counts in the poverty counties."""
+    parks = model.parks
+    years = f["year"][:, 0]
+    active = (parks.active_from[None, :] <= years[:, None]).astype(np.float64)
+    htz = (parks.kind == PARK_KINDS.index("national_high_tech_zone")).astype(np.float64)
+    poor_park = model.poverty[parks.county].astype(np.float64)
+    poor_t = model.poverty[model.t_county].astype(np.float64)
+    return {
+        "national_high_tech_zones": active @ htz,
+        "national_agri_science_parks": active @ (1.0 - htz),
+        "poverty_county_parks": active @ poor_park,
+        "poverty_county_platforms": f["platforms"] @ poor_t,
+        "poverty_county_commissioners": f["commissioners"] @ poor_t,
     }
 
 

@@ -139,3 +139,40 @@ def township_criteria(
         + (rd_intensity_pct >= min_rd_intensity_pct)
         + (agri_adoption >= min_agri)
     )
+
+
+def park_entry(
+    township: IntArray,
+    kind: IntArray,
+    active: BoolArray,
+    per_park: FloatArray,
+    n_townships: int,
+) -> FloatArray:
+    """Expected new firms a year that the active parks bring to their host townships.
+
+    Parameters
+    ----------
+    township : (n_parks,) int array
+        Host township of each park (-1: none, the park brings no firms).
+    kind : (n_parks,) int array
+        Kind of each park (index into ``per_park``).
+    active : (n_parks,) bool array
+        Parks counting this year.
+    per_park : (n_kinds,) float array
+        Entrants a year per park of each kind.
+
+    Returns
+    -------
+    (n_townships,) float array
+    """
+    placed = active & (township >= 0)
+    out: FloatArray = np.bincount(
+        township[placed], weights=per_park[kind[placed]], minlength=n_townships
+    ).astype(np.float64)
+    return out
+
+
+def parks_per_county(county: IntArray, active: BoolArray, n_counties: int) -> FloatArray:
+    """Active parks of each county, (n_counties,) float array."""
+    out: FloatArray = np.bincount(county[active], minlength=n_counties).astype(np.float64)
+    return out

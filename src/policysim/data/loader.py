@@ -86,6 +86,8 @@ def _jiangxi_units() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str
     checksums = {t.name: t.sha256 for t in tables}
     geo = embedded_file("jiangxi/counties_boundaries.geojson")
     checksums["jiangxi/counties_boundaries.geojson"] = _sha256(geo)
+    # the science parks the model places in Jiangxi counties (policysim.data.parks)
+    checksums["jiangxi/parks.csv"] = _sha256(embedded_file("jiangxi/parks.csv"))
     return counties, townships, history, checksums
 
 

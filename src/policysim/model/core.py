@@ -60,6 +60,7 @@ from policysim.agents.places import (
 )
 from policysim.agents.support import firm_support, pool_admissions, share_by_group
 from policysim.data import FUNCTIONAL_CLASSES, Baseline
+from policysim.data.parks import ParkArrays
 from policysim.model.aggregate import (
     aggregate_firms,
     keep_firm_rows,
@@ -75,6 +76,7 @@ from policysim.model.designation import (
     designate_townships,
     pilot_platforms,
 )
+from policysim.model.parks import init_parks, park_entrants, park_platforms
 from policysim.model.state import (
     I_COMMISSIONERS,
     I_PLATFORMS,
@@ -135,6 +137,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     status_t: FloatArray  # HNTEs or tech SMEs per township
     hnte_county: FloatArray  # HNTEs per county
     above_scale_county: FloatArray  # above-scale firms per county (the status-firm denominator)
+    parks: ParkArrays  # science parks located in the baseline (model/parks.py)
 
     def __init__(
         self,
@@ -218,6 +221,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         self.support_shares = np.zeros(N_INSTRUMENTS)
         for name, share in support.instrument_shares.items():
             self.support_shares[INSTRUMENTS.index(name)] = share
+        self._init_parks()
 
     def _init_firms(self) -> None:
         rules = self.rules_of(self.year)
@@ -590,6 +594,7 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
                 p.firm_entry_rate * firms_t
                 + p.entrants_per_platform * self.platforms
                 + p.entrants_per_commissioner * self.commissioners
+                + self._park_entrants(self.year)
             )
             * self.t_host
             / self.weight
@@ -610,6 +615,9 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
     # sub-models in sibling modules, bound as methods (model/designation.py,
     # model/aggregate.py)
     _pilot_platforms = pilot_platforms
+    _init_parks = init_parks
+    _park_entrants = park_entrants
+    _park_platforms = park_platforms
     _batch_size = batch_size
     _designate_townships = designate_townships
     _designate_counties = designate_counties

@@ -140,7 +140,12 @@ def county_indicators(m: PolicyModel, growth: FloatArray) -> CountyIndicators:
     innov_c = np.bincount(m.t_county, weights=m.innovative & m.t_host, minlength=m.n_counties)
     rd_total = m.rd_rep_county + m.rd_non_enterprise
     return CountyIndicators(
-        platforms_per_xz=np.bincount(m.t_county, weights=m.platforms, minlength=m.n_counties) / xz,
+        # parks count as platforms in the evaluation (park_platform_weight; model/parks.py)
+        platforms_per_xz=(
+            np.bincount(m.t_county, weights=m.platforms, minlength=m.n_counties)
+            + m._park_platforms(m.year)
+        )
+        / xz,
         commissioners_per_xz=np.bincount(
             m.t_county, weights=m.commissioners, minlength=m.n_counties
         )

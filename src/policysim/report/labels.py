@@ -107,6 +107,17 @@ METRICS: Final[dict[str, MetricLabel]] = {
     "mean_county_index": MetricLabel(
         "index", "mean county evaluation index", "县域创新评价指数均值", "points", "分"
     ),
+    "national_high_tech_zones": _count("national high-tech zones", "国家高新区", "zones", "个"),
+    "national_agri_science_parks": _count(
+        "national agricultural S&T parks", "国家农业科技园区", "parks", "个"
+    ),
+    "poverty_county_parks": _count("parks in poverty counties", "贫困县科技园区", "parks", "个"),
+    "poverty_county_platforms": _count(
+        "platforms in poverty counties", "贫困县创新平台", "platforms", "个"
+    ),
+    "poverty_county_commissioners": _count(
+        "S&T commissioners in poverty counties", "贫困县科技特派员", "people", "人"
+    ),
     # county / township
     "index": MetricLabel("index", "county evaluation index", "县域创新评价指数", "points", "分"),
     "designated": MetricLabel(

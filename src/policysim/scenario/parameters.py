@@ -447,6 +447,33 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.02,
         0.06,
     ),
+    # --- science parks (issue 13 item 8; data/jiangxi/parks.csv) --------------------------------
+    "entrants_per_high_tech_zone": ParameterDefault(
+        10.0,
+        "count",
+        "assumption: new innovation-relevant firms a year that a national high-tech zone brings "
+        "to its host township beyond the township's own entry; the 新余 zone had over 500 firms "
+        "after about 17 years (founded 2001; https://cdn.drbdp.com/4-7739477.html, undated), "
+        "about 30 a year, of which only part are firms of the model",
+        2.0,
+        30.0,
+    ),
+    "entrants_per_agri_park": ParameterDefault(
+        2.5,
+        "count",
+        "derived: the 新余 national agricultural S&T park had 10 firms after 4 years "
+        "(http://www.07905.com/news/qiye/2015/1206/2011.html), 2.5 a year; range an assumption",
+        0.5,
+        5.0,
+    ),
+    "park_platform_weight": ParameterDefault(
+        1.0,
+        "count",
+        "assumption: platforms a park counts as in the county evaluation's platform indicator "
+        "(the published evaluation's 20 indicators are not public; 0 = parks do not count)",
+        0.0,
+        3.0,
+    ),
 }
 
 
@@ -513,6 +540,9 @@ class BehaviourParams:
     township_min_rd_intensity_pct: float
     township_min_agri_adoption: float
     national_jiangxi_share: float
+    entrants_per_high_tech_zone: float
+    entrants_per_agri_park: float
+    park_platform_weight: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> BehaviourParams:
