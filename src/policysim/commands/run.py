@@ -31,6 +31,7 @@ from policysim.commands._common import (
     out,
     plain,
     print_briefing,
+    resolved_seed,
     timestamped_dir,
 )
 from policysim.commands._common import fail as _fail
@@ -218,7 +219,7 @@ def run(
         target = errors.writes_to(
             out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
         )
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        root_seed = resolved_seed(loaded, seed)
         key = resume_key(loaded, root_seed)
         with StudyDirectory(target, command="run", resume=resume, force=force, key=key) as study:
             result = run_ensemble(
