@@ -3,14 +3,15 @@ made before any work, timestamped run folders, and the run directory of a study.
 
 The options that several commands take are declared once here, as ``Annotated`` aliases, and
 used as the parameter types of every command (``workers: Workers = 1``), so that their names,
-help and checks are the same everywhere.
+help and checks are the same everywhere; an option of one command is an alias in its module.
 
 A study command is written in one shape::
 
     with OneLineErrors(out_dir) as errors:
         check_before_work(...)
         loaded = load_scenario(...)
-        target = errors.writes_to(out_dir or timestamped_dir(...))
+        target = errors.writes_to(study_dir(out_dir, loaded, "hindcast"))
+        key = study_key([loaded], resolved_seed(loaded, seed), ...)
         with StudyDirectory(target, command="hindcast", resume=resume, force=force,
                             key=key) as study:
             result = run_hindcast(..., store=target)
