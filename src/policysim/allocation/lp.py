@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 IntArray = npt.NDArray[np.int32]
 INF = float(highspy.kHighsInf)
 
+_RowBounds = tuple[IntArray, FloatArray, FloatArray]
+"""Rows of the LP with their new lower and upper bounds."""
+
 
 @dataclass(frozen=True)
 class LPOutcome:
@@ -350,13 +353,23 @@ class RelaxedAllocationLP:
         county_cap : (n_counties,) float array, model money units
             Upper bound of each county's yearly total in planned years.
         """
+        past = np.arange(self.shape[2]) < i0
+        self._set_column_bounds(i0, spent, fixed, county_cap, past)
+        self._set_row_bounds(i0, spent, designated_before, past)
+        self._set_need(need)
+
+    def _set_column_bounds(
+        self,
+        i0: int,
+        spent: FloatArray,
+        fixed: Mapping[tuple[int, int], float],
+        county_cap: FloatArray,
+        past: npt.NDArray[np.bool_],
+    ) -> None:
+        """Funds fixed in past years and free (within their static bounds) afterwards; county
+        totals within the floor and the cap in planned years; decided designations fixed."""
         data = self.data
         n_c, n_k, n_t, _, _, n_d = self.shape
-        h = self.highs
-        past = np.arange(n_t) < i0
-        budget = np.asarray(data.budget, dtype=np.float64)
-
-        # Funds: fixed in past years, free (within their static bounds) afterwards.
         x_lo = np.zeros((n_c, n_k, n_t))
         x_hi = self.x_upper.copy()
         if i0:
@@ -372,56 +385,85 @@ class RelaxedAllocationLP:
         cols = np.concatenate([self.col_x.ravel(), self.col_total.ravel(), self.col_z.ravel()])
         lo = np.concatenate([x_lo.ravel(), tot_lo.ravel(), z_lo.ravel()])
         hi = np.concatenate([x_hi.ravel(), tot_hi.ravel(), z_hi.ravel()])
-        h.changeColsBounds(cols.size, cols, lo, hi)
+        self.highs.changeColsBounds(cols.size, cols, lo, hi)
 
-        # Rules: released in past years (their funds are fixed), in force from i0 on.
+    def _set_row_bounds(
+        self,
+        i0: int,
+        spent: FloatArray,
+        designated_before: float,
+        past: npt.NDArray[np.bool_],
+    ) -> None:
+        """The rules: released in past years (their funds are fixed), in force from ``i0`` on."""
+        data = self.data
+        n_t = self.shape[2]
+        budget = np.asarray(data.budget, dtype=np.float64)
+        bounds = [self._budget_bounds(i0, spent, budget)]
+        if self.row_poverty is not None:
+            bounds.append(
+                (
+                    self.row_poverty,
+                    np.where(past, 0.0, data.poverty_share_min * budget),
+                    np.full(n_t, INF),
+                )
+            )
+        bounds.append(self._instrument_bounds(budget, past))
+        if self.row_change_up is not None and self.row_change_down is not None:
+            allow = np.where(past[1:], INF, data.floor) * np.ones((self.shape[0], 1))
+            for r in (self.row_change_up, self.row_change_down):
+                bounds.append((r.ravel(), np.full(r.size, -INF), allow.ravel()))
+        if self.quota_years:
+            bounds.append(self._quota_bounds(i0, designated_before))
+        rows = np.concatenate([b[0] for b in bounds])
+        lo = np.concatenate([b[1] for b in bounds])
+        hi = np.concatenate([b[2] for b in bounds])
+        self.highs.changeRowsBounds(rows.size, rows, lo, hi)
+
+    def _budget_bounds(self, i0: int, spent: FloatArray, budget: FloatArray) -> _RowBounds:
+        """Each year's budget row: what was spent in past years, the budget from ``i0`` on
+        (exactly when all of it must be spent, at most otherwise)."""
+        n_t = self.shape[2]
         spent_total = spent.sum(axis=(1, 2)) if i0 else np.zeros(0)
         rhs = budget.copy()
         rhs[:i0] = spent_total
-        r_idx = [self.row_budget]
-        r_lo = [rhs if data.spend_all else np.full(n_t, -INF)]
-        r_hi = [rhs]
-        if self.row_poverty is not None:
-            r_idx.append(self.row_poverty)
-            r_lo.append(np.where(past, 0.0, data.poverty_share_min * budget))
-            r_hi.append(np.full(n_t, INF))
+        return self.row_budget, rhs if self.data.spend_all else np.full(n_t, -INF), rhs
+
+    def _instrument_bounds(self, budget: FloatArray, past: npt.NDArray[np.bool_]) -> _RowBounds:
+        """Instrument shares of each planned year's budget (free when the share is 0 or 1)."""
+        data = self.data
         smin = np.array([data.share_min.get(k, 0.0) for k in INSTRUMENTS])[:, None] * budget
         smax = np.array([data.share_max.get(k, 1.0) for k in INSTRUMENTS])[:, None] * budget
-        r_idx.append(self.row_instrument.ravel())
-        r_lo.append(np.where(past[None, :] | (smin <= 0), -INF, smin).ravel())
-        r_hi.append(
-            np.where(
-                past[None, :]
-                | (np.array([data.share_max.get(k, 1.0) for k in INSTRUMENTS]) >= 1)[:, None],
-                INF,
-                smax,
-            ).ravel()
-        )
-        if self.row_change_up is not None and self.row_change_down is not None:
-            allow = np.where(past[1:], INF, data.floor) * np.ones((n_c, 1))
-            for r in (self.row_change_up, self.row_change_down):
-                r_idx.append(r.ravel())
-                r_lo.append(np.full(r.size, -INF))
-                r_hi.append(allow.ravel())
-        if self.quota_years:
-            first_year = data.years[i0]
-            q_hi = np.array(
-                [
-                    float(n_c) if q < first_year else float(data.quotas.get(q, n_c))
-                    for q in self.quota_years
-                ]
-            )
-            q_hi = q_hi + np.where(self.quota_first, designated_before, 0.0)
-            r_idx.append(self.row_quota)
-            r_lo.append(np.full(q_hi.size, -INF))
-            r_hi.append(q_hi)
-        rows = np.concatenate(r_idx)
-        h.changeRowsBounds(rows.size, rows, np.concatenate(r_lo), np.concatenate(r_hi))
+        lo = np.where(past[None, :] | (smin <= 0), -INF, smin).ravel()
+        hi = np.where(
+            past[None, :]
+            | (np.array([data.share_max.get(k, 1.0) for k in INSTRUMENTS]) >= 1)[:, None],
+            INF,
+            smax,
+        ).ravel()
+        return self.row_instrument.ravel(), lo, hi
 
-        # need coefficients of the threshold rows (only the changed ones).
+    def _quota_bounds(self, i0: int, designated_before: float) -> _RowBounds:
+        """Quotas of new designations in planned years (the first one counts the counties
+        designated before it); past years' quotas released."""
+        data = self.data
+        n_c = self.shape[0]
+        first_year = data.years[i0]
+        q_hi = np.array(
+            [
+                float(n_c) if q < first_year else float(data.quotas.get(q, n_c))
+                for q in self.quota_years
+            ]
+        )
+        q_hi = q_hi + np.where(self.quota_first, designated_before, 0.0)
+        return self.row_quota, np.full(q_hi.size, -INF), q_hi
+
+    def _set_need(self, need: FloatArray) -> None:
+        """The ``need`` coefficients of the threshold rows (only the changed ones)."""
         changed = np.argwhere(np.abs(need - self._need) > 0.0)
         for c, j in changed:
-            h.changeCoeff(int(self.row_threshold[c, j]), int(self.col_z[c, j]), -float(need[c, j]))
+            self.highs.changeCoeff(
+                int(self.row_threshold[c, j]), int(self.col_z[c, j]), -float(need[c, j])
+            )
         self._need = need.copy()
 
     def solve(self, time_limit_s: float) -> LPOutcome:

@@ -405,6 +405,99 @@ def plan_rule(
     )
 
 
+_PLAN_COLUMNS = ("year", "county_code", "instrument", "cny")
+"""Columns of a fixed plan file, in the order :func:`read_fixed_plan` reads them."""
+
+
+def _read_plan_csv(path: Path) -> pd.DataFrame:
+    """The plan file as text cells, with every column of :data:`_PLAN_COLUMNS` present."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
+    for col in _PLAN_COLUMNS:
+        if col not in raw.columns:
+            raise DataError(
+                path, f"missing column {col!r}: expected columns {', '.join(_PLAN_COLUMNS)}", row=1
+            )
+    return raw
+
+
+def _plan_row(
+    path: Path,
+    row: int,
+    cells: Sequence[object],
+    yrs: set[int],
+    codes: Mapping[str, int],
+    facts: CountyFacts,
+) -> tuple[int, str, str, float]:
+    """One row of a plan file (``row`` counts the header as 1) as ``(year, county_code,
+    instrument, cny)``, checked for a planning year, a known county and instrument, a finite
+    amount >= 0 and poverty-programme money only to poverty counties."""
+    y_text, code, inst, cny_text = (str(v).strip() for v in cells)
+    year = _plan_year(path, row, y_text, yrs)
+    if code not in codes:
+        raise DataError(
+            path,
+            "unknown county code: expected one of the scenario's counties",
+            row=row,
+            column="county_code",
+            value=code,
+        )
+    if inst not in INSTRUMENTS:
+        raise DataError(
+            path,
+            f"expected one of {', '.join(INSTRUMENTS)}",
+            row=row,
+            column="instrument",
+            value=inst,
+        )
+    cny = _plan_amount(path, row, cny_text)
+    if inst == POVERTY_INSTRUMENT and not facts.poverty[codes[code]]:
+        raise DataError(
+            path,
+            "poverty_programme funds go only to poverty counties",
+            row=row,
+            column="county_code",
+            value=code,
+        )
+    return year, code, inst, cny
+
+
+def _plan_year(path: Path, row: int, text: str, yrs: set[int]) -> int:
+    """The ``year`` cell of a plan row: an integer among the planning years ``yrs``."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise DataError(
+            path, "expected an integer year", row=row, column="year", value=text
+        ) from None
+    if year not in yrs:
+        raise DataError(
+            path,
+            f"expected a planning year {min(yrs)}–{max(yrs)}",
+            row=row,
+            column="year",
+            value=year,
+        )
+    return year
+
+
+def _plan_amount(path: Path, row: int, text: str) -> float:
+    """The ``cny`` cell of a plan row: a finite amount >= 0 CNY."""
+    try:
+        cny = float(text)
+    except ValueError:
+        raise DataError(
+            path, "expected an amount in CNY", row=row, column="cny", value=text
+        ) from None
+    if not (np.isfinite(cny) and cny >= 0):
+        raise DataError(path, "expected a finite amount >= 0 CNY", row=row, column="cny", value=cny)
+    return cny
+
+
 def read_fixed_plan(path: Path, facts: CountyFacts, years: Sequence[int]) -> pd.DataFrame:
     """Read a fixed allocation plan from CSV.
 
@@ -430,73 +523,14 @@ def read_fixed_plan(path: Path, facts: CountyFacts, years: Sequence[int]) -> pd.
         Naming the file, the row (header = row 1), the column and the bad value.
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"not a readable CSV: {str(exc).splitlines()[0]}") from None
-    required = ("year", "county_code", "instrument", "cny")
-    for col in required:
-        if col not in raw.columns:
-            raise DataError(
-                path, f"missing column {col!r}: expected columns {', '.join(required)}", row=1
-            )
+    raw = _read_plan_csv(path)
     yrs = {int(y) for y in years}
     codes = {c: i for i, c in enumerate(facts.codes)}
     seen: dict[tuple[int, str, str], int] = {}
     rows: list[tuple[int, str, str, float]] = []
-    for i, rec in enumerate(raw[list(required)].itertuples(index=False)):
+    for i, rec in enumerate(raw[list(_PLAN_COLUMNS)].itertuples(index=False)):
         row = i + 2
-        y_text, code, inst, cny_text = (str(v).strip() for v in rec)
-        try:
-            year = int(y_text)
-        except ValueError:
-            raise DataError(
-                path, "expected an integer year", row=row, column="year", value=y_text
-            ) from None
-        if year not in yrs:
-            raise DataError(
-                path,
-                f"expected a planning year {min(yrs)}–{max(yrs)}",
-                row=row,
-                column="year",
-                value=year,
-            )
-        if code not in codes:
-            raise DataError(
-                path,
-                "unknown county code: expected one of the scenario's counties",
-                row=row,
-                column="county_code",
-                value=code,
-            )
-        if inst not in INSTRUMENTS:
-            raise DataError(
-                path,
-                f"expected one of {', '.join(INSTRUMENTS)}",
-                row=row,
-                column="instrument",
-                value=inst,
-            )
-        try:
-            cny = float(cny_text)
-        except ValueError:
-            raise DataError(
-                path, "expected an amount in CNY", row=row, column="cny", value=cny_text
-            ) from None
-        if not (np.isfinite(cny) and cny >= 0):
-            raise DataError(
-                path, "expected a finite amount >= 0 CNY", row=row, column="cny", value=cny
-            )
-        if inst == POVERTY_INSTRUMENT and not facts.poverty[codes[code]]:
-            raise DataError(
-                path,
-                "poverty_programme funds go only to poverty counties",
-                row=row,
-                column="county_code",
-                value=code,
-            )
+        year, code, inst, cny = _plan_row(path, row, rec, yrs, codes, facts)
         key = (year, code, inst)
         if key in seen:
             raise DataError(
@@ -507,7 +541,7 @@ def read_fixed_plan(path: Path, facts: CountyFacts, years: Sequence[int]) -> pd.
             )
         seen[key] = row
         rows.append((year, code, inst, cny))
-    frame = pd.DataFrame(rows, columns=list(required))
+    frame = pd.DataFrame(rows, columns=list(_PLAN_COLUMNS))
     frame["year"] = frame["year"].astype(np.int64)
     frame["cny"] = frame["cny"].astype(np.float64)
     return frame.sort_values(["year", "county_code", "instrument"]).reset_index(drop=True)

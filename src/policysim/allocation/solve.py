@@ -308,11 +308,18 @@ class ClosedLoopPlanner:
         mode = self.first_mode if state.i0 == 0 else self.mode
         if mode == "lp":
             return self._solve_lp(state, year, strategy, start, started is not None)
+        return self._solve_mip(state, year, strategy, start, bool(started))
+
+    def _solve_mip(
+        self, state: _State, year: int, strategy: str, start: float, budgeted: bool
+    ) -> AllocationResult:
+        """Solve the exact MIP through the persistent appsi interface (duals from the LP with
+        designations fixed). ``budgeted``: the time limit counts the time since ``start``."""
         m, _ = self._build_mip()
         self._apply(m, state)
         solver = self._solver
         elapsed = time.perf_counter() - start
-        solver.config.time_limit = max(0.1, self.time_limit_s - (elapsed if started else 0.0))
+        solver.config.time_limit = max(0.1, self.time_limit_s - (elapsed if budgeted else 0.0))
         solver.config.mip_gap = self.mip_gap
         res = solver.solve(m)
         tc = res.termination_condition
@@ -321,21 +328,7 @@ class ClosedLoopPlanner:
             raise InfeasibleAllocationError(
                 diagnose_infeasible(self.data, state, year, self.years, len(self.codes))
             )
-        if tc == TerminationCondition.optimal:
-            status = SolveStatus.OPTIMAL
-        elif tc in (
-            TerminationCondition.maxTimeLimit,
-            TerminationCondition.maxIterations,
-            TerminationCondition.objectiveLimit,
-        ):
-            if incumbent is None:
-                raise AllocationError(
-                    f"{year}: HiGHS found no allocation within {solver.config.time_limit:.3g} s "
-                    f"({_status_name(tc)}): expected a larger time_limit_s"
-                )
-            status = SolveStatus.TIME_LIMIT
-        else:
-            raise AllocationError(f"{year}: HiGHS failed ({_status_name(tc)})")
+        status = _mip_status(tc, incumbent, year, solver.config.time_limit)
         bound = res.best_objective_bound
         solver.load_vars()
         value = float(incumbent)
@@ -420,6 +413,27 @@ class ClosedLoopPlanner:
             duals=duals,
             message=msg,
         )
+
+
+def _mip_status(
+    tc: TerminationCondition, incumbent: float | None, year: int, time_limit: float
+) -> SolveStatus:
+    """The status of a MIP solve that was not infeasible: optimal, or stopped at a limit with an
+    incumbent; a limit without one or any other ending is an :class:`AllocationError`."""
+    if tc == TerminationCondition.optimal:
+        return SolveStatus.OPTIMAL
+    if tc in (
+        TerminationCondition.maxTimeLimit,
+        TerminationCondition.maxIterations,
+        TerminationCondition.objectiveLimit,
+    ):
+        if incumbent is None:
+            raise AllocationError(
+                f"{year}: HiGHS found no allocation within {time_limit:.3g} s "
+                f"({_status_name(tc)}): expected a larger time_limit_s"
+            )
+        return SolveStatus.TIME_LIMIT
+    raise AllocationError(f"{year}: HiGHS failed ({_status_name(tc)})")
 
 
 def plan_optimal(

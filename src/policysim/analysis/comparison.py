@@ -112,36 +112,55 @@ def paired_comparison(
         name: restrict_to_targets(metrics, targets) for name, metrics in metrics_by_scenario.items()
     }
     base_outcomes = {t.name: target_outcomes(restricted[baseline], t) for t in targets}
-    rows: list[dict[str, object]] = []
-    for name, metrics in restricted.items():
-        for target in targets:
-            flags, values = target_outcomes(metrics, target)
-            base_flags, base_values = base_outcomes[target.name]
-            common = _common_replications(name, flags.index, baseline, base_flags.index)
-            x = flags.reindex(common).to_numpy(dtype=bool)
-            y = base_flags.reindex(common).to_numpy(dtype=bool)
-            diff, lo, hi = paired_proportion_difference(x, y, confidence)
-            vx = values.reindex(common).to_numpy(dtype=np.float64)
-            vy = base_values.reindex(common).to_numpy(dtype=np.float64)
-            m_diff, m_lo, m_hi = mean_difference_interval(vx - vy, confidence)
-            all_values = values.to_numpy(dtype=np.float64)
-            finite = all_values[np.isfinite(all_values)]
-            rows.append(
-                {
-                    "scenario": name,
-                    "target": target.name,
-                    "year": int(target.year),
-                    "probability": float(np.mean(flags.to_numpy(dtype=bool))),
-                    "diff_vs_baseline": diff,
-                    "diff_ci_low": lo,
-                    "diff_ci_high": hi,
-                    "metric_median": float(np.median(finite)) if finite.size else float("nan"),
-                    "metric_diff_mean": m_diff,
-                    "metric_diff_ci_low": m_lo,
-                    "metric_diff_ci_high": m_hi,
-                }
-            )
+    rows = [
+        _comparison_row(
+            name,
+            target,
+            target_outcomes(metrics, target),
+            baseline,
+            base_outcomes[target.name],
+            confidence,
+        )
+        for name, metrics in restricted.items()
+        for target in targets
+    ]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def _comparison_row(
+    name: str,
+    target: TargetLike,
+    outcome: tuple[pd.Series, pd.Series],
+    baseline: str,
+    base_outcome: tuple[pd.Series, pd.Series],
+    confidence: float,
+) -> dict[str, object]:
+    """One row of :func:`paired_comparison`: scenario ``name`` on ``target`` (its run flags and
+    metric values, ``outcome``) against the baseline's, paired over their common runs."""
+    flags, values = outcome
+    base_flags, base_values = base_outcome
+    common = _common_replications(name, flags.index, baseline, base_flags.index)
+    x = flags.reindex(common).to_numpy(dtype=bool)
+    y = base_flags.reindex(common).to_numpy(dtype=bool)
+    diff, lo, hi = paired_proportion_difference(x, y, confidence)
+    vx = values.reindex(common).to_numpy(dtype=np.float64)
+    vy = base_values.reindex(common).to_numpy(dtype=np.float64)
+    m_diff, m_lo, m_hi = mean_difference_interval(vx - vy, confidence)
+    all_values = values.to_numpy(dtype=np.float64)
+    finite = all_values[np.isfinite(all_values)]
+    return {
+        "scenario": name,
+        "target": target.name,
+        "year": int(target.year),
+        "probability": float(np.mean(flags.to_numpy(dtype=bool))),
+        "diff_vs_baseline": diff,
+        "diff_ci_low": lo,
+        "diff_ci_high": hi,
+        "metric_median": float(np.median(finite)) if finite.size else float("nan"),
+        "metric_diff_mean": m_diff,
+        "metric_diff_ci_low": m_lo,
+        "metric_diff_ci_high": m_hi,
+    }
 
 
 def unit_disagreement(

@@ -317,49 +317,67 @@ def score_hindcast(
     DataError
         If an observed indicator/year has no ensemble values, or an indicator has several units.
     """
-    rows: list[dict[str, object]] = []
     sub = ensemble[ensemble["level"] == level]
+    rows: list[dict[str, object]] = []
     for indicator, year, obs in zip(
         observed["indicator"], observed["year"], observed["value"], strict=True
     ):
-        cell = sub[(sub["metric"] == indicator) & (sub["year"] == year)]
-        if cell.empty:
-            raise DataError(
-                "ensemble metrics",
-                f"no {level}-level values for indicator {indicator!r} in {year}; "
-                "expected the ensemble to cover every observed indicator and year",
-            )
-        if len(cell["code"].unique()) > 1:
-            raise DataError(
-                "ensemble metrics",
-                f"indicator {indicator!r} has several {level}-level units; expected one",
-            )
-        x = cell["value"].to_numpy(dtype=np.float64)
-        x = x[np.isfinite(x)]
-        if x.size == 0:
-            raise DataError(
-                "ensemble metrics", f"indicator {indicator!r} in {year} has no finite value"
-            )
-        y = float(obs)
-        q05, q25, q50, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
-        rows.append(
-            {
-                "indicator": str(indicator),
-                "year": int(year),
-                "observed": y,
-                "median": float(q50),
-                "p05": float(q05),
-                "p25": float(q25),
-                "p75": float(q75),
-                "p95": float(q95),
-                "in50": bool(q25 <= y <= q75),
-                "in90": bool(q05 <= y <= q95),
-                "pit": float(pit_values(x, np.float64(y), rng)),
-                "crps": float(crps_ensemble(x, np.float64(y))),
-                "abs_pct_error": abs(float(q50) - y) / abs(y) * 100.0 if y != 0.0 else math.nan,
-            }
-        )
+        x = _cell_values(sub, indicator, year, level)
+        rows.append(_score_row(indicator, year, x, obs, rng))
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return table, _summary(table)
+
+
+def _cell_values(sub: pd.DataFrame, indicator: object, year: object, level: str) -> FloatArray:
+    """The finite ensemble values of ``indicator`` in ``year`` (``sub``: the metrics at
+    ``level``), one unit's; a :class:`DataError` if there are none or several units."""
+    cell = sub[(sub["metric"] == indicator) & (sub["year"] == year)]
+    if cell.empty:
+        raise DataError(
+            "ensemble metrics",
+            f"no {level}-level values for indicator {indicator!r} in {year}; "
+            "expected the ensemble to cover every observed indicator and year",
+        )
+    if len(cell["code"].unique()) > 1:
+        raise DataError(
+            "ensemble metrics",
+            f"indicator {indicator!r} has several {level}-level units; expected one",
+        )
+    x = cell["value"].to_numpy(dtype=np.float64)
+    finite: FloatArray = x[np.isfinite(x)]
+    if finite.size == 0:
+        raise DataError(
+            "ensemble metrics", f"indicator {indicator!r} in {year} has no finite value"
+        )
+    return finite
+
+
+def _score_row(
+    indicator: object, year: int, x: FloatArray, obs: float, rng: np.random.Generator | None
+) -> dict[str, object]:
+    """One observation ``obs`` scored against the ensemble values ``x`` (a row of the table of
+    :func:`score_hindcast`)."""
+    y = float(obs)
+    q05, q25, q50, q75, q95 = np.quantile(x, [0.05, 0.25, 0.5, 0.75, 0.95])
+    return {
+        "indicator": str(indicator),
+        "year": int(year),
+        "observed": y,
+        "median": float(q50),
+        "p05": float(q05),
+        "p25": float(q25),
+        "p75": float(q75),
+        "p95": float(q95),
+        "in50": bool(q25 <= y <= q75),
+        "in90": bool(q05 <= y <= q95),
+        "pit": float(pit_values(x, np.float64(y), rng)),
+        "crps": float(crps_ensemble(x, np.float64(y))),
+        "abs_pct_error": abs(float(q50) - y) / abs(y) * 100.0 if y != 0.0 else math.nan,
+    }
+
+
+def _summary(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per indicator of a scored table: coverages, MAPE of the median, mean CRPS, count."""
     summary: dict[str, dict[str, float]] = {}
     for indicator, group in table.groupby("indicator", sort=True):
         ape = group["abs_pct_error"].to_numpy(dtype=np.float64)
@@ -371,4 +389,4 @@ def score_hindcast(
             "mean_crps": float(group["crps"].mean()),
             "n": len(group),
         }
-    return table, summary
+    return summary

@@ -3,14 +3,15 @@ made before any work, timestamped run folders, and the run directory of a study.
 
 The options that several commands take are declared once here, as ``Annotated`` aliases, and
 used as the parameter types of every command (``workers: Workers = 1``), so that their names,
-help and checks are the same everywhere.
+help and checks are the same everywhere; an option of one command is an alias in its module.
 
 A study command is written in one shape::
 
     with OneLineErrors(out_dir) as errors:
         check_before_work(...)
         loaded = load_scenario(...)
-        target = errors.writes_to(out_dir or timestamped_dir(...))
+        target = errors.writes_to(study_dir(out_dir, loaded, "hindcast"))
+        key = study_key([loaded], resolved_seed(loaded, seed), ...)
         with StudyDirectory(target, command="hindcast", resume=resume, force=force,
                             key=key) as study:
             result = run_hindcast(..., store=target)
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Final, NoReturn
+from typing import TYPE_CHECKING, Annotated, Final, NoReturn
 
 import typer
 from rich.console import Console
@@ -39,6 +40,9 @@ from rich.text import Text
 
 from policysim.errors import PolicysimError, ScenarioError
 from policysim.experiments.rundir import RunDirectory
+
+if TYPE_CHECKING:
+    from policysim.scenario import LoadedScenario
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -278,6 +282,27 @@ class StudyDirectory(RunDirectory):
         else:
             PartsStore(self.path).remove()
         return written
+
+
+def resolved_seed(loaded: LoadedScenario, seed: int | None) -> int:
+    """The root seed of a command's ensembles: ``--seed``, else the scenario's
+    ``ensemble.root_seed`` (of the first scenario, for a study of several)."""
+    return loaded.scenario.ensemble.root_seed if seed is None else seed
+
+
+def study_dir(out_dir: Path | None, loaded: LoadedScenario, study: str) -> Path:
+    """The run directory of a study of one scenario: ``--out``, else a new
+    ``<scenario name>-<study>-<timestamp>/`` folder under the scenario's ``outputs.dir``."""
+    if out_dir is not None:
+        return out_dir
+    return timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-{study}")
+
+
+def print_written(written: dict[str, Path]) -> None:
+    """The files a command wrote, one ``name: path`` line each (no markup interpreted)."""
+    out.print("Written:", highlight=False)
+    for name, path in written.items():
+        out.print(f"  {name}: {path}", highlight=False, markup=False)
 
 
 def timestamped_dir(base: Path, stem: str) -> Path:

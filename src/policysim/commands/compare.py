@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -30,9 +30,14 @@ from policysim.commands._common import (
     err,
     out,
     print_briefing,
+    resolved_seed,
     timestamped_dir,
 )
 from policysim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from policysim.studies.compare import ComparisonResult
+    from policysim.studies.frontier import FrontierResult
 
 #: Most budget levels of ``frontier --budgets`` (each level is a whole ensemble).
 MAX_BUDGET_LEVELS = 100
@@ -44,37 +49,59 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+# -- the options of compare and frontier (the shared ones are in _common) ------------------------
+
+Scenarios = Annotated[
+    list[Path], typer.Argument(help="Scenario YAML files; the first is the baseline.")
+]
+MarginalReplications = Annotated[
+    int | None,
+    typer.Option(
+        help="Baseline runs reused per perturbed prefecture for the marginal value of funds "
+        "(default 20; 0: slopes and duals only, no perturbation runs)."
+    ),
+]
+Delta = Annotated[
+    float | None,
+    typer.Option(
+        help="Extra funds per county and year in the perturbation runs, 亿元 (default 0.01)."
+    ),
+]
+Marginal = Annotated[
+    bool,
+    typer.Option(
+        "--marginal",
+        help="Also run the marginal value study (where an extra yuan matters most; about a "
+        "third of the time of a compare).",
+    ),
+]
+StrategyScenario = Annotated[Path, typer.Argument(help="Scenario YAML file (the strategy).")]
+Budgets = Annotated[
+    str,
+    typer.Option(
+        help="Budget levels: the budget of the first planning year in 亿元 (100 million "
+        "CNY), as a list `2,4,6` or a range `START:STOP:COUNT` (inclusive, `2:10:9` = 2, 3, "
+        "..., 10). The scenario's whole budget series is scaled by level / its first-year "
+        "budget. With --factors, the numbers are scale factors instead."
+    ),
+]
+Factors = Annotated[
+    bool, typer.Option("--factors", help="Read --budgets as factors of the scenario's budget.")
+]
+Level = Annotated[float, typer.Option(help="Required probability for the smallest budget (0-1).")]
+
+
 def compare(
-    scenarios: Annotated[
-        list[Path], typer.Argument(help="Scenario YAML files; the first is the baseline.")
-    ],
+    scenarios: Scenarios,
     replications: Replications = None,
     seed: Seed = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     out_dir: OutDir = None,
     overrides: Overrides = None,
-    marginal_replications: Annotated[
-        int | None,
-        typer.Option(
-            help="Baseline runs reused per perturbed prefecture for the marginal value of funds "
-            "(default 20; 0: slopes and duals only, no perturbation runs)."
-        ),
-    ] = None,
-    delta: Annotated[
-        float | None,
-        typer.Option(
-            help="Extra funds per county and year in the perturbation runs, 亿元 (default 0.01)."
-        ),
-    ] = None,
-    marginal: Annotated[
-        bool,
-        typer.Option(
-            "--marginal",
-            help="Also run the marginal value study (where an extra yuan matters most; about a "
-            "third of the time of a compare).",
-        ),
-    ] = False,
+    marginal_replications: MarginalReplications = None,
+    delta: Delta = None,
+    marginal: Marginal = False,
     lang: Lang = "both",
     quiet: Quiet = False,
     resume: Resume = False,
@@ -97,13 +124,7 @@ def compare(
         policysim compare scenarios/jiangxi_baseline.yaml scenarios/jiangxi_equal.yaml --out results/cmp --resume
     """
     from policysim.scenario import load_scenario
-    from policysim.studies.compare import (
-        compare_scenarios,
-        decision_line,
-        standout,
-        unique_names,
-        write_comparison,
-    )
+    from policysim.studies.compare import compare_scenarios, unique_names, write_comparison
     from policysim.studies.runs import study_key
 
     target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "compare")
@@ -112,7 +133,7 @@ def compare(
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
         loaded = [load_scenario(s, tuple(overrides or ())) for s in scenarios]
-        root_seed = loaded[0].scenario.ensemble.root_seed if seed is None else seed
+        root_seed = resolved_seed(loaded[0], seed)
         key = study_key(loaded, root_seed, names=unique_names(loaded))
         with StudyDirectory(target, command="compare", resume=resume, force=force,
                             key=key) as study:  # fmt: skip
@@ -131,31 +152,8 @@ def compare(
             )
             written = study.finish(write_comparison(result, target, lang=lang))
     if not quiet:
-        table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
-        for col in ("scenario", "target", "P", "difference", "95% interval"):
-            table.add_column(col, no_wrap=col == "target", overflow="fold")
-        for rec in result.table.to_dict("records"):
-            table.add_row(
-                escape(str(rec["scenario"])),
-                escape(str(rec["target"])),
-                _pct(float(rec["probability"])),
-                f"{100 * float(rec['diff_vs_baseline']):+.1f} pp",
-                f"[{100 * float(rec['diff_ci_low']):+.1f}, {100 * float(rec['diff_ci_high']):+.1f}]",
-            )
-        out.print(table)
-        for rec in result.decisions.to_dict("records"):
-            out.print(escape(decision_line({str(k): v for k, v in rec.items()})), highlight=False)
-        if result.marginal is not None:
-            shown, sentence = standout(result.marginal)
-            if len(shown):
-                top = shown.sort_values("rank").head(5)
-                names = ", ".join(f"{c} {n}" for c, n in zip(top["code"], top["name"], strict=True))
-                out.print(f"Where an extra yuan matters most: {escape(names)}", highlight=False)
-            out.print(escape(sentence), highlight=False)
-        print_briefing(written)
-    out.print(
-        f"Wrote {len(written)} files to {escape(str(written['report'].parent))}", highlight=False
-    )
+        _print_comparison(result, written)
+    _print_wrote(written)
     failed = sum(r.n_failed for r in result.results.values())
     if failed:
         err.print(f"[bold red]{failed} runs failed[/] (see the report)", highlight=False)
@@ -163,22 +161,10 @@ def compare(
 
 
 def frontier(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (the strategy).")],
-    budgets: Annotated[
-        str,
-        typer.Option(
-            help="Budget levels: the budget of the first planning year in 亿元 (100 million "
-            "CNY), as a list `2,4,6` or a range `START:STOP:COUNT` (inclusive, `2:10:9` = 2, 3, "
-            "..., 10). The scenario's whole budget series is scaled by level / its first-year "
-            "budget. With --factors, the numbers are scale factors instead."
-        ),
-    ],
-    factors: Annotated[
-        bool, typer.Option("--factors", help="Read --budgets as factors of the scenario's budget.")
-    ] = False,
-    level: Annotated[
-        float, typer.Option(help="Required probability for the smallest budget (0-1).")
-    ] = 0.8,
+    scenario: StrategyScenario,
+    budgets: Budgets,
+    factors: Factors = False,
+    level: Level = 0.8,
     replications: Replications = None,
     seed: Seed = None,
     workers: Workers = 1,
@@ -202,31 +188,18 @@ def frontier(
         policysim frontier scenarios/jiangxi_baseline.yaml --budgets 2:10:9 --out results/fr --resume
     """
     from policysim.scenario import load_scenario
-    from policysim.studies.frontier import (
-        budget_frontier,
-        first_year_budget,
-        parse_budgets,
-        write_frontier,
-    )
+    from policysim.studies.frontier import budget_frontier, first_year_budget, write_frontier
     from policysim.studies.runs import study_key
 
     target = out_dir if out_dir is not None else timestamped_dir(Path("results"), "frontier")
     with OneLineErrors(target):
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
                           workers=workers, scheduler=scheduler)  # fmt: skip
-        values = parse_budgets(budgets)
-        if len(values) > MAX_BUDGET_LEVELS:
-            raise ScenarioError(
-                None,
-                "too many budget levels",
-                key_path="--budgets",
-                value=budgets,
-                expected=f"at most {MAX_BUDGET_LEVELS} levels",
-            )
+        values = _budget_levels(budgets)
         loaded = load_scenario(scenario, tuple(overrides or ()))
         if factors:
             values = [v * first_year_budget(loaded) for v in values]
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        root_seed = resolved_seed(loaded, seed)
         key = study_key([loaded], root_seed, budgets=sorted(set(values)))
         with StudyDirectory(target, command="frontier", resume=resume, force=force,
                             key=key) as study:  # fmt: skip
@@ -244,12 +217,67 @@ def frontier(
             )
             written = study.finish(write_frontier(result, target))
     if not quiet:
-        table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")
-        table.add_column("target")
-        table.add_column("budget (亿元)")
-        for name, value in result.smallest.items():
-            table.add_row(escape(name), "not reached" if value is None else f"{value:g}")
-        out.print(table)
+        _print_frontier(result, level)
+    _print_wrote(written)
+
+
+def _budget_levels(budgets: str) -> list[float]:
+    """The levels of ``--budgets`` (a list or a range), at most :data:`MAX_BUDGET_LEVELS`."""
+    from policysim.studies.frontier import parse_budgets
+
+    values = parse_budgets(budgets)
+    if len(values) > MAX_BUDGET_LEVELS:
+        raise ScenarioError(
+            None,
+            "too many budget levels",
+            key_path="--budgets",
+            value=budgets,
+            expected=f"at most {MAX_BUDGET_LEVELS} levels",
+        )
+    return values
+
+
+def _print_comparison(result: ComparisonResult, written: dict[str, Path]) -> None:
+    """The paired attainment table, the decisions, where an extra yuan matters most (with
+    --marginal) and the briefing."""
+    from policysim.studies.compare import decision_line, standout
+
+    table = Table(title=f"Attainment vs {result.baseline} (paired, 95%)")
+    for col in ("scenario", "target", "P", "difference", "95% interval"):
+        table.add_column(col, no_wrap=col == "target", overflow="fold")
+    for rec in result.table.to_dict("records"):
+        table.add_row(
+            escape(str(rec["scenario"])),
+            escape(str(rec["target"])),
+            _pct(float(rec["probability"])),
+            f"{100 * float(rec['diff_vs_baseline']):+.1f} pp",
+            f"[{100 * float(rec['diff_ci_low']):+.1f}, {100 * float(rec['diff_ci_high']):+.1f}]",
+        )
+    out.print(table)
+    for rec in result.decisions.to_dict("records"):
+        out.print(escape(decision_line({str(k): v for k, v in rec.items()})), highlight=False)
+    if result.marginal is not None:
+        shown, sentence = standout(result.marginal)
+        if len(shown):
+            top = shown.sort_values("rank").head(5)
+            names = ", ".join(f"{c} {n}" for c, n in zip(top["code"], top["name"], strict=True))
+            out.print(f"Where an extra yuan matters most: {escape(names)}", highlight=False)
+        out.print(escape(sentence), highlight=False)
+    print_briefing(written)
+
+
+def _print_frontier(result: FrontierResult, level: float) -> None:
+    """The smallest first-year budget reaching ``level`` for each target."""
+    table = Table(title=f"Smallest first-year budget reaching P >= {level:.0%}")
+    table.add_column("target")
+    table.add_column("budget (亿元)")
+    for name, value in result.smallest.items():
+        table.add_row(escape(name), "not reached" if value is None else f"{value:g}")
+    out.print(table)
+
+
+def _print_wrote(written: dict[str, Path]) -> None:
+    """How many files were written, and where (the folder of the report)."""
     out.print(
         f"Wrote {len(written)} files to {escape(str(written['report'].parent))}", highlight=False
     )

@@ -31,7 +31,9 @@ from policysim.commands._common import (
     check_input_file,
     err,
     out,
-    timestamped_dir,
+    print_written,
+    resolved_seed,
+    study_dir,
 )
 from policysim.errors import ScenarioError
 from policysim.experiments.rundir import MARKER_FILE, check_output_file
@@ -48,6 +50,34 @@ Observed = Annotated[
     typer.Option(
         help="Observed CSV (UTF-8): columns `indicator,year,value`, extra columns ignored; "
         "years within the scenario's horizon, base year included."
+    ),
+]
+
+# -- the options of calibrate alone --------------------------------------------------------------
+
+UncertainScenario = Annotated[Path, typer.Argument(help="Scenario YAML file (its uncertainties).")]
+PriorReplications = Annotated[
+    int | None,
+    typer.Option(help="Prior runs (default: the scenario's ensemble.replications)."),
+]
+Accept = Annotated[
+    float, typer.Option(help="Share of runs accepted (closest to the observations).")
+]
+MinNarrowing = Annotated[
+    float,
+    typer.Option(
+        help="Fit a parameter only if its accepted 5-95% width is at most (1 - this) "
+        "of the prior's; otherwise keep the prior."
+    ),
+]
+Shape = Annotated[str, typer.Option(help="Fitted distribution: `triangular` or `uniform`.")]
+FittedScenario = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        help="Fitted scenario to write (default: `<scenario>_calibrated.yaml` beside "
+        "the input); a report `<name>.fit.json` goes beside it. The prior runs stream to "
+        "`<name>.runs/` beside it until the fit is written.",
     ),
 ]
 
@@ -114,10 +144,8 @@ def hindcast(
         check_input_file(observed, "--observed")
         loaded = load_scenario(scenario, overrides or ())
         read_hindcast_observed(observed, loaded.scenario)  # fail before creating anything
-        target = errors.writes_to(
-            out_dir or timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-hindcast")
-        )
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        target = errors.writes_to(study_dir(out_dir, loaded, "hindcast"))
+        root_seed = resolved_seed(loaded, seed)
         key = study_key([loaded], root_seed, user_files=[observed])
         with StudyDirectory(target, command="hindcast", resume=resume, force=force,
                             key=key) as study:  # fmt: skip
@@ -203,44 +231,21 @@ def _print_hindcast(result: HindcastResult, observed: Path, written: dict[str, P
         highlight=False,
         markup=False,
     )
-    out.print("Written:", highlight=False)
-    for name, path in written.items():
-        out.print(f"  {name}: {path}", highlight=False, markup=False)
+    print_written(written)
 
 
 def calibrate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (its uncertainties).")],
+    scenario: UncertainScenario,
     observed: Observed,
-    replications: Annotated[
-        int | None,
-        typer.Option(help="Prior runs (default: the scenario's ensemble.replications)."),
-    ] = None,
-    accept: Annotated[
-        float, typer.Option(help="Share of runs accepted (closest to the observations).")
-    ] = 0.1,
-    min_narrowing: Annotated[
-        float,
-        typer.Option(
-            help="Fit a parameter only if its accepted 5-95% width is at most (1 - this) "
-            "of the prior's; otherwise keep the prior."
-        ),
-    ] = 0.3,
-    shape: Annotated[
-        str, typer.Option(help="Fitted distribution: `triangular` or `uniform`.")
-    ] = "triangular",
+    replications: PriorReplications = None,
+    accept: Accept = 0.1,
+    min_narrowing: MinNarrowing = 0.3,
+    shape: Shape = "triangular",
     workers: Workers = 1,
     scheduler: Scheduler = None,
     seed: Seed = None,
     overrides: Overrides = None,
-    out_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Fitted scenario to write (default: `<scenario>_calibrated.yaml` beside "
-            "the input); a report `<name>.fit.json` goes beside it. The prior runs stream to "
-            "`<name>.runs/` beside it until the fit is written.",
-        ),
-    ] = None,
+    out_file: FittedScenario = None,
     quiet: Quiet = False,
     resume: Resume = False,
     force: Force = False,
@@ -268,9 +273,7 @@ def calibrate(
     from policysim.studies.runs import study_key
 
     with OneLineErrors() as errors:
-        if shape not in ("triangular", "uniform"):
-            raise ScenarioError(None, "unknown shape", key_path="--shape", value=shape,
-                                expected="triangular or uniform")  # fmt: skip
+        _check_shape(shape)
         if out_file is not None:
             check_output_file(out_file)  # before any work
         check_before_work(replications=replications, workers=workers, scheduler=scheduler)
@@ -279,7 +282,7 @@ def calibrate(
         read_hindcast_observed(observed, loaded.scenario)
         target = _fitted_scenario_file(out_file, loaded.path)
         work = errors.writes_to(calibration_runs_dir(target))
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        root_seed = resolved_seed(loaded, seed)
         key = study_key([loaded], root_seed, user_files=[observed])
         with StudyDirectory(work, command="calibrate", resume=resume, force=force,
                             key=key) as study:  # fmt: skip
@@ -302,6 +305,13 @@ def calibrate(
         _remove_runs_dir(work)
     if not quiet:
         _print_calibration(result, written)
+
+
+def _check_shape(shape: str) -> None:
+    """``--shape`` must be ``triangular`` or ``uniform``."""
+    if shape not in ("triangular", "uniform"):
+        raise ScenarioError(None, "unknown shape", key_path="--shape", value=shape,
+                            expected="triangular or uniform")  # fmt: skip
 
 
 def _fitted_scenario_file(out_file: Path | None, scenario: Path) -> Path:
@@ -388,9 +398,7 @@ def _print_calibration(result: CalibrationResult, written: dict[str, Path]) -> N
             ),
         )
     out.print(fit)
-    out.print("Written:", highlight=False)
-    for name, path in written.items():
-        out.print(f"  {name}: {path}", highlight=False, markup=False)
+    print_written(written)
 
 
 def register(app: typer.Typer) -> None:

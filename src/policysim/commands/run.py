@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.table import Table
@@ -31,10 +31,14 @@ from policysim.commands._common import (
     out,
     plain,
     print_briefing,
+    resolved_seed,
     timestamped_dir,
 )
 from policysim.commands._common import fail as _fail
 from policysim.errors import PolicysimError
+
+if TYPE_CHECKING:
+    from policysim.experiments import EnsembleResult
 
 __all__ = ["register"]
 
@@ -161,6 +165,15 @@ def data(
         out.print(f"Note: {caveat}", highlight=False)
 
 
+Precision = Annotated[
+    float | None,
+    typer.Option(
+        help="Add runs in batches until every target's 95% interval half-width is at most "
+        "this (e.g. 0.05), or ensemble.max_replications."
+    ),
+]
+
+
 def run(
     scenario: ScenarioFile,
     replications: Replications = None,
@@ -169,13 +182,7 @@ def run(
     scheduler: Scheduler = None,
     out_dir: OutDir = None,
     overrides: Overrides = None,
-    precision: Annotated[
-        float | None,
-        typer.Option(
-            help="Add runs in batches until every target's 95% interval half-width is at most "
-            "this (e.g. 0.05), or ensemble.max_replications."
-        ),
-    ] = None,
+    precision: Precision = None,
     resume: Resume = False,
     quiet: Quiet = False,
     lang: Lang = "both",
@@ -201,11 +208,7 @@ def run(
     from policysim.experiments.store import PARTS_DIR
     from policysim.scenario import load_scenario
 
-    extra = [
-        *overrides_args(overrides),
-        *(["--replications", str(replications)] if replications else []),
-    ]
-    extra += ["--seed", str(seed)] if seed is not None else []
+    extra = _repeated_args(overrides, replications, seed)
 
     def on_interrupt(target: Path | None) -> NoReturn:
         _interrupted(scenario, target, extra)
@@ -218,7 +221,7 @@ def run(
         target = errors.writes_to(
             out_dir if out_dir is not None else _default_run_dir(loaded.name, loaded)
         )
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        root_seed = resolved_seed(loaded, seed)
         key = resume_key(loaded, root_seed)
         with StudyDirectory(target, command="run", resume=resume, force=force, key=key) as study:
             result = run_ensemble(
@@ -238,12 +241,30 @@ def run(
         _print_summary(result, written)
         print_briefing(written)
     if result.n_failed:
-        err.print(
-            f"[bold red]{result.n_failed} of {result.n_runs} runs failed[/]; "
-            f"see {written.get('failures')}",
-            highlight=False,
-        )
-        raise typer.Exit(code=1)
+        _failed_runs(result, written)
+
+
+def _repeated_args(
+    overrides: Sequence[str] | None, replications: int | None, seed: int | None
+) -> list[str]:
+    """The arguments of ``run`` that the resume hint after Ctrl-C repeats: ``--set``,
+    ``--replications`` and ``--seed``."""
+    extra = [
+        *overrides_args(overrides),
+        *(["--replications", str(replications)] if replications else []),
+    ]
+    extra += ["--seed", str(seed)] if seed is not None else []
+    return extra
+
+
+def _failed_runs(result: EnsembleResult, written: dict[str, Path]) -> NoReturn:
+    """Some runs failed: say how many and where they are listed, exit 1."""
+    err.print(
+        f"[bold red]{result.n_failed} of {result.n_runs} runs failed[/]; "
+        f"see {written.get('failures')}",
+        highlight=False,
+    )
+    raise typer.Exit(code=1)
 
 
 def overrides_args(overrides: Sequence[str] | None) -> list[str]:

@@ -22,8 +22,11 @@ from policysim.commands._common import (
     Workers,
     check_before_work,
     out,
-    timestamped_dir,
+    print_written,
+    resolved_seed,
+    study_dir,
 )
+from policysim.errors import ScenarioError
 
 if TYPE_CHECKING:
     from policysim.studies.sensitivity import SensitivityResult
@@ -31,28 +34,31 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+Method = Annotated[str, typer.Option(help="`sobol` (first-order and total indices) or `morris`.")]
+Samples = Annotated[
+    int | None,
+    typer.Option(
+        help="Sobol': base sample N, a power of 2 (runs = N x (factors + 2)); Morris: "
+        "trajectories (runs = N x (factors + 1)). Default 64 (Sobol') or 20 (Morris)."
+    ),
+]
+Levers = Annotated[
+    bool,
+    typer.Option(
+        "--levers",
+        help="Also vary the budget (x0.5-1.5) and the factor-formula weights.",
+    ),
+]
+
+
 def sensitivity(
     scenario: ScenarioFile,
-    method: Annotated[
-        str, typer.Option(help="`sobol` (first-order and total indices) or `morris`.")
-    ] = "sobol",
-    samples: Annotated[
-        int | None,
-        typer.Option(
-            help="Sobol': base sample N, a power of 2 (runs = N x (factors + 2)); Morris: "
-            "trajectories (runs = N x (factors + 1)). Default 64 (Sobol') or 20 (Morris)."
-        ),
-    ] = None,
+    method: Method = "sobol",
+    samples: Samples = None,
     workers: Workers = 1,
     seed: Seed = None,
     out_dir: OutDir = None,
-    levers: Annotated[
-        bool,
-        typer.Option(
-            "--levers",
-            help="Also vary the budget (x0.5-1.5) and the factor-formula weights.",
-        ),
-    ] = False,
+    levers: Levers = False,
     scheduler: Scheduler = None,
     overrides: Overrides = None,
     quiet: Quiet = False,
@@ -81,24 +87,9 @@ def sensitivity(
         check_before_work(out_dir=out_dir, resume=resume, workers=workers,
                           scheduler=scheduler)  # fmt: skip
         loaded = load_scenario(scenario, overrides or ())
-        if method not in ("sobol", "morris"):
-            from policysim.errors import ScenarioError
-
-            raise ScenarioError(
-                scenario,
-                "unknown sensitivity method",
-                key_path="--method",
-                value=method,
-                expected="sobol or morris",
-            )
-        target = errors.writes_to(
-            out_dir
-            if out_dir is not None
-            else timestamped_dir(
-                Path(loaded.scenario.outputs.dir), f"{loaded.name}-sensitivity-{method}"
-            )
-        )
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
+        _check_method(method, scenario)
+        target = errors.writes_to(study_dir(out_dir, loaded, f"sensitivity-{method}"))
+        root_seed = resolved_seed(loaded, seed)
         run_key = study_key([loaded], root_seed, method=method, samples=samples, levers=levers)
         with StudyDirectory(target, command="sensitivity", resume=resume, force=force,
                             key=run_key) as study:  # fmt: skip
@@ -116,6 +107,18 @@ def sensitivity(
             written = study.finish(write_sensitivity(result, target))
     if not quiet:
         _print_sensitivity(result, written)
+
+
+def _check_method(method: str, scenario: Path) -> None:
+    """``--method`` must be ``sobol`` or ``morris``."""
+    if method not in ("sobol", "morris"):
+        raise ScenarioError(
+            scenario,
+            "unknown sensitivity method",
+            key_path="--method",
+            value=method,
+            expected="sobol or morris",
+        )
 
 
 def _print_sensitivity(result: SensitivityResult, written: dict[str, Path]) -> None:
@@ -143,9 +146,7 @@ def _print_sensitivity(result: SensitivityResult, written: dict[str, Path]) -> N
     out.print(table)
     for note in result.notes:
         out.print(f"- {note}", highlight=False, markup=False)
-    out.print("Written:", highlight=False)
-    for name, path in written.items():
-        out.print(f"  {name}: {path}", highlight=False, markup=False)
+    print_written(written)
 
 
 def register(app: typer.Typer) -> None:

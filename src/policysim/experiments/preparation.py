@@ -111,16 +111,7 @@ def check_request(
     ScenarioError
         Naming the option at fault.
     """
-    ens = loaded.scenario.ensemble
-    root_seed = ens.root_seed if seed is None else int(seed)
-    if root_seed < 0:
-        raise ScenarioError(
-            loaded.path,
-            "negative seed",
-            key_path="--seed",
-            value=root_seed,
-            expected="an integer >= 0",
-        )
+    root_seed = _root_seed(loaded, seed)
     _check_workers(loaded, workers)
     check_scheduler(scheduler)
     if precision is not None and not 0.0 < precision < 0.5:
@@ -138,6 +129,33 @@ def check_request(
             key_path="--out",
             expected="the directory of the interrupted run",
         )
+    fixed_draws, n_target = _first_batch(loaded, replications, precision, draws)
+    return root_seed, fixed_draws, n_target
+
+
+def _root_seed(loaded: LoadedScenario, seed: int | None) -> int:
+    """``seed``, else the scenario's ``ensemble.root_seed``; not negative."""
+    root_seed = loaded.scenario.ensemble.root_seed if seed is None else int(seed)
+    if root_seed < 0:
+        raise ScenarioError(
+            loaded.path,
+            "negative seed",
+            key_path="--seed",
+            value=root_seed,
+            expected="an integer >= 0",
+        )
+    return root_seed
+
+
+def _first_batch(
+    loaded: LoadedScenario,
+    replications: int | None,
+    precision: float | None,
+    draws: pd.DataFrame | None,
+) -> tuple[pd.DataFrame | None, int]:
+    """The explicit draws (checked; then no ``precision``) and the runs of the first batch:
+    one per draw, else ``replications`` (default ``ensemble.replications``), 1 to
+    :data:`MAX_RUNS`."""
     fixed_draws = explicit_draws(draws) if draws is not None else None
     if fixed_draws is not None:
         if precision is not None:
@@ -150,6 +168,7 @@ def check_request(
             )
         n_target = len(fixed_draws)
     else:
+        ens = loaded.scenario.ensemble
         n_target = ens.replications if replications is None else int(replications)
     if not 1 <= n_target <= MAX_RUNS:
         raise ScenarioError(
@@ -159,7 +178,7 @@ def check_request(
             value=n_target,
             expected=f"an integer from 1 to {MAX_RUNS:,}",
         )
-    return root_seed, fixed_draws, n_target
+    return fixed_draws, n_target
 
 
 def _check_workers(loaded: LoadedScenario, workers: int) -> None:

@@ -373,10 +373,99 @@ def run_ensemble(
         started = _now()
         t0 = time.perf_counter()
         parts, lock = _open_store(store, loaded, design, collected, resume=resume)
+    n_target, half_width = _run_then_close(
+        backend,
+        design,
+        collected,
+        parts,
+        lock,
+        own_engine=own_engine,
+        n_target=n_target,
+        n_workers=1 if scheduler is None and workers <= 1 else max(workers, 2),
+        cap=cap,
+        precision=precision,
+        progress=progress,
+        callback=callback,
+    )
+    return _result(
+        loaded,
+        design,
+        collected,
+        parts,
+        n_target=n_target,
+        half_width=half_width,
+        started=started,
+        t0=t0,
+        store=store,
+        precision=precision,
+        workers=workers,
+        scheduler=scheduler,
+    )
+
+
+def _result(
+    loaded: LoadedScenario,
+    design: RunDesign,
+    collected: Collected,
+    parts: PartsStore | None,
+    *,
+    n_target: int,
+    half_width: float | None,
+    started: str,
+    t0: float,
+    store: Path | None,
+    precision: float | None,
+    workers: int,
+    scheduler: str | None,
+) -> EnsembleResult:
+    """The ensemble of the first ``n_target`` runs: the tables of what the chunks returned
+    (and the store holds), the draws, and how and when it was run (``t0``: its
+    :func:`time.perf_counter` start)."""
+    tables = collected.tables(parts, n_target, design.keep_years)
+    ended = _now()
+    seconds = time.perf_counter() - t0
+    logger.info("%d runs (%d failed) in %.1f s", tables.n_runs, len(tables.failures), seconds)
+    return EnsembleResult(
+        loaded=loaded,
+        metrics=tables.metrics,
+        draws=design.draws(list(range(n_target))),
+        failures=tables.failures,
+        solves=tables.solves,
+        allocations=tables.allocations,
+        seconds=seconds,
+        root_seed=design.root_seed,
+        store=None if store is None else Path(store),
+        started=started,
+        ended=ended,
+        precision=precision,
+        half_width=half_width,
+        workers=workers,
+        scheduler=scheduler,
+        warnings=collected.warn_counts,
+        unit_counts=tables.units,
+    )
+
+
+def _run_then_close(
+    backend: Engine,
+    design: RunDesign,
+    collected: Collected,
+    parts: PartsStore | None,
+    lock: StoreLock | None,
+    *,
+    own_engine: bool,
+    n_target: int,
+    n_workers: int,
+    cap: int,
+    precision: float | None,
+    progress: bool | str,
+    callback: ProgressCallback | None,
+) -> tuple[int, float | None]:
+    """:func:`_run_batches` behind a progress bar, then (also on an error or Ctrl-C) close an
+    engine this ensemble started, release the store's lock and close the bar."""
     bar = _ProgressBar(progress)
-    n_workers = 1 if scheduler is None and workers <= 1 else max(workers, 2)
     try:
-        n_target, half_width = _run_batches(
+        return _run_batches(
             backend,
             design,
             collected,
@@ -394,29 +483,6 @@ def run_ensemble(
         if lock is not None:
             lock.release()
         bar.close()
-    tables = collected.tables(parts, n_target, design.keep_years)
-    ended = _now()
-    seconds = time.perf_counter() - t0
-    logger.info("%d runs (%d failed) in %.1f s", tables.n_runs, len(tables.failures), seconds)
-    return EnsembleResult(
-        loaded=loaded,
-        metrics=tables.metrics,
-        draws=design.draws(list(range(n_target))),
-        failures=tables.failures,
-        solves=tables.solves,
-        allocations=tables.allocations,
-        seconds=seconds,
-        root_seed=root_seed,
-        store=None if store is None else Path(store),
-        started=started,
-        ended=ended,
-        precision=precision,
-        half_width=half_width,
-        workers=workers,
-        scheduler=scheduler,
-        warnings=collected.warn_counts,
-        unit_counts=tables.units,
-    )
 
 
 @contextlib.contextmanager

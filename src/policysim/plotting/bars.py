@@ -256,6 +256,20 @@ def paired_difference_plot(comparison: pd.DataFrame, *, baseline: str | None = N
     """
     what = "comparison table"
     table = _comparison_table(comparison, what)
+    diff = _differences(table, what)
+    keep = _difference_rows(table, diff, baseline)
+    if not keep.any():
+        raise DataError(f"<{what}>", "no row has a diff_vs_baseline (expected at least one)")
+    table = table.loc[keep].reset_index(drop=True)
+    diff = diff[keep]
+    errors = _interval_errors(
+        diff, _numeric(table, "diff_ci_low"), _numeric(table, "diff_ci_high"), what
+    )
+    return _paired_difference_figure(table, diff, errors)
+
+
+def _differences(table: pd.DataFrame, what: str) -> np.ndarray:
+    """The ``diff_vs_baseline`` column, each difference (where given) within [-1, 1]."""
     diff = _numeric(table, "diff_vs_baseline")
     outside = np.abs(np.nan_to_num(diff)) > 1.0
     if outside.any():
@@ -266,7 +280,13 @@ def paired_difference_plot(comparison: pd.DataFrame, *, baseline: str | None = N
             column="diff_vs_baseline",
             value=float(diff[i]),
         )
-    keep = ~np.isnan(diff)
+    return diff
+
+
+def _difference_rows(table: pd.DataFrame, diff: np.ndarray, baseline: str | None) -> np.ndarray:
+    """The rows to plot: those with a difference, less the baseline's (``baseline``, or by
+    default every scenario whose rows are all exactly zero with zero-width intervals)."""
+    keep: np.ndarray = ~np.isnan(diff)
     if baseline is not None:
         keep &= (table["scenario"] != str(baseline)).to_numpy()
     else:
@@ -278,13 +298,12 @@ def paired_difference_plot(comparison: pd.DataFrame, *, baseline: str | None = N
                 "paired difference plot: %r has no difference; taken as baseline", scenario
             )
             keep &= (table["scenario"] != scenario).to_numpy()
-    if not keep.any():
-        raise DataError(f"<{what}>", "no row has a diff_vs_baseline (expected at least one)")
-    table = table.loc[keep].reset_index(drop=True)
-    diff = diff[keep]
-    errors = _interval_errors(
-        diff, _numeric(table, "diff_ci_low"), _numeric(table, "diff_ci_high"), what
-    )
+    return keep
+
+
+def _paired_difference_figure(table: pd.DataFrame, diff: np.ndarray, errors: np.ndarray) -> Figure:
+    """Draw the checked rows: one row per ``"target (year)"`` label, scenarios offset within it,
+    each difference with its interval (``errors``: distances below and above), a line at zero."""
     scenarios = list(dict.fromkeys(table["scenario"]))
     groups = list(dict.fromkeys(table["label"]))
     n_s, n_g = len(scenarios), len(groups)

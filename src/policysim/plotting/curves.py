@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import PercentFormatter
 
 from policysim.errors import DataError
@@ -58,46 +59,14 @@ def frontier_plot(frontier: pd.DataFrame, level: float = 0.8) -> Figure:
     """
     if not (isinstance(level, (int, float)) and 0.0 < float(level) < 1.0):
         raise ValueError(f"frontier_plot: level={level!r} (expected a probability in (0, 1))")
-    what = "frontier table"
-    require_columns(frontier, FRONTIER_COLUMNS, what)
-    require_probabilities(frontier, ("probability", "ci_low", "ci_high"), what)
-    table = frontier.copy()
-    table["target"] = table["target"].astype(str)
-    duplicated = table.duplicated(subset=["target", "budget_100m_cny"])
-    if duplicated.any():
-        row = table.loc[duplicated].iloc[0]
-        raise DataError(
-            f"<{what}>",
-            f"target {row['target']!r} has several rows for budget {row['budget_100m_cny']} "
-            "(expected one)",
-        )
+    table = _frontier_table(frontier)
     fig = new_figure(7.5, 4.8)
     ax = fig.add_subplot()
     targets = list(dict.fromkeys(table["target"]))
     handles = []
     for i, target in enumerate(targets):
-        colour = PALETTE[i % len(PALETTE)]
         rows = table.loc[table["target"] == target].sort_values("budget_100m_cny")
-        budget = pd.to_numeric(rows["budget_100m_cny"], errors="coerce").to_numpy(dtype=float)
-        p = pd.to_numeric(rows["probability"], errors="coerce").to_numpy(dtype=float)
-        low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=float)
-        high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=float)
-        ax.fill_between(budget, low, high, color=colour, alpha=0.18, linewidth=0)
-        (line,) = ax.plot(budget, p, marker="o", markersize=4, color=colour, linewidth=1.8)
-        handles.append(line)
-        reached = np.flatnonzero(p >= level)
-        if reached.size:
-            first = int(reached[0])
-            ax.plot(
-                [budget[first]],
-                [p[first]],
-                marker="*",
-                markersize=13,
-                color=colour,
-                markeredgecolor="black",
-                linestyle="none",
-                zorder=5,
-            )
+        handles.append(_frontier_curve(ax, rows, PALETTE[i % len(PALETTE)], level))
     ax.axhline(level, color="black", linestyle="--", linewidth=1.0)
     ax.annotate(
         f"required level {level:.0%}",
@@ -117,6 +86,51 @@ def frontier_plot(frontier: pd.DataFrame, level: float = 0.8) -> Figure:
     ax.legend(handles, names, fontsize=8, prop=font, title="target (★ first budget at level)")
     ax.set_title("Budget frontier")
     return fig
+
+
+def _frontier_table(frontier: pd.DataFrame) -> pd.DataFrame:
+    """The frontier table checked (columns, probabilities, one row per target and budget), with
+    the targets as text."""
+    what = "frontier table"
+    require_columns(frontier, FRONTIER_COLUMNS, what)
+    require_probabilities(frontier, ("probability", "ci_low", "ci_high"), what)
+    table = frontier.copy()
+    table["target"] = table["target"].astype(str)
+    duplicated = table.duplicated(subset=["target", "budget_100m_cny"])
+    if duplicated.any():
+        row = table.loc[duplicated].iloc[0]
+        raise DataError(
+            f"<{what}>",
+            f"target {row['target']!r} has several rows for budget {row['budget_100m_cny']} "
+            "(expected one)",
+        )
+    return table
+
+
+def _frontier_curve(ax: Axes, rows: pd.DataFrame, colour: str, level: float) -> Line2D:
+    """One target's probability against the budget (``rows`` sorted by budget): its interval
+    band, its line (returned, for the legend) and a star at the first budget reaching
+    ``level``."""
+    budget = pd.to_numeric(rows["budget_100m_cny"], errors="coerce").to_numpy(dtype=float)
+    p = pd.to_numeric(rows["probability"], errors="coerce").to_numpy(dtype=float)
+    low = pd.to_numeric(rows["ci_low"], errors="coerce").to_numpy(dtype=float)
+    high = pd.to_numeric(rows["ci_high"], errors="coerce").to_numpy(dtype=float)
+    ax.fill_between(budget, low, high, color=colour, alpha=0.18, linewidth=0)
+    (line,) = ax.plot(budget, p, marker="o", markersize=4, color=colour, linewidth=1.8)
+    reached = np.flatnonzero(p >= level)
+    if reached.size:
+        first = int(reached[0])
+        ax.plot(
+            [budget[first]],
+            [p[first]],
+            marker="*",
+            markersize=13,
+            color=colour,
+            markeredgecolor="black",
+            linestyle="none",
+            zorder=5,
+        )
+    return line
 
 
 def _is_morris(indices: pd.DataFrame) -> bool:

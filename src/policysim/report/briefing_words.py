@@ -189,27 +189,44 @@ def briefing_lines(b: Briefing, lang: str) -> list[Section]:
     HTML and the terminal."""
     if lang not in ("zh", "en"):
         raise ValueError(f"briefing_lines: lang {lang!r}: expected 'zh' or 'en'")
-    sections: list[Section] = []
+    sections = [
+        _verdicts(b, lang),
+        Section(
+            "targets", _TITLES["targets"][lang], tuple(_definition(t, lang) for t in b.targets)
+        ),
+    ]
+    if b.gains:
+        sections.append(_best(b, lang))
+    sections += [_drivers(b, lang), _hindcast(b, lang), _caveats(b, lang)]
+    return sections
+
+
+def _verdicts(b: Briefing, lang: str) -> Section:
+    """Each target's verdict with the years it is reached by, then the verdict rule."""
     verdicts: list[str] = []
     for t in b.targets:
         line = _headline(t, lang)
         first = _first_years(t, lang)
         verdicts.append(f"{line}。{first}" if lang == "zh" else f"{line}. {first}".strip())
     verdicts.append(_rule(b.bar, lang))
-    sections.append(Section("verdicts", _TITLES["verdicts"][lang], tuple(verdicts)))
-    sections.append(
-        Section("targets", _TITLES["targets"][lang], tuple(_definition(t, lang) for t in b.targets))
-    )
-    if b.gains:
-        lines = [_gain_line(g, lang) for g in b.gains]
-        if b.overall_best is not None:
-            lines.insert(
-                0,
-                f"总体最佳（各目标平均概率最高）：{b.overall_best}。"
-                if lang == "zh"
-                else f"Best overall (highest mean probability over the targets): {b.overall_best}.",
-            )
-        sections.append(Section("best", _TITLES["best"][lang], tuple(lines)))
+    return Section("verdicts", _TITLES["verdicts"][lang], tuple(verdicts))
+
+
+def _best(b: Briefing, lang: str) -> Section:
+    """The best strategy overall (if named), then per target with its gain."""
+    lines = [_gain_line(g, lang) for g in b.gains]
+    if b.overall_best is not None:
+        lines.insert(
+            0,
+            f"总体最佳（各目标平均概率最高）：{b.overall_best}。"
+            if lang == "zh"
+            else f"Best overall (highest mean probability over the targets): {b.overall_best}.",
+        )
+    return Section("best", _TITLES["best"][lang], tuple(lines))
+
+
+def _drivers(b: Briefing, lang: str) -> Section:
+    """The leading parameters of each target and their source, or how to find them."""
     by_target: dict[str, list[Driver]] = {}
     for d in b.drivers:
         by_target.setdefault(d.target, []).append(d)
@@ -223,7 +240,11 @@ def briefing_lines(b: Briefing, lang: str) -> list[Section]:
             else "No sensitivity study in this run directory; `policysim sensitivity` finds the "
             "drivers."
         ]
-    sections.append(Section("drivers", _TITLES["drivers"][lang], tuple(lines)))
+    return Section("drivers", _TITLES["drivers"][lang], tuple(lines))
+
+
+def _hindcast(b: Briefing, lang: str) -> Section:
+    """How the observed history falls in the ensemble's bands, or how to score it."""
     if b.hindcast:
         lines = [_hindcast_line(h, lang) for h in b.hindcast]
         lines.append(
@@ -239,7 +260,11 @@ def briefing_lines(b: Briefing, lang: str) -> list[Section]:
             else "No observed history found next to the scenario; `policysim hindcast` scores "
             "the model against one."
         ]
-    sections.append(Section("hindcast", _TITLES["hindcast"][lang], tuple(lines)))
+    return Section("hindcast", _TITLES["hindcast"][lang], tuple(lines))
+
+
+def _caveats(b: Briefing, lang: str) -> Section:
+    """The synthetic-economics caveat (if any), then the runs, seed, scenario and horizon."""
     caveats = [
         f"{b.n_runs}次运行（{b.n_failed}次失败），根种子 {b.root_seed}；方案 {b.scenario}"
         f"（{b.strategy}），{b.horizon}。"
@@ -249,8 +274,7 @@ def briefing_lines(b: Briefing, lang: str) -> list[Section]:
     ]
     if b.synthetic:
         caveats.insert(0, SYNTHETIC_CAVEAT_ZH if lang == "zh" else SYNTHETIC_CAVEAT_EN)
-    sections.append(Section("caveat", _TITLES["caveat"][lang], tuple(caveats)))
-    return sections
+    return Section("caveat", _TITLES["caveat"][lang], tuple(caveats))
 
 
 def _langs(lang: str) -> tuple[str, ...]:

@@ -348,50 +348,21 @@ def _write_body(
     manifest: Mapping[str, object],
     notes: Sequence[str],
 ) -> None:
+    """The page: head, contents, summary, tables, figures (embedded), notes and manifest."""
     w = out.write
     w('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
     w('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
     w(f"<title>{_esc(title)}</title>\n<style>{_FONT_FACE_SLOT}{_CSS}{_status_css()}</style>\n")
     w("</head>\n<body>\n")
     w(f"<h1>{_esc(title)}</h1>\n")
-    w("<nav><ol>\n")
-    if summary:
-        w('<li><a href="#summary">Summary</a></li>\n')
-    for i, (caption, *_) in enumerate(tables):
-        w(f'<li><a href="#{_slug("table", i)}">{_esc(caption)}</a></li>\n')
-    for i, (caption, _) in enumerate(figures):
-        w(f'<li><a href="#{_slug("figure", i)}">{_esc(caption)}</a></li>\n')
-    if notes:
-        w('<li><a href="#notes">Notes</a></li>\n')
-    w('<li><a href="#manifest">Run manifest</a></li>\n</ol></nav>\n')
+    _write_nav(out, summary, tables, figures, notes)
     if summary:
         w('<section id="summary">\n<h2>Summary</h2>\n<dl class="summary">\n')
         for key, value in summary.items():
             w(f"<dt>{_esc(key)}</dt><dd>{_esc(value)}</dd>\n")
         w("</dl>\n</section>\n")
     for i, entry in enumerate(tables):
-        caption, frame = entry[0], entry[1]
-        units: Mapping[str, str] | None = entry[2] if len(entry) == 3 else None
-        if not isinstance(frame, pd.DataFrame):
-            raise DataError(
-                f"<report table {caption!r}>",
-                f"expected a pandas DataFrame, got {type(frame).__name__}",
-            )
-        w(f'<section id="{_slug("table", i)}">\n<h2>{_esc(caption)}</h2>\n')
-        if frame.empty:
-            w('<p class="empty">(no rows)</p>\n</section>\n')
-            continue
-        headers, rows = format_table(frame, units)
-        w(f"<table>\n<caption>{_esc(caption)}</caption>\n<thead><tr>")
-        w("".join(f"<th>{_esc(h)}</th>" for h in headers))
-        w("</tr></thead>\n<tbody>\n")
-        for row in rows:
-            cells = "".join(
-                f'<td class="{c.css}">{_esc(c.text)}</td>' if c.css else f"<td>{_esc(c.text)}</td>"
-                for c in row
-            )
-            w(f"<tr>{cells}</tr>\n")
-        w("</tbody>\n</table>\n</section>\n")
+        _write_table(out, i, entry)
     for i, (caption, figure_path) in enumerate(figures):
         encoded = base64.b64encode(_read_png(caption, figure_path)).decode("ascii")
         w(f'<section id="{_slug("figure", i)}">\n<h2>{_esc(caption)}</h2>\n<figure>\n')
@@ -406,6 +377,54 @@ def _write_body(
     w('<section id="manifest">\n<h2>Run manifest</h2>\n<details>\n')
     w("<summary>Manifest (scenario, seeds, versions, checksums)</summary>\n")
     w(f"<pre>{_esc(manifest_json)}</pre>\n</details>\n</section>\n</body>\n</html>\n")
+
+
+def _write_nav(
+    out: IO[str],
+    summary: Mapping[str, str],
+    tables: Sequence[ReportTable],
+    figures: Sequence[tuple[str, Path]],
+    notes: Sequence[str],
+) -> None:
+    """The contents: a link to each section of the report, in its order."""
+    w = out.write
+    w("<nav><ol>\n")
+    if summary:
+        w('<li><a href="#summary">Summary</a></li>\n')
+    for i, (caption, *_) in enumerate(tables):
+        w(f'<li><a href="#{_slug("table", i)}">{_esc(caption)}</a></li>\n')
+    for i, (caption, _) in enumerate(figures):
+        w(f'<li><a href="#{_slug("figure", i)}">{_esc(caption)}</a></li>\n')
+    if notes:
+        w('<li><a href="#notes">Notes</a></li>\n')
+    w('<li><a href="#manifest">Run manifest</a></li>\n</ol></nav>\n')
+
+
+def _write_table(out: IO[str], i: int, entry: ReportTable) -> None:
+    """Table section ``i``: its caption, then the formatted table (or "(no rows)")."""
+    w = out.write
+    caption, frame = entry[0], entry[1]
+    units: Mapping[str, str] | None = entry[2] if len(entry) == 3 else None
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(
+            f"<report table {caption!r}>",
+            f"expected a pandas DataFrame, got {type(frame).__name__}",
+        )
+    w(f'<section id="{_slug("table", i)}">\n<h2>{_esc(caption)}</h2>\n')
+    if frame.empty:
+        w('<p class="empty">(no rows)</p>\n</section>\n')
+        return
+    headers, rows = format_table(frame, units)
+    w(f"<table>\n<caption>{_esc(caption)}</caption>\n<thead><tr>")
+    w("".join(f"<th>{_esc(h)}</th>" for h in headers))
+    w("</tr></thead>\n<tbody>\n")
+    for row in rows:
+        cells = "".join(
+            f'<td class="{c.css}">{_esc(c.text)}</td>' if c.css else f"<td>{_esc(c.text)}</td>"
+            for c in row
+        )
+        w(f"<tr>{cells}</tr>\n")
+    w("</tbody>\n</table>\n</section>\n")
 
 
 def render_report(

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from policysim.errors import DataError, ScenarioError
@@ -46,6 +47,7 @@ from policysim.studies.calibrate_fit import (
     NULL_SPAWN_KEY,
     NULL_SUBSETS,
     RANGE_PADDING,
+    FloatArray,
     ParameterFit,
     Shape,
     abc_distances,
@@ -274,16 +276,47 @@ def _abc(
     """ABC rejection on a finished prior ensemble: the parameter fits, the fit to each
     observation (prior vs accepted) and the runs with their distances and acceptance."""
     sc = ensemble.loaded.scenario
-    failed = {int(r) for r in ensemble.failures["replication"]}
-    draws = ensemble.draws[~ensemble.draws["replication"].isin(failed)].reset_index(drop=True)
+    draws = _completed_draws(ensemble)
     reps = [int(r) for r in draws["replication"]]
-    if len(reps) < MIN_RUNS:
-        raise DataError(
-            "ensemble",
-            f"only {len(reps)} of {ensemble.n_runs} runs completed; expected at least {MIN_RUNS}",
-        )
     sim = simulated_cells(ensemble.metrics, obs, reps)
     y = obs["value"].to_numpy(dtype=np.float64)
+    scales, used = _informative(sim, obs_path, sorted(sc.uncertainties))
+    dist = abc_distances(sim, y, np.where(used, scales, 0.0))
+    n_accept = min(len(reps), max(MIN_ACCEPTED, math.ceil(accept * len(reps))))
+    order = np.argsort(dist, kind="stable")
+    accepted = np.zeros(len(reps), dtype=bool)
+    accepted[order[:n_accept]] = True
+    fits = _parameter_fits(ensemble, draws, accepted, n_accept, min_narrowing, shape)
+    fit = _observation_fit(obs, y, used, scales, sim, accepted)
+    runs = draws.drop(columns=["seed_key"]).assign(distance=dist, accepted=accepted)
+    logger.info(
+        "ABC rejection: %d of %d runs accepted; %d of %d parameters fitted",
+        n_accept,
+        len(reps),
+        sum(f.identified for f in fits),
+        len(fits),
+    )
+    return fits, fit, runs
+
+
+def _completed_draws(ensemble: EnsembleResult) -> pd.DataFrame:
+    """The draws of the runs that completed, at least :data:`MIN_RUNS` of them."""
+    failed = {int(r) for r in ensemble.failures["replication"]}
+    draws = ensemble.draws[~ensemble.draws["replication"].isin(failed)].reset_index(drop=True)
+    if len(draws) < MIN_RUNS:
+        raise DataError(
+            "ensemble",
+            f"only {len(draws)} of {ensemble.n_runs} runs completed; expected at least {MIN_RUNS}",
+        )
+    return draws
+
+
+def _informative(
+    sim: FloatArray, obs_path: Path | None, names: Sequence[str]
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Each observation's scale (the prior-predictive spread of its simulated values) and
+    whether it is used: it varies with the parameters ``names`` (not fixed by the model's
+    initialisation); at least one must."""
     scales = np.nanstd(sim, axis=0)
     medians = np.nanmedian(np.where(np.isfinite(sim), sim, np.nan), axis=0)
     used = np.isfinite(scales) & (scales > DEGENERATE_RTOL * np.maximum(np.abs(medians), 1.0))
@@ -291,19 +324,27 @@ def _abc(
         raise DataError(
             obs_path or "observations",
             "no observation varies with the uncertain parameters "
-            f"({', '.join(sorted(sc.uncertainties))}); expected at least one informative "
+            f"({', '.join(names)}); expected at least one informative "
             "indicator and year (base-year values are fixed by the model's initialisation)",
         )
-    dist = abc_distances(sim, y, np.where(used, scales, 0.0))
-    n_accept = min(len(reps), max(MIN_ACCEPTED, math.ceil(accept * len(reps))))
-    order = np.argsort(dist, kind="stable")
-    accepted = np.zeros(len(reps), dtype=bool)
-    accepted[order[:n_accept]] = True
-    names = sorted(sc.uncertainties)
+    return scales, used
+
+
+def _parameter_fits(
+    ensemble: EnsembleResult,
+    draws: pd.DataFrame,
+    accepted: npt.NDArray[np.bool_],
+    n_accept: int,
+    min_narrowing: float,
+    shape: Shape,
+) -> tuple[ParameterFit, ...]:
+    """The fit of each uncertain parameter (by name) from its prior and accepted draws, against
+    the width ratio a random acceptance of ``n_accept`` runs would give."""
+    sc = ensemble.loaded.scenario
     rng = np.random.default_rng(
         np.random.SeedSequence(ensemble.root_seed, spawn_key=(NULL_SPAWN_KEY,))
     )
-    fits = tuple(
+    return tuple(
         fit_parameter(
             n,
             sc.uncertainties[n],
@@ -313,11 +354,22 @@ def _abc(
             shape=shape,
             max_ratio=null_width_ratio(draws[n].to_numpy(dtype=np.float64), n_accept, rng),
         )
-        for n in names
+        for n in sorted(sc.uncertainties)
     )
+
+
+def _observation_fit(
+    obs: pd.DataFrame,
+    y: FloatArray,
+    used: npt.NDArray[np.bool_],
+    scales: FloatArray,
+    sim: FloatArray,
+    accepted: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
+    """Each observation against the prior and the accepted runs (median, 5% and 95%)."""
     prior_q = quantiles(sim)
     post_q = quantiles(sim[accepted])
-    fit = pd.DataFrame(
+    return pd.DataFrame(
         {
             "indicator": obs["indicator"].astype(str).to_numpy(),
             "year": obs["year"].to_numpy(dtype=np.int64),
@@ -332,15 +384,6 @@ def _abc(
             "post_p95": post_q[2],
         }
     )
-    runs = draws.drop(columns=["seed_key"]).assign(distance=dist, accepted=accepted)
-    logger.info(
-        "ABC rejection: %d of %d runs accepted; %d of %d parameters fitted",
-        n_accept,
-        len(reps),
-        sum(f.identified for f in fits),
-        len(fits),
-    )
-    return fits, fit, runs
 
 
 # -----------------------------------------------------------------------------------------------

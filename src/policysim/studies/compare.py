@@ -307,22 +307,40 @@ def compare_scenarios(
         baseline = names[0]
         mv: MarginalValue | None = None
         if marginal:
-            t0 = time.perf_counter()
-            mv = marginal_value(
-                results[baseline],
-                replications=marginal_replications,
-                delta_100m_cny=(
-                    DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny
-                ),
-                optimal=next(
-                    (ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None
-                ),
-                engine=backend,
-                store=sub_store(store, len(loaded), "marginal"),
-                resume=resume,
-            )
-            seconds["marginal"] = time.perf_counter() - t0
+            mv = _marginal_study(
+                results[baseline], loaded, backend, seconds,
+                replications=marginal_replications, delta_100m_cny=delta_100m_cny,
+                store=store, resume=resume,
+            )  # fmt: skip
     return _assemble(results, loaded, baseline, root_seed, seconds, mv)
+
+
+def _marginal_study(
+    baseline: EnsembleResult,
+    loaded: Sequence[LoadedScenario],
+    backend: Engine,
+    seconds: dict[str, float],
+    *,
+    replications: int | None,
+    delta_100m_cny: float | None,
+    store: Path | None,
+    resume: bool,
+) -> MarginalValue:
+    """The marginal value study on the baseline's ensemble (with the duals of the first
+    ``optimal`` scenario, if any), its runs streaming to the store after the scenarios'; its
+    wall-clock time goes into ``seconds["marginal"]``."""
+    t0 = time.perf_counter()
+    mv = marginal_value(
+        baseline,
+        replications=replications,
+        delta_100m_cny=DEFAULT_DELTA_100M_CNY if delta_100m_cny is None else delta_100m_cny,
+        optimal=next((ls for ls in loaded if ls.scenario.allocation.strategy == "optimal"), None),
+        engine=backend,
+        store=sub_store(store, len(loaded), "marginal"),
+        resume=resume,
+    )
+    seconds["marginal"] = time.perf_counter() - t0
+    return mv
 
 
 def _run_all(

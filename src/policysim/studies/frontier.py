@@ -230,40 +230,84 @@ def budget_frontier(
             None, "bad probability level", key_path="--level", value=level, expected="in (0, 1)"
         )
     base = load_with_overrides(scenario, overrides)
+    variants = _variants(base, budgets_100m_cny)
+    root_seed = base.scenario.ensemble.root_seed if seed is None else int(seed)
+    with study_engine(workers, scheduler, engine) as backend:
+        results, rows = _level_ensembles(
+            base,
+            variants,
+            backend,
+            store=store,
+            resume=resume,
+            replications=replications,
+            seed=root_seed,
+            progress=progress,
+        )
+    table = pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
+    return FrontierResult(
+        table=table,
+        smallest=_smallest(table, level),
+        level=level,
+        results=results,
+        scenario=base.name,
+    )
+
+
+def _variants(
+    base: LoadedScenario, budgets_100m_cny: Sequence[float]
+) -> list[tuple[float, str, float]]:
+    """Each budget level (sorted, without duplicates) with its override and scale, every level
+    checked before any run."""
     levels = sorted({float(b) for b in budgets_100m_cny})
     if not levels:
         raise ScenarioError(
             base.path, "no budget level", key_path="--budgets", expected="one or more levels"
         )
-    variants = [(b, *budget_override(base, b)) for b in levels]  # every level checked first
-    root_seed = base.scenario.ensemble.root_seed if seed is None else int(seed)
+    return [(b, *budget_override(base, b)) for b in levels]
+
+
+def _level_ensembles(
+    base: LoadedScenario,
+    variants: Sequence[tuple[float, str, float]],
+    backend: Engine,
+    *,
+    store: Path | None,
+    resume: bool,
+    replications: int | None,
+    seed: int,
+    progress: bool,
+) -> tuple[dict[float, EnsembleResult], list[dict[str, Any]]]:
+    """The ensemble of each budget level on ``backend`` (level ``i`` streaming to its own store
+    under ``store``), and the frontier's rows of them all."""
     results: dict[float, EnsembleResult] = {}
     rows: list[dict[str, Any]] = []
-    with study_engine(workers, scheduler, engine) as backend:
-        for i, (b, override, scale) in enumerate(variants):
-            loaded = load_with_overrides(base, (override,))
-            logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
-            backend.warm(loaded.scenario)
-            result = study_ensemble(
-                loaded,
-                engine=backend,
-                store=sub_store(store, i, f"budget-{b:g}"),
-                resume=resume,
-                replications=replications,
-                seed=root_seed,
-                progress=f"frontier: budget {b:g} 亿元" if progress else False,
-            )
-            results[b] = result
-            rows += _level_rows(result, b, scale)
-    table = pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
+    for i, (b, override, scale) in enumerate(variants):
+        loaded = load_with_overrides(base, (override,))
+        logger.info("frontier: %s at %.4g 亿元 (x%.4g)", base.name, b, scale)
+        backend.warm(loaded.scenario)
+        result = study_ensemble(
+            loaded,
+            engine=backend,
+            store=sub_store(store, i, f"budget-{b:g}"),
+            resume=resume,
+            replications=replications,
+            seed=seed,
+            progress=f"frontier: budget {b:g} 亿元" if progress else False,
+        )
+        results[b] = result
+        rows += _level_rows(result, b, scale)
+    return results, rows
+
+
+def _smallest(table: pd.DataFrame, level: float) -> dict[str, float | None]:
+    """Per target (in the table's order), the smallest budget whose probability reaches
+    ``level``, or None."""
     smallest: dict[str, float | None] = {}
     for target in dict.fromkeys(table["target"]):
         t = table[table["target"] == target].sort_values("budget_100m_cny")
         reached = t[t["probability"] >= level]
         smallest[str(target)] = float(reached["budget_100m_cny"].iloc[0]) if len(reached) else None
-    return FrontierResult(
-        table=table, smallest=smallest, level=level, results=results, scenario=base.name
-    )
+    return smallest
 
 
 def _level_rows(result: EnsembleResult, budget: float, scale: float) -> list[dict[str, Any]]:

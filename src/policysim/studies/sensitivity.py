@@ -486,15 +486,7 @@ def scenario_sensitivity(
     n = DEFAULT_SAMPLES[m] if samples is None else int(samples)
     problem = _checked_problem(loaded, m, n, levers=levers)
     root_seed = sc.ensemble.root_seed if seed is None else int(seed)
-    names = list(problem["names"])
-    k = len(names)
-    rows = n * (k + 2) if m == "sobol" else n * (k + 1)
-    logger.info("%s design: %d factors, N = %d, %d runs", m, k, n, rows)
-    if levers and strategy(sc.allocation.strategy).kind == "optimiser":
-        logger.warning(
-            "levers with the %s strategy: response curves are re-estimated for every run",
-            sc.allocation.strategy,
-        )
+    _log_design(sc, m, n, len(problem["names"]), levers=levers)
     runs = _DesignRuns(loaded, root_seed, workers, scheduler, store, progress)
     base = run_sensitivity(problem, runs, method=m, samples=n, seed=root_seed)
     info = runs.info.merge(base.output_info, on="output", how="left")
@@ -518,6 +510,18 @@ def scenario_sensitivity(
         failures=pd.DataFrame(columns=["replication", "seed_key", "error"]),
     )
     return _with_notes(result, tuple(plain_summary(result)))
+
+
+def _log_design(sc: Scenario, m: Method, n: int, k: int, *, levers: bool) -> None:
+    """Log the design's size (``k`` factors), and warn when levers vary an optimiser strategy
+    (its response curves are then estimated again in every run)."""
+    rows = n * (k + 2) if m == "sobol" else n * (k + 1)
+    logger.info("%s design: %d factors, N = %d, %d runs", m, k, n, rows)
+    if levers and strategy(sc.allocation.strategy).kind == "optimiser":
+        logger.warning(
+            "levers with the %s strategy: response curves are re-estimated for every run",
+            sc.allocation.strategy,
+        )
 
 
 def _checked_problem(loaded: LoadedScenario, m: Method, n: int, *, levers: bool) -> dict[str, Any]:
