@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,7 +16,6 @@ from policysim.commands._common import (
     Force,
     Lang,
     OneLineErrors,
-    OutDir,
     Overrides,
     Quiet,
     Replications,
@@ -43,6 +42,19 @@ if TYPE_CHECKING:
 MAX_BUDGET_LEVELS = 100
 
 __all__ = ["register"]
+
+
+def _out_under_results(study: str) -> Any:
+    """The ``--out`` option of a study whose default folder is under ``results/``."""
+    return typer.Option(
+        "--out",
+        help=f"Output folder (default: a new `{study}-<timestamp>/` folder under `results/`).",
+    )
+
+
+#: (the default folder of these studies is under ``results/``, whatever the scenarios' outputs.dir)
+CompareOutDir = Annotated[Path | None, _out_under_results("compare")]
+FrontierOutDir = Annotated[Path | None, _out_under_results("frontier")]
 
 
 def _pct(x: float) -> str:
@@ -97,7 +109,7 @@ def compare(
     seed: Seed = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
-    out_dir: OutDir = None,
+    out_dir: CompareOutDir = None,
     overrides: Overrides = None,
     marginal_replications: MarginalReplications = None,
     delta: Delta = None,
@@ -169,7 +181,7 @@ def frontier(
     seed: Seed = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
-    out_dir: OutDir = None,
+    out_dir: FrontierOutDir = None,
     overrides: Overrides = None,
     quiet: Quiet = False,
     resume: Resume = False,
