@@ -213,12 +213,33 @@ def test_a_named_county_event_is_forced_or_filtered(
     after = national_batch(nat, 2018)
     origins = forced.posterior.draws["origin"].to_numpy()
     np.testing.assert_array_equal(after.to_numpy(), np.maximum(before.to_numpy()[origins], 1))
-    if ev["carried"] == 0:
-        with pytest.raises(DataError, match="no run of 30 is compatible"):
-            run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
-    else:
-        filtered = run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
-        assert filtered.posterior.events.iloc[0]["carried"] == ev["carried"]
+    # filtered: each run weighted by the probability that its nomination had the county (0
+    # without a seat), its nomination drawn given that it had: every run kept carries it
+    filtered = run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
+    fev = filtered.posterior.events.iloc[0]
+    assert fev["carried"] == ev["carried"]  # the runs' own draws, before conditioning
+    assert "weighted by the probability" in fev["handling"]
+    nat = filtered.posterior.metrics
+    rows = nat[(nat["level"] == "county") & (nat["metric"] == "national") & (nat["code"] == code)]
+    assert (rows[rows["year"] >= 2018]["value"] == 1).all()
+    # only runs that had a seat in 2018 can carry it: their descendants are all that is left
+    seated = set(np.flatnonzero(before.to_numpy() >= 1))
+    assert seated and set(filtered.posterior.draws["origin"]) <= seated
+    np.testing.assert_array_equal(national_batch(nat, 2018).to_numpy(), 1)
+
+
+def test_a_named_county_no_run_can_nominate_is_refused(
+    tiny: policysim.LoadedScenario, prior: EnsembleResult, tmp_path: Path
+) -> None:
+    """A district (区) is never a candidate for a national innovative county (县 and 县级市)."""
+    obs = write_obs(
+        tmp_path / "o.csv",
+        pd.DataFrame(
+            {"indicator": ["national_county"], "year": [2018], "value": [1], "code": ["360302"]}
+        ),
+    )
+    with pytest.raises(DataError, match="no run of 30 is compatible"):
+        run_nowcast(tiny, obs, through=2018, prior=prior, events="filter")
 
 
 def test_rejuvenated_parameters_stay_in_the_prior_support(
@@ -317,9 +338,12 @@ def test_synthetic_truth_is_covered_and_observed_intervals_never_widen(
     # narrows the interval by 29% at least) narrows it, in every truth (72 cells, 31 of them
     # informative: at most 0.75 measured)
     assert info.sum() >= 20 and width[info].max() <= 0.9, (width, info)
-    # the others may widen, by Monte Carlo error only (at most 1.04 measured; a kernel jitter
-    # too wide, or weights ignored, widens far more)
-    assert width[~info].max() <= 1.1, (width, info)
+    # the others may widen, by Monte Carlo error only (a kernel jitter too wide, or weights
+    # ignored, widens far more). At most 1.04 measured before the macro shock; 1.15 with it
+    # (truth 2's R&D of 2018: info 0.65, the truth 3.5 prior sds above the prior median, the
+    # smallest ESS 20 of 60, so the range rests on few distinct runs; exact importance
+    # weighting of the same prior runs widens that truth's GDP of 2020 by 1.22)
+    assert width[~info].max() <= 1.2, (width, info)
     post = pd.concat(tables, ignore_index=True)
     unconditioned = pd.concat(prior_tables, ignore_index=True)
     pooled = interval_coverage(post)

@@ -81,7 +81,9 @@ def nowcast(
         str,
         typer.Option(
             help="Named-county events in runs that did not produce them: `force` (the "
-            "county takes the seat of the run's last new entrant) or `filter` (weight 0)."
+            "county takes the seat of the run's last new entrant) or `filter` (exact "
+            "conditioning: a named pilot gets weight 0 where missed; named national counties "
+            "weigh each run by their probability and redraw its nomination given them)."
         ),
     ] = "force",
     obs_sd: Annotated[

@@ -23,6 +23,7 @@ Step order of a year t (docs/ODD.md, "Process overview and scheduling"):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Final
@@ -161,6 +162,10 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
         # one child stream per purpose, so that a change in one (e.g. the number of entrants)
         # does not shift the draws of another: common random numbers across strategies
         self.rng_places, self.rng_closure, self.rng_entry, self.rng_eval = self.rng.spawn(4)
+        # children 4 and 5, spawned after the others so that no earlier stream moves: the
+        # province-wide macro shock to GDP (_economy) and the national nomination noise
+        self.rng_macro, self.rng_nominate = self.rng.spawn(2)
+        self.macro_level = 0.0  # transitory deviation of log GDP from its trend (AR(1))
         self.year: int = scenario.horizon.base_year
         self.weight = 1.0 / float(baseline.enterprise_scale)
         self.records: list[YearRecord] = []
@@ -521,11 +526,21 @@ class PolicyModel(mesa.Model):  # type: ignore[misc]
 
     def _economy(self, growth: FloatArray) -> None:
         """County GDP (the industry share grows with its firms' sales, the rest at the mean
-        rate), fiscal spending in proportion to GDP, non-enterprise R&D at its rate."""
+        rate) times the province-wide macro shock, fiscal spending in proportion to GDP,
+        non-enterprise R&D at its rate.
+
+        The shock is a transitory deviation ``x`` of log GDP from that trend, AR(1):
+        ``x_t = macro_shock_persistence * x_(t-1) + macro_shock_sd * e_t`` with ``e_t`` standard
+        normal from the run's own stream (one draw a year, also when the sd is 0), so every
+        county's GDP is multiplied by ``exp(x_t - x_(t-1))`` (exactly 1 when the sd is 0)."""
         p = self.bp
         phi = p.industry_share_of_gdp
+        shock = float(self.rng_macro.standard_normal())
+        level = p.macro_shock_persistence * self.macro_level + p.macro_shock_sd * shock
+        factor = math.exp(level - self.macro_level)
+        self.macro_level = level
         self.gdp_prev = self.gdp
-        self.gdp = self.gdp * (1.0 + (1.0 - phi) * p.sales_growth_mean + phi * growth)
+        self.gdp = self.gdp * (1.0 + (1.0 - phi) * p.sales_growth_mean + phi * growth) * factor
         self.fiscal_exp = self.fiscal_exp * self.gdp / self.gdp_prev
         self.rd_non_enterprise = self.rd_non_enterprise * (1.0 + p.non_enterprise_rd_growth)
 

@@ -4,12 +4,14 @@ designation. Functions of the model, bound as its methods."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from policysim.agents.counties import (
+    DesignationState,
     can_match,
     designation_year,
     fundable_pilots,
@@ -116,7 +118,7 @@ def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
     expected = p.national_jiangxi_share * national
     # (the draw is taken every year, so documenting a batch moves no other stream)
     jiangxi = documented + int(stochastic_round(np.array([expected]), m.rng_eval.random(1))[0])
-    m.designation = designation_year(
+    designation = designation_year(
         d,
         year,
         observed,
@@ -128,9 +130,40 @@ def designate_counties(m: PolicyModel, year: int, observed: FloatArray) -> None:
         can_apply=can_apply,
         min_gain=county.pass_min_gain,
         min_percentile=county.pass_min_percentile,
-        national_size=jiangxi,
+        national_size=0,  # nominated below
         reference=m.index,
     )
+    m.designation = nominate_national(m, designation, year, observed, jiangxi)
+
+
+@dataclass(frozen=True)
+class Nomination:
+    """The national nomination of a year, as the nowcast's filter needs it to weigh named
+    counties: the candidates, their observed index, the noise scale and the seats."""
+
+    year: int
+    candidates: BoolArray
+    score: FloatArray
+    noise: float
+    size: int
+
+
+def nominate_national(
+    m: PolicyModel, d: DesignationState, year: int, observed: FloatArray, size: int
+) -> DesignationState:
+    """Jiangxi's ``size`` nominees of the year's national batch (创新型县(市)): the 县 and
+    县级市 (``is_county``; not districts) that are not national yet, ranked by the observed index
+    plus Gumbel noise of scale ``national_nomination_noise`` (a Plackett-Luce draw: each seat
+    goes to a remaining candidate with probability proportional to ``exp(index / scale)``).
+    The noise is drawn every year from the run's nomination stream, so no other draw moves."""
+    noise = m.bp.national_nomination_noise
+    gumbel = m.rng_nominate.gumbel(0.0, 1.0, m.n_counties)
+    candidates = m.is_county & ~d.national
+    m.nomination = Nomination(year, candidates, observed.copy(), noise, size)
+    if size <= 0:
+        return d
+    new = top_k(candidates, observed + noise * gumbel, size)
+    return replace(d, national=d.national | new)
 
 
 def county_indicators(m: PolicyModel, growth: FloatArray) -> CountyIndicators:

@@ -474,6 +474,37 @@ BEHAVIOUR_DEFAULTS: Final[dict[str, ParameterDefault]] = {
         0.0,
         3.0,
     ),
+    "national_nomination_noise": ParameterDefault(
+        5.0,
+        "index_points",
+        "assumption: scale of the Gumbel noise with which the province's national nominations "
+        "(县 and 县级市 ranked by the observed index) depart from the index: applications, the "
+        "national programme's themes (industry, livelihood, ecology; 国科发农〔2023〕76号 "
+        "names 永新县 for livelihood) and choices the index does not see; 0 = nominate by rank, "
+        "20 = two cross-county standard deviations of the index (mean 50, sd 10)",
+        0.0,
+        20.0,
+    ),
+    # --- province-wide macro shock to GDP (issue 19) ---------------------------------------------
+    "macro_shock_sd": ParameterDefault(
+        0.02,
+        "share",
+        "derived: sd of the yearly innovation of a province-wide transitory deviation of log GDP "
+        "from trend; Jiangxi nominal GDP 2013-2022 (revised 2013-2018, prefecture_indicators.csv; "
+        "first published 2019-2022): log growth sd 2.9 points, lag-1 autocorrelation -0.46, "
+        "method of moments for an AR(1) level 2.0% (1.4% without 2020-2021); range 1-4%",
+        0.01,
+        0.04,
+    ),
+    "macro_shock_persistence": ParameterDefault(
+        0.1,
+        "share",
+        "derived: AR(1) coefficient of the transitory deviation of log GDP (the same series: "
+        "method of moments 0.09, conditional ML 0.0; growth 3.7% in 2020 and 14.2% in 2021 "
+        "around a 9% trend: the dip recovered within a year); range 0-0.6 (9 growth rates)",
+        0.0,
+        0.6,
+    ),
 }
 
 
@@ -543,6 +574,9 @@ class BehaviourParams:
     entrants_per_high_tech_zone: float
     entrants_per_agri_park: float
     park_platform_weight: float
+    national_nomination_noise: float
+    macro_shock_sd: float
+    macro_shock_persistence: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> BehaviourParams:

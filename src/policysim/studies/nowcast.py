@@ -13,10 +13,13 @@ them) is stepped year by year in lockstep. At each year up to ``through`` that h
 1. **events** are checked: a batch size (provincial pilots or Jiangxi's national nominees of the
    year) is a hard constraint, so a run that contradicts it gets weight 0 (when no run carries
    it, ``events="force"`` imposes the size on every run, ``"filter"`` refuses); a named county
-   becoming a pilot or a national innovative county is either a hard constraint too
-   (``events="filter"``) or imposed on the runs that did not produce it (``events="force"``,
-   the default): the named county takes the seat of the run's lowest-ranked new entrant of
-   that year, so the batch keeps its size;
+   becoming a pilot or a national innovative county is either conditioned on exactly
+   (``events="filter"``: a named pilot is a hard constraint; named national counties weigh
+   each run by the probability that its nomination of the year included them, and a run whose
+   own draw missed them gets a nomination drawn given them,
+   :mod:`policysim.studies.nowcast_nomination`) or imposed on the runs that did not produce it
+   (``events="force"``, the default): the named county takes the seat of the run's
+   lowest-ranked new entrant of that year, so the batch keeps its size;
 2. **province series** weight each run by a Gaussian likelihood of the observation with a
    relative observation error (:data:`OBS_REL_SD`);
 3. the effective sample size ``1 / sum(w^2)`` is recorded, the runs are **resampled**

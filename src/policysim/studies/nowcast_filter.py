@@ -28,6 +28,7 @@ from policysim.model import PolicyModel, baseline_arrays
 from policysim.scenario import LoadedScenario
 from policysim.scenario.schema import Scenario
 from policysim.simulation import baseline_for, metric_columns
+from policysim.studies.nowcast_nomination import draw_given_named, named_probability
 from policysim.studies.nowcast_observed import (
     COUNT_INDICATORS,
     EVENT_ORDER,
@@ -172,6 +173,7 @@ def _clone(model: PolicyModel, ss: np.random.SeedSequence) -> PolicyModel:
     rng = np.random.default_rng(ss)
     twin.key = int(rng.integers(0, 2**63 - 1))
     twin.rng_places, twin.rng_closure, twin.rng_entry, twin.rng_eval = rng.spawn(4)
+    twin.rng_macro, twin.rng_nominate = rng.spawn(2)  # (the macro level is state: copied)
     return twin
 
 
@@ -344,7 +346,12 @@ def particle_filter(
         if obs_y.empty and ev_y.empty:
             continue
         logw = np.zeros(n)
-        _weigh_events(particles, ev_y, year, before, logw, events, codes, observed, event_rows)
+        nominate = np.random.default_rng(
+            np.random.SeedSequence(root_seed, spawn_key=(FILTER_KEY + 2, year))
+        )
+        _weigh_events(
+            particles, ev_y, year, before, logw, events, codes, observed, event_rows, nominate
+        )
         if not obs_y.empty:
             _weigh_series(particles, obs_y, obs_rel_sd, logw)
         if not np.isfinite(logw).any():
@@ -399,10 +406,12 @@ def _weigh_events(
     codes: dict[str, int],
     observed: NowcastObservations,
     event_rows: list[dict[str, Any]],
+    nominate: np.random.Generator,
 ) -> None:
     """The events of ``year``: batch sizes first, on the runs' own outcomes; then the named
     counties. A run that contradicts an event gets weight 0 (``logw`` is -inf), or the event is
-    forced on it; ``event_rows`` gets how many runs carried each."""
+    forced on it; named national counties under ``filter`` weigh each run by their probability
+    (:func:`_weigh_named_national`); ``event_rows`` gets how many runs carried each."""
     n = len(particles)
     for kind in EVENT_ORDER:
         rows = ev_y[ev_y["indicator"] == kind]
@@ -427,6 +436,10 @@ def _weigh_events(
                     _force_size(p.model, kind, year, size, new[i], keep)
             continue
         idx = [codes[str(c)] for c in rows["code"]]
+        if kind == "national_county" and events == "filter":
+            _weigh_named_national(particles, year, idx, new, before, logw, nominate)
+            _named_rows(event_rows, rows, idx, new, logw, observed.path)
+            continue
         for k, (_, row) in enumerate(rows.iterrows()):
             ok = np.array([bool(x[idx[k]]) for x in new])
             if events == "filter":
@@ -439,6 +452,65 @@ def _weigh_events(
         if events == "force":
             for i, p in enumerate(particles):
                 _force(p.model, kind, year, idx, new[i])
+
+
+def _weigh_named_national(
+    particles: list[_Particle],
+    year: int,
+    idx: Sequence[int],
+    new: Sequence[Any],
+    before: Sequence[Any],
+    logw: NDArray[np.float64],
+    nominate: np.random.Generator,
+) -> None:
+    """Exact conditioning on the year's named national counties, fully adapted (Pitt &
+    Shephard 1999): each run is weighted by the probability that its nomination of the year
+    (its candidates and observed index, the nomination noise, its number of seats) includes
+    all of them (:func:`~policysim.studies.nowcast_nomination.named_probability`); a run whose
+    own draw did not is given a nomination drawn given that it does. The nomination is noise
+    that nothing else in the model reads, so the rest of the run's state stands."""
+    for i, p in enumerate(particles):
+        m = p.model
+        nom = getattr(m, "nomination", None)
+        named = np.zeros(m.n_counties, bool)
+        named[list(idx)] = True
+        if nom is None or nom.year != year:
+            logw[i] = -np.inf
+            continue
+        prob = named_probability(nom.score, nom.candidates, named, nom.size, nom.noise)
+        logw[i] += math.log(prob) if prob > 0 else -np.inf
+        if prob > 0 and not bool(new[i][named].all()):
+            drawn = draw_given_named(
+                nom.score, nom.candidates, named, nom.size, nom.noise, nominate
+            )
+            _commit(m, national=before[i] | drawn)
+
+
+def _named_rows(
+    event_rows: list[dict[str, Any]],
+    rows: pd.DataFrame,
+    idx: Sequence[int],
+    new: Sequence[Any],
+    logw: NDArray[np.float64],
+    path: Path,
+) -> None:
+    """Event rows of the year's named national counties under ``filter``: ``carried`` counts
+    the runs whose own nomination had the county; the others were weighted and redrawn."""
+    n = len(new)
+    live = np.isfinite(logw)
+    if not live.any():
+        raise _no_carrier(path, rows.iloc[0], n)
+    for k, (_, row) in enumerate(rows.iterrows()):
+        ok = np.array([bool(x[idx[k]]) for x in new])
+        _event_row(
+            event_rows,
+            row,
+            ok,
+            n,
+            f"weighted by the probability of the year's {len(idx)} named counties given the "
+            f"run (positive in {int(live.sum())} runs) and nomination drawn given them "
+            "(then resampled)",
+        )
 
 
 def _weigh_series(
