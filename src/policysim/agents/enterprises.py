@@ -131,8 +131,8 @@ class Firms:
 
         Every array is a prefix view of a longer backing array (:func:`_backing`): an append
         writes into the backing array's spare room and lengthens the views, so the arrays are
-        copied only when the room runs out (then into backing arrays with room for a few more
-        years of net entry). Unused room is never part of the population: no rule spends work
+        copied only when the room runs out (then into backing arrays with room for half as
+        many firms again: a Jiangxi run copies twice). Unused room is never part of the population: no rule spends work
         on it. Appended firms go after every other firm whether or not the room was there, so
         the order of the firms, hence every sum over them, does not depend on the room."""
         k = min(slots.size, new.n)
@@ -142,7 +142,7 @@ class Firms:
                 getattr(self, f.name)[slots[:k]] = getattr(new, f.name)
             return self
         n = self.n
-        spare = max(extra, 2 * new.n, n // 16)
+        spare = max(extra, 2 * new.n, n // 2)  # (room is free of work: a few copies a run)
         out: dict[str, NDArray[Any]] = {}
         for f in fields(self):
             old = getattr(self, f.name)
