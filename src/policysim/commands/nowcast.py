@@ -31,7 +31,8 @@ from policysim.commands._common import (
     check_input_file,
     err,
     out,
-    timestamped_dir,
+    resolved_seed,
+    study_dir,
 )
 from policysim.errors import ScenarioError
 
@@ -56,52 +57,58 @@ def _num(v: float) -> str:
     return f"{v:,.0f}" if a >= 1000 else f"{v:.1f}" if a >= 10 else f"{v:.3g}"
 
 
+Observed = Annotated[
+    Path,
+    typer.Option(
+        help="Observed CSV (UTF-8): `indicator,year,value[,code]`; province series "
+        "(the hindcast indicators) and events (pilot_county, national_county with a "
+        "county code; county_batch_size, national_batch_size)."
+    ),
+]
+Through = Annotated[
+    int | None,
+    typer.Option(
+        help="Last year of information (default: the file's last year); later "
+        "observations are scored out of sample, not used."
+    ),
+]
+Events = Annotated[
+    str,
+    typer.Option(
+        help="Named-county events in runs that did not produce them: `force` (the "
+        "county takes the seat of the run's last new entrant) or `filter` (exact "
+        "conditioning: a named pilot gets weight 0 where missed; named national counties "
+        "weigh each run by their probability and redraw its nomination given them)."
+    ),
+]
+ObsSd = Annotated[
+    float,
+    typer.Option(
+        "--obs-sd",
+        help="Relative standard deviation of the observation error (model discrepancy included).",
+    ),
+]
+Outlook = Annotated[
+    bool,
+    typer.Option(
+        "--outlook",
+        help="Also condition through every earlier year of information and write the "
+        "outlook by year (outlook.csv and a figure).",
+    ),
+]
+
+
 def nowcast(
     scenario: ScenarioFile,
-    observed: Annotated[
-        Path,
-        typer.Option(
-            help="Observed CSV (UTF-8): `indicator,year,value[,code]`; province series "
-            "(the hindcast indicators) and events (pilot_county, national_county with a "
-            "county code; county_batch_size, national_batch_size)."
-        ),
-    ],
-    through: Annotated[
-        int | None,
-        typer.Option(
-            help="Last year of information (default: the file's last year); later "
-            "observations are scored out of sample, not used."
-        ),
-    ] = None,
+    observed: Observed,
+    through: Through = None,
     replications: Replications = None,
     workers: Workers = 1,
     scheduler: Scheduler = None,
     seed: Seed = None,
-    events: Annotated[
-        str,
-        typer.Option(
-            help="Named-county events in runs that did not produce them: `force` (the "
-            "county takes the seat of the run's last new entrant) or `filter` (exact "
-            "conditioning: a named pilot gets weight 0 where missed; named national counties "
-            "weigh each run by their probability and redraw its nomination given them)."
-        ),
-    ] = "force",
-    obs_sd: Annotated[
-        float,
-        typer.Option(
-            "--obs-sd",
-            help="Relative standard deviation of the observation error (model "
-            "discrepancy included).",
-        ),
-    ] = 0.10,
-    outlook: Annotated[
-        bool,
-        typer.Option(
-            "--outlook",
-            help="Also condition through every earlier year of information and write the "
-            "outlook by year (outlook.csv and a figure).",
-        ),
-    ] = False,
+    events: Events = "force",
+    obs_sd: ObsSd = 0.10,
+    outlook: Outlook = False,
     overrides: Overrides = None,
     out_dir: OutDir = None,
     resume: Resume = False,
@@ -124,15 +131,8 @@ def nowcast(
 
         policysim nowcast scenarios/jiangxi_nowcast.yaml --observed scenarios/observed/jiangxi_nowcast.csv --through 2020 --replications 200 --outlook --out results/nc2020
     """
-    from policysim.experiments.runner import resume_key
-    from policysim.experiments.store import PARTS_DIR
     from policysim.scenario import load_scenario
-    from policysim.studies.nowcast import (
-        check_through,
-        read_nowcast_observed,
-        run_nowcast,
-        write_nowcast,
-    )
+    from policysim.studies.nowcast import check_through, read_nowcast_observed
 
     with OneLineErrors(out_dir) as errors:
         check_before_work(out_dir=out_dir, resume=resume, replications=replications,
@@ -142,41 +142,65 @@ def nowcast(
         loaded = load_scenario(scenario, overrides or ())
         obs = read_nowcast_observed(observed, loaded.scenario)  # fail before creating anything
         last = check_through(through, obs, loaded.scenario)
-        target = errors.writes_to(
-            out_dir
-            if out_dir is not None
-            else timestamped_dir(Path(loaded.scenario.outputs.dir), f"{loaded.name}-nowcast")
-        )
-        root_seed = loaded.scenario.ensemble.root_seed if seed is None else seed
-        key = resume_key(loaded, root_seed, user_files=[observed])
-        key["through"] = last
-        key["events"] = events
-        key["obs_sd"] = obs_sd
-        with StudyDirectory(
-            target, command="nowcast", resume=resume, force=force, key=key
-        ) as study:
-            result = run_nowcast(
-                loaded,
-                observed,
-                through=last,
-                replications=replications,
-                seed=seed,
-                workers=workers,
-                scheduler=scheduler,
-                obs_rel_sd=obs_sd,
-                events="filter" if events == "filter" else "force",
-                store=target,
-                resume=resume and (target / PARTS_DIR / "config.json").is_file(),
-                progress=False if quiet else f"nowcast prior: {loaded.name}",
-            )
-            table = (
-                _outlook(loaded, result, obs, observed, last, obs_sd=obs_sd, events=events)
-                if outlook
-                else None
-            )
-            written = study.finish(write_nowcast(result, target, table), study_stores=False)
+        target = errors.writes_to(study_dir(out_dir, loaded, "nowcast"))
+        result, written = _run_and_write(
+            loaded, observed, obs, target, last,
+            replications=replications, seed=seed, workers=workers, scheduler=scheduler,
+            events=events, obs_sd=obs_sd, outlook=outlook, resume=resume, force=force,
+            quiet=quiet,
+        )  # fmt: skip
     if not quiet:
         _print_nowcast(result, written)
+
+
+def _run_and_write(
+    loaded: LoadedScenario,
+    observed: Path,
+    obs: NowcastObservations,
+    target: Path,
+    last: int,
+    *,
+    replications: int | None,
+    seed: int | None,
+    workers: int,
+    scheduler: str | None,
+    events: str,
+    obs_sd: float,
+    outlook: bool,
+    resume: bool,
+    force: bool,
+    quiet: bool,
+) -> tuple[NowcastResult, dict[str, Path]]:
+    """The nowcast (and ``--outlook``) in its study folder, resumable under a key of the
+    scenario, seed, observations and options; the files written."""
+    from policysim.experiments.runner import resume_key
+    from policysim.experiments.store import PARTS_DIR
+    from policysim.studies.nowcast import run_nowcast, write_nowcast
+
+    key = resume_key(loaded, resolved_seed(loaded, seed), user_files=[observed])
+    key.update(through=last, events=events, obs_sd=obs_sd)
+    with StudyDirectory(target, command="nowcast", resume=resume, force=force, key=key) as study:
+        result = run_nowcast(
+            loaded,
+            observed,
+            through=last,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            scheduler=scheduler,
+            obs_rel_sd=obs_sd,
+            events="filter" if events == "filter" else "force",
+            store=target,
+            resume=resume and (target / PARTS_DIR / "config.json").is_file(),
+            progress=False if quiet else f"nowcast prior: {loaded.name}",
+        )
+        table = (
+            _outlook(loaded, result, obs, observed, last, obs_sd=obs_sd, events=events)
+            if outlook
+            else None
+        )
+        written = study.finish(write_nowcast(result, target, table), study_stores=False)
+    return result, written
 
 
 def _outlook(
