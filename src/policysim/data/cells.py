@@ -200,6 +200,20 @@ def _float_column(
     return parsed
 
 
+def _reject(
+    table: RawTable,
+    column: str,
+    values: npt.NDArray[np.str_],
+    bad: npt.NDArray[np.bool_],
+    what: str,
+) -> None:
+    """Raise a one-line :class:`DataError` at the first row where ``bad`` holds, naming the
+    column, the value and ``what`` (the problem and the expectation)."""
+    first = _first_bad(bad)
+    if first is not None:
+        raise DataError(table.name, what, row=_row(first), column=column, value=str(values[first]))
+
+
 def _code_column(table: RawTable, column: str, digits: int) -> npt.NDArray[np.str_]:
     """Check a column of numeric codes of exactly ``digits`` digits."""
     values = table.frame[column].to_numpy(dtype=str)

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from policysim.data.cells import RawTable, _choice, _code_column, _nonblank, _row, _unique
+from policysim.data.cells import RawTable, _choice, _code_column, _nonblank, _reject, _unique
 from policysim.data.readers import embedded_file, read_table
-from policysim.errors import DataError
 
 __all__ = [
     "PARKS_FILE",
@@ -60,15 +59,14 @@ _URL_RE: Final = re.compile(r"https?://|NBS division codes")
 
 def _sources(table: RawTable) -> None:
     values = _nonblank(table, "source")
-    bad = [i for i, v in enumerate(values) if not _URL_RE.search(v)]
-    if bad:
-        raise DataError(
-            table.name,
-            "source without an address (expected a URL or the NBS division codes)",
-            row=_row(bad[0]),
-            column="source",
-            value=str(values[bad[0]]),
-        )
+    bad = np.array([not _URL_RE.search(v) for v in values], dtype=bool)
+    _reject(
+        table,
+        "source",
+        values,
+        bad,
+        "source without an address (expected a URL or the NBS division codes)",
+    )
 
 
 def parse_parks(table: RawTable) -> pd.DataFrame:
@@ -81,29 +79,23 @@ def parse_parks(table: RawTable) -> pd.DataFrame:
     _nonblank(table, "county")
     t_codes = table.frame["township_code"].to_numpy(dtype=str)
     c_codes = table.frame["county_code"].to_numpy(dtype=str)
-    bad_t = [
-        i
-        for i, (t, c) in enumerate(zip(t_codes, c_codes, strict=True))
-        if t and not (re.fullmatch(r"\d{9}", t) and t.startswith(c))
-    ]
-    if bad_t:
-        raise DataError(
-            table.name,
-            "bad township code (expected blank or 9 digits starting with the county code)",
-            row=_row(bad_t[0]),
-            column="township_code",
-            value=str(t_codes[bad_t[0]]),
-        )
+    bad_t = np.array(
+        [
+            bool(t) and not (re.fullmatch(r"\d{9}", t) and t.startswith(c))
+            for t, c in zip(t_codes, c_codes, strict=True)
+        ],
+        dtype=bool,
+    )
+    _reject(
+        table,
+        "township_code",
+        t_codes,
+        bad_t,
+        "bad township code (expected blank or 9 digits starting with the county code)",
+    )
     years = table.frame["active_from"].to_numpy(dtype=str)
-    bad = [i for i, y in enumerate(years) if not _YEAR_RE.match(y)]
-    if bad:
-        raise DataError(
-            table.name,
-            "not a year (expected a 4-digit year)",
-            row=_row(bad[0]),
-            column="active_from",
-            value=str(years[bad[0]]),
-        )
+    bad_y = np.array([not _YEAR_RE.match(y) for y in years], dtype=bool)
+    _reject(table, "active_from", years, bad_y, "not a year (expected a 4-digit year)")
     _choice(table, "status", STATUSES)
     _sources(table)
     out = table.frame.copy()
