@@ -112,26 +112,17 @@ def unit_counts(
             rows = rows[rows["year"].isin(list(years))]
         if rows.empty:
             continue
-        # one cell per (year, unit): integer keys and bincounts (no grouping on strings)
-        value = rows["value"].to_numpy(dtype=np.float64)
-        year = rows["year"].to_numpy(dtype=np.int64)
         unit, units = pd.factorize(rows["code"])
-        key = (year - year.min()) * max(len(units), 1) + unit
-        _, first, cell = np.unique(key, return_index=True, return_inverse=True)
-        per_cell = pd.DataFrame(
-            {
-                "level": level,
-                "metric": metric,
-                "year": year[first],
-                "code": np.asarray(units, dtype=object)[unit[first]].astype(str),
-                "name": rows["name"].iloc[first].astype(str).to_numpy(dtype=object),
-                "n": np.bincount(cell).astype(np.int64),
-                "k": np.bincount(cell, weights=value == 1.0).astype(np.int64),
-                "n_bad": np.bincount(cell, weights=~np.isin(value, (0.0, 1.0))).astype(np.int64),
-            }
+        _, first_of_unit = np.unique(unit, return_index=True)
+        coded = CodedRows(
+            year=rows["year"].to_numpy(dtype=np.int64),
+            unit=unit,
+            value=rows["value"].to_numpy(dtype=np.float64),
+            replication=rows["replication"].to_numpy(),
         )
-        cells.append(per_cell)
-        runs.append({"level": level, "metric": metric, "n_runs": rows["replication"].nunique()})
+        names = rows["name"].iloc[first_of_unit].astype(str).to_numpy(dtype=object)
+        cells.append(_indicator_cells(level, metric, coded, np.asarray(units, dtype=object), names))
+        runs.append(_indicator_runs(level, metric, coded))
     return _canonical(cells, [pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS))])
 
 
@@ -156,32 +147,40 @@ def unit_counts_coded(
     codes = np.asarray(unit_codes, dtype=object)
     names = np.asarray(unit_names, dtype=object)
     for level, metric, rows in indicators:
-        if not rows.year.size:
-            continue
-        n_units = max(codes.size, 1)
-        key = (rows.year - rows.year.min()) * n_units + rows.unit
-        _, first, cell = np.unique(key, return_index=True, return_inverse=True)
-        unit = rows.unit[first]
-        cells.append(
-            pd.DataFrame(
-                {
-                    "level": level,
-                    "metric": metric,
-                    "year": rows.year[first].astype(np.int64),
-                    "code": codes[unit].astype(str),
-                    "name": names[unit].astype(str).astype(object),
-                    "n": np.bincount(cell).astype(np.int64),
-                    "k": np.bincount(cell, weights=rows.value == 1.0).astype(np.int64),
-                    "n_bad": np.bincount(cell, weights=~np.isin(rows.value, (0.0, 1.0))).astype(
-                        np.int64
-                    ),
-                }
-            )
-        )
-        runs.append(
-            {"level": level, "metric": metric, "n_runs": int(np.unique(rows.replication).size)}
-        )
+        if rows.year.size:
+            cells.append(_indicator_cells(level, metric, rows, codes, names))
+            runs.append(_indicator_runs(level, metric, rows))
     return _canonical(cells, [pd.DataFrame(runs, columns=list(UNIT_RUN_COLUMNS))])
+
+
+def _indicator_cells(
+    level: str,
+    metric: str,
+    rows: CodedRows,
+    codes: npt.NDArray[np.object_],
+    names: npt.NDArray[np.object_],
+) -> pd.DataFrame:
+    """One indicator's cells: one per (year, unit), by integer keys and bincounts (no grouping
+    on strings); ``codes`` and ``names`` are the text of each unit index."""
+    key = (rows.year - rows.year.min()) * max(codes.size, 1) + rows.unit
+    _, first, cell = np.unique(key, return_index=True, return_inverse=True)
+    unit = rows.unit[first]
+    return pd.DataFrame(
+        {
+            "level": level,
+            "metric": metric,
+            "year": rows.year[first].astype(np.int64),
+            "code": codes[unit].astype(str),
+            "name": names[unit].astype(str).astype(object),
+            "n": np.bincount(cell).astype(np.int64),
+            "k": np.bincount(cell, weights=rows.value == 1.0).astype(np.int64),
+            "n_bad": np.bincount(cell, weights=~np.isin(rows.value, (0.0, 1.0))).astype(np.int64),
+        }
+    )
+
+
+def _indicator_runs(level: str, metric: str, rows: CodedRows) -> dict[str, object]:
+    return {"level": level, "metric": metric, "n_runs": int(np.unique(rows.replication).size)}
 
 
 @dataclass(frozen=True)
